@@ -1,0 +1,90 @@
+"""`python -m devstack up|down|status|env|topics`: the local Kafka and PostgreSQL servers."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import typer
+
+from devstack.config import StackSettings
+from devstack.kafka import KafkaServer, kafka_version
+from devstack.postgres import PostgresServer
+from devstack.topics import ensure_topics
+
+cli = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
+
+
+def _servers() -> tuple[StackSettings, KafkaServer, PostgresServer]:
+    settings = StackSettings()
+    return settings, KafkaServer(settings), PostgresServer(settings)
+
+
+@cli.command()
+def up() -> None:
+    """Start Kafka and PostgreSQL (fetching Kafka on first use), create topics and database."""
+    settings, kafka, postgres = _servers()
+    began = time.monotonic()
+    started_kafka = kafka.start()
+    started_pg = postgres.start()
+    created = asyncio.run(ensure_topics(settings.kafka_bootstrap))
+    took = time.monotonic() - began
+    typer.echo(
+        f"devstack: Apache Kafka {kafka_version()} (KRaft) "
+        f"{'started' if started_kafka else 'already running'} at {settings.kafka_bootstrap}"
+    )
+    typer.echo(
+        f"devstack: {postgres.version()} "
+        f"{'started' if started_pg else 'already running'} at {settings.database_url}"
+    )
+    if created:
+        typer.echo(f"devstack: created topics {', '.join(created)}")
+    typer.echo(f"devstack: ready in {took:.1f}s")
+    typer.echo(f"export KAFKA_BOOTSTRAP_SERVERS={settings.kafka_bootstrap}")
+    typer.echo(f"export DATABASE_URL={settings.database_url}")
+
+
+@cli.command()
+def down() -> None:
+    """Stop the servers `up` started; data stays under .devstack/ for the next start."""
+    _, kafka, postgres = _servers()
+    for name, server in (("Kafka", kafka), ("PostgreSQL", postgres)):
+        typer.echo(f"devstack: {name} {'stopped' if server.stop() else 'was not running'}")
+
+
+@cli.command()
+def status() -> None:
+    """Say whether each server runs; exit 1 when either does not."""
+    settings, kafka, postgres = _servers()
+    kafka_pid, pg_pid = kafka.running_pid(), postgres.running_pid()
+    typer.echo(f"kafka     {'running pid ' + str(kafka_pid) if kafka_pid else 'stopped'}  "
+               f"{settings.kafka_bootstrap}  log {kafka.log_file()}")
+    typer.echo(f"postgres  {'running pid ' + str(pg_pid) if pg_pid else 'stopped'}  "
+               f"{settings.database_url}  log {postgres.log_file()}")
+    if not (kafka_pid and pg_pid):
+        raise typer.Exit(1)
+
+
+@cli.command()
+def env() -> None:
+    """Print the environment that points the services and tests at this stack."""
+    settings = StackSettings()
+    typer.echo(f"export KAFKA_BOOTSTRAP_SERVERS={settings.kafka_bootstrap}")
+    typer.echo(f"export DATABASE_URL={settings.database_url}")
+
+
+@cli.command()
+def topics(
+    bootstrap_servers: str = typer.Option(..., envvar="KAFKA_BOOTSTRAP_SERVERS"),
+) -> None:
+    """Create the system's topics on any broker (used by docker compose too)."""
+    created = asyncio.run(ensure_topics(bootstrap_servers))
+    typer.echo(f"created: {', '.join(created) or 'none (all present)'}")
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,49 @@
+"""Every Kafka topic the system uses, declared once with the partitions it needs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    partitions: int
+    description: str
+
+    def __str__(self) -> str:
+        return self.name
+
+
+# Six partitions let up to six router or notifier processes share the load.
+SELF_REFERRAL_SUBMITTED = Topic(
+    "referrals.self-referral", 6, "Self-referral form submissions, ours and other organisations'."
+)
+SELF_REFERRAL_DLQ = Topic(
+    "referrals.self-referral.dlq", 1, "Self-referral events intake could not accept, with reason."
+)
+REFERRAL_RECEIVED = Topic(
+    "referrals.received", 6, "Accepted referrals, reduced to what routing needs (no identifiers)."
+)
+REFERRAL_RECEIVED_DLQ = Topic(
+    "referrals.received.dlq", 1, "Received events the router could not parse, with reason."
+)
+REFERRAL_ROUTED = Topic("referrals.routed", 6, "Routing decisions with a destination.")
+REFERRAL_REJECTED = Topic("referrals.rejected", 6, "Referrals returned to the referrer, with reasons.")
+REFERRAL_TRIAGE = Topic("referrals.triage", 6, "Referrals the rules could not decide; a person will.")
+NOTIFICATION_SENT = Topic("notifications.sent", 3, "Notifications delivered to a provider.")
+NOTIFICATION_FAILED = Topic("notifications.failed", 3, "Notifications that finally failed.")
+NOTIFICATION_DLQ = Topic("notifications.dlq", 1, "Decisions the notifier could not handle, with reason.")
+
+ALL_TOPICS: tuple[Topic, ...] = (
+    SELF_REFERRAL_SUBMITTED,
+    SELF_REFERRAL_DLQ,
+    REFERRAL_RECEIVED,
+    REFERRAL_RECEIVED_DLQ,
+    REFERRAL_ROUTED,
+    REFERRAL_REJECTED,
+    REFERRAL_TRIAGE,
+    NOTIFICATION_SENT,
+    NOTIFICATION_FAILED,
+    NOTIFICATION_DLQ,
+)

@@ -1,0 +1,1 @@
+"""Intake service: Takes referrals in (GP API, self-referral form and events) and hands each off durably."""

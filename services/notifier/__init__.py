@@ -1,0 +1,1 @@
+"""Notifier service: Tells the patient, the clinic and the referrer, exactly once."""

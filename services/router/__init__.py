@@ -1,0 +1,1 @@
+"""Router service: Decides where each referral may go: routed, rejected or needs triage, with reasons."""

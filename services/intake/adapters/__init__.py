@@ -1,0 +1,1 @@
+"""Intake's adapters at the edge: PostgreSQL repositories and external providers."""

@@ -1,0 +1,1 @@
+"""Notifier's adapters at the edge: PostgreSQL repositories and external providers."""

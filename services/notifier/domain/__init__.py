@@ -1,0 +1,1 @@
+"""Notifier's domain model: pure Python, no Kafka, no SQL."""

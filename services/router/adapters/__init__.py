@@ -1,0 +1,1 @@
+"""Router's adapters at the edge: PostgreSQL repositories and external providers."""

@@ -1,0 +1,1 @@
+"""Router's domain model: pure Python, no Kafka, no SQL."""

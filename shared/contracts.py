@@ -1,0 +1,170 @@
+"""Event contracts on Kafka: one module, pydantic v2 models, each with its schema version.
+
+Events are named in the past tense and carry `event_id` (stable: a duplicate publish is
+harmless), `occurred_at`, `schema_version` and `correlation_id`. No event carries a name,
+NHS number, full date of birth, full postcode or contact detail in clear: ops may watch
+every topic.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Annotated, ClassVar, Literal
+from uuid import UUID, uuid4
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared import topics
+
+
+class ReferrerRole(StrEnum):
+    SELF = "self"
+    GP = "gp"
+    PRACTICE_NURSE = "practice-nurse"
+    MIDWIFE = "midwife"
+    HEALTH_VISITOR = "health-visitor"
+    CONSULTANT_OBSTETRICIAN = "consultant-obstetrician"
+    OTHER_PROFESSIONAL = "other-professional"
+
+
+class ServiceCode(StrEnum):
+    PELVIC_HEALTH = "pelvic-health"
+    THRIVE = "thrive"
+    MATERNAL_MEDICINE = "maternal-medicine"
+    FERTILITY = "fertility"
+    CONTRACEPTION = "contraception"
+    PESSARY = "pessary"
+    MENOPAUSE = "menopause"
+    CERVICAL_SCREENING = "cervical-screening"
+    MENSTRUAL = "menstrual"
+    PRE_CONCEPTION = "pre-conception"
+    BREAST_PAIN = "breast-pain"
+    STI = "sti"
+
+
+class PregnancyStatus(StrEnum):
+    PREGNANT = "pregnant"
+    POSTNATAL = "postnatal"
+    PLANNING_PREGNANCY = "planning-pregnancy"
+    NOT_PREGNANT = "not-pregnant"
+
+
+class Outcome(StrEnum):
+    ROUTED = "routed"
+    REJECTED = "rejected"
+    NEEDS_TRIAGE = "needs-triage"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Event(BaseModel):
+    """Envelope fields common to every event."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    TOPIC: ClassVar[topics.Topic]
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+    event_id: UUID = Field(default_factory=uuid4, description="Stable id; consumers dedupe on it.")
+    occurred_at: datetime = Field(default_factory=_now, description="When it happened (UTC).")
+    schema_version: int = Field(default=1, description="Version of this event's schema.")
+    correlation_id: str = Field(description="Follows one referral through all three services.")
+
+
+class ReferralReceived(Event):
+    """Intake accepted a referral: only what routing needs, no patient identifiers."""
+
+    TOPIC: ClassVar[topics.Topic] = topics.REFERRAL_RECEIVED
+    referral_id: UUID
+    tracking_reference: str = Field(description="Short human reference, with a check character.")
+    service: ServiceCode
+    referrer_role: ReferrerRole
+    referrer_organisation_code: str | None = Field(description="ODS code; null for self-referral.")
+    age_years: int = Field(ge=0, le=130)
+    sex_at_birth: str
+    postcode_district: str = Field(description="Outward code only, e.g. 'B1'; never the full postcode.")
+    pregnancy_status: PregnancyStatus
+    expected_delivery_date: date | None = None
+    delivery_date: date | None = None
+    completed_talking_therapies: bool | None = None
+    has_prior_approval_reference: bool = False
+    conditions: tuple[str, ...] = ()
+
+
+class Reason(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    rule: str = Field(description="Stable rule id, e.g. 'thrive.referrer-is-professional'.")
+    message: str = Field(description="Plain English.")
+
+
+class Destination(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    id: str
+    name: str
+
+
+class ReferralDecided(Event):
+    """The router's decision; published on the topic of its outcome."""
+
+    referral_id: UUID
+    tracking_reference: str
+    received_event_id: UUID
+    outcome: Outcome
+    service: ServiceCode
+    destination: Destination | None
+    reasons: tuple[Reason, ...]
+    signposting: tuple[str, ...] = ()
+    urgent: bool = False
+    rules_version: str
+    decided_by: str = Field(default="rules", description="'rules', or the person who triaged it.")
+
+
+class ReferralRouted(ReferralDecided):
+    TOPIC: ClassVar[topics.Topic] = topics.REFERRAL_ROUTED
+    outcome: Literal[Outcome.ROUTED] = Outcome.ROUTED
+
+
+class ReferralRejected(ReferralDecided):
+    TOPIC: ClassVar[topics.Topic] = topics.REFERRAL_REJECTED
+    outcome: Literal[Outcome.REJECTED] = Outcome.REJECTED
+
+
+class ReferralNeedsTriage(ReferralDecided):
+    TOPIC: ClassVar[topics.Topic] = topics.REFERRAL_TRIAGE
+    outcome: Literal[Outcome.NEEDS_TRIAGE] = Outcome.NEEDS_TRIAGE
+
+
+Channel = Literal["sms", "email", "letter", "webhook"]
+Recipient = Literal["patient", "clinic", "referrer"]
+
+
+class NotificationSent(Event):
+    TOPIC: ClassVar[topics.Topic] = topics.NOTIFICATION_SENT
+    decision_event_id: UUID
+    referral_id: UUID
+    recipient: Recipient
+    channel: Channel
+    provider_reference: str | None = None
+
+
+class NotificationFailed(Event):
+    TOPIC: ClassVar[topics.Topic] = topics.NOTIFICATION_FAILED
+    decision_event_id: UUID
+    referral_id: UUID
+    recipient: Recipient
+    channel: Channel
+    attempts: Annotated[int, Field(ge=1)]
+    error: str = Field(description="Provider error, free of patient details.")
+
+
+class DeadLetter(Event):
+    """A message a consumer could not handle, kept with the reason and its original bytes."""
+
+    source_topic: str
+    source_partition: int
+    source_offset: int
+    reason: str
+    original_base64: str

@@ -1,0 +1,46 @@
+"""The service's PostgreSQL handle: a pool opened at start-up with migrations applied."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import asyncpg
+
+from shared.db import apply_migrations, create_pool
+
+
+class Database:
+    """Created at bootstrap, opened in the app's lifespan; handlers reach the pool through it."""
+
+    def __init__(self, dsn: str, schema: str, migrations: Path, *, max_size: int = 10) -> None:
+        self.dsn = dsn
+        self.schema = schema
+        self.migrations = migrations
+        self.max_size = max_size
+        self._pool: asyncpg.Pool | None = None
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError("database not open: the service has not started")
+        return self._pool
+
+    async def open(self) -> list[str]:
+        """Open the pool and apply pending migrations; return the files applied."""
+        self._pool = await create_pool(self.dsn, self.schema, max_size=self.max_size)
+        async with self._pool.acquire() as conn:
+            return await apply_migrations(conn, self.schema, self.migrations)
+
+    async def server_version(self) -> str:
+        return str(await self.pool.fetchval("SHOW server_version"))
+
+    async def is_ready(self) -> bool:
+        try:
+            return await self.pool.fetchval("SELECT 1", timeout=2) == 1
+        except (OSError, asyncpg.PostgresError, RuntimeError, TimeoutError):
+            return False
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None

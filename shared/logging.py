@@ -1,0 +1,81 @@
+"""Structured JSON logs with a correlation id, and a last guard against patient identifiers.
+
+structlog renders our own events; the standard library's loggers (FastStream, aiokafka,
+uvicorn) are routed through the same processors so every line is one JSON object.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import Iterator, MutableMapping
+from contextlib import contextmanager
+from typing import Any
+
+import structlog
+
+# Keys that may carry patient identifiers or contact details; their values are never logged.
+SENSITIVE_KEYS = frozenset({
+    "nhs_number", "given_name", "family_name", "name", "date_of_birth", "postcode",
+    "email", "mobile", "phone", "address", "contact_email", "patient",
+})
+# A ten-digit run (NHS number, possibly spaced 3-3-4) inside any logged string.
+_NHS_NUMBER_LIKE = re.compile(r"\b\d{3}[ -]?\d{3}[ -]?\d{4}\b")
+REDACTED = "[redacted]"
+
+
+def redact_patient_identifiers(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """structlog processor: drop sensitive keys and mask NHS-number-like digit runs."""
+    for key, value in list(event_dict.items()):
+        if key in SENSITIVE_KEYS:
+            event_dict[key] = REDACTED
+        elif isinstance(value, str):
+            event_dict[key] = _NHS_NUMBER_LIKE.sub(REDACTED, value)
+    return event_dict
+
+
+def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> None:
+    """Idempotent: safe to call from every entry point and from tests."""
+    shared_processors: list[structlog.types.Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
+        redact_patient_identifiers,
+    ]
+    renderer: structlog.types.Processor = (
+        structlog.processors.JSONRenderer()
+        if fmt == "json"
+        else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    structlog.configure(
+        processors=[*shared_processors, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared_processors,
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    structlog.contextvars.bind_contextvars(service=service)
+
+
+def get_logger(name: str) -> structlog.stdlib.BoundLogger:
+    return structlog.stdlib.get_logger(name)  # type: ignore[no-any-return]
+
+
+@contextmanager
+def correlation(correlation_id: str) -> Iterator[None]:
+    """Bind a correlation id to every log line written inside the block."""
+    with structlog.contextvars.bound_contextvars(correlation_id=correlation_id):
+        yield

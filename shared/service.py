@@ -1,0 +1,105 @@
+"""What every service's bootstrap shares: FastAPI app, Kafka broker, database, health.
+
+One broker per app (FastStream's FastAPI KafkaRouter); feature routers are included into it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Response
+from faststream.kafka import KafkaRouter as KafkaFeatureRouter
+from faststream.kafka.fastapi import KafkaRouter
+
+from shared.database import Database
+from shared.kafka import broker_options
+from shared.logging import get_logger
+from shared.settings import ServiceSettings
+
+log = get_logger(__name__)
+
+
+@dataclass
+class Service:
+    name: str
+    settings: ServiceSettings
+    database: Database
+    kafka: KafkaRouter
+    app: FastAPI
+    subscribed_topics: list[str] = field(default_factory=list)
+
+    @property
+    def broker(self) -> Any:
+        return self.kafka.broker
+
+
+def build_service(
+    name: str,
+    settings: ServiceSettings,
+    database: Database,
+    *,
+    feature_routers: Sequence[KafkaFeatureRouter] = (),
+    http_routers: Sequence[APIRouter] = (),
+    description: str = "",
+) -> Service:
+    """Wire broker, database and HTTP for one service; nothing connects until start-up."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Runs around the broker: the database is open before the first message arrives.
+        await database.open()
+        try:
+            yield
+        finally:
+            await database.close()
+
+    kafka = KafkaRouter(
+        settings.kafka_bootstrap_servers,
+        lifespan=lifespan,
+        schema_url="/asyncapi",
+        **broker_options(client_id=name),
+    )
+    for router in feature_routers:
+        kafka.broker.include_router(router)
+
+    app = FastAPI(title=name, description=description, version="1")
+    app.include_router(kafka)
+    for router in http_routers:
+        app.include_router(router)
+    service = Service(name, settings, database, kafka, app)
+    app.include_router(_health_router(service))
+
+    @kafka.after_startup
+    async def announce(_app: FastAPI) -> None:
+        topics = sorted({t for s in kafka.broker.subscribers for t in s.topics})
+        service.subscribed_topics = topics
+        log.info(
+            "connected and idle",
+            kafka=settings.kafka_bootstrap_servers,
+            postgres=await database.server_version(),
+            schema=database.schema,
+            subscribed=topics,
+        )
+
+    return service
+
+
+def _health_router(service: Service) -> APIRouter:
+    router = APIRouter(prefix="/health", tags=["health"])
+
+    @router.get("/live", summary="The process is up.")
+    async def live() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/ready", summary="Kafka and PostgreSQL both answer.")
+    async def ready(response: Response) -> dict[str, str]:
+        kafka_ok = await service.broker.ping(timeout=2.0)
+        db_ok = await service.database.is_ready()
+        if not (kafka_ok and db_ok):
+            response.status_code = 503
+        return {"kafka": "ok" if kafka_ok else "down", "postgres": "ok" if db_ok else "down"}
+
+    return router

@@ -1,0 +1,32 @@
+"""Settings every service reads from the environment (pydantic-settings)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, PostgresDsn
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """Common settings; each service subclasses it for its own (prefixed) values.
+
+    `KAFKA_BOOTSTRAP_SERVERS` and `DATABASE_URL` are the one switch that points a service
+    (and the test suite) at servers that already run.
+    """
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    kafka_bootstrap_servers: str = Field(
+        default="127.0.0.1:19092",
+        validation_alias="KAFKA_BOOTSTRAP_SERVERS",
+        description="Comma-separated host:port list of Kafka brokers.",
+    )
+    database_url: PostgresDsn = Field(
+        default=PostgresDsn("postgresql://postgres@127.0.0.1:15432/referrals"),
+        validation_alias="DATABASE_URL",
+        description="PostgreSQL DSN; each service keeps its tables in its own schema.",
+    )
+    log_level: str = Field(default="INFO", validation_alias="LOG_LEVEL")
+    log_format: Literal["json", "console"] = Field(default="json", validation_alias="LOG_FORMAT")
+    http_host: str = Field(default="127.0.0.1", validation_alias="HTTP_HOST")

@@ -85,7 +85,9 @@ class ReferralReceived(Event):
     referrer_organisation_code: str | None = Field(description="ODS code; null for self-referral.")
     age_years: int = Field(ge=0, le=130)
     sex_at_birth: str
-    postcode_district: str = Field(description="Outward code only, e.g. 'B1'; never the full postcode.")
+    postcode_district: str = Field(
+        description="Outward code only, e.g. 'B1'; never the full postcode."
+    )
     pregnancy_status: PregnancyStatus
     expected_delivery_date: date | None = None
     delivery_date: date | None = None

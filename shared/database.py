@@ -36,7 +36,7 @@ class Database:
 
     async def is_ready(self) -> bool:
         try:
-            return await self.pool.fetchval("SELECT 1", timeout=2) == 1
+            return bool(await self.pool.fetchval("SELECT 1", timeout=2) == 1)
         except (OSError, asyncpg.PostgresError, RuntimeError, TimeoutError):
             return False
 

@@ -11,12 +11,16 @@ import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeAlias
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from shared.logging import get_logger
 
 log = get_logger(__name__)
+
+Connection: TypeAlias = "asyncpg.Connection[Any] | PoolConnectionProxy[Any]"
 
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _MIGRATION_FILE = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
@@ -28,7 +32,9 @@ def _checked_schema(schema: str) -> str:
     return schema
 
 
-async def create_pool(dsn: str, schema: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+async def create_pool(
+    dsn: str, schema: str, *, min_size: int = 1, max_size: int = 10
+) -> asyncpg.Pool:
     """A pool whose connections see the service's own schema first."""
     pool = await asyncpg.create_pool(
         dsn,
@@ -68,7 +74,7 @@ def load_migrations(directory: Path) -> list[Migration]:
     return migrations
 
 
-async def apply_migrations(conn: asyncpg.Connection, schema: str, directory: Path) -> list[str]:
+async def apply_migrations(conn: Connection, schema: str, directory: Path) -> list[str]:
     """Bring `schema` up to date; return the names of the files applied by this call."""
     schema = _checked_schema(schema)
     migrations = load_migrations(directory)
@@ -99,7 +105,9 @@ async def apply_migrations(conn: asyncpg.Connection, schema: str, directory: Pat
             await conn.execute(
                 f"INSERT INTO {schema}.schema_migrations (version, name, checksum) "
                 "VALUES ($1, $2, $3)",
-                migration.version, migration.name, migration.checksum,
+                migration.version,
+                migration.name,
+                migration.checksum,
             )
             done.append(migration.name)
     if done:

@@ -16,13 +16,26 @@ from typing import Any
 import structlog
 
 # Keys that may carry patient identifiers or contact details; their values are never logged.
-SENSITIVE_KEYS = frozenset({
-    "nhs_number", "given_name", "family_name", "name", "date_of_birth", "postcode",
-    "email", "mobile", "phone", "address", "contact_email", "patient",
-})
+SENSITIVE_KEYS = frozenset(
+    {
+        "nhs_number",
+        "given_name",
+        "family_name",
+        "name",
+        "date_of_birth",
+        "postcode",
+        "email",
+        "mobile",
+        "phone",
+        "address",
+        "contact_email",
+        "patient",
+    }
+)
 # A ten-digit run (NHS number, possibly spaced 3-3-4) inside any logged string.
 _NHS_NUMBER_LIKE = re.compile(r"\b\d{3}[ -]?\d{3}[ -]?\d{4}\b")
 REDACTED = "[redacted]"
+_LIBRARY_LOGGERS = ("faststream", "faststream.access", "uvicorn", "uvicorn.error", "uvicorn.access")
 
 
 def redact_patient_identifiers(
@@ -43,6 +56,7 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> N
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
+        structlog.stdlib.ExtraAdder(),
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.format_exc_info,
         redact_patient_identifiers,
@@ -67,11 +81,16 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> N
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    structlog.contextvars.bind_contextvars(service=service)
+    for name in _LIBRARY_LOGGERS:  # they install their own handlers; send them through ours
+        library_logger = logging.getLogger(name)
+        library_logger.handlers.clear()
+        library_logger.propagate = True
+    # "component", not "service": a referral's own `service` field must not be overwritten.
+    structlog.contextvars.bind_contextvars(component=service)
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
-    return structlog.stdlib.get_logger(name)  # type: ignore[no-any-return]
+    return structlog.stdlib.get_logger(name)
 
 
 @contextmanager

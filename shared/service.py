@@ -62,19 +62,20 @@ def build_service(
         schema_url="/asyncapi",
         **broker_options(client_id=name),
     )
-    for router in feature_routers:
-        kafka.broker.include_router(router)
+    for feature_router in feature_routers:
+        kafka.broker.include_router(feature_router)
 
     app = FastAPI(title=name, description=description, version="1")
     app.include_router(kafka)
-    for router in http_routers:
-        app.include_router(router)
+    for http_router in http_routers:
+        app.include_router(http_router)
     service = Service(name, settings, database, kafka, app)
     app.include_router(_health_router(service))
 
     @kafka.after_startup
     async def announce(_app: FastAPI) -> None:
-        topics = sorted({t for s in kafka.broker.subscribers for t in s.topics})
+        subscribers: list[Any] = list(kafka.broker.subscribers)
+        topics = sorted({t for s in subscribers for t in s.topics})
         service.subscribed_topics = topics
         log.info(
             "connected and idle",

@@ -29,11 +29,17 @@ REFERRAL_RECEIVED_DLQ = Topic(
     "referrals.received.dlq", 1, "Received events the router could not parse, with reason."
 )
 REFERRAL_ROUTED = Topic("referrals.routed", 6, "Routing decisions with a destination.")
-REFERRAL_REJECTED = Topic("referrals.rejected", 6, "Referrals returned to the referrer, with reasons.")
-REFERRAL_TRIAGE = Topic("referrals.triage", 6, "Referrals the rules could not decide; a person will.")
+REFERRAL_REJECTED = Topic(
+    "referrals.rejected", 6, "Referrals returned to the referrer, with reasons."
+)
+REFERRAL_TRIAGE = Topic(
+    "referrals.triage", 6, "Referrals the rules could not decide; a person will."
+)
 NOTIFICATION_SENT = Topic("notifications.sent", 3, "Notifications delivered to a provider.")
 NOTIFICATION_FAILED = Topic("notifications.failed", 3, "Notifications that finally failed.")
-NOTIFICATION_DLQ = Topic("notifications.dlq", 1, "Decisions the notifier could not handle, with reason.")
+NOTIFICATION_DLQ = Topic(
+    "notifications.dlq", 1, "Decisions the notifier could not handle, with reason."
+)
 
 ALL_TOPICS: tuple[Topic, ...] = (
     SELF_REFERRAL_SUBMITTED,

@@ -52,10 +52,19 @@ class KafkaServer:
             raise RuntimeError("Maven (mvn) is needed once to fetch Kafka: apt-get install maven")
         shutil.rmtree(self.libs, ignore_errors=True)
         self.libs.mkdir(parents=True)
-        print(f"devstack: fetching Apache Kafka {kafka_version()} from Maven Central ...", flush=True)
+        print(
+            f"devstack: fetching Apache Kafka {kafka_version()} from Maven Central ...", flush=True
+        )
         subprocess.run(
-            ["mvn", "-q", "-B", "-f", str(POM), "dependency:copy-dependencies",
-             f"-DoutputDirectory={self.libs}"],
+            [
+                "mvn",
+                "-q",
+                "-B",
+                "-f",
+                str(POM),
+                "dependency:copy-dependencies",
+                f"-DoutputDirectory={self.libs}",
+            ],
             check=True,
         )
         marker.touch()
@@ -63,33 +72,37 @@ class KafkaServer:
     def _java(self, *args: str) -> list[str]:
         java = shutil.which("java")
         if java is None:
-            raise RuntimeError("A Java 17+ runtime is needed for Kafka: apt-get install openjdk-17-jre")
+            raise RuntimeError(
+                "A Java 17+ runtime is needed for Kafka: apt-get install openjdk-17-jre"
+            )
         return [java, f"-Dlog4j2.configurationFile={LOG4J_CONFIG}", "-cp", f"{self.libs}/*", *args]
 
     def _write_config(self) -> None:
         s = self.settings
         self.config.write_text(
-            "\n".join([
-                "process.roles=broker,controller",
-                "node.id=1",
-                f"controller.quorum.voters=1@{s.host}:{s.kafka_controller_port}",
-                f"listeners=PLAINTEXT://{s.host}:{s.kafka_port},CONTROLLER://{s.host}:{s.kafka_controller_port}",
-                f"advertised.listeners=PLAINTEXT://{s.host}:{s.kafka_port}",
-                "controller.listener.names=CONTROLLER",
-                "inter.broker.listener.name=PLAINTEXT",
-                "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-                f"log.dirs={self.data}",
-                "num.partitions=1",
-                # The system's topics are created explicitly with their partitions (`up`);
-                # auto-creation stays on for the per-test topics of the test suite.
-                "auto.create.topics.enable=true",
-                "offsets.topic.replication.factor=1",
-                "offsets.topic.num.partitions=6",
-                "transaction.state.log.replication.factor=1",
-                "transaction.state.log.min.isr=1",
-                "group.initial.rebalance.delay.ms=0",
-                "",
-            ])
+            "\n".join(
+                [
+                    "process.roles=broker,controller",
+                    "node.id=1",
+                    f"controller.quorum.voters=1@{s.host}:{s.kafka_controller_port}",
+                    f"listeners=PLAINTEXT://{s.host}:{s.kafka_port},CONTROLLER://{s.host}:{s.kafka_controller_port}",
+                    f"advertised.listeners=PLAINTEXT://{s.host}:{s.kafka_port}",
+                    "controller.listener.names=CONTROLLER",
+                    "inter.broker.listener.name=PLAINTEXT",
+                    "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                    f"log.dirs={self.data}",
+                    "num.partitions=1",
+                    # The system's topics are created explicitly with their partitions (`up`);
+                    # auto-creation stays on for the per-test topics of the test suite.
+                    "auto.create.topics.enable=true",
+                    "offsets.topic.replication.factor=1",
+                    "offsets.topic.num.partitions=6",
+                    "transaction.state.log.replication.factor=1",
+                    "transaction.state.log.min.isr=1",
+                    "group.initial.rebalance.delay.ms=0",
+                    "",
+                ]
+            )
         )
 
     def _format_storage(self) -> None:
@@ -99,7 +112,9 @@ class KafkaServer:
         self.data.mkdir(parents=True, exist_ok=True)
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         subprocess.run(
-            self._java("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(self.config)),
+            self._java(
+                "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(self.config)
+            ),
             check=True,
             stdout=subprocess.DEVNULL,
         )
@@ -126,7 +141,9 @@ class KafkaServer:
             )
         self.pid_file.write_text(str(process.pid))
         wait_until(
-            lambda: process.poll() is None and port_open(self.settings.host, self.settings.kafka_port),
+            lambda: (
+                process.poll() is None and port_open(self.settings.host, self.settings.kafka_port)
+            ),
             self.settings.start_timeout_s,
             f"Kafka at {self.address}",
             self.log,

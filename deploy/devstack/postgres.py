@@ -60,7 +60,9 @@ class PostgresServer:
         _traversable(_install_dir())
         subprocess.run(["chmod", "-R", "a+rX", str(_install_dir())], check=True)
         _traversable(self.home)
-        subprocess.run(["chown", "-R", f"{entry.pw_uid}:{entry.pw_gid}", str(self.home)], check=True)
+        subprocess.run(
+            ["chown", "-R", f"{entry.pw_uid}:{entry.pw_gid}", str(self.home)], check=True
+        )
         return {"user": SYSTEM_USER}
 
     def running_pid(self) -> int | None:
@@ -84,34 +86,80 @@ class PostgresServer:
         run_as = self._run_as()
         if not (self.data / "PG_VERSION").exists():
             subprocess.run(
-                [self._bin("initdb"), "-D", str(self.data), "--auth=trust", "--encoding=UTF8",
-                 "--locale=C", "-U", s.postgres_user],
-                check=True, stdout=subprocess.DEVNULL, **run_as,  # type: ignore[call-overload]
+                [
+                    self._bin("initdb"),
+                    "-D",
+                    str(self.data),
+                    "--auth=trust",
+                    "--encoding=UTF8",
+                    "--locale=C",
+                    "-U",
+                    s.postgres_user,
+                ],
+                check=True,
+                stdout=subprocess.DEVNULL,
+                **run_as,  # type: ignore[call-overload]
             )
         options = f"-h {s.host} -p {s.postgres_port} -k {self.data} -c max_connections=200"
         subprocess.run(
-            [self._bin("pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-o", options,
-             "-w", "-t", str(int(s.start_timeout_s)), "start"],
-            check=True, stdout=subprocess.DEVNULL, start_new_session=True,
+            [
+                self._bin("pg_ctl"),
+                "-D",
+                str(self.data),
+                "-l",
+                str(self.log),
+                "-o",
+                options,
+                "-w",
+                "-t",
+                str(int(s.start_timeout_s)),
+                "start",
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            start_new_session=True,
             **run_as,  # type: ignore[call-overload]
         )
-        wait_until(lambda: port_open(s.host, s.postgres_port), s.start_timeout_s,
-                   f"PostgreSQL at {s.host}:{s.postgres_port}", self.log)
+        wait_until(
+            lambda: port_open(s.host, s.postgres_port),
+            s.start_timeout_s,
+            f"PostgreSQL at {s.host}:{s.postgres_port}",
+            self.log,
+        )
         self._create_database()
         return True
 
     def _create_database(self) -> None:
         s = self.settings
         exists = subprocess.run(
-            [self._bin("psql"), "-h", s.host, "-p", str(s.postgres_port), "-U", s.postgres_user,
-             "-d", "postgres", "-tAc",
-             f"SELECT 1 FROM pg_database WHERE datname = '{s.postgres_database}'"],
-            check=True, capture_output=True,
+            [
+                self._bin("psql"),
+                "-h",
+                s.host,
+                "-p",
+                str(s.postgres_port),
+                "-U",
+                s.postgres_user,
+                "-d",
+                "postgres",
+                "-tAc",
+                f"SELECT 1 FROM pg_database WHERE datname = '{s.postgres_database}'",
+            ],
+            check=True,
+            capture_output=True,
         ).stdout.strip()
         if not exists:
             subprocess.run(
-                [self._bin("createdb"), "-h", s.host, "-p", str(s.postgres_port),
-                 "-U", s.postgres_user, s.postgres_database],
+                [
+                    self._bin("createdb"),
+                    "-h",
+                    s.host,
+                    "-p",
+                    str(s.postgres_port),
+                    "-U",
+                    s.postgres_user,
+                    s.postgres_database,
+                ],
                 check=True,
             )
 
@@ -120,7 +168,9 @@ class PostgresServer:
             return False
         subprocess.run(
             [self._bin("pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop"],
-            check=True, stdout=subprocess.DEVNULL, **self._run_as(),  # type: ignore[call-overload]
+            check=True,
+            stdout=subprocess.DEVNULL,
+            **self._run_as(),  # type: ignore[call-overload]
         )
         return True
 

@@ -7,7 +7,9 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from shared.topics import ALL_TOPICS, Topic
 
 
-async def ensure_topics(bootstrap_servers: str, topics: tuple[Topic, ...] = ALL_TOPICS) -> list[str]:
+async def ensure_topics(
+    bootstrap_servers: str, topics: tuple[Topic, ...] = ALL_TOPICS
+) -> list[str]:
     """Create whichever topics are missing; return the names created. Safe to run twice."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
     await admin.start()
@@ -16,7 +18,10 @@ async def ensure_topics(bootstrap_servers: str, topics: tuple[Topic, ...] = ALL_
         missing = [t for t in topics if t.name not in existing]
         if missing:
             await admin.create_topics(
-                [NewTopic(t.name, num_partitions=t.partitions, replication_factor=1) for t in missing]
+                [
+                    NewTopic(t.name, num_partitions=t.partitions, replication_factor=1)
+                    for t in missing
+                ]
             )
         return [t.name for t in missing]
     finally:

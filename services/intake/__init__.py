@@ -1,1 +1,2 @@
-"""Intake service: Takes referrals in (GP API, self-referral form and events) and hands each off durably."""
+"""Intake service: takes referrals in (GP API, self-referral form and events)
+and hands each off durably."""

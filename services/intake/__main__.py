@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from shared.runner import run_service
 from intake.main import create_service
 from intake.settings import IntakeSettings
+from shared.runner import run_service
 
 cli = typer.Typer(add_completion=False, help=__doc__)
 

@@ -1,1 +1,1 @@
-"""Notifier service: Tells the patient, the clinic and the referrer, exactly once."""
+"""Notifier service: tells the patient, the clinic and the referrer, exactly once."""

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from shared.runner import run_service
 from notifier.main import create_service
 from notifier.settings import NotifierSettings
+from shared.runner import run_service
 
 cli = typer.Typer(add_completion=False, help=__doc__)
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from shared.database import Database
-from shared.service import Service, build_service
 from notifier import __doc__ as DESCRIPTION
 from notifier.settings import NotifierSettings
+from shared.database import Database
+from shared.service import Service, build_service
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

@@ -1,1 +1,2 @@
-"""Router service: Decides where each referral may go: routed, rejected or needs triage, with reasons."""
+"""Router service: decides where each referral may go: routed, rejected or needs
+triage, with reasons."""

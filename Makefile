@@ -1,0 +1,20 @@
+# Two commands do everything on a fresh machine: `make run` and `make test`.
+.PHONY: install run test stack-up stack-down stack-status
+
+install:
+	bash -c 'source scripts/lib.sh && install_project'
+
+run:
+	bash scripts/run.sh
+
+test:
+	bash scripts/test.sh
+
+stack-up:
+	bash -c 'source scripts/lib.sh && install_project && "$${UV[@]}" run --frozen python -m devstack up'
+
+stack-down:
+	bash -c 'source scripts/lib.sh && "$${UV[@]}" run --frozen python -m devstack down'
+
+stack-status:
+	bash -c 'source scripts/lib.sh && "$${UV[@]}" run --frozen python -m devstack status'

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh machine: install, start Kafka + PostgreSQL, lint, test, stop.
+# Servers that already run elsewhere: export KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL first.
+source "$(dirname "$0")/lib.sh"
+install_project
+
+started_stack=0
+if [[ -z "${KAFKA_BOOTSTRAP_SERVERS:-}" || -z "${DATABASE_URL:-}" ]]; then
+  if ! stack_running; then started_stack=1; fi
+  echo "== starting the local stack (Kafka, PostgreSQL)"
+  "${UV[@]}" run --frozen python -m devstack up
+  eval "$("${UV[@]}" run --frozen python -m devstack env)"
+fi
+stop_stack() {
+  if [[ $started_stack == 1 ]]; then
+    echo "== stopping the local stack"
+    "${UV[@]}" run --frozen python -m devstack down || true
+  fi
+}
+trap stop_stack EXIT
+
+echo "== lint: ruff, mypy, import contracts"
+"${UV[@]}" run --frozen ruff check .
+"${UV[@]}" run --frozen ruff format --check .
+"${UV[@]}" run --frozen mypy
+"${UV[@]}" run --frozen lint-imports
+
+echo "== tests against Kafka at $KAFKA_BOOTSTRAP_SERVERS and PostgreSQL at $DATABASE_URL"
+"${UV[@]}" run --frozen pytest "$@"

@@ -1,0 +1,72 @@
+"""Session fixtures: the real servers, and per-test topics, groups and schemas."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import asyncpg
+import pytest
+
+from shared.logging import configure_logging
+from tests.servers import Servers, session_servers
+
+
+@pytest.fixture(scope="session")
+def servers(request: pytest.FixtureRequest) -> Iterator[Servers]:
+    with session_servers() as found:
+        reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+        lines = [
+            f"Kafka ({found.kafka_source}): {found.kafka_version} at {found.kafka_bootstrap}",
+            f"PostgreSQL ({found.postgres_source}): {found.postgres_version}",
+        ]
+        for line in lines:
+            if reporter is not None:
+                reporter.write_line(line)
+            print(line)
+        # Subprocesses started by tests (the services) reach the same servers.
+        os.environ["KAFKA_BOOTSTRAP_SERVERS"] = found.kafka_bootstrap
+        os.environ["DATABASE_URL"] = found.database_url
+        yield found
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _logging() -> None:
+    configure_logging("tests", "INFO", "json")
+
+
+def unique(name: str) -> str:
+    return f"{name}-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def topic_name() -> str:
+    """A topic no other test uses (the broker creates it on first use)."""
+    return unique("test.topic")
+
+
+@pytest.fixture
+def group_id() -> str:
+    return unique("test-group")
+
+
+@pytest.fixture
+async def db_schema(servers: Servers) -> AsyncIterator[str]:
+    """A PostgreSQL schema of this test's own, dropped afterwards."""
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    yield schema
+    conn = await asyncpg.connect(servers.database_url)
+    try:
+        await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def pg(servers: Servers) -> AsyncIterator[asyncpg.Connection]:
+    conn = await asyncpg.connect(servers.database_url)
+    try:
+        yield conn
+    finally:
+        await conn.close()

@@ -16,15 +16,20 @@ from tests.servers import Servers, session_servers
 @pytest.fixture(scope="session")
 def servers(request: pytest.FixtureRequest) -> Iterator[Servers]:
     with session_servers() as found:
-        reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+        plugins = request.config.pluginmanager
+        reporter, capture = (
+            plugins.get_plugin("terminalreporter"),
+            plugins.get_plugin("capturemanager"),
+        )
         lines = [
             f"Kafka ({found.kafka_source}): {found.kafka_version} at {found.kafka_bootstrap}",
             f"PostgreSQL ({found.postgres_source}): {found.postgres_version}",
         ]
-        for line in lines:
-            if reporter is not None:
-                reporter.write_line(line)
-            print(line)
+        if reporter is not None and capture is not None:
+            with capture.global_and_fixture_disabled():  # the CI log shows what was used
+                reporter.write_line("")
+                for line in lines:
+                    reporter.write_line(line)
         # Subprocesses started by tests (the services) reach the same servers.
         os.environ["KAFKA_BOOTSTRAP_SERVERS"] = found.kafka_bootstrap
         os.environ["DATABASE_URL"] = found.database_url

@@ -42,6 +42,7 @@ def redact_patient_identifiers(
     _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
     """structlog processor: drop sensitive keys and mask NHS-number-like digit runs."""
+    event_dict.pop("color_message", None)  # uvicorn's ANSI-coloured copy of the message
     for key, value in list(event_dict.items()):
         if key in SENSITIVE_KEYS:
             event_dict[key] = REDACTED

@@ -1,0 +1,40 @@
+"""Tracking references: short, read aloud over the phone, typo-checked.
+
+`WHR-` then eight characters and a Luhn mod N check character, from an alphabet without the
+look-alikes 0/O, 1/I/L, U/V and 2/Z. python-stdnum's Luhn takes a custom alphabet.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+from stdnum import luhn
+from stdnum.exceptions import ValidationError as StdnumValidationError
+
+# Luhn mod N catches every single-symbol typo only when N is even: 28 symbols.
+ALPHABET = "23456789ABCDEFGHJKMNPQRSTWXY"
+PREFIX = "WHR"
+BODY_LENGTH = 8
+_SHAPE = re.compile(rf"^{PREFIX}-([{ALPHABET}]{{4}})-([{ALPHABET}]{{5}})$")
+
+
+def new_tracking_reference() -> str:
+    body = "".join(secrets.choice(ALPHABET) for _ in range(BODY_LENGTH))
+    full = body + luhn.calc_check_digit(body, alphabet=ALPHABET)
+    return f"{PREFIX}-{full[:4]}-{full[4:]}"
+
+
+def is_valid_tracking_reference(reference: str) -> bool:
+    """Accepts lower case and missing dashes, as people type them."""
+    cleaned = reference.strip().upper().replace("-", "").replace(" ", "")
+    if not cleaned.startswith(PREFIX):
+        return False
+    candidate = cleaned[len(PREFIX) :]
+    if not _SHAPE.match(f"{PREFIX}-{candidate[:4]}-{candidate[4:]}"):
+        return False
+    try:
+        luhn.validate(candidate, alphabet=ALPHABET)
+    except StdnumValidationError:
+        return False
+    return True

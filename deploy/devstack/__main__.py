@@ -12,7 +12,9 @@ from devstack.kafka import KafkaServer, kafka_version
 from devstack.postgres import PostgresServer
 from devstack.topics import ensure_topics
 
-cli = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
+cli = typer.Typer(
+    help=__doc__, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False
+)
 
 
 def _servers() -> tuple[StackSettings, KafkaServer, PostgresServer]:
@@ -25,9 +27,13 @@ def up() -> None:
     """Start Kafka and PostgreSQL (fetching Kafka on first use), create topics and database."""
     settings, kafka, postgres = _servers()
     began = time.monotonic()
-    started_kafka = kafka.start()
-    started_pg = postgres.start()
-    created = asyncio.run(ensure_topics(settings.kafka_bootstrap))
+    try:
+        started_kafka = kafka.start()
+        started_pg = postgres.start()
+        created = asyncio.run(ensure_topics(settings.kafka_bootstrap))
+    except (RuntimeError, TimeoutError, OSError) as error:
+        typer.echo(f"devstack: {error}", err=True)
+        raise typer.Exit(1) from error
     took = time.monotonic() - began
     typer.echo(
         f"devstack: Apache Kafka {kafka_version()} (KRaft) "

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
+import typer
 import uvicorn
 
 from shared.logging import configure_logging
 from shared.service import Service
+from shared.settings import ServiceSettings
+
+SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
 
 
 def run_service(service: Service, port: int) -> None:
@@ -19,3 +26,27 @@ def run_service(service: Service, port: int) -> None:
         access_log=False,
         lifespan="on",
     )
+
+
+def service_cli(
+    name: str,
+    settings_type: Callable[[], SettingsT],
+    create_service: Callable[[SettingsT], Service],
+    port_of: Callable[[SettingsT], int],
+) -> typer.Typer:
+    """`python -m <name>` serves; a service adds its own commands to the returned app."""
+    cli = typer.Typer(add_completion=False, help=f"The {name} service.")
+
+    @cli.callback(invoke_without_command=True)
+    def default(ctx: typer.Context) -> None:
+        """With no command, serve."""
+        if ctx.invoked_subcommand is None:
+            serve()
+
+    @cli.command()
+    def serve() -> None:
+        """Start the service: HTTP, Kafka consumers, PostgreSQL pool."""
+        settings = settings_type()
+        run_service(create_service(settings), port_of(settings))
+
+    return cli

@@ -129,39 +129,20 @@ class PostgresServer:
         self._create_database()
         return True
 
-    def _create_database(self) -> None:
+    def _client(self, tool: str, *args: str) -> list[str]:
+        """A command line for one of the wheel's client tools, aimed at our server."""
         s = self.settings
+        connection = ["-h", s.host, "-p", str(s.postgres_port), "-U", s.postgres_user]
+        return [self._bin(tool), *connection, *args]
+
+    def _create_database(self) -> None:
+        name = self.settings.postgres_database
+        query = f"SELECT 1 FROM pg_database WHERE datname = '{name}'"
         exists = subprocess.run(
-            [
-                self._bin("psql"),
-                "-h",
-                s.host,
-                "-p",
-                str(s.postgres_port),
-                "-U",
-                s.postgres_user,
-                "-d",
-                "postgres",
-                "-tAc",
-                f"SELECT 1 FROM pg_database WHERE datname = '{s.postgres_database}'",
-            ],
-            check=True,
-            capture_output=True,
+            self._client("psql", "-d", "postgres", "-tAc", query), check=True, capture_output=True
         ).stdout.strip()
         if not exists:
-            subprocess.run(
-                [
-                    self._bin("createdb"),
-                    "-h",
-                    s.host,
-                    "-p",
-                    str(s.postgres_port),
-                    "-U",
-                    s.postgres_user,
-                    s.postgres_database,
-                ],
-                check=True,
-            )
+            subprocess.run(self._client("createdb", name), check=True)
 
     def stop(self) -> bool:
         if self.running_pid() is None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Response
@@ -29,7 +29,6 @@ class Service:
     database: Database
     kafka: KafkaRouter
     app: FastAPI
-    subscribed_topics: list[str] = field(default_factory=list)
 
     @property
     def broker(self) -> Any:
@@ -76,7 +75,6 @@ def build_service(
     async def announce(_app: FastAPI) -> None:
         subscribers: list[Any] = list(kafka.broker.subscribers)
         topics = sorted({t for s in subscribers for t in s.topics})
-        service.subscribed_topics = topics
         log.info(
             "connected and idle",
             kafka=settings.kafka_bootstrap_servers,

@@ -65,11 +65,11 @@ def status() -> None:
     kafka_pid, pg_pid = kafka.running_pid(), postgres.running_pid()
     typer.echo(
         f"kafka     {'running pid ' + str(kafka_pid) if kafka_pid else 'stopped'}  "
-        f"{settings.kafka_bootstrap}  log {kafka.log_file()}"
+        f"{settings.kafka_bootstrap}  log {kafka.log}"
     )
     typer.echo(
         f"postgres  {'running pid ' + str(pg_pid) if pg_pid else 'stopped'}  "
-        f"{settings.database_url}  log {postgres.log_file()}"
+        f"{settings.database_url}  log {postgres.log}"
     )
     if not (kafka_pid and pg_pid):
         raise typer.Exit(1)

@@ -10,7 +10,6 @@ import re
 import shutil
 import subprocess
 import uuid
-from pathlib import Path
 
 from devstack.config import PROJECT_ROOT, StackSettings
 from devstack.processes import port_open, read_pid, terminate, wait_until
@@ -157,6 +156,3 @@ class KafkaServer:
             return False
         terminate(pid)
         return True
-
-    def log_file(self) -> Path:
-        return self.log

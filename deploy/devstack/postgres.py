@@ -154,6 +154,3 @@ class PostgresServer:
             **self._run_as(),  # type: ignore[call-overload]
         )
         return True
-
-    def log_file(self) -> Path:
-        return self.log

@@ -74,6 +74,19 @@ class Event(BaseModel):
     correlation_id: str = Field(description="Follows one referral through all three services.")
 
 
+class SelfReferralSubmitted(Event):
+    """A self-referral form's submission. The v1 submission travels sealed to intake's public
+    key (`shared.sealed`): the topic is safe to watch, and a form needs only the public key."""
+
+    TOPIC: ClassVar[topics.Topic] = topics.SELF_REFERRAL_SUBMITTED
+    source: str = Field(min_length=1, max_length=100, description="Which form sent it.")
+    referral_id: UUID | None = Field(
+        default=None, description="Set by a form that shows the reference at once; else null."
+    )
+    tracking_reference: str | None = Field(default=None, description="Goes with referral_id.")
+    sealed_submission: str = Field(description="Base64 sealed box of the v1 submission JSON.")
+
+
 class ReferralReceived(Event):
     """Intake accepted a referral: only what routing needs, no patient identifiers."""
 
@@ -169,4 +182,8 @@ class DeadLetter(Event):
     source_partition: int
     source_offset: int
     reason: str
-    original_base64: str
+    original_base64: str = Field(
+        description="The original message bytes; sealed to the consumer's key first when they "
+        "were not already safe to show (see original_sealed)."
+    )
+    original_sealed: bool = False

@@ -8,6 +8,7 @@ checksum, under an advisory lock so that two processes starting together do not 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,9 +42,18 @@ async def create_pool(
         min_size=min_size,
         max_size=max_size,
         server_settings={"search_path": _checked_schema(schema), "application_name": schema},
+        init=_json_codecs,
     )
     assert pool is not None
     return pool
+
+
+async def _json_codecs(conn: Connection) -> None:
+    """jsonb and json columns come back as Python values, and go in from them."""
+    for type_name in ("json", "jsonb"):
+        await conn.set_type_codec(
+            type_name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+        )
 
 
 @dataclass(frozen=True)

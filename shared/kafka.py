@@ -57,11 +57,14 @@ def event_headers(event: Event) -> dict[str, str]:
     return {"event-type": type(event).__name__, "schema-version": str(event.schema_version)}
 
 
-async def publish_event(publisher: Any, event: Event, key: str) -> None:
-    """Publish an event keyed by its referral (so a referral's events keep their order)."""
+async def publish_event(publisher: Any, event: Event, key: str, **options: Any) -> None:
+    """Publish an event keyed by its referral (so a referral's events keep their order).
+
+    `publisher` is a FastStream publisher, or a broker with `topic=` in `options`."""
     await publisher.publish(
         event.model_dump(mode="json"),
         key=key.encode(),
         correlation_id=event.correlation_id,
         headers=event_headers(event),
+        **options,
     )

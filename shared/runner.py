@@ -7,6 +7,7 @@ from typing import TypeVar
 
 import typer
 import uvicorn
+from pydantic import ValidationError
 
 from shared.logging import configure_logging
 from shared.service import Service
@@ -46,7 +47,13 @@ def service_cli(
     @cli.command()
     def serve() -> None:
         """Start the service: HTTP, Kafka consumers, PostgreSQL pool."""
-        settings = settings_type()
+        try:
+            settings = settings_type()
+        except ValidationError as error:  # a missing or bad setting: say which, not a traceback
+            for problem in error.errors(include_input=False, include_url=False):
+                where = ".".join(str(p) for p in problem["loc"])
+                typer.echo(f"{name}: setting {where}: {problem['msg']}", err=True)
+            raise typer.Exit(2) from error
         run_service(create_service(settings), port_of(settings))
 
     return cli

@@ -5,7 +5,8 @@ One broker per app (FastStream's FastAPI KafkaRouter); feature routers are inclu
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -42,9 +43,13 @@ def build_service(
     *,
     feature_routers: Sequence[KafkaFeatureRouter] = (),
     http_routers: Sequence[APIRouter] = (),
+    workers: Sequence[Callable[[Service], Awaitable[None]]] = (),
     description: str = "",
 ) -> Service:
-    """Wire broker, database and HTTP for one service; nothing connects until start-up."""
+    """Wire broker, database and HTTP for one service; nothing connects until start-up.
+
+    `workers` (an outbox relay, say) run as tasks from start-up until the broker stops.
+    """
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -71,10 +76,24 @@ def build_service(
     service = Service(name, settings, database, kafka, app)
     app.include_router(_health_router(service))
 
+    tasks: list[asyncio.Task[None]] = []
+
+    @kafka.after_startup
+    async def start_workers(_app: FastAPI) -> None:
+        for worker in workers:
+            tasks.append(asyncio.create_task(_supervised(worker, service)))
+
+    @kafka.on_broker_shutdown
+    async def stop_workers(_app: FastAPI) -> None:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        tasks.clear()
+
     @kafka.after_startup
     async def announce(_app: FastAPI) -> None:
         subscribers: list[Any] = list(kafka.broker.subscribers)
-        topics = sorted({t for s in subscribers for t in s.topics})
+        topics = sorted({getattr(t, "name", str(t)) for s in subscribers for t in s.topics})
         log.info(
             "connected and idle",
             kafka=settings.kafka_bootstrap_servers,
@@ -84,6 +103,16 @@ def build_service(
         )
 
     return service
+
+
+async def _supervised(worker: Callable[[Service], Awaitable[None]], service: Service) -> None:
+    try:
+        await worker(service)
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("background worker stopped", worker=getattr(worker, "__name__", "?"))
+        raise
 
 
 def _health_router(service: Service) -> APIRouter:

@@ -27,6 +27,11 @@ class ServiceSettings(BaseSettings):
         validation_alias="DATABASE_URL",
         description="PostgreSQL DSN; each service keeps its tables in its own schema.",
     )
+    kafka_topic_prefix: str = Field(
+        default="",
+        validation_alias="KAFKA_TOPIC_PREFIX",
+        description="Prepended to every topic name: several systems (or tests) share a cluster.",
+    )
     log_level: str = Field(default="INFO", validation_alias="LOG_LEVEL")
     log_format: Literal["json", "console"] = Field(default="json", validation_alias="LOG_FORMAT")
     http_host: str = Field(default="127.0.0.1", validation_alias="HTTP_HOST")

@@ -14,6 +14,10 @@ class Topic:
     def __str__(self) -> str:
         return self.name
 
+    def qualified(self, prefix: str) -> str:
+        """The name within a namespace (KAFKA_TOPIC_PREFIX; empty in production)."""
+        return f"{prefix}{self.name}"
+
 
 # Six partitions let up to six router or notifier processes share the load.
 SELF_REFERRAL_SUBMITTED = Topic(

@@ -10,6 +10,7 @@ import typer
 from devstack.config import StackSettings
 from devstack.kafka import KafkaServer, kafka_version
 from devstack.postgres import PostgresServer
+from devstack.secrets import local_secrets
 from devstack.topics import ensure_topics
 
 cli = typer.Typer(
@@ -46,8 +47,6 @@ def up() -> None:
     if created:
         typer.echo(f"devstack: created topics {', '.join(created)}")
     typer.echo(f"devstack: ready in {took:.1f}s")
-    typer.echo(f"export KAFKA_BOOTSTRAP_SERVERS={settings.kafka_bootstrap}")
-    typer.echo(f"export DATABASE_URL={settings.database_url}")
 
 
 @cli.command()
@@ -77,10 +76,13 @@ def status() -> None:
 
 @cli.command()
 def env() -> None:
-    """Print the environment that points the services and tests at this stack."""
+    """Print the environment that points the services and tests at this stack, with the
+    local keys (made on first use, kept in .devstack/secrets.env)."""
     settings = StackSettings()
     typer.echo(f"export KAFKA_BOOTSTRAP_SERVERS={settings.kafka_bootstrap}")
     typer.echo(f"export DATABASE_URL={settings.database_url}")
+    for name, value in local_secrets(settings.home).items():
+        typer.echo(f"export {name}={value}")
 
 
 @cli.command()

@@ -1,12 +1,80 @@
-"""`python -m intake`: run the intake service."""
+"""`python -m intake`: run the intake service, or manage API keys."""
 
 from __future__ import annotations
 
-from intake.main import create_service
-from intake.settings import IntakeSettings
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
+
+import typer
+
+from intake.adapters import api_keys
+from intake.main import MIGRATIONS, create_service
+from intake.settings import IntakeDatabaseSettings, IntakeSettings
+from shared.database import Database
+from shared.db import Connection
 from shared.runner import service_cli
 
+T = TypeVar("T")
+
 cli = service_cli("intake", IntakeSettings, create_service, lambda settings: settings.http_port)
+keys = typer.Typer(help="API keys for professional systems (one per organisation).")
+cli.add_typer(keys, name="keys")
+
+
+def _with_database(action: Callable[[Connection], Awaitable[T]]) -> T:
+    """Run `action` on intake's schema (migrations applied first); the key commands need
+    only DATABASE_URL and INTAKE_DB_SCHEMA."""
+    settings = IntakeDatabaseSettings()
+
+    async def run() -> T:
+        database = Database(str(settings.database_url), settings.db_schema, MIGRATIONS)
+        await database.open()
+        try:
+            async with database.pool.acquire() as conn:
+                return await action(conn)
+        finally:
+            await database.close()
+
+    return asyncio.run(run())
+
+
+@keys.command("create")
+def create_key(
+    organisation: Annotated[str, typer.Option(help="The organisation's ODS code.")],
+    label: Annotated[str, typer.Option(help="Which system uses it, for your records.")] = "",
+    scope: Annotated[str, typer.Option(help="'referrer' (GP systems) or 'notifier'.")] = (
+        "referrer"
+    ),
+) -> None:
+    """Create a key and print it once; only its hash is stored."""
+    if scope not in ("referrer", "notifier"):
+        raise typer.BadParameter("scope is 'referrer' or 'notifier'")
+    key_id, secret = _with_database(
+        lambda conn: api_keys.create(conn, organisation, scope, label)  # type: ignore[arg-type]
+    )
+    typer.echo(f"key id: {key_id}", err=True)
+    typer.echo(secret)
+
+
+@keys.command("revoke")
+def revoke_key(key_id: str) -> None:
+    """Revoke a key at once; requests with it are refused from now on."""
+    if not _with_database(lambda conn: api_keys.revoke(conn, key_id)):
+        typer.echo(f"no active key {key_id}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"revoked {key_id}")
+
+
+@keys.command("list")
+def list_keys() -> None:
+    """Every key, without the keys themselves."""
+    for record in _with_database(api_keys.list_keys):
+        state = f"revoked {record.revoked_at:%Y-%m-%d}" if record.revoked_at else "active"
+        typer.echo(
+            f"{record.key_id}  {record.organisation_code:<10} {record.scope:<9} {state:<18}"
+            f" {record.label}"
+        )
 
 
 def main() -> None:

@@ -4,15 +4,81 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from fastapi import Request
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+
 from intake import __doc__ as DESCRIPTION
+from intake.api.problems import Problem, problem_response
+from intake.api.referrals import referrals_api
+from intake.api.self_referral_form import self_referral_form
+from intake.handlers.decisions import decisions_router
+from intake.handlers.self_referrals import self_referral_router
 from intake.settings import IntakeSettings
+from shared import topics
+from shared.contracts import SelfReferralSubmitted
 from shared.database import Database
+from shared.kafka import publish_event
+from shared.outbox import OutboxRelay
+from shared.sealed import derive_secret, public_key_of
 from shared.service import Service, build_service
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+STATIC = Path(__file__).parent / "static"
 
 
 def create_service(settings: IntakeSettings | None = None) -> Service:
-    settings = settings or IntakeSettings()
+    settings = settings or IntakeSettings()  # from the environment
     database = Database(str(settings.database_url), settings.db_schema, MIGRATIONS)
-    return build_service("intake", settings, database, description=DESCRIPTION)
+    private_key = settings.private_key.get_secret_value()
+    public_key = public_key_of(private_key)
+
+    async def relay(service: Service) -> None:
+        await OutboxRelay(
+            database.pool,
+            service.broker,
+            database.schema,
+            topic_prefix=settings.kafka_topic_prefix,
+        ).run()
+
+    service = build_service(
+        "intake",
+        settings,
+        database,
+        feature_routers=[
+            self_referral_router(settings, database),
+            decisions_router(settings, database),
+        ],
+        http_routers=[referrals_api(database, settings.max_body_bytes)],
+        workers=[relay] if settings.relay_enabled else [],
+        description=DESCRIPTION or "",
+    )
+    self_referral_topic = topics.SELF_REFERRAL_SUBMITTED.qualified(settings.kafka_topic_prefix)
+
+    async def publish_self_referral(event: SelfReferralSubmitted) -> None:
+        assert event.referral_id is not None
+        await publish_event(
+            service.broker, event, key=str(event.referral_id), topic=self_referral_topic
+        )
+
+    app = service.app
+    app.include_router(
+        self_referral_form(
+            public_key=public_key,
+            csrf_secret=derive_secret(private_key, "csrf"),
+            rate_limit=settings.form_rate_limit,
+            publish=publish_self_referral,
+        )
+    )
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/v1/self-referral-key", tags=["self-referral"])
+    async def self_referral_key() -> dict[str, str]:
+        """The public key other organisations' forms seal submissions to."""
+        return {"algorithm": "libsodium-sealed-box-x25519", "public_key": public_key}
+
+    @app.exception_handler(Problem)
+    async def on_problem(_request: Request, problem: Problem) -> JSONResponse:
+        return problem_response(problem)
+
+    return service

@@ -2,11 +2,38 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from shared.settings import ServiceSettings
 
 
-class IntakeSettings(ServiceSettings):
-    http_port: int = Field(default=8000, validation_alias="INTAKE_HTTP_PORT")
+class IntakeDatabaseSettings(ServiceSettings):
+    """Enough to reach intake's tables (the key commands need no more)."""
+
     db_schema: str = Field(default="intake", validation_alias="INTAKE_DB_SCHEMA")
+
+
+class IntakeSettings(IntakeDatabaseSettings):
+    http_port: int = Field(default=8000, validation_alias="INTAKE_HTTP_PORT")
+    private_key: SecretStr = Field(
+        validation_alias="INTAKE_PRIVATE_KEY",
+        description="X25519 key (base64) that opens sealed self-referrals; `python -m devstack "
+        "keys` makes one. Forms seal to its public key, shown at /v1/self-referral-key.",
+    )
+    consumer_group: str = Field(default="intake", validation_alias="INTAKE_CONSUMER_GROUP")
+    max_body_bytes: int = Field(
+        default=64 * 1024,
+        validation_alias="INTAKE_MAX_BODY_BYTES",
+        gt=0,
+        description="Larger request bodies are refused with 413.",
+    )
+    form_rate_limit: str = Field(
+        default="10/minute",
+        validation_alias="INTAKE_FORM_RATE_LIMIT",
+        description="Form submissions allowed per client address (`limits` notation).",
+    )
+    relay_enabled: bool = Field(
+        default=True,
+        validation_alias="INTAKE_RELAY_ENABLED",
+        description="Run the outbox relay in this process (off: another process relays).",
+    )

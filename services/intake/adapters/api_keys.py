@@ -1,0 +1,85 @@
+"""API keys for professional systems: shown once at creation, kept only as a SHA-256.
+
+A key is 256 random bits, so a plain hash cannot be brute-forced; a slow password hash
+would only slow every request down.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from shared.db import Connection
+
+Scope = Literal["referrer", "notifier"]
+KEY_PREFIX = "whr"
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    key_id: str
+    organisation_code: str
+    scope: Scope
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    key_id: str
+    organisation_code: str
+    scope: str
+    label: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+def _digest(secret: str) -> bytes:
+    return hashlib.sha256(secret.encode()).digest()
+
+
+async def create(
+    conn: Connection, organisation_code: str, scope: Scope = "referrer", label: str = ""
+) -> tuple[str, str]:
+    """A new key; returns (key id, the key itself). The key is not stored and cannot be
+    shown again."""
+    key_id = secrets.token_hex(6)
+    secret = f"{KEY_PREFIX}_{key_id}_{secrets.token_urlsafe(32)}"
+    await conn.execute(
+        "INSERT INTO api_keys (key_id, key_sha256, organisation_code, scope, label)"
+        " VALUES ($1, $2, $3, $4, $5)",
+        key_id,
+        _digest(secret),
+        organisation_code.strip().upper(),
+        scope,
+        label,
+    )
+    return key_id, secret
+
+
+async def revoke(conn: Connection, key_id: str) -> bool:
+    return bool(
+        await conn.fetchval(
+            "UPDATE api_keys SET revoked_at = now() WHERE key_id = $1 AND revoked_at IS NULL"
+            " RETURNING true",
+            key_id,
+        )
+    )
+
+
+async def authenticate(conn: Connection, presented: str) -> ApiKey | None:
+    row = await conn.fetchrow(
+        "SELECT key_id, organisation_code, scope FROM api_keys"
+        " WHERE key_sha256 = $1 AND revoked_at IS NULL",
+        _digest(presented),
+    )
+    return None if row is None else ApiKey(row["key_id"], row["organisation_code"], row["scope"])
+
+
+async def list_keys(conn: Connection) -> list[KeyRecord]:
+    rows = await conn.fetch(
+        "SELECT key_id, organisation_code, scope, label, created_at, revoked_at"
+        " FROM api_keys ORDER BY created_at"
+    )
+    return [KeyRecord(**dict(r)) for r in rows]

@@ -1,0 +1,1 @@
+"""HTTP: the professional referral API and the self-referral form."""

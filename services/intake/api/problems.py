@@ -1,0 +1,31 @@
+"""Error answers as RFC 9457 problem details, with each failing field named."""
+
+from __future__ import annotations
+
+from fastapi.responses import JSONResponse
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class Problem(Exception):
+    """Raised by a route; rendered by `problem_response`."""
+
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        errors: list[dict[str, str]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(title)
+        self.status, self.title, self.errors, self.headers = status, title, errors, headers
+
+
+def problem_response(problem: Problem) -> JSONResponse:
+    body: dict[str, object] = {"type": "about:blank", "title": problem.title}
+    body["status"] = problem.status
+    if problem.errors is not None:
+        body["errors"] = problem.errors
+    return JSONResponse(
+        body, status_code=problem.status, media_type=PROBLEM_JSON, headers=problem.headers
+    )

@@ -1,0 +1,231 @@
+"""`/v1/referrals`: the API professional systems call, authenticated per organisation."""
+
+# No `from __future__ import annotations`: FastAPI must evaluate the route signatures, which
+# name a dependency local to `referrals_api`.
+import hashlib
+import json
+import re
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ValidationError
+
+from intake import service_layer
+from intake.adapters import api_keys, referral_store
+from intake.adapters.api_keys import ApiKey
+from intake.adapters.referral_store import IdempotencyConflict
+from intake.api.body import read_limited
+from intake.api.problems import PROBLEM_JSON, Problem
+from intake.domain.referral import NotYourOrganisation
+from shared.clock import today
+from shared.database import Database
+from shared.logging import correlation, get_logger
+from shared.submission import ReferralSubmission, field_errors
+
+log = get_logger(__name__)
+
+_IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,200}$")
+_CORRELATION_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
+
+
+class Accepted(BaseModel):
+    referral_id: UUID
+    tracking_reference: str
+    status: str
+    status_url: str
+
+
+class Decision(BaseModel):
+    outcome: str
+    destination: dict[str, str] | None
+    reasons: list[dict[str, str]]
+    signposting: list[str]
+    urgent: bool
+    rules_version: str
+    decided_by: str
+    decided_at: datetime
+
+
+class ReferralStatus(BaseModel):
+    referral_id: UUID
+    tracking_reference: str
+    service: str
+    status: str
+    received_at: datetime
+    decision: Decision | None
+
+
+class PatientContact(BaseModel):
+    given_name: str
+    email: str | None
+    mobile: str | None
+    contact_preferences: list[str]
+
+
+def _submission_body_schema() -> dict[str, Any]:
+    # Refs point into this very spot of the OpenAPI document, where the schema's $defs sit.
+    pointer = "#/paths/~1v1~1referrals/post/requestBody/content/application~1json/schema/$defs"
+    schema = ReferralSubmission.model_json_schema(ref_template=pointer + "/{model}")
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No API key, or a key that is unknown or revoked."},
+    403: {"description": "The key's organisation may not do this."},
+    413: {"description": "The body is larger than the limit."},
+    422: {"description": "Invalid submission: every failing field, with a plain message."},
+}
+
+
+def referrals_api(database: Database, max_body_bytes: int) -> APIRouter:
+    router = APIRouter(prefix="/v1/referrals", tags=["referrals"])
+    bearer = HTTPBearer(auto_error=False, description="The organisation's API key.")
+
+    async def api_key(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> ApiKey:
+        if credentials is not None:
+            async with database.pool.acquire() as conn:
+                key = await api_keys.authenticate(conn, credentials.credentials)
+            if key is not None:
+                return key
+        raise Problem(
+            401,
+            "A valid API key is required (Authorization: Bearer <key>).",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+    @router.post(
+        "",
+        status_code=202,
+        response_model=Accepted,
+        summary="Submit a referral (referral submission v1).",
+        openapi_extra=_submission_body_schema(),
+        responses={**_ERRORS, 409: {"description": "Idempotency-Key reused for another body."}},
+    )
+    async def submit(
+        request: Request,
+        response: Response,
+        key: Annotated[ApiKey, Depends(api_key)],
+        idempotency_key: Annotated[str | None, Header()] = None,
+        x_correlation_id: Annotated[str | None, Header()] = None,
+    ) -> Accepted:
+        if key.scope != "referrer":
+            raise Problem(403, "This key may not submit referrals.")
+        correlation_id = _correlation_id(x_correlation_id)
+        with correlation(correlation_id):
+            body = await read_limited(request, max_body_bytes)
+            submission = _parse(body)
+            idempotency = None
+            if idempotency_key is not None:
+                if not _IDEMPOTENCY_KEY.match(idempotency_key):
+                    raise Problem(
+                        422,
+                        "The request is not valid.",
+                        [
+                            {
+                                "field": "Idempotency-Key",
+                                "message": "Use 1 to 200 letters, "
+                                "digits and the characters _ . : -",
+                            }
+                        ],
+                    )
+                idempotency = (idempotency_key, _fingerprint(submission))
+            try:
+                submitted = await service_layer.submit_professional(
+                    database.pool,
+                    submission,
+                    api_key=key,
+                    idempotency=idempotency,
+                    correlation_id=correlation_id,
+                    today=today(),
+                )
+            except NotYourOrganisation as error:
+                raise Problem(
+                    403,
+                    "The referral is not from this key's organisation.",
+                    [{"field": "referrer.organisation_code", "message": str(error)}],
+                ) from error
+            except IdempotencyConflict as error:
+                raise Problem(409, str(error)) from error
+        status_url = f"/v1/referrals/{submitted.referral_id}"
+        response.headers["Location"] = status_url
+        if submitted.replayed:
+            response.headers["Idempotent-Replayed"] = "true"
+        return Accepted(
+            referral_id=submitted.referral_id,
+            tracking_reference=submitted.tracking_reference,
+            status="received",
+            status_url=status_url,
+        )
+
+    @router.get(
+        "/{referral_id}",
+        response_model=ReferralStatus,
+        summary="A referral's status and routing outcome (only to the organisation that made it).",
+        responses={401: _ERRORS[401], 404: {"description": "No such referral for this key."}},
+    )
+    async def status(referral_id: UUID, key: Annotated[ApiKey, Depends(api_key)]) -> ReferralStatus:
+        async with database.pool.acquire() as conn:
+            stored = await referral_store.get(
+                conn, referral_id, organisation_code=key.organisation_code
+            )
+        if stored is None:  # someone else's referral looks exactly like no referral
+            raise Problem(404, "No referral with this id was made by your organisation.")
+        decision = Decision.model_validate(stored.decision) if stored.decision else None
+        return ReferralStatus(
+            referral_id=stored.referral_id,
+            tracking_reference=stored.tracking_reference,
+            service=stored.service,
+            status=stored.status,
+            received_at=stored.received_at,
+            decision=decision,
+        )
+
+    @router.get(
+        "/{referral_id}/contact",
+        response_model=PatientContact,
+        summary="How to reach the patient: for the notifier's key only, and logged.",
+        responses={401: _ERRORS[401], 403: _ERRORS[403], 404: {"description": "No such id."}},
+    )
+    async def contact(
+        referral_id: UUID, key: Annotated[ApiKey, Depends(api_key)]
+    ) -> PatientContact:
+        if key.scope != "notifier":
+            raise Problem(403, "Only the notifier may read contact details.")
+        async with database.pool.acquire() as conn:
+            found = await referral_store.contact(conn, referral_id)
+        if found is None:
+            raise Problem(404, "No referral with this id.")
+        log.info("patient contact read", referral_id=str(referral_id), key_id=key.key_id)
+        return PatientContact.model_validate(found)
+
+    return router
+
+
+def _parse(body: bytes) -> ReferralSubmission:
+    try:
+        return ReferralSubmission.model_validate_json(body, context={"today": today()})
+    except ValidationError as error:
+        errors = field_errors(error)
+        log.info("referral refused", errors=errors)
+        raise Problem(422, "The referral is not valid.", errors) from error
+
+
+def _fingerprint(submission: ReferralSubmission) -> bytes:
+    """The same referral however its JSON was spaced or ordered."""
+    canonical = json.dumps(submission.model_dump(mode="json"), sort_keys=True)
+    return hashlib.sha256(canonical.encode()).digest()
+
+
+def _correlation_id(supplied: str | None) -> str:
+    if supplied and _CORRELATION_ID.match(supplied):
+        return supplied
+    return str(uuid.uuid4())
+
+
+__all__ = ["PROBLEM_JSON", "referrals_api"]

@@ -1,0 +1,113 @@
+"""Accepting a referral: the rules that hold whichever door it came in by."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Literal
+from uuid import UUID, uuid4
+
+from intake.domain.reduction import for_routing
+from intake.domain.tracking import is_valid_tracking_reference, new_tracking_reference
+from shared.contracts import ReferralReceived, ReferrerRole
+from shared.submission import ReferralSubmission
+
+Channel = Literal["api", "self-referral"]
+
+
+class NotYourOrganisation(Exception):
+    """An API key may only submit referrals made by its own organisation."""
+
+
+class NotASelfReferral(Exception):
+    """A self-referral event whose submission names a professional referrer."""
+
+
+class BadReference(Exception):
+    """A form supplied a referral id or tracking reference that cannot be used."""
+
+
+@dataclass(frozen=True)
+class AcceptedReferral:
+    referral_id: UUID
+    tracking_reference: str
+    channel: Channel
+    source: str
+    organisation_code: str | None
+    submission: ReferralSubmission
+    received: ReferralReceived
+
+
+def accept_professional(
+    submission: ReferralSubmission, *, organisation_code: str, correlation_id: str, today: date
+) -> AcceptedReferral:
+    if submission.referrer.organisation_code != organisation_code:
+        raise NotYourOrganisation(
+            "referrer.organisation_code must be the organisation this API key belongs to"
+        )
+    return _accept(
+        submission,
+        channel="api",
+        source=organisation_code,
+        organisation_code=organisation_code,
+        correlation_id=correlation_id,
+        today=today,
+        referral_id=uuid4(),
+        tracking_reference=new_tracking_reference(),
+    )
+
+
+def accept_self_referral(
+    submission: ReferralSubmission,
+    *,
+    source: str,
+    correlation_id: str,
+    today: date,
+    referral_id: UUID | None = None,
+    tracking_reference: str | None = None,
+) -> AcceptedReferral:
+    if submission.referrer.role is not ReferrerRole.SELF:
+        raise NotASelfReferral("a self-referral event must have referrer.role 'self'")
+    if (referral_id is None) != (tracking_reference is None):
+        raise BadReference("referral_id and tracking_reference come together or not at all")
+    if tracking_reference is not None and not is_valid_tracking_reference(tracking_reference):
+        raise BadReference("tracking_reference is not a valid reference (check character)")
+    return _accept(
+        submission,
+        channel="self-referral",
+        source=source,
+        organisation_code=None,
+        correlation_id=correlation_id,
+        today=today,
+        referral_id=referral_id or uuid4(),
+        tracking_reference=tracking_reference or new_tracking_reference(),
+    )
+
+
+def _accept(
+    submission: ReferralSubmission,
+    *,
+    channel: Channel,
+    source: str,
+    organisation_code: str | None,
+    correlation_id: str,
+    today: date,
+    referral_id: UUID,
+    tracking_reference: str,
+) -> AcceptedReferral:
+    received = for_routing(
+        submission,
+        referral_id=referral_id,
+        tracking_reference=tracking_reference,
+        correlation_id=correlation_id,
+        today=today,
+    )
+    return AcceptedReferral(
+        referral_id=referral_id,
+        tracking_reference=tracking_reference,
+        channel=channel,
+        source=source,
+        organisation_code=organisation_code,
+        submission=submission,
+        received=received,
+    )

@@ -1,0 +1,1 @@
+"""Kafka subscribers: self-referral events in, routing decisions back (for status)."""

@@ -1,0 +1,88 @@
+"""Consume `referrals.self-referral`: open, validate and store each event once.
+
+An event that cannot be accepted goes to the dead-letter topic with the reason and its
+original bytes, and the partition moves on; nothing is dropped.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+
+from faststream.kafka import KafkaRouter
+from faststream.kafka.fastapi import KafkaMessage
+
+from intake import service_layer
+from intake.adapters.referral_store import AlreadyUsed
+from intake.adapters.self_referral_codec import Unreadable, decode
+from intake.domain.referral import BadReference, NotASelfReferral, accept_self_referral
+from intake.settings import IntakeSettings
+from shared import topics
+from shared.clock import today
+from shared.contracts import DeadLetter
+from shared.database import Database
+from shared.kafka import SUBSCRIBER_DEFAULTS, publish_event
+from shared.logging import correlation, get_logger
+from shared.sealed import public_key_of, seal
+
+log = get_logger(__name__)
+
+
+def self_referral_router(settings: IntakeSettings, database: Database) -> KafkaRouter:
+    router = KafkaRouter()
+    prefix = settings.kafka_topic_prefix
+    source_topic = topics.SELF_REFERRAL_SUBMITTED.qualified(prefix)
+    dead_letters = router.publisher(topics.SELF_REFERRAL_DLQ.qualified(prefix))
+    private_key = settings.private_key.get_secret_value()
+
+    @router.subscriber(
+        source_topic,
+        group_id=settings.consumer_group,
+        description="Self-referral submissions, sealed to intake's public key.",
+        **SUBSCRIBER_DEFAULTS,
+    )
+    async def on_self_referral(message: KafkaMessage) -> None:
+        record = message.raw_message
+        assert not isinstance(record, tuple)
+        raw: bytes = message.body
+        try:
+            event, submission = decode(raw, private_key, today())
+            with correlation(event.correlation_id):
+                accepted = accept_self_referral(
+                    submission,
+                    source=event.source,
+                    correlation_id=event.correlation_id,
+                    today=today(),
+                    referral_id=event.referral_id,
+                    tracking_reference=event.tracking_reference,
+                )
+                await service_layer.store_self_referral(
+                    database.pool, accepted, event_id=event.event_id, topic=source_topic
+                )
+        except Unreadable as error:
+            await dead_letter(error.reason, raw, record, safe=error.envelope_ok)
+        except (NotASelfReferral, BadReference, AlreadyUsed) as error:
+            await dead_letter(str(error), raw, record, safe=True)
+
+    async def dead_letter(reason: str, raw: bytes, record: object, *, safe: bool) -> None:
+        # Bytes that were not a proper envelope may hold patient details in clear: seal them
+        # to intake's own key, so the dead-letter topic stays safe to watch and replayable.
+        original = raw if safe else seal(public_key_of(private_key), raw).encode()
+        partition, offset = getattr(record, "partition", -1), getattr(record, "offset", -1)
+        letter = DeadLetter(
+            # Stable id per source message: a redelivered poison event dedupes downstream.
+            event_id=uuid.uuid5(uuid.NAMESPACE_URL, f"kafka:{source_topic}/{partition}/{offset}"),
+            correlation_id=str(uuid.uuid4()),
+            source_topic=source_topic,
+            source_partition=partition,
+            source_offset=offset,
+            reason=reason,
+            original_base64=base64.b64encode(original).decode(),
+            original_sealed=not safe,
+        )
+        await publish_event(dead_letters, letter, key=f"{partition}/{offset}")
+        log.warning(
+            "self-referral dead-lettered", reason=reason, partition=partition, offset=offset
+        )
+
+    return router

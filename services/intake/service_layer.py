@@ -1,0 +1,103 @@
+"""Use cases: each takes a validated submission through the domain rules into storage.
+
+Thin orchestration between the domain (pure) and the adapters (SQL), in the manner of
+*Architecture Patterns with Python*'s service layer; HTTP and Kafka handlers call these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from uuid import UUID
+
+import asyncpg
+
+from intake.adapters import referral_store as store
+from intake.adapters.api_keys import ApiKey
+from intake.domain.referral import AcceptedReferral, accept_professional
+from shared.db import Connection
+from shared.logging import get_logger
+from shared.submission import ReferralSubmission
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Submitted:
+    referral_id: UUID
+    tracking_reference: str
+    replayed: bool = False
+
+
+class _LostRace(Exception):
+    """A concurrent request with the same Idempotency-Key committed first."""
+
+
+async def submit_professional(
+    pool: asyncpg.Pool,
+    submission: ReferralSubmission,
+    *,
+    api_key: ApiKey,
+    idempotency: tuple[str, bytes] | None,
+    correlation_id: str,
+    today: date,
+) -> Submitted:
+    """Accept a GP system's referral once. `idempotency` is (key, request hash): a repeat
+    returns the first answer; a different request under the same key is a conflict."""
+    accepted = accept_professional(
+        submission,
+        organisation_code=api_key.organisation_code,
+        correlation_id=correlation_id,
+        today=today,
+    )
+    org = api_key.organisation_code
+    async with pool.acquire() as conn:
+        if idempotency is not None:
+            earlier = await store.find_idempotent(conn, org, *idempotency)
+            if earlier is not None:
+                return await _replay(conn, earlier)
+        try:
+            async with conn.transaction():
+                await store.add(conn, accepted)
+                if idempotency is not None and not await store.remember_idempotent(
+                    conn, org, *idempotency, accepted.referral_id
+                ):
+                    raise _LostRace
+        except _LostRace:
+            assert idempotency is not None
+            earlier = await store.find_idempotent(conn, org, *idempotency)
+            assert earlier is not None
+            return await _replay(conn, earlier)
+    _log_accepted(accepted)
+    return Submitted(accepted.referral_id, accepted.tracking_reference)
+
+
+async def store_self_referral(
+    pool: asyncpg.Pool, accepted: AcceptedReferral, *, event_id: UUID, topic: str
+) -> bool:
+    """Store a self-referral event's referral once; False when it was handled before."""
+    async with pool.acquire() as conn, conn.transaction():
+        if not await store.first_time(conn, event_id, topic):
+            log.info("self-referral already stored", event_id=str(event_id))
+            return False
+        await store.add(conn, accepted)
+    _log_accepted(accepted)
+    return True
+
+
+async def _replay(conn: Connection, referral_id: UUID) -> Submitted:
+    stored = await store.get(conn, referral_id, organisation_code=None)
+    assert stored is not None
+    log.info("idempotent replay", referral_id=str(referral_id))
+    return Submitted(stored.referral_id, stored.tracking_reference, replayed=True)
+
+
+def _log_accepted(accepted: AcceptedReferral) -> None:
+    log.info(
+        "referral accepted",
+        referral_id=str(accepted.referral_id),
+        tracking_reference=accepted.tracking_reference,
+        channel=accepted.channel,
+        source=accepted.source,
+        service=accepted.submission.service.value,
+    )

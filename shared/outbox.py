@@ -1,0 +1,129 @@
+"""Transactional outbox: an event is written in the same PostgreSQL transaction as the
+state it describes, and a relay publishes it to Kafka afterwards.
+
+If the process dies between commit and publish, the row is still there and the next relay
+publishes it. If it dies between publish and marking the row, the event goes out twice with
+the same `event_id`, which consumers dedupe on. The tables are each service's `outbox`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import asyncpg
+
+from shared.contracts import Event
+from shared.db import Connection
+from shared.kafka import event_headers
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+NOTIFY_CHANNEL_SUFFIX = "_outbox"
+
+
+async def enqueue(conn: Connection, event: Event, key: str) -> None:
+    """Add `event` to the outbox; call inside the transaction that changes the state."""
+    await conn.execute(
+        "INSERT INTO outbox (event_id, topic, key, payload, headers) VALUES ($1, $2, $3, $4, $5)"
+        " ON CONFLICT (event_id) DO NOTHING",
+        event.event_id,
+        event.TOPIC.name,
+        key,
+        event.model_dump(mode="json"),
+        event_headers(event),
+    )
+    # Delivered at commit, so the relay wakes up at once instead of at its next poll.
+    await conn.execute("SELECT pg_notify(current_schema() || $1, '')", NOTIFY_CHANNEL_SUFFIX)
+
+
+class OutboxRelay:
+    """Publishes unpublished rows in order, a batch per transaction.
+
+    Rows are locked with SKIP LOCKED, so several processes of one service can relay together;
+    the idempotent producer (acks=all) makes each send land once, in order per partition.
+    """
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        broker: Any,
+        schema: str,
+        *,
+        topic_prefix: str = "",
+        batch_size: int = 500,
+        poll_interval: float = 1.0,
+    ) -> None:
+        self.pool = pool
+        self.broker = broker
+        self.channel = f"{schema}{NOTIFY_CHANNEL_SUFFIX}"
+        self.topic_prefix = topic_prefix
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self._wake = asyncio.Event()
+
+    async def publish_pending(self) -> int:
+        """Publish one batch; return how many events it held."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                "SELECT event_id, topic, key, payload, headers FROM outbox"
+                " WHERE published_at IS NULL ORDER BY created_at, event_id"
+                " LIMIT $1 FOR UPDATE SKIP LOCKED",
+                self.batch_size,
+            )
+            if not rows:
+                return 0
+            # Send the whole batch before waiting: one round of acks, not one per event.
+            pending = [
+                await self.broker.publish(
+                    row["payload"],
+                    topic=self.topic_prefix + row["topic"],
+                    key=row["key"].encode(),
+                    headers=row["headers"],
+                    correlation_id=row["payload"].get("correlation_id"),
+                    no_confirm=True,
+                )
+                for row in rows
+            ]
+            await asyncio.gather(*pending)
+            await conn.execute(
+                "UPDATE outbox SET published_at = now() WHERE event_id = ANY($1::uuid[])",
+                [row["event_id"] for row in rows],
+            )
+        log.debug("outbox published", events=len(rows))
+        return len(rows)
+
+    async def run(self) -> None:
+        """Relay until cancelled: woken by NOTIFY, polling as a fallback, backing off on
+        errors (Kafka or PostgreSQL away) without losing anything."""
+        listener = await self._listen()
+        backoff = self.poll_interval
+        try:
+            while True:
+                try:
+                    if listener is None or listener.is_closed():
+                        listener = await self._listen()
+                    published = await self.publish_pending()
+                    backoff = self.poll_interval
+                except Exception as error:
+                    log.warning("outbox relay retrying", error=type(error).__name__, wait=backoff)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 30.0)
+                    continue
+                if published < self.batch_size:
+                    self._wake.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+        finally:
+            if listener is not None and not listener.is_closed():
+                await self.pool.release(listener)
+
+    async def _listen(self) -> Any:
+        try:
+            conn = await self.pool.acquire()
+            await conn.add_listener(self.channel, lambda *_: self._wake.set())
+            return conn
+        except (OSError, asyncpg.PostgresError):
+            return None

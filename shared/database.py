@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import asyncpg
@@ -40,7 +41,11 @@ class Database:
         except (OSError, asyncpg.PostgresError, RuntimeError, TimeoutError):
             return False
 
-    async def close(self) -> None:
+    async def close(self, timeout: float = 10.0) -> None:
+        """Close gracefully; after `timeout` seconds, cut what is still open."""
         if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
+            pool, self._pool = self._pool, None
+            try:
+                await asyncio.wait_for(pool.close(), timeout)
+            except TimeoutError:
+                pool.terminate()

@@ -98,7 +98,7 @@ class OutboxRelay:
     async def run(self) -> None:
         """Relay until cancelled: woken by NOTIFY, polling as a fallback, backing off on
         errors (Kafka or PostgreSQL away) without losing anything."""
-        listener = await self._listen()
+        listener: Any = None
         backoff = self.poll_interval
         try:
             while True:
@@ -107,7 +107,7 @@ class OutboxRelay:
                         listener = await self._listen()
                     published = await self.publish_pending()
                     backoff = self.poll_interval
-                except Exception as error:
+                except Exception as error:  # noqa: BLE001 - the relay outlives any outage
                     log.warning("outbox relay retrying", error=type(error).__name__, wait=backoff)
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, 30.0)
@@ -117,13 +117,23 @@ class OutboxRelay:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), self.poll_interval)
         finally:
-            if listener is not None and not listener.is_closed():
-                await self.pool.release(listener)
+            if listener is not None:
+                await self._unlisten(listener)
+
+    def _woken(self, *_: object) -> None:
+        self._wake.set()
 
     async def _listen(self) -> Any:
+        conn = await self.pool.acquire()
         try:
-            conn = await self.pool.acquire()
-            await conn.add_listener(self.channel, lambda *_: self._wake.set())
-            return conn
-        except (OSError, asyncpg.PostgresError):
-            return None
+            await conn.add_listener(self.channel, self._woken)
+        except BaseException:
+            await self.pool.release(conn)
+            raise
+        return conn
+
+    async def _unlisten(self, conn: Any) -> None:
+        with contextlib.suppress(Exception):
+            if not conn.is_closed():
+                await conn.remove_listener(self.channel, self._woken)
+        await self.pool.release(conn)

@@ -10,7 +10,12 @@ import asyncpg
 import pytest
 
 from shared.logging import configure_logging
+from shared.sealed import generate_keypair
+from tests.intake_app import RunningIntake, intake_settings, running_intake
 from tests.servers import Servers, session_servers
+
+# One key pair per run: intake opens self-referrals sealed to its public half.
+INTAKE_PRIVATE_KEY, INTAKE_PUBLIC_KEY = generate_keypair()
 
 
 @pytest.fixture(scope="session")
@@ -33,6 +38,7 @@ def servers(request: pytest.FixtureRequest) -> Iterator[Servers]:
         # Subprocesses started by tests (the services) reach the same servers.
         os.environ["KAFKA_BOOTSTRAP_SERVERS"] = found.kafka_bootstrap
         os.environ["DATABASE_URL"] = found.database_url
+        os.environ["INTAKE_PRIVATE_KEY"] = INTAKE_PRIVATE_KEY
         yield found
 
 
@@ -75,3 +81,19 @@ async def pg(servers: Servers) -> AsyncIterator[asyncpg.Connection]:
         yield conn
     finally:
         await conn.close()
+
+
+@pytest.fixture
+def topic_prefix() -> str:
+    """A Kafka namespace of this test's own (KAFKA_TOPIC_PREFIX)."""
+    return f"t{uuid.uuid4().hex[:10]}."
+
+
+@pytest.fixture
+async def intake(
+    servers: Servers, db_schema: str, topic_prefix: str
+) -> AsyncIterator[RunningIntake]:
+    """Intake running in this process against the real servers, in its own namespace."""
+    settings = intake_settings(servers, db_schema, topic_prefix, INTAKE_PRIVATE_KEY)
+    async with running_intake(settings, servers) as running:
+        yield running

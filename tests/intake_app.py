@@ -1,0 +1,100 @@
+"""Intake in this process, on the real servers, in a namespace of its own (topic prefix,
+schema, consumer group), reached over ASGI with httpx."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+
+from devstack.topics import ensure_topics
+from intake.adapters import api_keys
+from intake.main import create_service
+from intake.settings import IntakeSettings
+from shared.service import Service
+from tests.kafka_reader import Record, read_all, wait_for
+from tests.servers import Servers
+
+
+@dataclass
+class RunningIntake:
+    servers: Servers
+    settings: IntakeSettings
+    service: Service
+    client: httpx.AsyncClient
+
+    @property
+    def prefix(self) -> str:
+        return self.settings.kafka_topic_prefix
+
+    def topic(self, name: str) -> str:
+        return self.prefix + name
+
+    async def new_key(self, organisation: str = "M85001", scope: str = "referrer") -> str:
+        async with self.service.database.pool.acquire() as conn:
+            _key_id, secret = await api_keys.create(conn, organisation, scope)  # type: ignore[arg-type]
+        return secret
+
+    async def revoke_all(self) -> None:
+        async with self.service.database.pool.acquire() as conn:
+            await conn.execute("UPDATE api_keys SET revoked_at = now()")
+
+    async def count(self, table: str) -> int:
+        async with self.service.database.pool.acquire() as conn:
+            return int(await conn.fetchval(f"SELECT count(*) FROM {table}"))
+
+    async def events(self, name: str) -> list[Record]:
+        return await read_all(self.servers.kafka_bootstrap, self.topic(name))
+
+    async def wait_events(self, name: str, key: str, **options: Any) -> list[Record]:
+        return await wait_for(
+            self.servers.kafka_bootstrap,
+            self.topic(name),
+            lambda r: r.key == key.encode(),
+            **options,
+        )
+
+
+def intake_settings(
+    servers: Servers, schema: str, prefix: str, private_key: str, **overrides: Any
+) -> IntakeSettings:
+    values: dict[str, Any] = {
+        "kafka_bootstrap_servers": servers.kafka_bootstrap,
+        "database_url": servers.database_url,
+        "kafka_topic_prefix": prefix,
+        "db_schema": schema,
+        "private_key": SecretStr(private_key),
+        "consumer_group": f"intake-{uuid.uuid4().hex[:8]}",
+        **overrides,
+    }
+    return IntakeSettings.model_validate(values)
+
+
+@asynccontextmanager
+async def running_intake(settings: IntakeSettings, servers: Servers) -> AsyncIterator[RunningIntake]:
+    await ensure_topics(servers.kafka_bootstrap, prefix=settings.kafka_topic_prefix)
+    service = create_service(settings)
+    app = service.app
+    async with app.router.lifespan_context(app):
+        await _wait_assigned(service)
+        transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://intake") as client:
+            yield RunningIntake(servers, settings, service, client)
+
+
+async def _wait_assigned(service: Service, timeout: float = 30) -> None:
+    """Until every subscriber has its partitions, so no test races the group join."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    for subscriber in service.broker.subscribers:
+        consumer = getattr(subscriber, "consumer", None)
+        while consumer is not None and not consumer.assignment():
+            if loop.time() > deadline:
+                raise TimeoutError("intake's consumers got no partitions")
+            await asyncio.sleep(0.1)

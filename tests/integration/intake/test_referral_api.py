@@ -1,0 +1,214 @@
+"""POST/GET /v1/referrals against the real Kafka and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from shared.contracts import ReferralReceived
+from tests.intake_app import RunningIntake
+from tests.kafka_reader import body
+from tests.pii import identifiers_in
+from tests.samples import gp_referral
+
+RECEIVED = "referrals.received"
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+async def submit(
+    intake: RunningIntake, payload: Any, key: str, **headers: str
+) -> Any:
+    return await intake.client.post(
+        "/v1/referrals", json=payload, headers={**bearer(key), **headers}
+    )
+
+
+async def test_a_gp_referral_is_accepted_stored_and_handed_on_once(intake: RunningIntake) -> None:
+    key = await intake.new_key("M85001")
+    response = await submit(intake, gp_referral("M85001"), key)
+
+    assert response.status_code == 202
+    answer = response.json()
+    assert answer["status"] == "received"
+    assert answer["tracking_reference"].startswith("WHR-")
+    assert answer["status_url"] == f"/v1/referrals/{answer['referral_id']}"
+    assert response.headers["Location"] == answer["status_url"]
+
+    events = await intake.wait_events(RECEIVED, answer["referral_id"])
+    assert len(events) == 1
+    event = ReferralReceived.model_validate(body(events[0]))
+    assert event.tracking_reference == answer["tracking_reference"]
+    assert (event.service, event.referrer_role, event.referrer_organisation_code) == (
+        "pelvic-health", "gp", "M85001",
+    )
+    assert event.postcode_district == "B1"
+    assert event.age_years == 34
+    assert identifiers_in(events[0].value.decode()) == []  # type: ignore[union-attr]
+    assert dict(events[0].headers)["event-type"] == b"ReferralReceived"
+
+    status = await intake.client.get(answer["status_url"], headers=bearer(key))
+    assert status.status_code == 200
+    assert status.json()["status"] == "received"
+    assert status.json()["decision"] is None
+
+
+async def test_status_is_visible_only_to_the_organisation_that_referred(
+    intake: RunningIntake,
+) -> None:
+    own, other = await intake.new_key("M85001"), await intake.new_key("Y02345")
+    answer = (await submit(intake, gp_referral("M85001"), own)).json()
+
+    theirs = await intake.client.get(answer["status_url"], headers=bearer(other))
+    assert theirs.status_code == 404
+    assert "tracking_reference" not in theirs.text
+
+
+async def test_a_key_may_only_submit_for_its_own_organisation(intake: RunningIntake) -> None:
+    key = await intake.new_key("Y02345")
+    response = await submit(intake, gp_referral("M85001"), key)
+    assert response.status_code == 403
+    assert response.json()["errors"][0]["field"] == "referrer.organisation_code"
+    assert await intake.count("referrals") == 0
+    assert await intake.count("outbox") == 0
+
+
+@pytest.mark.parametrize("authorization", [None, "Bearer not-a-key", "Basic abc"])
+async def test_requests_without_a_valid_key_are_refused(
+    intake: RunningIntake, authorization: str | None
+) -> None:
+    headers = {} if authorization is None else {"Authorization": authorization}
+    response = await intake.client.post("/v1/referrals", json=gp_referral(), headers=headers)
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+    assert await intake.count("referrals") == 0
+
+
+async def test_a_revoked_key_is_refused(intake: RunningIntake) -> None:
+    key = await intake.new_key("M85001")
+    await intake.revoke_all()
+    assert (await submit(intake, gp_referral(), key)).status_code == 401
+
+
+async def test_a_retry_with_the_same_idempotency_key_returns_the_first_answer(
+    intake: RunningIntake,
+) -> None:
+    key = await intake.new_key("M85001")
+    first = await submit(intake, gp_referral(), key, **{"Idempotency-Key": "emis-123"})
+    again = await submit(intake, gp_referral(), key, **{"Idempotency-Key": "emis-123"})
+
+    assert first.status_code == again.status_code == 202
+    assert again.json() == first.json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert await intake.count("referrals") == 1
+    events = await intake.wait_events(RECEIVED, first.json()["referral_id"])
+    assert len(events) == 1
+    assert len(await intake.events(RECEIVED)) == 1
+
+
+async def test_the_same_idempotency_key_with_another_body_is_a_conflict(
+    intake: RunningIntake,
+) -> None:
+    key = await intake.new_key("M85001")
+    await submit(intake, gp_referral(), key, **{"Idempotency-Key": "emis-124"})
+    changed = gp_referral(**{"clinical.reason": "Something else."})
+    response = await submit(intake, changed, key, **{"Idempotency-Key": "emis-124"})
+    assert response.status_code == 409
+    assert await intake.count("referrals") == 1
+
+
+async def test_an_idempotency_key_belongs_to_one_organisation(intake: RunningIntake) -> None:
+    a, b = await intake.new_key("M85001"), await intake.new_key("Y02345")
+    await submit(intake, gp_referral("M85001"), a, **{"Idempotency-Key": "shared-1"})
+    response = await submit(intake, gp_referral("Y02345"), b, **{"Idempotency-Key": "shared-1"})
+    assert response.status_code == 202
+    assert await intake.count("referrals") == 2
+
+
+async def test_a_body_over_the_limit_is_413_and_nothing_is_stored(intake: RunningIntake) -> None:
+    key = await intake.new_key("M85001")
+    huge = gp_referral(**{"clinical.reason": "x" * (intake.settings.max_body_bytes + 1)})
+    response = await submit(intake, huge, key)
+    assert response.status_code == 413
+    assert await intake.count("referrals") == 0
+
+
+# Each validation rule of the contract, and the field the error must name.
+INVALID = [
+    ({"patient.nhs_number": "9434765918"}, "patient.nhs_number"),  # modulus 11
+    ({"patient.nhs_number": ...}, "patient.nhs_number"),  # required for a professional
+    ({"patient.postcode": "NOT A POSTCODE"}, "patient.postcode"),
+    ({"patient.date_of_birth": "2999-01-01"}, "patient.date_of_birth"),
+    ({"clinical.delivery_date": "1980-01-01"}, "clinical.delivery_date"),  # before birth
+    ({"clinical.delivery_date": None}, "clinical.delivery_date"),  # postnatal needs it
+    ({"clinical.expected_delivery_date": "2027-01-01"}, "clinical.expected_delivery_date"),
+    ({"referrer.role": "surgeon"}, "referrer.role"),
+    ({"service": "cosmetic-surgery"}, "service"),
+    ({"referrer.name": ...}, "referrer.name"),
+    ({"patient.mobile": "01234 567890"}, "patient.mobile"),
+    ({"patient.email": "not-an-email"}, "patient.email"),
+    ({"patient.contact_preferences": ["letter", "carrier-pigeon"]}, "patient.contact_preferences.1"),
+    ({"clinical.reason": ""}, "clinical.reason"),
+]
+
+
+@pytest.mark.parametrize(("changes", "field"), INVALID)
+async def test_each_invalid_field_is_named_and_nothing_is_stored(
+    intake: RunningIntake, changes: dict[str, Any], field: str
+) -> None:
+    key = await intake.new_key("M85001")
+    response = await submit(intake, gp_referral(**changes), key)
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    errors = response.json()["errors"]
+    assert field in [e["field"] for e in errors]
+    assert all(e["message"] for e in errors)
+    assert identifiers_in(json.dumps(errors)) == []
+    assert await intake.count("referrals") == 0
+    assert await intake.count("outbox") == 0
+
+
+async def test_every_failing_field_is_reported_at_once(intake: RunningIntake) -> None:
+    key = await intake.new_key("M85001")
+    payload = gp_referral(**{"patient.postcode": "nope", "patient.nhs_number": "123", "service": "x"})
+    fields = {e["field"] for e in (await submit(intake, payload, key)).json()["errors"]}
+    assert {"patient.postcode", "patient.nhs_number", "service"} <= fields
+
+
+async def test_malformed_json_is_a_422(intake: RunningIntake) -> None:
+    key = await intake.new_key("M85001")
+    response = await intake.client.post(
+        "/v1/referrals", content=b"{not json", headers={**bearer(key), "Content-Type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert await intake.count("referrals") == 0
+
+
+async def test_only_the_notifier_key_reads_the_patient_contact(intake: RunningIntake) -> None:
+    referrer = await intake.new_key("M85001")
+    notifier = await intake.new_key("NOTIFIER", scope="notifier")
+    answer = (await submit(intake, gp_referral(), referrer)).json()
+    url = f"{answer['status_url']}/contact"
+
+    assert (await intake.client.get(url, headers=bearer(referrer))).status_code == 403
+    contact = await intake.client.get(url, headers=bearer(notifier))
+    assert contact.status_code == 200
+    assert contact.json() == {
+        "given_name": "Jane",
+        "email": "jane.doeberry@example.com",
+        "mobile": "07700900123",
+        "contact_preferences": ["sms", "email"],
+    }
+
+
+async def test_openapi_documents_the_submission_and_the_key(intake: RunningIntake) -> None:
+    spec = (await intake.client.get("/openapi.json")).json()
+    post = spec["paths"]["/v1/referrals"]["post"]
+    schema = post["requestBody"]["content"]["application/json"]["schema"]
+    assert set(schema["required"]) == {"service", "referrer", "patient", "clinical"}
+    assert {"202", "401", "403", "409", "413", "422"} <= set(post["responses"])
+    assert "HTTPBearer" in spec["components"]["securitySchemes"]

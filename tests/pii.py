@@ -1,0 +1,24 @@
+"""Find patient identifiers in text: every identifier the tests use, and anything shaped like
+an NHS number, an email address or a full postcode."""
+
+from __future__ import annotations
+
+import re
+
+from stdnum.gb import nhs
+
+from tests.samples import PATIENT_IDENTIFIERS
+
+_TEN_DIGITS = re.compile(r"(?<![0-9A-Za-z])\d{3}[ -]?\d{3}[ -]?\d{4}(?![0-9A-Za-z])")
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+\.[A-Za-z0-9.-]+")
+_FULL_POSTCODE = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]? \d[A-Z]{2}\b")
+# Professionals' work addresses are not patient data.
+_ALLOWED_EMAILS = {"referrals@example-practice.nhs.uk"}
+
+
+def identifiers_in(text: str) -> list[str]:
+    found = [value for value in PATIENT_IDENTIFIERS if value in text]
+    found += [m for m in _TEN_DIGITS.findall(text) if nhs.is_valid(nhs.compact(m))]
+    found += [m for m in _EMAIL.findall(text) if m not in _ALLOWED_EMAILS]
+    found += _FULL_POSTCODE.findall(text)
+    return found

@@ -77,7 +77,9 @@ def intake_settings(
 
 
 @asynccontextmanager
-async def running_intake(settings: IntakeSettings, servers: Servers) -> AsyncIterator[RunningIntake]:
+async def running_intake(
+    settings: IntakeSettings, servers: Servers
+) -> AsyncIterator[RunningIntake]:
     await ensure_topics(servers.kafka_bootstrap, prefix=settings.kafka_topic_prefix)
     service = create_service(settings)
     app = service.app

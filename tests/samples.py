@@ -41,7 +41,13 @@ PATIENT_IDENTIFIERS: tuple[str, ...] = tuple(
     str(patient[field])
     for patient in (GP_PATIENT, SELF_PATIENT, FORM_PATIENT)
     for field in (
-        "nhs_number", "given_name", "family_name", "date_of_birth", "postcode", "email", "mobile"
+        "nhs_number",
+        "given_name",
+        "family_name",
+        "date_of_birth",
+        "postcode",
+        "email",
+        "mobile",
     )
     if field in patient
 )

@@ -20,9 +20,7 @@ def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
-async def submit(
-    intake: RunningIntake, payload: Any, key: str, **headers: str
-) -> Any:
+async def submit(intake: RunningIntake, payload: Any, key: str, **headers: str) -> Any:
     return await intake.client.post(
         "/v1/referrals", json=payload, headers={**bearer(key), **headers}
     )
@@ -44,7 +42,9 @@ async def test_a_gp_referral_is_accepted_stored_and_handed_on_once(intake: Runni
     event = ReferralReceived.model_validate(body(events[0]))
     assert event.tracking_reference == answer["tracking_reference"]
     assert (event.service, event.referrer_role, event.referrer_organisation_code) == (
-        "pelvic-health", "gp", "M85001",
+        "pelvic-health",
+        "gp",
+        "M85001",
     )
     assert event.postcode_district == "B1"
     assert event.age_years == 34
@@ -151,7 +151,10 @@ INVALID = [
     ({"referrer.name": ...}, "referrer.name"),
     ({"patient.mobile": "01234 567890"}, "patient.mobile"),
     ({"patient.email": "not-an-email"}, "patient.email"),
-    ({"patient.contact_preferences": ["letter", "carrier-pigeon"]}, "patient.contact_preferences.1"),
+    (
+        {"patient.contact_preferences": ["letter", "carrier-pigeon"]},
+        "patient.contact_preferences.1",
+    ),
     ({"clinical.reason": ""}, "clinical.reason"),
 ]
 
@@ -174,7 +177,9 @@ async def test_each_invalid_field_is_named_and_nothing_is_stored(
 
 async def test_every_failing_field_is_reported_at_once(intake: RunningIntake) -> None:
     key = await intake.new_key("M85001")
-    payload = gp_referral(**{"patient.postcode": "nope", "patient.nhs_number": "123", "service": "x"})
+    payload = gp_referral(
+        **{"patient.postcode": "nope", "patient.nhs_number": "123", "service": "x"}
+    )
     fields = {e["field"] for e in (await submit(intake, payload, key)).json()["errors"]}
     assert {"patient.postcode", "patient.nhs_number", "service"} <= fields
 
@@ -182,7 +187,9 @@ async def test_every_failing_field_is_reported_at_once(intake: RunningIntake) ->
 async def test_malformed_json_is_a_422(intake: RunningIntake) -> None:
     key = await intake.new_key("M85001")
     response = await intake.client.post(
-        "/v1/referrals", content=b"{not json", headers={**bearer(key), "Content-Type": "application/json"}
+        "/v1/referrals",
+        content=b"{not json",
+        headers={**bearer(key), "Content-Type": "application/json"},
     )
     assert response.status_code == 422
     assert await intake.count("referrals") == 0

@@ -41,11 +41,11 @@ class Database:
         except (OSError, asyncpg.PostgresError, RuntimeError, TimeoutError):
             return False
 
-    async def close(self, timeout: float = 10.0) -> None:
-        """Close gracefully; after `timeout` seconds, cut what is still open."""
+    async def close(self, grace: float = 10.0) -> None:
+        """Close gracefully; after `grace` seconds, cut what is still open."""
         if self._pool is not None:
             pool, self._pool = self._pool, None
             try:
-                await asyncio.wait_for(pool.close(), timeout)
+                await asyncio.wait_for(pool.close(), grace)
             except TimeoutError:
                 pool.terminate()

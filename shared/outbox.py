@@ -107,7 +107,7 @@ class OutboxRelay:
                         listener = await self._listen()
                     published = await self.publish_pending()
                     backoff = self.poll_interval
-                except Exception as error:  # noqa: BLE001 - the relay outlives any outage
+                except Exception as error:  # the relay outlives any outage
                     log.warning("outbox relay retrying", error=type(error).__name__, wait=backoff)
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, 30.0)

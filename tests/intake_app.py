@@ -90,10 +90,10 @@ async def running_intake(
             yield RunningIntake(servers, settings, service, client)
 
 
-async def _wait_assigned(service: Service, timeout: float = 30) -> None:
+async def _wait_assigned(service: Service, within: float = 30) -> None:
     """Until every subscriber has its partitions, so no test races the group join."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + within
     for subscriber in service.broker.subscribers:
         consumer = getattr(subscriber, "consumer", None)
         while consumer is not None and not consumer.assignment():

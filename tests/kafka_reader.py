@@ -49,12 +49,12 @@ async def wait_for(
     matches: Callable[[Record], bool],
     *,
     count: int = 1,
-    timeout: float = 30.0,
+    within: float = 30.0,
     settle: float = 1.0,
 ) -> list[Record]:
     """The records matching, once at least `count` are there; then waits `settle` seconds
     and reads again, so that a duplicate arriving late is seen too."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     while True:
         found = [r for r in await read_all(bootstrap, topic) if matches(r)]
         if len(found) >= count:

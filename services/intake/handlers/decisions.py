@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from faststream.kafka import KafkaRouter
+from faststream.kafka.fastapi import KafkaMessage
+from pydantic import ValidationError
 
 from intake.adapters import referral_store
 from intake.settings import IntakeSettings
@@ -27,7 +29,14 @@ def decisions_router(settings: IntakeSettings, database: Database) -> KafkaRoute
         description="Routing decisions, kept as each referral's status.",
         **SUBSCRIBER_DEFAULTS,
     )
-    async def on_decision(decision: ReferralDecided) -> None:
+    async def on_decision(message: KafkaMessage) -> None:
+        try:
+            decision = ReferralDecided.model_validate_json(message.body)
+        except ValidationError as error:
+            # Status is a view of the router's record: an unreadable decision is skipped
+            # (the router keeps it), never allowed to stall the partition.
+            log.error("decision unreadable, skipped", errors=error.error_count())
+            return
         summary = decision.model_dump(
             mode="json",
             include={

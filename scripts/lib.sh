@@ -18,3 +18,15 @@ install_project() {
 stack_running() {
   "${UV[@]}" run --frozen python -m devstack status >/dev/null 2>&1
 }
+
+# The browser tests drive Debian's chromium (Playwright's own browser builds are not used).
+ensure_chromium() {
+  if [[ -x /usr/bin/chromium ]]; then return; fi
+  echo "== installing Debian's chromium for the browser tests"
+  local sudo=()
+  if [[ $(id -u) != 0 ]]; then sudo=(sudo -n); fi
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo[@]}" apt-get install -y -q chromium >/dev/null \
+    || { "${sudo[@]}" apt-get update -q >/dev/null && "${sudo[@]}" apt-get install -y -q chromium >/dev/null; } \
+    || { echo "could not install chromium: run 'apt-get install chromium' as root" >&2; exit 1; }
+}

@@ -18,6 +18,14 @@ from tests.servers import Servers, session_servers
 INTAKE_PRIVATE_KEY, INTAKE_PUBLIC_KEY = generate_keypair()
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "last: run after every other test (whole-run checks)")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.get_closest_marker("last") is not None)
+
+
 @pytest.fixture(scope="session")
 def servers(request: pytest.FixtureRequest) -> Iterator[Servers]:
     with session_servers() as found:

@@ -1,0 +1,142 @@
+"""Intake as its own process: a crash between commit and publish, and the form in a real
+browser (Debian's chromium, driven by Playwright)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import uuid
+
+import asyncpg
+import httpx
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+
+from devstack.topics import ensure_topics
+from tests.kafka_reader import body, wait_for
+from tests.pii import identifiers_in
+from tests.processes import run_cli, service_process
+from tests.samples import FORM_PATIENT, gp_referral
+from tests.servers import Servers
+
+CHROMIUM = "/usr/bin/chromium"
+RECEIVED = "referrals.received"
+
+
+@pytest.fixture
+def namespace(servers: Servers, topic_prefix: str, db_schema: str) -> dict[str, str]:
+    asyncio.run(ensure_topics(servers.kafka_bootstrap, prefix=topic_prefix))
+    return {
+        "KAFKA_TOPIC_PREFIX": topic_prefix,
+        "INTAKE_DB_SCHEMA": db_schema,
+        "INTAKE_CONSUMER_GROUP": f"intake-{uuid.uuid4().hex[:8]}",
+    }
+
+
+def received_for(servers: Servers, prefix: str, key: str) -> list[dict[str, object]]:
+    records = asyncio.run(
+        wait_for(servers.kafka_bootstrap, prefix + RECEIVED, lambda r: r.key == key.encode())
+    )
+    return [body(r) for r in records]
+
+
+async def _unpublished(dsn: str, schema: str) -> int:
+    conn = await asyncpg.connect(dsn)
+    try:
+        query = f"SELECT count(*) FROM {schema}.outbox WHERE published_at IS NULL"
+        return int(await conn.fetchval(query))
+    finally:
+        await conn.close()
+
+
+def test_a_referral_committed_before_a_crash_is_published_after_restart(
+    servers: Servers, namespace: dict[str, str]
+) -> None:
+    without_relay = {**namespace, "INTAKE_RELAY_ENABLED": "false"}
+    with service_process("intake", without_relay) as intake:
+        key = run_cli("intake", "keys", "create", "--organisation", "M85001", env=namespace)
+        response = httpx.post(
+            f"{intake.url}/v1/referrals",
+            json=gp_referral(),
+            headers={"Authorization": f"Bearer {key}"},
+        )
+        assert response.status_code == 202
+        referral_id = response.json()["referral_id"]
+        intake.kill()  # dies after the commit, before anything was published
+        first_log = intake.output()
+
+    schema = namespace["INTAKE_DB_SCHEMA"]
+    assert asyncio.run(_unpublished(servers.database_url, schema)) == 1
+    with service_process("intake", namespace) as restarted:
+        events = received_for(servers, namespace["KAFKA_TOPIC_PREFIX"], referral_id)
+        assert len(events) == 1
+        assert events[0]["referral_id"] == referral_id
+        assert asyncio.run(_unpublished(servers.database_url, schema)) == 0
+        second_log = restarted.output()
+    assert identifiers_in(first_log + second_log) == []
+
+
+def test_a_woman_refers_herself_in_a_real_browser(
+    servers: Servers, namespace: dict[str, str]
+) -> None:
+    with service_process("intake", namespace) as intake:
+        reference = refer_herself(intake.url)
+        records = asyncio.run(
+            wait_for(
+                servers.kafka_bootstrap,
+                namespace["KAFKA_TOPIC_PREFIX"] + RECEIVED,
+                lambda r: json.loads(r.value or b"{}").get("tracking_reference") == reference,
+            )
+        )
+        assert len(records) == 1
+        assert identifiers_in((records[0].value or b"").decode()) == []
+        assert identifiers_in(intake.output()) == []
+
+
+def refer_herself(base_url: str) -> str:
+    """Through the form, without JavaScript, first with nothing filled in; returns the
+    tracking reference the confirmation page shows."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+        )
+        try:
+            page = browser.new_page(java_script_enabled=False)
+            page.goto(f"{base_url}/self-referral")
+            page.get_by_role(
+                "link", name="Pelvic health support in pregnancy and after birth"
+            ).click()
+            expect(page.get_by_role("heading", level=1)).to_contain_text("Pelvic health")
+
+            page.get_by_role("button", name="Send my request").click()
+            expect(page).to_have_title(re.compile(r"^Error: "))
+            summary = page.get_by_role("alert")
+            expect(summary).to_contain_text("There is a problem")
+            expect(summary.get_by_role("link", name="Enter your first name.")).to_have_attribute(
+                "href", "#patient-given_name"
+            )
+            expect(page.locator("#patient-given_name-error")).to_be_visible()
+
+            fill_in(page)
+            page.get_by_role("button", name="Send my request").click()
+            expect(page.get_by_role("heading", level=1)).to_have_text("Your request has been sent")
+            return page.locator("#tracking-reference").inner_text()
+        finally:
+            browser.close()
+
+
+def fill_in(page: Page) -> None:
+    page.get_by_label("First name").fill(FORM_PATIENT["given_name"])
+    page.get_by_label("Last name").fill(FORM_PATIENT["family_name"])
+    page.get_by_label("Date of birth").fill(FORM_PATIENT["date_of_birth"])
+    page.get_by_label("Female").check()
+    page.get_by_label("Postcode").fill(FORM_PATIENT["postcode"])
+    page.get_by_label("I have had a baby").check()
+    page.get_by_label("If you have had a baby, the date of the birth").fill("2026-10-01")
+    page.get_by_label("Tell us a little about what you would like help with").fill(
+        "Some leaking when I laugh."
+    )
+    page.get_by_label("Email address (optional)").fill(FORM_PATIENT["email"])
+    page.get_by_label("Email", exact=True).check()

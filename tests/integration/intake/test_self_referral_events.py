@@ -97,7 +97,9 @@ async def test_poison_events_go_to_the_dead_letter_topic_and_the_partition_moves
         source="partner-form",
         sealed_submission=base64.b64encode(b"x" * 64).decode(),
     )
-    plaintext = json.dumps({"patient": {"nhs_number": "9434765919"}}).encode()
+    # A partner form's mistake: a clear-text submission (here without identifiers, so that
+    # the whole-run topic scan stays meaningful).
+    plaintext = json.dumps({"service": "pelvic-health", "referrer": {"role": "self"}}).encode()
     for event in (invalid, professional, not_for_us):
         await publish(intake, event)
     await publish_raw(intake, plaintext)

@@ -5,14 +5,41 @@ from __future__ import annotations
 from pathlib import Path
 
 from router import __doc__ as DESCRIPTION
+from router.domain.directory import load_directory
+from router.handlers.received import received_router
 from router.settings import RouterSettings
 from shared.database import Database
+from shared.logging import get_logger
+from shared.outbox import OutboxRelay
 from shared.service import Service, build_service
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+log = get_logger(__name__)
 
 
 def create_service(settings: RouterSettings | None = None) -> Service:
+    """The directory is loaded here, whole, before anything connects: a broken one stops
+    the start with its error (DirectoryError), and an edited one is picked up on restart."""
     settings = settings or RouterSettings()
+    directory = load_directory(settings.directory)
+    log.info(
+        "directory loaded", path=str(settings.directory), rules_version=directory.rules_version
+    )
     database = Database(str(settings.database_url), settings.db_schema, MIGRATIONS)
-    return build_service("router", settings, database, description=DESCRIPTION)
+
+    async def relay(service: Service) -> None:
+        await OutboxRelay(
+            database.pool,
+            service.broker,
+            database.schema,
+            topic_prefix=settings.kafka_topic_prefix,
+        ).run()
+
+    return build_service(
+        "router",
+        settings,
+        database,
+        feature_routers=[received_router(settings, database, directory)],
+        workers=[relay] if settings.relay_enabled else [],
+        description=DESCRIPTION or "",
+    )

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from intake.domain.reduction import age_in_years, for_routing
 from intake.domain.tracking import ALPHABET, is_valid_tracking_reference, new_tracking_reference
+from shared.reduction import age_in_years, for_routing
 from shared.submission import ReferralSubmission
 from tests.unit.test_submission import TODAY, valid
 

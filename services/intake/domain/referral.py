@@ -7,9 +7,9 @@ from datetime import date
 from typing import Literal
 from uuid import UUID, uuid4
 
-from intake.domain.reduction import for_routing
 from intake.domain.tracking import is_valid_tracking_reference, new_tracking_reference
 from shared.contracts import ReferralReceived, ReferrerRole
+from shared.reduction import for_routing
 from shared.submission import ReferralSubmission
 
 Channel = Literal["api", "self-referral"]

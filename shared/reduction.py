@@ -1,4 +1,6 @@
-"""What leaves intake on Kafka: only what routing needs, never who the patient is."""
+"""What leaves intake on Kafka: only what routing needs, never who the patient is.
+
+Shared because `router explain` reduces a submission exactly as intake does."""
 
 from __future__ import annotations
 

@@ -1,0 +1,178 @@
+"""The service directory: loaded from YAML, checked by a pydantic schema, never half-loaded.
+
+A broken file is refused with an error naming the file, the path inside it and the problem.
+`rules_version` is a hash of the file's bytes and the engine's version, so a decision says
+exactly which content made it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from shared.contracts import PregnancyStatus, ReferrerRole, ServiceCode
+
+ENGINE_VERSION = "1"
+DEFAULT_DIRECTORY = Path(__file__).resolve().parent.parent / "directory" / "directory.yaml"
+
+Prerequisite = Literal["completed-talking-therapies", "prior-approval-reference"]
+Coverage = Literal["england", "kent-and-medway"]
+PostcodeArea = Annotated[str, Field(pattern=r"^[A-Z]{1,2}$")]
+PostcodeDistrict = Annotated[str, Field(pattern=r"^[A-Z]{1,2}[0-9][A-Z0-9]?$")]
+_AREA = re.compile(r"^([A-Z]{1,2})")
+
+
+class DirectoryError(ValueError):
+    """The directory cannot be used; nothing of it was loaded."""
+
+
+class _Data(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Setting(_Data):
+    value: int = Field(ge=0)
+    local_policy: str | None = None
+
+
+class Policy(_Data):
+    postnatal_window_months: Setting
+    due_date_grace_days: Setting
+
+
+class Areas(_Data):
+    postcode_areas: tuple[PostcodeArea, ...] = ()
+    postcode_districts: tuple[PostcodeDistrict, ...] = ()
+
+
+class Regions(_Data):
+    england: Areas
+    elsewhere: Areas
+
+
+class Site(_Data):
+    id: Annotated[str, Field(pattern=r"^[a-z0-9-]+$")]
+    name: str
+    serves: Areas
+    review: str | None = None
+    local_policy: str | None = None
+
+
+class Referrers(_Data):
+    allowed: tuple[ReferrerRole, ...] = Field(min_length=1)
+    local_policy: str | None = None
+
+
+class Eligibility(_Data):
+    pregnancy_statuses: tuple[PregnancyStatus, ...] = ()
+
+
+class UrgentConditions(_Data):
+    values: tuple[str, ...]
+    local_policy: str | None = None
+
+
+class Service(_Data):
+    name: str
+    group: str | None = None
+    rule_ids: dict[str, Annotated[str, Field(pattern=r"^[a-z0-9-]+$")]] = {}
+    referrers: Referrers
+    eligibility: Eligibility = Eligibility()
+    prerequisites: tuple[Prerequisite, ...] = ()
+    urgent_conditions: UrgentConditions | None = None
+    coverage: Coverage
+    messages: dict[str, str]
+    signposting: dict[str, tuple[str, ...]]
+    sites: tuple[Site, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def every_rule_has_words(self) -> Service:
+        needed = {"referrer", "outside"} | set(self.prerequisites)
+        if self.eligibility.pregnancy_statuses:
+            needed.add("eligibility")
+        if self.coverage == "england":
+            needed.add("no-site")
+        for table in ("messages", "signposting"):
+            missing = sorted(needed - set(getattr(self, table)))
+            if missing:
+                raise ValueError(f"{table} lacks {', '.join(missing)}")
+        return self
+
+    @model_validator(mode="after")
+    def each_place_has_one_site(self) -> Service:
+        for kind in ("postcode_areas", "postcode_districts"):
+            seen: dict[str, str] = {}
+            for site in self.sites:
+                for place in getattr(site.serves, kind):
+                    if place in seen:
+                        raise ValueError(f"{place} is served by both {seen[place]} and {site.id}")
+                    seen[place] = site.id
+        return self
+
+
+class Directory(_Data):
+    policy: Policy
+    regions: Regions
+    kent_and_medway: Areas
+    services: dict[ServiceCode, Service]
+    rules_version: str = ""
+
+    @model_validator(mode="after")
+    def every_service_is_listed(self) -> Directory:
+        missing = sorted(set(ServiceCode) - set(self.services))
+        if missing:
+            raise ValueError(f"services lacks {', '.join(missing)}")
+        return self
+
+    def site_for(self, service: ServiceCode, district: str) -> Site | None:
+        """The site serving a postcode district: a listed district beats a listed area."""
+        sites = self.services[service].sites
+        for site in sites:
+            if district in site.serves.postcode_districts:
+                return site
+        area = area_of(district)
+        for site in sites:
+            if area in site.serves.postcode_areas:
+                return site
+        return None
+
+    def region_of(self, district: str) -> Literal["england", "elsewhere"] | None:
+        area = area_of(district)
+        names: tuple[Literal["england", "elsewhere"], ...] = ("england", "elsewhere")
+        for name in names:
+            if area in getattr(self.regions, name).postcode_areas:
+                return name
+        return None
+
+
+def area_of(district: str) -> str:
+    match = _AREA.match(district)
+    return match.group(1) if match else district
+
+
+def load_directory(path: Path = DEFAULT_DIRECTORY) -> Directory:
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise DirectoryError(f"{path}: cannot read ({error.strerror})") from error
+    try:
+        data: Any = yaml.safe_load(raw)
+    except yaml.YAMLError as error:
+        raise DirectoryError(f"{path}: not valid YAML: {error}") from error
+    if not isinstance(data, dict):
+        raise DirectoryError(f"{path}: the top level must be a mapping")
+    data.pop("rules_version", None)
+    version = "sha256:" + hashlib.sha256(ENGINE_VERSION.encode() + b"\0" + raw).hexdigest()
+    try:
+        return Directory.model_validate({**data, "rules_version": version})
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}"
+            for e in error.errors(include_url=False, include_input=False)
+        )
+        raise DirectoryError(f"{path}: {problems}") from error

@@ -1,0 +1,1 @@
+"""Kafka subscribers: received referrals in, decisions out (through the outbox)."""

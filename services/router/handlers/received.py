@@ -1,0 +1,73 @@
+"""Consume `referrals.received` in a consumer group: decide each referral once.
+
+An event that cannot be parsed goes to the dead-letter topic with the reason and its bytes,
+and the partition moves on.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+
+from faststream.kafka import KafkaRouter
+from faststream.kafka.fastapi import KafkaMessage
+from pydantic import ValidationError
+
+from router import service_layer
+from router.domain.directory import Directory
+from router.settings import RouterSettings
+from shared import topics
+from shared.clock import today
+from shared.contracts import DeadLetter, ReferralReceived
+from shared.database import Database
+from shared.kafka import SUBSCRIBER_DEFAULTS, publish_event
+from shared.logging import correlation, get_logger
+
+log = get_logger(__name__)
+
+
+def received_router(
+    settings: RouterSettings, database: Database, directory: Directory
+) -> KafkaRouter:
+    router = KafkaRouter()
+    prefix = settings.kafka_topic_prefix
+    source_topic = topics.REFERRAL_RECEIVED.qualified(prefix)
+    dead_letters = router.publisher(topics.REFERRAL_RECEIVED_DLQ.qualified(prefix))
+
+    @router.subscriber(
+        source_topic,
+        group_id=settings.consumer_group,
+        description="Accepted referrals, decided against the service directory.",
+        **SUBSCRIBER_DEFAULTS,
+    )
+    async def on_received(message: KafkaMessage) -> None:
+        record = message.raw_message
+        assert not isinstance(record, tuple)
+        try:
+            received = ReferralReceived.model_validate_json(message.body)
+        except ValidationError as error:
+            reason = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}"
+                for e in error.errors(include_input=False, include_url=False)
+            )
+            partition, offset = record.partition, record.offset
+            letter = DeadLetter(
+                event_id=uuid.uuid5(
+                    uuid.NAMESPACE_URL, f"kafka:{source_topic}/{partition}/{offset}"
+                ),
+                correlation_id=str(uuid.uuid4()),
+                source_topic=source_topic,
+                source_partition=partition,
+                source_offset=offset,
+                reason=f"not a ReferralReceived event: {reason}",
+                original_base64=base64.b64encode(message.body).decode(),
+            )
+            await publish_event(dead_letters, letter, key=f"{partition}/{offset}")
+            log.warning("received event dead-lettered", partition=partition, offset=offset)
+            return
+        with correlation(received.correlation_id):
+            await service_layer.decide_received(
+                database.pool, received, directory, as_of=today(), topic=source_topic
+            )
+
+    return router

@@ -1,0 +1,96 @@
+"""Use cases: decide a received referral once; resolve one that needs triage.
+
+Decision and publish stay consistent across crashes through the transactional outbox (the
+decision row and its event commit together; the relay publishes after), rather than Kafka
+transactions: the state lives in PostgreSQL, and a Kafka transaction cannot include a
+PostgreSQL commit, so it would still need the inbox to dedupe and gain nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from uuid import UUID
+
+import asyncpg
+
+from router.adapters import decision_store as store
+from router.domain.directory import Directory
+from router.domain.events import decision_event
+from router.domain.rules import decide
+from router.domain.triage import TriageError, resolve
+from shared.contracts import Outcome, ReferralDecided, ReferralReceived, ServiceCode
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+
+async def decide_received(
+    pool: asyncpg.Pool, received: ReferralReceived, directory: Directory, *, as_of: date, topic: str
+) -> ReferralDecided | None:
+    """Decide and record a referral; None when this event was decided before."""
+    decision = decide(received, directory, as_of)
+    event = decision_event(
+        decision,
+        referral_id=received.referral_id,
+        tracking_reference=received.tracking_reference,
+        received_event_id=received.event_id,
+        correlation_id=received.correlation_id,
+    )
+    async with pool.acquire() as conn, conn.transaction():
+        if not await store.first_time(conn, received.event_id, topic):
+            log.info("referral already decided", referral_id=str(received.referral_id))
+            return None
+        await store.add_referral(conn, received)
+        await store.record(conn, event)
+    log.info(
+        "referral decided",
+        referral_id=str(received.referral_id),
+        outcome=decision.outcome.value,
+        destination=decision.destination.id if decision.destination else None,
+        rules=[r.rule for r in decision.reasons],
+        urgent=decision.urgent,
+    )
+    return event
+
+
+async def resolve_triage(
+    pool: asyncpg.Pool,
+    referral_id: UUID,
+    directory: Directory,
+    *,
+    route_to: str | None,
+    decided_by: str,
+    reason: str,
+    signposting: tuple[str, ...] = (),
+) -> ReferralDecided:
+    if not decided_by.strip():
+        raise TriageError("say who decided (--by)")
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", str(referral_id))
+        current = await store.latest(conn, referral_id)
+        if current is None:
+            raise TriageError(f"no referral {referral_id}")
+        if current["outcome"] != Outcome.NEEDS_TRIAGE.value:
+            raise TriageError(
+                f"referral {referral_id} is {current['outcome']}, not awaiting triage"
+            )
+        received = ReferralReceived.model_validate(current["received"])
+        decision = resolve(
+            ServiceCode(current["received"]["service"]),
+            directory,
+            route_to=route_to,
+            reason=reason,
+            signposting=signposting,
+            urgent=bool(current["urgent"]),
+        )
+        event = decision_event(
+            decision,
+            referral_id=referral_id,
+            tracking_reference=received.tracking_reference,
+            received_event_id=received.event_id,
+            correlation_id=received.correlation_id,
+            decided_by=decided_by.strip(),
+        )
+        await store.record(conn, event)
+    log.info("triage resolved", referral_id=str(referral_id), outcome=event.outcome.value)
+    return event

@@ -9,6 +9,7 @@ import typer
 import uvicorn
 from pydantic import ValidationError
 
+from shared.errors import ConfigurationError
 from shared.logging import configure_logging
 from shared.service import Service
 from shared.settings import ServiceSettings
@@ -54,6 +55,11 @@ def service_cli(
                 where = ".".join(str(p) for p in problem["loc"])
                 typer.echo(f"{name}: setting {where}: {problem['msg']}", err=True)
             raise typer.Exit(2) from error
-        run_service(create_service(settings), port_of(settings))
+        try:
+            service = create_service(settings)
+        except ConfigurationError as error:  # e.g. a broken directory: refuse, say why
+            typer.echo(f"{name}: {error}", err=True)
+            raise typer.Exit(2) from error
+        run_service(service, port_of(settings))
 
     return cli

@@ -11,7 +11,7 @@ import pytest
 
 from shared.logging import configure_logging
 from shared.sealed import generate_keypair
-from tests.intake_app import RunningIntake, intake_settings, running_intake
+from tests.running import RunningIntake, intake_settings, running_intake
 from tests.servers import Servers, session_servers
 
 # One key pair per run: intake opens self-referrals sealed to its public half.

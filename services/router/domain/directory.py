@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from shared.contracts import PregnancyStatus, ReferrerRole, ServiceCode
+from shared.errors import ConfigurationError
 
 ENGINE_VERSION = "1"
 DEFAULT_DIRECTORY = Path(__file__).resolve().parent.parent / "directory" / "directory.yaml"
@@ -27,7 +28,7 @@ PostcodeDistrict = Annotated[str, Field(pattern=r"^[A-Z]{1,2}[0-9][A-Z0-9]?$")]
 _AREA = re.compile(r"^([A-Z]{1,2})")
 
 
-class DirectoryError(ValueError):
+class DirectoryError(ConfigurationError):
     """The directory cannot be used; nothing of it was loaded."""
 
 

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from shared.contracts import ReferralReceived
-from tests.intake_app import RunningIntake
 from tests.kafka_reader import body
 from tests.pii import identifiers_in
+from tests.running import RunningIntake
 from tests.samples import gp_referral
 
 RECEIVED = "referrals.received"

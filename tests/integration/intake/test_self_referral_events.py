@@ -13,9 +13,9 @@ from shared.kafka import build_broker, publish_event
 from shared.sealed import open_sealed, seal
 from shared.submission import ReferralSubmission
 from tests.conftest import INTAKE_PRIVATE_KEY, INTAKE_PUBLIC_KEY
-from tests.intake_app import RunningIntake
 from tests.kafka_reader import body, wait_for
 from tests.pii import identifiers_in
+from tests.running import RunningIntake
 from tests.samples import gp_referral, self_referral
 
 SELF_REFERRAL, DLQ, RECEIVED = (

@@ -80,14 +80,22 @@ def intake_settings(
 async def running_intake(
     settings: IntakeSettings, servers: Servers
 ) -> AsyncIterator[RunningIntake]:
-    await ensure_topics(servers.kafka_bootstrap, prefix=settings.kafka_topic_prefix)
-    service = create_service(settings)
+    async with running(create_service(settings), servers) as (service, client):
+        yield RunningIntake(servers, settings, service, client)
+
+
+@asynccontextmanager
+async def running(
+    service: Service, servers: Servers
+) -> AsyncIterator[tuple[Service, httpx.AsyncClient]]:
+    """Any service, started in this process with its consumers assigned, and an HTTP client."""
+    await ensure_topics(servers.kafka_bootstrap, prefix=service.settings.kafka_topic_prefix)
     app = service.app
     async with app.router.lifespan_context(app):
         await _wait_assigned(service)
         transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
-        async with httpx.AsyncClient(transport=transport, base_url="http://intake") as client:
-            yield RunningIntake(servers, settings, service, client)
+        async with httpx.AsyncClient(transport=transport, base_url="http://service") as client:
+            yield service, client
 
 
 async def _wait_assigned(service: Service, within: float = 30) -> None:

@@ -162,6 +162,23 @@ async def run(args: argparse.Namespace, env: dict[str, str], url: str, key: str)
     }
 
 
+def ensure_stack() -> None:
+    """The servers named by the environment, else the local stack (started if needed)."""
+    if "KAFKA_BOOTSTRAP_SERVERS" in os.environ:
+        return
+    subprocess.run([sys.executable, "-m", "devstack", "up"], check=True, cwd=ROOT)
+    exports = subprocess.run(
+        [sys.executable, "-m", "devstack", "env"],
+        check=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    ).stdout
+    for line in exports.splitlines():
+        name, _, value = line.removeprefix("export ").partition("=")
+        os.environ.setdefault(name, value)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=15, help="Length of each HTTP load.")
@@ -170,18 +187,7 @@ def main() -> None:
     args = parser.parse_args()
     ensure_wrk()
 
-    if "KAFKA_BOOTSTRAP_SERVERS" not in os.environ:
-        subprocess.run([sys.executable, "-m", "devstack", "up"], check=True, cwd=ROOT)
-        exports = subprocess.run(
-            [sys.executable, "-m", "devstack", "env"],
-            check=True,
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-        ).stdout
-        for line in exports.splitlines():
-            name, _, value = line.removeprefix("export ").partition("=")
-            os.environ[name] = value
+    ensure_stack()
     private, public = generate_keypair()
     prefix = f"bench{uuid.uuid4().hex[:6]}."
     env = {

@@ -116,3 +116,54 @@ def test_intake_feeds_the_router_and_the_decision_becomes_the_status(
     assert status["status"] == "routed"
     assert status["decision"]["destination"]["id"] == "pelvic-bsol"
     assert identifiers_in(logs) == []
+
+
+def test_triage_from_the_command_line_is_published_by_the_running_router(
+    servers: Servers, topic_prefix: str, db_schema: str
+) -> None:
+    env = namespace(servers, topic_prefix, db_schema)
+    unknown = received(postcode_district="ZZ1")
+    with service_process("router", env):
+
+        async def publish() -> None:
+            async with build_broker(servers.kafka_bootstrap, "test-intake") as broker:
+                await publish_event(
+                    broker,
+                    unknown,
+                    key=str(unknown.referral_id),
+                    topic=topic_prefix + "referrals.received",
+                )
+
+        asyncio.run(publish())
+        deadline = time.monotonic() + 30
+        listed = ""
+        while str(unknown.referral_id) not in listed:
+            assert time.monotonic() < deadline, listed
+            listed = run_cli("router", "triage", "list", env=env)
+            time.sleep(0.3)
+        assert "is not in the directory" in listed
+
+        said = run_cli(
+            "router",
+            "triage",
+            "resolve",
+            str(unknown.referral_id),
+            "--route-to",
+            "pelvic-bsol",
+            "--by",
+            "Sam Jones",
+            "--reason",
+            "Checked: a new Birmingham estate.",
+            env=env,
+        )
+        assert "routed to Birmingham and Solihull" in said
+        assert run_cli("router", "triage", "list", env=env) == "nothing awaits triage"
+        deadline = time.monotonic() + 30
+        while not (
+            routed := [
+                d for d in asyncio.run(decided(servers, topic_prefix)) if d["outcome"] == "routed"
+            ]
+        ):
+            assert time.monotonic() < deadline, "the resolution was not published"
+            time.sleep(0.3)
+    assert routed[0]["decided_by"] == "Sam Jones"

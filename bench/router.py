@@ -25,9 +25,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bench.intake import RESULTS, ensure_stack, peak_rss_mb
 from devstack.topics import ensure_topics
-from router.domain.directory import load_directory
 from router.domain.rules import decide
 from shared.contracts import ReferralReceived
+from shared.directory import load_directory
 from shared.kafka import build_broker, publish_event
 from tests.integration.router.test_router_service import received
 from tests.processes import service_process

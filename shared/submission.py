@@ -33,6 +33,7 @@ _UK_MOBILE = re.compile(r"^(?:\+44|0)7\d{9}$")
 
 SexAtBirth = Literal["female", "male", "intersex", "not-known"]
 ContactChannel = Literal["sms", "email", "letter"]
+MessageDetail = Literal["discreet", "full"]
 
 
 def _today(info: ValidationInfo) -> date:
@@ -137,6 +138,10 @@ class Patient(_Strict):
     email: EmailStr | None = None
     mobile: UkMobile | None = None
     contact_preferences: tuple[ContactChannel, ...] = ()
+    message_detail: MessageDetail = Field(
+        default="discreet",
+        description="'full' only if the patient asked for messages that name her condition.",
+    )
 
     def __repr_args__(self) -> list[tuple[str | None, object]]:
         return [(None, "[patient details redacted]")]  # a stray repr in a log leaks nothing

@@ -43,13 +43,16 @@ def _with_database(action: Callable[[Connection], Awaitable[T]]) -> T:
 def create_key(
     organisation: Annotated[str, typer.Option(help="The organisation's ODS code.")],
     label: Annotated[str, typer.Option(help="Which system uses it, for your records.")] = "",
-    scope: Annotated[str, typer.Option(help="'referrer' (GP systems) or 'notifier'.")] = (
-        "referrer"
-    ),
+    scope: Annotated[
+        str,
+        typer.Option(
+            help="'referrer' (GP systems), 'clinic' (organisation = site id) or 'notifier'."
+        ),
+    ] = "referrer",
 ) -> None:
     """Create a key and print it once; only its hash is stored."""
-    if scope not in ("referrer", "notifier"):
-        raise typer.BadParameter("scope is 'referrer' or 'notifier'")
+    if scope not in ("referrer", "notifier", "clinic"):
+        raise typer.BadParameter("scope is 'referrer', 'clinic' or 'notifier'")
     key_id, secret = _with_database(
         lambda conn: api_keys.create(conn, organisation, scope, label)  # type: ignore[arg-type]
     )

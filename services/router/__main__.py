@@ -16,13 +16,13 @@ from pydantic import ValidationError
 
 from router import service_layer
 from router.adapters import decision_store
-from router.domain.directory import Directory, DirectoryError, load_directory
 from router.domain.rules import decide
 from router.domain.triage import TriageError
 from router.main import MIGRATIONS, create_service
 from router.settings import RouterDatabaseSettings, RouterSettings
 from shared.clock import today
 from shared.database import Database
+from shared.directory import Directory, DirectoryError, load_directory
 from shared.reduction import for_routing
 from shared.runner import service_cli
 from shared.submission import ReferralSubmission, field_errors

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from router import __doc__ as DESCRIPTION
-from router.domain.directory import load_directory
 from router.handlers.received import received_router
 from router.settings import RouterSettings
 from shared.database import Database
+from shared.directory import load_directory
 from shared.logging import get_logger
 from shared.outbox import OutboxRelay
 from shared.service import Service, build_service

@@ -14,11 +14,11 @@ from uuid import UUID
 import asyncpg
 
 from router.adapters import decision_store as store
-from router.domain.directory import Directory
 from router.domain.events import decision_event
 from router.domain.rules import decide
 from router.domain.triage import TriageError, resolve
 from shared.contracts import Outcome, ReferralDecided, ReferralReceived, ServiceCode
+from shared.directory import Directory
 from shared.logging import get_logger
 
 log = get_logger(__name__)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from router.domain.directory import DEFAULT_DIRECTORY
+from shared.directory import DEFAULT_DIRECTORY
 from shared.settings import ServiceSettings
 
 

@@ -12,7 +12,6 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from router.domain.directory import DEFAULT_DIRECTORY, DirectoryError, load_directory
 from router.domain.rules import decide
 from shared.contracts import (
     Outcome,
@@ -21,6 +20,7 @@ from shared.contracts import (
     ReferrerRole,
     ServiceCode,
 )
+from shared.directory import DEFAULT_DIRECTORY, DirectoryError, load_directory
 
 DIRECTORY = load_directory()
 AS_OF = date(2026, 11, 23)

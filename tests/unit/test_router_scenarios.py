@@ -9,8 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from router.__main__ import cli
-from router.domain.directory import load_directory
 from shared.contracts import ReferrerRole, ServiceCode
+from shared.directory import load_directory
 
 AS_OF = "2026-11-23"
 POSTCODES = {  # a full postcode in each district the scenarios use

@@ -14,7 +14,7 @@ from typing import Literal
 
 from shared.db import Connection
 
-Scope = Literal["referrer", "notifier"]
+Scope = Literal["referrer", "notifier", "clinic"]
 KEY_PREFIX = "whr"
 
 
@@ -51,7 +51,8 @@ async def create(
         " VALUES ($1, $2, $3, $4, $5)",
         key_id,
         _digest(secret),
-        organisation_code.strip().upper(),
+        # ODS codes are upper case; a clinic key names a directory site id, as written there.
+        organisation_code.strip() if scope == "clinic" else organisation_code.strip().upper(),
         scope,
         label,
     )

@@ -85,28 +85,46 @@ async def remember_idempotent(
 
 
 async def get(
-    conn: Connection, referral_id: UUID, *, organisation_code: str | None
+    conn: Connection,
+    referral_id: UUID,
+    *,
+    organisation_code: str | None,
+    destination: str | None = None,
 ) -> StoredReferral | None:
-    """One referral, if it belongs to `organisation_code` (None: any owner)."""
+    """One referral, if it belongs to `organisation_code` or was routed to the site
+    `destination` (both None: any)."""
     row = await conn.fetchrow(
         "SELECT referral_id, tracking_reference, service, status, received_at, decision"
         " FROM referrals WHERE referral_id = $1"
-        " AND ($2::text IS NULL OR organisation_code = $2)",
+        " AND ($2::text IS NULL OR organisation_code = $2)"
+        " AND ($3::text IS NULL OR (status = 'routed' AND decision->'destination'->>'id' = $3))",
         referral_id,
         organisation_code,
+        destination,
     )
     return None if row is None else StoredReferral(**dict(row))
 
 
-async def contact(conn: Connection, referral_id: UUID) -> dict[str, Any] | None:
-    """What the notifier needs to reach the patient, and nothing else."""
-    patient = await conn.fetchval(
-        "SELECT submission->'patient' FROM referrals WHERE referral_id = $1", referral_id
+async def submission(conn: Connection, referral_id: UUID) -> dict[str, Any] | None:
+    value = await conn.fetchval(
+        "SELECT submission FROM referrals WHERE referral_id = $1", referral_id
     )
-    if patient is None:
+    return value if isinstance(value, dict) else None
+
+
+async def contact(conn: Connection, referral_id: UUID) -> dict[str, Any] | None:
+    """What the notifier needs to reach the patient and the referrer, and nothing else."""
+    found = await submission(conn, referral_id)
+    if found is None:
         return None
+    patient, referrer = found["patient"], found["referrer"]
     wanted = ("given_name", "email", "mobile", "contact_preferences")
-    return {name: patient.get(name) for name in wanted}
+    return {
+        **{name: patient.get(name) for name in wanted},
+        "message_detail": patient.get("message_detail", "discreet"),
+        "referrer_role": referrer["role"],
+        "referrer_email": referrer.get("contact_email"),
+    }
 
 
 async def record_decision(

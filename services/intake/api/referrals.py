@@ -57,6 +57,7 @@ class ReferralStatus(BaseModel):
     status: str
     received_at: datetime
     decision: Decision | None
+    submission: dict[str, Any] | None = None
 
 
 class PatientContact(BaseModel):
@@ -64,6 +65,9 @@ class PatientContact(BaseModel):
     email: str | None
     mobile: str | None
     contact_preferences: list[str]
+    message_detail: str
+    referrer_role: str
+    referrer_email: str | None
 
 
 def _submission_body_schema() -> dict[str, Any]:
@@ -166,16 +170,26 @@ def referrals_api(database: Database, max_body_bytes: int) -> APIRouter:
     @router.get(
         "/{referral_id}",
         response_model=ReferralStatus,
-        summary="A referral's status and routing outcome (only to the organisation that made it).",
+        summary="A referral's status and routing outcome: for the organisation that made it,"
+        " and for the clinic it was routed to (which also sees the submission).",
         responses={401: _ERRORS[401], 404: {"description": "No such referral for this key."}},
     )
     async def status(referral_id: UUID, key: Annotated[ApiKey, Depends(api_key)]) -> ReferralStatus:
+        clinic = key.scope == "clinic"
         async with database.pool.acquire() as conn:
             stored = await referral_store.get(
-                conn, referral_id, organisation_code=key.organisation_code
+                conn,
+                referral_id,
+                organisation_code=None if clinic else key.organisation_code,
+                destination=key.organisation_code if clinic else None,
+            )
+            details = (
+                await referral_store.submission(conn, referral_id) if stored and clinic else None
             )
         if stored is None:  # someone else's referral looks exactly like no referral
-            raise Problem(404, "No referral with this id was made by your organisation.")
+            raise Problem(404, "No referral with this id is yours to see.")
+        if clinic:
+            log.info("referral read by clinic", referral_id=str(referral_id), key_id=key.key_id)
         decision = Decision.model_validate(stored.decision) if stored.decision else None
         return ReferralStatus(
             referral_id=stored.referral_id,
@@ -184,6 +198,7 @@ def referrals_api(database: Database, max_body_bytes: int) -> APIRouter:
             status=stored.status,
             received_at=stored.received_at,
             decision=decision,
+            submission=details,
         )
 
     @router.get(

@@ -9,7 +9,6 @@ from datetime import date, timedelta
 
 from pydantic import BaseModel, ConfigDict
 
-from router.domain.directory import Directory, Service
 from shared.contracts import (
     Destination,
     Outcome,
@@ -18,6 +17,7 @@ from shared.contracts import (
     ReferralReceived,
     ServiceCode,
 )
+from shared.directory import Directory, Service
 
 # Rule ids are `<service>.<check>`; a service may name a check differently in the directory.
 DEFAULT_RULE_IDS = {

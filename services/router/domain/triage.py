@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from router.domain.directory import Directory
 from router.domain.rules import RoutingDecision
 from shared.contracts import Destination, Outcome, Reason, ServiceCode
+from shared.directory import Directory
 
 
 class TriageError(ValueError):

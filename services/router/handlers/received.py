@@ -14,12 +14,12 @@ from faststream.kafka.fastapi import KafkaMessage
 from pydantic import ValidationError
 
 from router import service_layer
-from router.domain.directory import Directory
 from router.settings import RouterSettings
 from shared import topics
 from shared.clock import today
 from shared.contracts import DeadLetter, ReferralReceived
 from shared.database import Database
+from shared.directory import Directory
 from shared.kafka import SUBSCRIBER_DEFAULTS, publish_event
 from shared.logging import correlation, get_logger
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 import pytest
@@ -209,7 +210,33 @@ async def test_only_the_notifier_key_reads_the_patient_contact(intake: RunningIn
         "email": "jane.doeberry@example.com",
         "mobile": "07700900123",
         "contact_preferences": ["sms", "email"],
+        "message_detail": "discreet",
+        "referrer_role": "gp",
+        "referrer_email": "referrals@example-practice.nhs.uk",
     }
+
+
+async def test_a_clinic_sees_only_the_referrals_routed_to_it(intake: RunningIntake) -> None:
+    referrer = await intake.new_key("M85001")
+    bsol, other = (
+        await intake.new_key("pelvic-bsol", scope="clinic"),
+        await intake.new_key("pelvic-nw", scope="clinic"),
+    )
+    answer = (await submit(intake, gp_referral(), referrer)).json()
+    url = answer["status_url"]
+    assert (await intake.client.get(url, headers=bearer(bsol))).status_code == 404  # not routed
+    async with intake.service.database.pool.acquire() as conn:
+        await conn.execute(
+            "UPDATE referrals SET status = 'routed', decision = $2 WHERE referral_id = $1",
+            uuid.UUID(answer["referral_id"]),
+            {"destination": {"id": "pelvic-bsol", "name": "BSOL"}},
+        )
+    seen = await intake.client.get(url, headers=bearer(bsol))
+    assert seen.status_code == 200
+    assert seen.json()["submission"]["patient"]["nhs_number"] == "9434765919"
+    assert (await intake.client.get(url, headers=bearer(other))).status_code == 404
+    as_referrer = (await intake.client.get(url, headers=bearer(referrer))).json()
+    assert as_referrer["submission"] is None
 
 
 async def test_openapi_documents_the_submission_and_the_key(intake: RunningIntake) -> None:

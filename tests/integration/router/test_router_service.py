@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 
 from router import service_layer
-from router.domain.directory import load_directory
 from router.domain.triage import TriageError
 from router.main import create_service
 from router.settings import RouterSettings
 from shared.contracts import DeadLetter, ReferralReceived
+from shared.directory import load_directory
 from shared.kafka import build_broker, publish_event
 from shared.service import Service
 from tests.kafka_reader import body, read_all, wait_for

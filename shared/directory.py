@@ -19,7 +19,7 @@ from shared.contracts import PregnancyStatus, ReferrerRole, ServiceCode
 from shared.errors import ConfigurationError
 
 ENGINE_VERSION = "1"
-DEFAULT_DIRECTORY = Path(__file__).resolve().parent.parent / "directory" / "directory.yaml"
+DEFAULT_DIRECTORY = Path(__file__).resolve().parent / "directory.yaml"
 
 Prerequisite = Literal["completed-talking-therapies", "prior-approval-reference"]
 Coverage = Literal["england", "kent-and-medway"]

@@ -229,7 +229,16 @@ async def test_a_clinic_sees_only_the_referrals_routed_to_it(intake: RunningInta
         await conn.execute(
             "UPDATE referrals SET status = 'routed', decision = $2 WHERE referral_id = $1",
             uuid.UUID(answer["referral_id"]),
-            {"destination": {"id": "pelvic-bsol", "name": "BSOL"}},
+            {
+                "outcome": "routed",
+                "destination": {"id": "pelvic-bsol", "name": "BSOL"},
+                "reasons": [],
+                "signposting": [],
+                "urgent": False,
+                "rules_version": "sha256:test",
+                "decided_by": "rules",
+                "decided_at": "2026-11-23T10:00:00+00:00",
+            },
         )
     seen = await intake.client.get(url, headers=bearer(bsol))
     assert seen.status_code == 200

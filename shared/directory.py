@@ -1,5 +1,7 @@
 """The service directory: loaded from YAML, checked by a pydantic schema, never half-loaded.
 
+The router decides with it; the notifier finds each site's notification endpoint in it.
+
 A broken file is refused with an error naming the file, the path inside it and the problem.
 `rules_version` is a hash of the file's bytes and the engine's version, so a decision says
 exactly which content made it.
@@ -60,6 +62,9 @@ class Site(_Data):
     id: Annotated[str, Field(pattern=r"^[a-z0-9-]+$")]
     name: str
     serves: Areas
+    webhook: Annotated[str, Field(pattern=r"^https://")] | None = Field(
+        default=None, description="Where the notifier posts referrals routed here (signed)."
+    )
     review: str | None = None
     local_policy: str | None = None
 

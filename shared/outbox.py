@@ -18,19 +18,21 @@ from shared.contracts import Event
 from shared.db import Connection
 from shared.kafka import event_headers
 from shared.logging import get_logger
+from shared.topics import Topic
 
 log = get_logger(__name__)
 
 NOTIFY_CHANNEL_SUFFIX = "_outbox"
 
 
-async def enqueue(conn: Connection, event: Event, key: str) -> None:
-    """Add `event` to the outbox; call inside the transaction that changes the state."""
+async def enqueue(conn: Connection, event: Event, key: str, topic: Topic | None = None) -> None:
+    """Add `event` to the outbox (on its own topic unless `topic` is given, as for dead
+    letters); call inside the transaction that changes the state."""
     await conn.execute(
         "INSERT INTO outbox (event_id, topic, key, payload, headers) VALUES ($1, $2, $3, $4, $5)"
         " ON CONFLICT (event_id) DO NOTHING",
         event.event_id,
-        event.TOPIC.name,
+        (topic or event.TOPIC).name,
         key,
         event.model_dump(mode="json"),
         event_headers(event),

@@ -1,18 +1,70 @@
-"""Bootstrap: the one place where Notifier's broker, database and handlers are wired."""
+"""Bootstrap: the one place where Notifier's broker, database, providers and handlers are wired."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from notifier import __doc__ as DESCRIPTION
+from notifier.adapters.intake_client import IntakeClient
+from notifier.adapters.notify_provider import NotifyProvider
+from notifier.adapters.smtp_provider import SmtpProvider
+from notifier.adapters.webhook_provider import WebhookProvider
+from notifier.api.callbacks import callbacks_api
+from notifier.domain.templates import load_templates
+from notifier.handlers.decisions import decisions_router
+from notifier.service_layer import Notifier, Retry
 from notifier.settings import NotifierSettings
 from shared.database import Database
+from shared.directory import load_directory
+from shared.outbox import OutboxRelay
 from shared.service import Service, build_service
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def create_service(settings: NotifierSettings | None = None) -> Service:
-    settings = settings or NotifierSettings()
+    settings = settings or NotifierSettings()  # from the environment
+    directory = load_directory(settings.directory)
     database = Database(str(settings.database_url), settings.db_schema, MIGRATIONS)
-    return build_service("notifier", settings, database, description=DESCRIPTION)
+    sites = {site.id: site.webhook for s in directory.services.values() for site in s.sites}
+    notifier = Notifier(
+        database=database,
+        intake=IntakeClient(settings.intake_url, settings.intake_api_key.get_secret_value()),
+        notify=NotifyProvider(
+            settings.notify_api_key.get_secret_value(),
+            settings.notify_base_url,
+            settings.notify_sms_template_id,
+            settings.notify_email_template_id,
+        ),
+        webhook=WebhookProvider(
+            settings.webhook_secret.get_secret_value().encode(),
+            {site: url for site, url in sites.items() if url},
+            settings.clinic_webhook_url,
+        ),
+        smtp=SmtpProvider(settings.smtp_host, settings.smtp_port, settings.smtp_sender),
+        directory=directory,
+        templates=load_templates(),
+        referral_link_base=settings.intake_public_url or settings.intake_url,
+        retry=Retry(
+            settings.max_attempts, settings.backoff_initial_seconds, settings.backoff_max_seconds
+        ),
+    )
+
+    async def relay(service: Service) -> None:
+        await OutboxRelay(
+            database.pool,
+            service.broker,
+            database.schema,
+            topic_prefix=settings.kafka_topic_prefix,
+        ).run()
+
+    service = build_service(
+        "notifier",
+        settings,
+        database,
+        feature_routers=[decisions_router(settings, notifier)],
+        http_routers=[callbacks_api(database, settings.callback_token.get_secret_value())],
+        workers=[relay] if settings.relay_enabled else [],
+        description=DESCRIPTION or "",
+    )
+    return service

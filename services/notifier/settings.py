@@ -2,11 +2,84 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pathlib import Path
 
+from pydantic import Field, SecretStr
+
+from shared.directory import DEFAULT_DIRECTORY
 from shared.settings import ServiceSettings
+
+# The official Notify client reads the service id and secret from the key's last 73 chars.
+LOCAL_WEBHOOK_SECRET = "local-webhook-master-secret"  # noqa: S105 - local stand-ins only
+LOCAL_NOTIFY_KEY = "local-00000000-0000-4000-8000-000000000001-00000000-0000-4000-8000-000000000002"
 
 
 class NotifierSettings(ServiceSettings):
     http_port: int = Field(default=8002, validation_alias="NOTIFIER_HTTP_PORT")
     db_schema: str = Field(default="notifier", validation_alias="NOTIFIER_DB_SCHEMA")
+    consumer_group: str = Field(default="notifier", validation_alias="NOTIFIER_CONSUMER_GROUP")
+    relay_enabled: bool = Field(default=True, validation_alias="NOTIFIER_RELAY_ENABLED")
+    directory: Path = Field(default=DEFAULT_DIRECTORY, validation_alias="NOTIFIER_DIRECTORY")
+
+    intake_url: str = Field(
+        default="http://127.0.0.1:8000",
+        validation_alias="NOTIFIER_INTAKE_URL",
+        description="Where the notifier reads contact details (intake's API).",
+    )
+    intake_public_url: str | None = Field(
+        default=None,
+        validation_alias="NOTIFIER_INTAKE_PUBLIC_URL",
+        description="Base of referral links sent to clinics and referrers (default intake_url).",
+    )
+    intake_api_key: SecretStr = Field(
+        validation_alias="NOTIFIER_INTAKE_API_KEY",
+        description="A key made with `python -m intake keys create --scope notifier`.",
+    )
+
+    notify_base_url: str = Field(
+        default="https://api.notifications.service.gov.uk",
+        validation_alias="NOTIFIER_NOTIFY_BASE_URL",
+    )
+    notify_api_key: SecretStr = Field(
+        default=SecretStr(LOCAL_NOTIFY_KEY), validation_alias="NOTIFIER_NOTIFY_API_KEY"
+    )
+    notify_sms_template_id: str = Field(
+        default="11111111-1111-4111-8111-111111111111",
+        validation_alias="NOTIFIER_NOTIFY_SMS_TEMPLATE_ID",
+        description="A Notify SMS template whose text is ((body)).",
+    )
+    notify_email_template_id: str = Field(
+        default="22222222-2222-4222-8222-222222222222",
+        validation_alias="NOTIFIER_NOTIFY_EMAIL_TEMPLATE_ID",
+        description="A Notify email template: subject ((subject)), text ((body)).",
+    )
+    callback_token: SecretStr = Field(
+        default=SecretStr("local-callback-token"),
+        validation_alias="NOTIFIER_CALLBACK_TOKEN",
+        description="Bearer token Notify sends with delivery receipts.",
+    )
+
+    smtp_host: str = Field(default="127.0.0.1", validation_alias="NOTIFIER_SMTP_HOST")
+    smtp_port: int = Field(default=8025, validation_alias="NOTIFIER_SMTP_PORT")
+    smtp_sender: str = Field(
+        default="referrals@womens-health.nhs.invalid", validation_alias="NOTIFIER_SMTP_SENDER"
+    )
+
+    webhook_secret: SecretStr = Field(
+        default=SecretStr(LOCAL_WEBHOOK_SECRET),
+        validation_alias="NOTIFIER_WEBHOOK_SECRET",
+        description="Master secret; each clinic's signing secret is derived from it.",
+    )
+    clinic_webhook_url: str = Field(
+        default="http://127.0.0.1:8091/clinics/{site}",
+        validation_alias="NOTIFIER_CLINIC_WEBHOOK_URL",
+        description="Webhook URL for a site the directory gives none for; {site} is its id.",
+    )
+
+    max_attempts: int = Field(default=5, ge=1, validation_alias="NOTIFIER_MAX_ATTEMPTS")
+    backoff_initial_seconds: float = Field(
+        default=0.5, gt=0, validation_alias="NOTIFIER_BACKOFF_INITIAL_SECONDS"
+    )
+    backoff_max_seconds: float = Field(
+        default=30, gt=0, validation_alias="NOTIFIER_BACKOFF_MAX_SECONDS"
+    )

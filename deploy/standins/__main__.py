@@ -1,0 +1,71 @@
+"""`python -m standins`: the local provider stand-ins (Notify API and clinic webhooks on one
+HTTP port, SMTP on another), with `/_stub/*` endpoints to read what arrived and to inject
+faults. For local runs and tests only."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+import uvicorn
+from fastapi import FastAPI
+
+from notifier.settings import LOCAL_NOTIFY_KEY, LOCAL_WEBHOOK_SECRET
+from standins.clinic_webhook import clinic_webhook
+from standins.notify_api import notify_api
+from standins.recorder import Recorder
+from standins.smtp import smtp_server
+
+cli = typer.Typer(add_completion=False, help=__doc__)
+
+
+def create_app(recorder: Recorder, notify_key: str, webhook_secret: str) -> FastAPI:
+    app = FastAPI(title="provider stand-ins")
+    app.include_router(notify_api(recorder, notify_key))
+    app.include_router(clinic_webhook(recorder, webhook_secret.encode()))
+
+    @app.get("/_stub/{kind}")
+    async def received(kind: str) -> list[dict[str, Any]]:
+        return recorder.all(kind)
+
+    @app.post("/_stub/faults/{target}")
+    async def inject(target: str, fault: dict[str, Any], times: int = 1) -> None:
+        recorder.inject(target, fault, times)
+
+    @app.post("/_stub/reset")
+    async def reset() -> None:
+        recorder.reset()
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+@cli.command()
+def serve(
+    http_port: Annotated[int, typer.Option(envvar="STANDINS_HTTP_PORT")] = 8090,
+    smtp_port: Annotated[int, typer.Option(envvar="STANDINS_SMTP_PORT")] = 8025,
+    host: str = "127.0.0.1",
+    notify_key: Annotated[str, typer.Option(envvar="STANDINS_NOTIFY_API_KEY")] = LOCAL_NOTIFY_KEY,
+    webhook_secret: Annotated[
+        str, typer.Option(envvar="STANDINS_WEBHOOK_SECRET")
+    ] = LOCAL_WEBHOOK_SECRET,
+) -> None:
+    recorder = Recorder()
+    smtp = smtp_server(recorder, host, smtp_port)
+    smtp.start()
+    try:
+        uvicorn.run(
+            create_app(recorder, notify_key, webhook_secret),
+            host=host,
+            port=http_port,
+            log_level="warning",
+        )
+    finally:
+        smtp.stop()
+
+
+if __name__ == "__main__":
+    cli()

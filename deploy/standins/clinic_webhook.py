@@ -1,0 +1,54 @@
+"""A clinic's webhook receiver, verifying as the README tells clinics to:
+
+1. recompute HMAC-SHA256(secret, "<X-Signature-Timestamp>.<raw body>") and compare it with
+   `X-Signature` (after `v1=`) in constant time;
+2. refuse a timestamp more than 300 seconds from now (a captured request cannot be replayed
+   later);
+3. accept each `X-Delivery-Id` once (a retried delivery is acknowledged, not processed twice).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+
+from fastapi import APIRouter, Header, HTTPException, Request
+
+from standins.recorder import Recorder
+
+TOLERANCE_SECONDS = 300
+
+
+def clinic_webhook(recorder: Recorder, master_secret: bytes) -> APIRouter:
+    router = APIRouter(prefix="/clinics", tags=["clinic webhook"])
+
+    @router.post("/{site}", status_code=204)
+    async def receive(
+        site: str,
+        request: Request,
+        x_signature: str = Header(),
+        x_signature_timestamp: str = Header(),
+        x_delivery_id: str = Header(),
+    ) -> None:
+        fault = recorder.next_fault("webhook")
+        if fault and fault.get("status"):
+            raise HTTPException(int(fault["status"]), "injected fault")
+        body = await request.body()
+        # The clinic's own secret (`python -m notifier webhook-secret SITE` prints it).
+        secret = hmac.new(master_secret, f"clinic:{site}".encode(), hashlib.sha256).hexdigest()
+        expected = hmac.new(
+            secret.encode(), x_signature_timestamp.encode() + b"." + body, hashlib.sha256
+        ).hexdigest()
+        if not hmac.compare_digest(x_signature.removeprefix("v1="), expected):
+            raise HTTPException(401, "bad signature")
+        if abs(time.time() - int(x_signature_timestamp)) > TOLERANCE_SECONDS:
+            raise HTTPException(401, "stale timestamp")
+        if any(r["delivery_id"] == x_delivery_id for r in recorder.all("webhook")):
+            return  # already have it: acknowledge, do nothing
+        recorder.add(
+            "webhook", {"site": site, "delivery_id": x_delivery_id, "body": json.loads(body)}
+        )
+
+    return router

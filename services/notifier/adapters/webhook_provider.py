@@ -1,0 +1,60 @@
+"""Clinic webhooks: HTTPS POST, signed with HMAC-SHA256 over the timestamp and the body.
+
+Headers: `X-Signature-Timestamp` (Unix seconds), `X-Signature: v1=<hex>` where the hex is
+HMAC-SHA256(clinic secret, "<timestamp>.<body>"), and `X-Delivery-Id` (stable per message).
+A clinic verifies the signature, refuses a timestamp more than 5 minutes away from its clock,
+and ignores a delivery id it has seen (a retry after a crash repeats it): replay-safe.
+Each clinic's secret is derived from the notifier's master secret and the site id, so one
+secret leaking exposes one clinic (`python -m notifier webhook-secret SITE` prints it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+
+import httpx
+
+from notifier.adapters.failures import classify_status
+from notifier.domain.plan import Message
+
+
+def clinic_secret(master: bytes, site_id: str) -> bytes:
+    return hmac.new(master, f"clinic:{site_id}".encode(), hashlib.sha256).hexdigest().encode()
+
+
+def signature(secret: bytes, timestamp: str, body: bytes) -> str:
+    return "v1=" + hmac.new(secret, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+class WebhookProvider:
+    def __init__(self, master_secret: bytes, url_for: dict[str, str], url_template: str) -> None:
+        self._master = master_secret
+        self._url_for = url_for
+        self._url_template = url_template
+        self._client = httpx.AsyncClient(timeout=10)
+
+    def url(self, site_id: str) -> str:
+        return self._url_for.get(site_id) or self._url_template.format(site=site_id)
+
+    async def send(self, message: Message, reference: str, payload: dict[str, object]) -> str:
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        timestamp = str(int(time.time()))
+        headers = {
+            "Content-Type": "application/json",
+            "X-Signature-Timestamp": timestamp,
+            "X-Signature": signature(clinic_secret(self._master, message.to), timestamp, body),
+            "X-Delivery-Id": reference,
+        }
+        try:
+            response = await self._client.post(self.url(message.to), content=body, headers=headers)
+        except httpx.TransportError as error:
+            raise classify_status(None, type(error).__name__) from error
+        if response.status_code >= 300:
+            raise classify_status(response.status_code, "webhook refused")
+        return reference
+
+    async def close(self) -> None:
+        await self._client.aclose()

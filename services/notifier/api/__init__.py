@@ -1,0 +1,1 @@
+"""HTTP: delivery receipts from GOV.UK Notify."""

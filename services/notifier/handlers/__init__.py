@@ -1,0 +1,1 @@
+"""Kafka subscribers: routing decisions in, notifications out."""

@@ -13,6 +13,7 @@ from shared.logging import configure_logging
 from shared.sealed import generate_keypair
 from tests.running import RunningIntake, intake_settings, running_intake
 from tests.servers import Servers, session_servers
+from tests.standins import Standins, standins_process
 
 # One key pair per run: intake opens self-referrals sealed to its public half.
 INTAKE_PRIVATE_KEY, INTAKE_PUBLIC_KEY = generate_keypair()
@@ -104,4 +105,11 @@ async def intake(
     """Intake running in this process against the real servers, in its own namespace."""
     settings = intake_settings(servers, db_schema, topic_prefix, INTAKE_PRIVATE_KEY)
     async with running_intake(settings, servers) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def standins() -> Iterator[Standins]:
+    """Notify-compatible API, SMTP and clinic webhook stand-ins (external providers only)."""
+    with standins_process() as running:
         yield running

@@ -79,9 +79,9 @@ class Notifier:
             decision, contact, self.directory, self.templates, self._link(decision)
         )
         for message in messages:
-            await self._deliver(decision, message)
+            await self._deliver(decision, message, source_topic)
         for unreachable in missed:
-            await self._unreachable(decision, unreachable)
+            await self._unreachable(decision, unreachable, source_topic)
         async with self.database.pool.acquire() as conn:
             await conn.execute(
                 "INSERT INTO inbox (event_id, topic) VALUES ($1, $2) ON CONFLICT DO NOTHING",
@@ -92,7 +92,9 @@ class Notifier:
     def _link(self, decision: ReferralDecided) -> str:
         return f"{self.referral_link_base.rstrip('/')}/v1/referrals/{decision.referral_id}"
 
-    async def _deliver(self, decision: ReferralDecided, message: Message) -> None:
+    async def _deliver(
+        self, decision: ReferralDecided, message: Message, source_topic: str
+    ) -> None:
         where = {"recipient": message.recipient, "channel": message.channel}
         async with self.database.pool.acquire() as conn:
             row = await store.ensure(
@@ -114,6 +116,7 @@ class Notifier:
         except (PermanentFailure, TransientFailure) as error:
             async with self.database.pool.acquire() as conn:
                 await self._failed(
+                    source_topic,
                     conn,
                     decision,
                     message,
@@ -200,6 +203,7 @@ class Notifier:
 
     async def _failed(
         self,
+        source_topic: str,
         conn: Connection,
         decision: ReferralDecided,
         message: Message,
@@ -219,7 +223,11 @@ class Notifier:
         reason = f"{message.recipient}/{message.channel}: {error}"
         events: list[tuple[Event, str, Topic | None]] = [
             (failed, str(decision.referral_id), None),
-            (dead_letter(decision, reason), str(decision.referral_id), topics.NOTIFICATION_DLQ),
+            (
+                dead_letter(decision, reason, source_topic),
+                str(decision.referral_id),
+                topics.NOTIFICATION_DLQ,
+            ),
         ]
         await store.finish(
             conn, notification_id, status="failed", error=error[:300], events=tuple(events)
@@ -232,7 +240,9 @@ class Notifier:
             referral_id=str(decision.referral_id),
         )
 
-    async def _unreachable(self, decision: ReferralDecided, missed: Unreachable) -> None:
+    async def _unreachable(
+        self, decision: ReferralDecided, missed: Unreachable, source_topic: str
+    ) -> None:
         channel: Channel = "letter" if missed.recipient == "patient" else "email"
         message = Message(missed.recipient, channel, "", None, "")
         async with self.database.pool.acquire() as conn:
@@ -240,14 +250,16 @@ class Notifier:
                 conn, decision.event_id, decision.referral_id, missed.recipient, channel
             )
             if row.status == "pending":
-                await self._failed(conn, decision, message, row.notification_id, str(missed), 1)
+                await self._failed(
+                    source_topic, conn, decision, message, row.notification_id, str(missed), 1
+                )
 
 
-def dead_letter(decision: ReferralDecided, reason: str) -> DeadLetter:
+def dead_letter(decision: ReferralDecided, reason: str, source_topic: str) -> DeadLetter:
     """The decision itself (no patient details on it), kept for `dlq replay` after a fix."""
     return DeadLetter(
         correlation_id=decision.correlation_id,
-        source_topic=decision.TOPIC.name,
+        source_topic=source_topic,
         source_partition=-1,
         source_offset=-1,
         reason=reason[:500],

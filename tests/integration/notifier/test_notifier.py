@@ -1,0 +1,330 @@
+"""The notifier on the real Kafka and PostgreSQL, reading contacts from a real intake process,
+sending through the provider stand-ins."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from devstack.topics import ensure_topics
+from intake.adapters.self_referral_codec import encode
+from intake.domain.tracking import new_tracking_reference
+from notifier.domain.templates import load_templates, sensitive_in
+from notifier.main import create_service
+from notifier.settings import NotifierSettings
+from shared.contracts import (
+    ReferralDecided,
+    ReferralNeedsTriage,
+    ReferralRejected,
+    ReferralRouted,
+)
+from shared.kafka import build_broker, publish_event
+from shared.service import Service
+from shared.submission import ReferralSubmission
+from tests.conftest import INTAKE_PUBLIC_KEY
+from tests.kafka_reader import body, wait_for
+from tests.pii import identifiers_in
+from tests.processes import ServiceProcess, run_cli, service_process
+from tests.running import running
+from tests.samples import GP_PATIENT, SELF_PATIENT, gp_referral, self_referral
+from tests.servers import Servers
+from tests.standins import Standins
+
+SENSITIVE = load_templates().sensitive_words
+
+
+class Intake:
+    def __init__(self, process: ServiceProcess, env: dict[str, str], key: str) -> None:
+        self.process, self.env, self.key = process, env, key
+        self.notifier_key = run_cli(
+            "intake", "keys", "create", "--organisation", "NOTIFIER", "--scope", "notifier", env=env
+        )
+
+    def gp_referral(self, **changes: Any) -> dict[str, Any]:
+        answer = httpx.post(
+            f"{self.process.url}/v1/referrals",
+            json=gp_referral(**changes),
+            headers={"Authorization": f"Bearer {self.key}"},
+        )
+        assert answer.status_code == 202, answer.text
+        return dict(answer.json())
+
+    async def self_referral(self, servers: Servers, **changes: Any) -> dict[str, Any]:
+        """Through intake's self-referral topic, as a partner form would; returns once
+        intake has stored it."""
+        referral_id, reference = uuid.uuid4(), new_tracking_reference()
+        event = encode(
+            ReferralSubmission.model_validate(self_referral(**changes)),
+            INTAKE_PUBLIC_KEY,
+            source="test-form",
+            correlation_id=str(uuid.uuid4()),
+            referral_id=referral_id,
+            tracking_reference=reference,
+        )
+        topic = self.env["KAFKA_TOPIC_PREFIX"] + "referrals.self-referral"
+        async with build_broker(servers.kafka_bootstrap, "test-form") as broker:
+            await publish_event(broker, event, key=str(referral_id), topic=topic)
+        url = f"{self.process.url}/v1/referrals/{referral_id}/contact"
+        headers = {"Authorization": f"Bearer {self.notifier_key}"}
+        async with httpx.AsyncClient() as client:
+            deadline = time.monotonic() + 20
+            while (await client.get(url, headers=headers)).status_code != 200:
+                assert time.monotonic() < deadline, "intake did not store the self-referral"
+                await asyncio.sleep(0.2)
+        return {"referral_id": str(referral_id), "tracking_reference": reference}
+
+
+@pytest.fixture(scope="module")
+def intake_process(servers: Servers) -> Iterator[Intake]:
+    prefix = f"tn{uuid.uuid4().hex[:8]}."
+    asyncio.run(ensure_topics(servers.kafka_bootstrap, prefix=prefix))
+    env = {
+        "KAFKA_TOPIC_PREFIX": prefix,
+        "INTAKE_DB_SCHEMA": f"tn_intake_{uuid.uuid4().hex[:8]}",
+        "INTAKE_CONSUMER_GROUP": f"intake-{uuid.uuid4().hex[:8]}",
+    }
+    with service_process("intake", env) as process:
+        key = run_cli("intake", "keys", "create", "--organisation", "M85001", env=env)
+        yield Intake(process, env, key)
+
+
+@pytest.fixture
+async def notifier(
+    servers: Servers, db_schema: str, topic_prefix: str, standins: Standins, intake_process: Intake
+) -> AsyncIterator[Service]:
+    standins.reset()
+    settings = NotifierSettings.model_validate(
+        {
+            "kafka_bootstrap_servers": servers.kafka_bootstrap,
+            "database_url": servers.database_url,
+            "kafka_topic_prefix": topic_prefix,
+            "db_schema": db_schema,
+            "consumer_group": f"notifier-{uuid.uuid4().hex[:8]}",
+            "intake_url": intake_process.process.url,
+            "intake_api_key": SecretStr(intake_process.notifier_key),
+            "notify_base_url": standins.url,
+            "smtp_port": standins.smtp_port,
+            "clinic_webhook_url": standins.url + "/clinics/{site}",
+            "max_attempts": 3,
+            "backoff_initial_seconds": 0.05,
+            "backoff_max_seconds": 0.2,
+        }
+    )
+    async with running(create_service(settings), servers) as (service, _client):
+        yield service
+
+
+def decision(
+    kind: type[ReferralDecided], referral: dict[str, Any], **fields: Any
+) -> ReferralDecided:
+    values: dict[str, Any] = {
+        "correlation_id": str(uuid.uuid4()),
+        "referral_id": referral["referral_id"],
+        "tracking_reference": referral["tracking_reference"],
+        "received_event_id": uuid.uuid4(),
+        "service": "pelvic-health",
+        "destination": None,
+        "reasons": [{"rule": "r", "message": "Because."}],
+        "rules_version": "sha256:test",
+        **fields,
+    }
+    return kind(**values)
+
+
+async def publish(servers: Servers, service: Service, event: ReferralDecided) -> None:
+    topic = service.settings.kafka_topic_prefix + event.TOPIC.name
+    async with build_broker(servers.kafka_bootstrap, "test-router") as broker:
+        await publish_event(broker, event, key=str(event.referral_id), topic=topic)
+
+
+async def until(check: Any, within: float = 20) -> Any:
+    deadline = time.monotonic() + within
+    while True:
+        found = check()
+        if found:
+            return found
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.2)
+
+
+def for_referral(records: list[dict[str, Any]], reference: str) -> list[dict[str, Any]]:
+    return [r for r in records if reference in json.dumps(r)]
+
+
+async def rows(service: Service) -> list[dict[str, Any]]:
+    async with service.database.pool.acquire() as conn:
+        return [dict(r) for r in await conn.fetch("SELECT * FROM notifications")]
+
+
+async def settle(service: Service, count: int) -> list[dict[str, Any]]:
+    async def finished() -> list[dict[str, Any]] | None:
+        found = await rows(service)
+        done = [r for r in found if r["status"] in ("sent", "failed")]
+        return found if len(done) >= count else None
+
+    deadline = time.monotonic() + 20
+    while (found := await finished()) is None:
+        assert time.monotonic() < deadline, await rows(service)
+        await asyncio.sleep(0.2)
+    return found
+
+
+ROUTED = {
+    "service": "pelvic-health",
+    "destination": {
+        "id": "pelvic-bsol",
+        "name": "Birmingham and Solihull perinatal pelvic health clinic",
+    },
+}
+
+
+async def test_a_routed_referral_tells_the_patient_and_the_clinic_once(
+    notifier: Service, servers: Servers, standins: Standins, intake_process: Intake
+) -> None:
+    referral = intake_process.gp_referral()
+    routed = decision(ReferralRouted, referral, **ROUTED)
+    await publish(servers, notifier, routed)
+    await settle(notifier, 2)
+    reference = referral["tracking_reference"]
+
+    (sms,) = for_referral(standins.records("notify"), reference)
+    assert sms["type"] == "sms"
+    assert sms["phone_number"] == GP_PATIENT["mobile"]
+    text = sms["personalisation"]["body"]
+    assert GP_PATIENT["given_name"] in text
+    assert reference in text
+    assert sensitive_in(text, SENSITIVE) == [], text
+
+    (hook,) = for_referral(standins.records("webhook"), reference)
+    assert hook["site"] == "pelvic-bsol"
+    assert hook["body"]["referral_url"].endswith(f"/v1/referrals/{referral['referral_id']}")
+    assert identifiers_in(json.dumps(hook["body"])) == []
+
+    # A redelivered decision sends nothing new.
+    await publish(servers, notifier, routed)
+    await asyncio.sleep(2)
+    assert len(for_referral(standins.records("notify"), reference)) == 1
+    assert len(for_referral(standins.records("webhook"), reference)) == 1
+    sent = await wait_for(
+        servers.kafka_bootstrap,
+        notifier.settings.kafka_topic_prefix + "notifications.sent",
+        lambda _r: True,
+        count=2,
+    )
+    assert sorted(body(r)["recipient"] for r in sent) == ["clinic", "patient"]
+
+
+async def test_a_rejected_gp_referral_tells_the_referrer_not_the_patient(
+    notifier: Service, servers: Servers, standins: Standins, intake_process: Intake
+) -> None:
+    referral = intake_process.gp_referral()
+    rejected = decision(
+        ReferralRejected,
+        referral,
+        service="thrive",
+        reasons=[
+            {"rule": "thrive.completed-talking-therapies", "message": "Talking therapies first."}
+        ],
+        signposting=["Refer to NHS Talking Therapies first."],
+    )
+    await publish(servers, notifier, rejected)
+    await settle(notifier, 1)
+    (email,) = await until(
+        lambda: for_referral(standins.records("email"), referral["tracking_reference"])
+    )
+    assert email["to"] == ["referrals@example-practice.nhs.uk"]
+    assert "Talking therapies first." in email["body"]
+    assert "Refer to NHS Talking Therapies first." in email["body"]
+    assert identifiers_in(email["subject"] + email["body"]) == []
+    assert for_referral(standins.records("notify"), referral["tracking_reference"]) == []
+
+
+async def test_needs_triage_tells_the_patient_it_is_being_looked_at(
+    notifier: Service, servers: Servers, standins: Standins, intake_process: Intake
+) -> None:
+    referral = intake_process.gp_referral(**{"patient.contact_preferences": ["email"]})
+    await publish(servers, notifier, decision(ReferralNeedsTriage, referral))
+    await settle(notifier, 1)
+    (email,) = for_referral(standins.records("notify"), referral["tracking_reference"])
+    assert email["type"] == "email"
+    assert email["email_address"] == GP_PATIENT["email"]
+    subject = email["personalisation"]["subject"]
+    assert sensitive_in(subject, SENSITIVE) == []
+    assert "looking at it" in email["personalisation"]["body"]
+
+
+async def test_a_provider_failing_twice_then_succeeding_sends_exactly_once(
+    notifier: Service, servers: Servers, standins: Standins, intake_process: Intake
+) -> None:
+    standins.fault("notify", times=2, status=503)
+    referral = intake_process.gp_referral()
+    await publish(servers, notifier, decision(ReferralNeedsTriage, referral))
+    (row,) = await settle(notifier, 1)
+    assert row["status"] == "sent"
+    assert len(for_referral(standins.records("notify"), referral["tracking_reference"])) == 1
+
+
+async def test_a_permanent_failure_is_dead_lettered_and_not_retried(
+    notifier: Service, servers: Servers, standins: Standins, intake_process: Intake
+) -> None:
+    standins.fault("notify", times=5, status=400)
+    referral = intake_process.gp_referral()
+    triage = decision(ReferralNeedsTriage, referral)
+    await publish(servers, notifier, triage)
+    (row,) = await settle(notifier, 1)
+    assert row["status"] == "failed"
+    assert row["attempts"] == 1
+    prefix = notifier.settings.kafka_topic_prefix
+    (letter,) = await wait_for(
+        servers.kafka_bootstrap, prefix + "notifications.dlq", lambda _r: True
+    )
+    assert "patient/sms" in body(letter)["reason"]
+    (failed,) = await wait_for(
+        servers.kafka_bootstrap, prefix + "notifications.failed", lambda _r: True
+    )
+    assert body(failed)["decision_event_id"] == str(triage.event_id)
+    assert for_referral(standins.records("notify"), referral["tracking_reference"]) == []
+
+
+async def test_a_rejected_self_referral_tells_the_woman_the_right_route(
+    notifier: Service, servers: Servers, standins: Standins, intake_process: Intake
+) -> None:
+    referral = await intake_process.self_referral(servers)
+    rejected = decision(
+        ReferralRejected,
+        referral,
+        service="thrive",
+        reasons=[
+            {
+                "rule": "thrive.referrer-is-professional",
+                "message": "Thrive needs a professional referral.",
+            }
+        ],
+        signposting=["Your GP, midwife or health visitor can refer you to Thrive."],
+    )
+    await publish(servers, notifier, rejected)
+    await settle(notifier, 1)
+    (email,) = for_referral(standins.records("notify"), referral["tracking_reference"])
+    assert email["email_address"] == SELF_PATIENT["email"]  # her preference is email
+    text = email["personalisation"]["body"]
+    assert "Your GP, midwife or health visitor can refer you to Thrive." in text
+    assert sensitive_in(email["personalisation"]["subject"], SENSITIVE) == []
+    assert standins.records("email") == []  # no referrer to tell: she referred herself
+
+
+async def test_a_patient_who_chose_full_detail_is_told_the_service_by_name(
+    notifier: Service, servers: Servers, standins: Standins, intake_process: Intake
+) -> None:
+    referral = intake_process.gp_referral(**{"patient.message_detail": "full"})
+    await publish(servers, notifier, decision(ReferralRouted, referral, **ROUTED))
+    await settle(notifier, 2)
+    (sms,) = for_referral(standins.records("notify"), referral["tracking_reference"])
+    assert "pelvic health clinic" in sms["personalisation"]["body"]

@@ -1,0 +1,70 @@
+"""The provider stand-ins as a process of their own, and helpers to read and steer them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.processes import ROOT, free_port
+
+
+@dataclass
+class Standins:
+    url: str
+    smtp_port: int
+
+    def records(self, kind: str) -> list[dict[str, Any]]:
+        return list(httpx.get(f"{self.url}/_stub/{kind}", timeout=5).json())
+
+    def fault(self, target: str, times: int = 1, **fault: Any) -> None:
+        httpx.post(
+            f"{self.url}/_stub/faults/{target}", params={"times": times}, json=fault, timeout=5
+        ).raise_for_status()
+
+    def reset(self) -> None:
+        httpx.post(f"{self.url}/_stub/reset", timeout=5).raise_for_status()
+
+
+@contextmanager
+def standins_process() -> Iterator[Standins]:
+    http_port, smtp_port = free_port(), free_port()
+    log_path = Path(tempfile.mkdtemp()) / "standins.log"
+    command = [
+        sys.executable,
+        "-m",
+        "standins",
+        "--http-port",
+        str(http_port),
+        "--smtp-port",
+        str(smtp_port),
+    ]
+    with log_path.open("wb") as output:
+        process = subprocess.Popen(command, cwd=ROOT, stdout=output, stderr=output)
+    url = f"http://127.0.0.1:{http_port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"the stand-ins exited: {log_path.read_text()}")
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail("the stand-ins did not start")
+            time.sleep(0.2)
+        yield Standins(url, smtp_port)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

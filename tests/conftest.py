@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -9,14 +10,14 @@ from collections.abc import AsyncIterator, Iterator
 import asyncpg
 import pytest
 
+from devstack.topics import ensure_topics
 from shared.logging import configure_logging
-from shared.sealed import generate_keypair
+from tests.intake_process import Intake
+from tests.keys import INTAKE_PRIVATE_KEY
+from tests.processes import run_cli, service_process
 from tests.running import RunningIntake, intake_settings, running_intake
 from tests.servers import Servers, session_servers
 from tests.standins import Standins, standins_process
-
-# One key pair per run: intake opens self-referrals sealed to its public half.
-INTAKE_PRIVATE_KEY, INTAKE_PUBLIC_KEY = generate_keypair()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -113,3 +114,18 @@ def standins() -> Iterator[Standins]:
     """Notify-compatible API, SMTP and clinic webhook stand-ins (external providers only)."""
     with standins_process() as running:
         yield running
+
+
+@pytest.fixture(scope="module")
+def intake_process(servers: Servers) -> Iterator[Intake]:
+    """A real intake process (its own namespace) for tests that need patient contacts."""
+    prefix = f"tn{uuid.uuid4().hex[:8]}."
+    asyncio.run(ensure_topics(servers.kafka_bootstrap, prefix=prefix))
+    env = {
+        "KAFKA_TOPIC_PREFIX": prefix,
+        "INTAKE_DB_SCHEMA": f"tn_intake_{uuid.uuid4().hex[:8]}",
+        "INTAKE_CONSUMER_GROUP": f"intake-{uuid.uuid4().hex[:8]}",
+    }
+    with service_process("intake", env) as process:
+        key = run_cli("intake", "keys", "create", "--organisation", "M85001", env=env)
+        yield Intake(process, env, key)

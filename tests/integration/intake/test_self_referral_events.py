@@ -12,8 +12,8 @@ from shared.contracts import DeadLetter, ReferralReceived, SelfReferralSubmitted
 from shared.kafka import build_broker, publish_event
 from shared.sealed import open_sealed, seal
 from shared.submission import ReferralSubmission
-from tests.conftest import INTAKE_PRIVATE_KEY, INTAKE_PUBLIC_KEY
 from tests.kafka_reader import body, wait_for
+from tests.keys import INTAKE_PRIVATE_KEY, INTAKE_PUBLIC_KEY
 from tests.pii import identifiers_in
 from tests.running import RunningIntake
 from tests.samples import gp_referral, self_referral

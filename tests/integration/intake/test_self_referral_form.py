@@ -11,8 +11,8 @@ import pytest
 from intake.api.csrf import FIELD
 from shared.contracts import ReferralRouted, SelfReferralSubmitted
 from shared.kafka import build_broker, publish_event
-from tests.conftest import INTAKE_PRIVATE_KEY
 from tests.kafka_reader import body, wait_for
+from tests.keys import INTAKE_PRIVATE_KEY
 from tests.running import RunningIntake, intake_settings, running_intake
 from tests.samples import FORM_PATIENT, gp_referral
 from tests.servers import Servers

@@ -7,16 +7,12 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import pytest
 from pydantic import SecretStr
 
-from devstack.topics import ensure_topics
-from intake.adapters.self_referral_codec import encode
-from intake.domain.tracking import new_tracking_reference
 from notifier.domain.templates import load_templates, sensitive_in
 from notifier.main import create_service
 from notifier.settings import NotifierSettings
@@ -28,72 +24,15 @@ from shared.contracts import (
 )
 from shared.kafka import build_broker, publish_event
 from shared.service import Service
-from shared.submission import ReferralSubmission
-from tests.conftest import INTAKE_PUBLIC_KEY
+from tests.intake_process import Intake
 from tests.kafka_reader import body, wait_for
 from tests.pii import identifiers_in
-from tests.processes import ServiceProcess, run_cli, service_process
 from tests.running import running
-from tests.samples import GP_PATIENT, SELF_PATIENT, gp_referral, self_referral
+from tests.samples import GP_PATIENT, SELF_PATIENT
 from tests.servers import Servers
 from tests.standins import Standins
 
 SENSITIVE = load_templates().sensitive_words
-
-
-class Intake:
-    def __init__(self, process: ServiceProcess, env: dict[str, str], key: str) -> None:
-        self.process, self.env, self.key = process, env, key
-        self.notifier_key = run_cli(
-            "intake", "keys", "create", "--organisation", "NOTIFIER", "--scope", "notifier", env=env
-        )
-
-    def gp_referral(self, **changes: Any) -> dict[str, Any]:
-        answer = httpx.post(
-            f"{self.process.url}/v1/referrals",
-            json=gp_referral(**changes),
-            headers={"Authorization": f"Bearer {self.key}"},
-        )
-        assert answer.status_code == 202, answer.text
-        return dict(answer.json())
-
-    async def self_referral(self, servers: Servers, **changes: Any) -> dict[str, Any]:
-        """Through intake's self-referral topic, as a partner form would; returns once
-        intake has stored it."""
-        referral_id, reference = uuid.uuid4(), new_tracking_reference()
-        event = encode(
-            ReferralSubmission.model_validate(self_referral(**changes)),
-            INTAKE_PUBLIC_KEY,
-            source="test-form",
-            correlation_id=str(uuid.uuid4()),
-            referral_id=referral_id,
-            tracking_reference=reference,
-        )
-        topic = self.env["KAFKA_TOPIC_PREFIX"] + "referrals.self-referral"
-        async with build_broker(servers.kafka_bootstrap, "test-form") as broker:
-            await publish_event(broker, event, key=str(referral_id), topic=topic)
-        url = f"{self.process.url}/v1/referrals/{referral_id}/contact"
-        headers = {"Authorization": f"Bearer {self.notifier_key}"}
-        async with httpx.AsyncClient() as client:
-            deadline = time.monotonic() + 20
-            while (await client.get(url, headers=headers)).status_code != 200:
-                assert time.monotonic() < deadline, "intake did not store the self-referral"
-                await asyncio.sleep(0.2)
-        return {"referral_id": str(referral_id), "tracking_reference": reference}
-
-
-@pytest.fixture(scope="module")
-def intake_process(servers: Servers) -> Iterator[Intake]:
-    prefix = f"tn{uuid.uuid4().hex[:8]}."
-    asyncio.run(ensure_topics(servers.kafka_bootstrap, prefix=prefix))
-    env = {
-        "KAFKA_TOPIC_PREFIX": prefix,
-        "INTAKE_DB_SCHEMA": f"tn_intake_{uuid.uuid4().hex[:8]}",
-        "INTAKE_CONSUMER_GROUP": f"intake-{uuid.uuid4().hex[:8]}",
-    }
-    with service_process("intake", env) as process:
-        key = run_cli("intake", "keys", "create", "--organisation", "M85001", env=env)
-        yield Intake(process, env, key)
 
 
 @pytest.fixture

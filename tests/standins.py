@@ -66,5 +66,9 @@ def standins_process() -> Iterator[Standins]:
             time.sleep(0.2)
         yield Standins(url, smtp_port)
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        process.terminate()  # graceful, unless a test left a slow request hanging
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import pytest
 from pydantic import SecretStr
 
@@ -267,3 +268,31 @@ async def test_a_patient_who_chose_full_detail_is_told_the_service_by_name(
     await settle(notifier, 2)
     (sms,) = for_referral(standins.records("notify"), referral["tracking_reference"])
     assert "pelvic health clinic" in sms["personalisation"]["body"]
+
+
+async def test_delivery_receipts_from_notify_update_the_row(
+    notifier: Service, servers: Servers, standins: Standins, intake_process: Intake
+) -> None:
+    referral = intake_process.gp_referral()
+    await publish(servers, notifier, decision(ReferralNeedsTriage, referral))
+    (row,) = await settle(notifier, 1)
+    receipt = {
+        "id": str(uuid.uuid4()),
+        "reference": str(row["notification_id"]),
+        "status": "delivered",
+        "to": "07700900123",
+    }
+    transport = httpx.ASGITransport(app=notifier.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://notifier") as client:
+        refused = await client.post(
+            "/v1/notify/callback", json=receipt, headers={"Authorization": "Bearer wrong"}
+        )
+        assert refused.status_code == 401
+        accepted = await client.post(
+            "/v1/notify/callback",
+            json=receipt,
+            headers={"Authorization": "Bearer local-callback-token"},
+        )
+        assert accepted.status_code == 204
+    (row,) = await rows(notifier)
+    assert (row["status"], row["delivery_status"]) == ("delivered", "delivered")

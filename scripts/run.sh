@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole system on this machine: Kafka, PostgreSQL and the three services. Ctrl-C stops all.
+# The whole system on this machine: Kafka, PostgreSQL, the provider stand-ins (Notify, SMTP,
+# clinic webhooks) and the three services. Ctrl-C stops all it started.
 source "$(dirname "$0")/lib.sh"
 install_project
 
@@ -19,14 +20,21 @@ shutdown() {
 trap shutdown INT TERM EXIT
 
 mkdir -p .devstack/logs
+"${UV[@]}" run --frozen python -m standins > .devstack/logs/standins.log 2>&1 &
+pids+=($!)
+# The notifier reads patient contacts from intake with a key of its own.
+NOTIFIER_INTAKE_API_KEY=$("${UV[@]}" run --frozen python -m intake keys create \
+  --organisation NOTIFIER --scope notifier --label "make run" 2>/dev/null)
+export NOTIFIER_INTAKE_API_KEY
 for service in intake router notifier; do
-  "${UV[@]}" run --frozen python -m "$service" 2>&1 | tee ".devstack/logs/$service.log" &
+  "${UV[@]}" run --frozen python -m "$service" > >(tee ".devstack/logs/$service.log") 2>&1 &
   pids+=($!)
 done
 
-for port in 8000 8001 8002; do
+for port in 8000 8001 8002 8090; do
   for _ in $(seq 1 120); do
     curl -fs "http://127.0.0.1:$port/health/ready" >/dev/null 2>&1 && break
+    curl -fs "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break
     sleep 0.5
   done
 done
@@ -36,6 +44,7 @@ cat <<MSG
    intake    http://127.0.0.1:8000  (OpenAPI /docs, AsyncAPI /asyncapi, /health/ready)
    router    http://127.0.0.1:8001
    notifier  http://127.0.0.1:8002
+   stand-ins http://127.0.0.1:8090/_stub/notify | /_stub/webhook | /_stub/email  (what was sent)
    Kafka     $KAFKA_BOOTSTRAP_SERVERS
    Postgres  $DATABASE_URL
 MSG

@@ -1,0 +1,158 @@
+"""The three services as separate processes, with the provider stand-ins: a referral goes in,
+is decided, and the right people are told once."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from devstack.topics import ensure_topics
+from intake.adapters.self_referral_codec import encode
+from intake.domain.tracking import new_tracking_reference
+from shared.kafka import build_broker, publish_event
+from shared.submission import ReferralSubmission
+from tests.keys import INTAKE_PUBLIC_KEY
+from tests.pii import identifiers_in
+from tests.processes import ServiceProcess, run_cli, service_process
+from tests.samples import GP_PATIENT, SELF_PATIENT, gp_referral, self_referral
+from tests.servers import Servers
+from tests.standins import Standins
+
+
+class Pipeline:
+    def __init__(
+        self,
+        servers: Servers,
+        env: dict[str, str],
+        intake: ServiceProcess,
+        processes: list[ServiceProcess],
+        key: str,
+    ) -> None:
+        self.servers, self.env, self.intake, self.processes, self.key = (
+            servers,
+            env,
+            intake,
+            processes,
+            key,
+        )
+
+    def submit(self, payload: dict[str, Any]) -> dict[str, Any]:
+        answer = httpx.post(
+            f"{self.intake.url}/v1/referrals",
+            json=payload,
+            headers={"Authorization": f"Bearer {self.key}"},
+        )
+        assert answer.status_code == 202, answer.text
+        return dict(answer.json())
+
+    def self_refer(self, **changes: Any) -> str:
+        reference = new_tracking_reference()
+        event = encode(
+            ReferralSubmission.model_validate(self_referral(**changes)),
+            INTAKE_PUBLIC_KEY,
+            source="partner-form",
+            correlation_id=str(uuid.uuid4()),
+            referral_id=uuid.uuid4(),
+            tracking_reference=reference,
+        )
+
+        async def publish() -> None:
+            async with build_broker(self.servers.kafka_bootstrap, "partner-form") as broker:
+                await publish_event(
+                    broker,
+                    event,
+                    key=str(event.referral_id),
+                    topic=self.env["KAFKA_TOPIC_PREFIX"] + "referrals.self-referral",
+                )
+
+        asyncio.run(publish())
+        return reference
+
+    def logs(self) -> str:
+        return "".join(p.output() for p in self.processes)
+
+
+@pytest.fixture
+def pipeline(servers: Servers, standins: Standins, topic_prefix: str) -> Iterator[Pipeline]:
+    standins.reset()
+    asyncio.run(ensure_topics(servers.kafka_bootstrap, prefix=topic_prefix))
+    tag = uuid.uuid4().hex[:8]
+    env = {
+        "KAFKA_TOPIC_PREFIX": topic_prefix,
+        "INTAKE_DB_SCHEMA": f"p_intake_{tag}",
+        "ROUTER_DB_SCHEMA": f"p_router_{tag}",
+        "NOTIFIER_DB_SCHEMA": f"p_notifier_{tag}",
+        "INTAKE_CONSUMER_GROUP": f"intake-{tag}",
+        "ROUTER_CONSUMER_GROUP": f"router-{tag}",
+        "NOTIFIER_CONSUMER_GROUP": f"notifier-{tag}",
+        "NOTIFIER_NOTIFY_BASE_URL": standins.url,
+        "NOTIFIER_SMTP_PORT": str(standins.smtp_port),
+        "NOTIFIER_CLINIC_WEBHOOK_URL": standins.url + "/clinics/{site}",
+    }
+    with service_process("intake", env) as intake:
+        key = run_cli("intake", "keys", "create", "--organisation", "M85001", env=env)
+        env["NOTIFIER_INTAKE_URL"] = intake.url
+        env["NOTIFIER_INTAKE_API_KEY"] = run_cli(
+            "intake", "keys", "create", "--organisation", "NOTIFIER", "--scope", "notifier", env=env
+        )
+        with service_process("router", env) as router, service_process("notifier", env) as notifier:
+            yield Pipeline(servers, env, intake, [intake, router, notifier], key)
+
+
+def eventually(check: Any, within: float = 40) -> Any:
+    deadline = time.monotonic() + within
+    while not (found := check()):
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.3)
+    return found
+
+
+def mentioning(records: list[dict[str, Any]], reference: str) -> list[dict[str, Any]]:
+    return [r for r in records if reference in str(r)]
+
+
+def test_a_routed_gp_referral_tells_the_patient_and_the_clinic_once(
+    pipeline: Pipeline, standins: Standins
+) -> None:
+    answer = pipeline.submit(gp_referral())
+    reference = answer["tracking_reference"]
+    sms = eventually(lambda: mentioning(standins.records("notify"), reference))
+    hook = eventually(lambda: mentioning(standins.records("webhook"), reference))
+    time.sleep(2)  # anything sent twice would have arrived by now
+    assert len(mentioning(standins.records("notify"), reference)) == 1
+    assert len(mentioning(standins.records("webhook"), reference)) == 1
+    assert sms[0]["phone_number"] == GP_PATIENT["mobile"]
+    assert hook[0]["site"] == "pelvic-bsol"
+    status = httpx.get(
+        f"{pipeline.intake.url}{answer['status_url']}",
+        headers={"Authorization": f"Bearer {pipeline.key}"},
+    ).json()
+    assert status["status"] == "routed"
+    assert identifiers_in(pipeline.logs()) == []
+
+
+def test_a_rejected_self_referral_tells_the_woman_the_right_route_once(
+    pipeline: Pipeline, standins: Standins
+) -> None:
+    reference = pipeline.self_refer(
+        **{
+            "service": "thrive",
+            "patient.postcode": "ME14 1XX",
+            "clinical.pregnancy_status": "postnatal",
+            "clinical.expected_delivery_date": None,
+            "clinical.delivery_date": "2026-06-01",
+        }
+    )
+    (message,) = eventually(lambda: mentioning(standins.records("notify"), reference))
+    assert message["email_address"] == SELF_PATIENT["email"]
+    assert "can refer you to Thrive" in message["personalisation"]["body"]
+    time.sleep(2)
+    assert len(mentioning(standins.records("notify"), reference)) == 1
+    assert mentioning(standins.records("email"), reference) == []  # no referrer to tell
+    assert identifiers_in(pipeline.logs()) == []

@@ -138,7 +138,9 @@ class Notifier:
     ) -> str:
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.retry.attempts),
-            wait=wait_exponential_jitter(initial=self.retry.initial, max=self.retry.maximum),
+            wait=wait_exponential_jitter(
+                multiplier=self.retry.initial, max=self.retry.maximum, jitter=self.retry.initial
+            ),
             retry=retry_if_exception_type(TransientFailure),
             reraise=True,
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -42,6 +43,9 @@ def service_cli(
     @cli.callback(invoke_without_command=True)
     def default(ctx: typer.Context) -> None:
         """With no command, serve."""
+        # Every command logs (JSON, to stderr) so that a command's standard output holds only
+        # its answer, e.g. a new API key.
+        configure_logging(name, os.environ.get("LOG_LEVEL", "INFO"), "json")
         if ctx.invoked_subcommand is None:
             serve()
 

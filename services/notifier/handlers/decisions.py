@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import uuid
 
+import httpx
 from faststream.kafka import KafkaRouter
 from faststream.kafka.fastapi import KafkaMessage
 from pydantic import ValidationError
@@ -18,6 +20,7 @@ from shared.kafka import SUBSCRIBER_DEFAULTS, publish_event
 from shared.logging import correlation, get_logger
 
 log = get_logger(__name__)
+INTAKE_RETRY_PAUSE_SECONDS = 2.0
 DECISION_TOPICS = (topics.REFERRAL_ROUTED, topics.REFERRAL_REJECTED, topics.REFERRAL_TRIAGE)
 
 
@@ -45,6 +48,11 @@ def decisions_router(settings: NotifierSettings, notifier: Notifier) -> KafkaRou
                 await notifier.handle(decision, record.topic)
             except ContactMissing as error:
                 await dead_letter(record, message.body, str(error))
+            except httpx.HTTPError as error:
+                # Intake is away: pause before the decision comes again, not a hot loop.
+                log.warning("intake unreachable, will retry", error=type(error).__name__)
+                await asyncio.sleep(INTAKE_RETRY_PAUSE_SECONDS)
+                raise
 
     async def dead_letter(record: object, raw: bytes, reason: str) -> None:
         topic = str(getattr(record, "topic", ""))

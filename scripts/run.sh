@@ -26,6 +26,9 @@ pids+=($!)
 NOTIFIER_INTAKE_API_KEY=$("${UV[@]}" run --frozen python -m intake keys create \
   --organisation NOTIFIER --scope notifier --label "make run" 2>/dev/null)
 export NOTIFIER_INTAKE_API_KEY
+# Providers: the local stand-ins (python -m standins) instead of GOV.UK Notify and real clinics.
+export NOTIFIER_NOTIFY_BASE_URL=http://127.0.0.1:8090
+export NOTIFIER_CLINIC_WEBHOOK_URL='http://127.0.0.1:8090/clinics/{site}'
 for service in intake router notifier; do
   "${UV[@]}" run --frozen python -m "$service" > >(tee ".devstack/logs/$service.log") 2>&1 &
   pids+=($!)

@@ -71,7 +71,7 @@ class NotifierSettings(ServiceSettings):
         description="Master secret; each clinic's signing secret is derived from it.",
     )
     clinic_webhook_url: str = Field(
-        default="http://127.0.0.1:8091/clinics/{site}",
+        default="http://127.0.0.1:8090/clinics/{site}",
         validation_alias="NOTIFIER_CLINIC_WEBHOOK_URL",
         description="Webhook URL for a site the directory gives none for; {site} is its id.",
     )

@@ -7,10 +7,12 @@ from typing import Any
 
 from faststream import BaseMiddleware
 from faststream.kafka import KafkaBroker
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.middlewares import AckPolicy
 
 from shared.contracts import Event
 from shared.logging import correlation
+from shared.metrics import REGISTRY
 
 # At-least-once consumption: the offset is committed only after the handler returned; on an
 # exception the consumer seeks back and the message is delivered again. Handlers are
@@ -39,7 +41,10 @@ def broker_options(client_id: str, **overrides: Any) -> dict[str, Any]:
         "acks": "all",
         "enable_idempotence": True,
         "client_id": client_id,
-        "middlewares": (CorrelationIdMiddleware,),
+        "middlewares": (
+            CorrelationIdMiddleware,
+            KafkaPrometheusMiddleware(registry=REGISTRY, app_name=client_id),
+        ),
         "logger": logging.getLogger(f"{client_id}.kafka"),
         "request_timeout_ms": 30_000,
     }

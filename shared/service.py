@@ -14,10 +14,12 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Response
 from faststream.kafka import KafkaRouter as KafkaFeatureRouter
 from faststream.kafka.fastapi import KafkaRouter
+from prometheus_client import make_asgi_app
 
 from shared.database import Database
 from shared.kafka import broker_options
 from shared.logging import get_logger
+from shared.metrics import REGISTRY
 from shared.settings import ServiceSettings
 
 log = get_logger(__name__)
@@ -75,6 +77,7 @@ def build_service(
         app.include_router(http_router)
     service = Service(name, settings, database, kafka, app)
     app.include_router(_health_router(service))
+    app.mount("/metrics", make_asgi_app(REGISTRY))
 
     tasks: list[asyncio.Task[None]] = []
 

@@ -17,6 +17,7 @@ from intake.adapters.api_keys import ApiKey
 from intake.domain.referral import AcceptedReferral, accept_professional
 from shared.db import Connection
 from shared.logging import get_logger
+from shared.metrics import REFERRALS_ACCEPTED
 from shared.submission import ReferralSubmission
 
 log = get_logger(__name__)
@@ -93,6 +94,7 @@ async def _replay(conn: Connection, referral_id: UUID) -> Submitted:
 
 
 def _log_accepted(accepted: AcceptedReferral) -> None:
+    REFERRALS_ACCEPTED.labels(accepted.channel, accepted.submission.service.value).inc()
     log.info(
         "referral accepted",
         referral_id=str(accepted.referral_id),

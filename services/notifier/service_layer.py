@@ -41,6 +41,7 @@ from shared.database import Database
 from shared.db import Connection
 from shared.directory import Directory
 from shared.logging import get_logger
+from shared.metrics import NOTIFICATIONS
 from shared.topics import Topic
 
 log = get_logger(__name__)
@@ -196,6 +197,7 @@ class Notifier:
             provider_id=provider_id,
             events=((event, str(decision.referral_id), None),),
         )
+        NOTIFICATIONS.labels(message.recipient, message.channel, "sent").inc()
         log.info(
             "notification sent",
             recipient=message.recipient,
@@ -234,6 +236,7 @@ class Notifier:
         await store.finish(
             conn, notification_id, status="failed", error=error[:300], events=tuple(events)
         )
+        NOTIFICATIONS.labels(message.recipient, message.channel, "failed").inc()
         log.error(
             "notification failed",
             recipient=message.recipient,

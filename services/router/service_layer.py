@@ -20,6 +20,7 @@ from router.domain.triage import TriageError, resolve
 from shared.contracts import Outcome, ReferralDecided, ReferralReceived, ServiceCode
 from shared.directory import Directory
 from shared.logging import get_logger
+from shared.metrics import ROUTING_DECISIONS
 
 log = get_logger(__name__)
 
@@ -42,6 +43,7 @@ async def decide_received(
             return None
         await store.add_referral(conn, received)
         await store.record(conn, event)
+    ROUTING_DECISIONS.labels(event.service.value, event.outcome.value, "rules").inc()
     log.info(
         "referral decided",
         referral_id=str(received.referral_id),
@@ -92,5 +94,6 @@ async def resolve_triage(
             decided_by=decided_by.strip(),
         )
         await store.record(conn, event)
+    ROUTING_DECISIONS.labels(event.service.value, event.outcome.value, "person").inc()
     log.info("triage resolved", referral_id=str(referral_id), outcome=event.outcome.value)
     return event

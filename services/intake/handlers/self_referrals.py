@@ -23,6 +23,7 @@ from shared.contracts import DeadLetter
 from shared.database import Database
 from shared.kafka import SUBSCRIBER_DEFAULTS, publish_event
 from shared.logging import correlation, get_logger
+from shared.metrics import DEAD_LETTERS
 from shared.sealed import public_key_of, seal
 
 log = get_logger(__name__)
@@ -81,6 +82,7 @@ def self_referral_router(settings: IntakeSettings, database: Database) -> KafkaR
             original_sealed=not safe,
         )
         await publish_event(dead_letters, letter, key=f"{partition}/{offset}")
+        DEAD_LETTERS.labels("self-referral").inc()
         log.warning(
             "self-referral dead-lettered", reason=reason, partition=partition, offset=offset
         )

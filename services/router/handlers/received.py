@@ -22,6 +22,7 @@ from shared.database import Database
 from shared.directory import Directory
 from shared.kafka import SUBSCRIBER_DEFAULTS, publish_event
 from shared.logging import correlation, get_logger
+from shared.metrics import DEAD_LETTERS
 
 log = get_logger(__name__)
 
@@ -63,6 +64,7 @@ def received_router(
                 original_base64=base64.b64encode(message.body).decode(),
             )
             await publish_event(dead_letters, letter, key=f"{partition}/{offset}")
+            DEAD_LETTERS.labels("received").inc()
             log.warning("received event dead-lettered", partition=partition, offset=offset)
             return
         with correlation(received.correlation_id):

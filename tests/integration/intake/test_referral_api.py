@@ -255,3 +255,25 @@ async def test_openapi_documents_the_submission_and_the_key(intake: RunningIntak
     assert set(schema["required"]) == {"service", "referrer", "patient", "clinical"}
     assert {"202", "401", "403", "409", "413", "422"} <= set(post["responses"])
     assert "HTTPBearer" in spec["components"]["securitySchemes"]
+
+
+def _sample(text: str, name: str, **labels: str) -> float:
+    for line in text.splitlines():
+        if line.startswith(f"{name}{{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+async def test_prometheus_metrics_count_accepted_referrals(intake: RunningIntake) -> None:
+    key = await intake.new_key("M85001")
+    before = _sample(
+        (await intake.client.get("/metrics/")).text,
+        "referrals_accepted_total",
+        channel="api",
+        service="pelvic-health",
+    )
+    assert (await submit(intake, gp_referral(), key)).status_code == 202
+    text = (await intake.client.get("/metrics/")).text
+    after = _sample(text, "referrals_accepted_total", channel="api", service="pelvic-health")
+    assert after == before + 1
+    assert "faststream_received_messages_total" in text or "faststream_published" in text

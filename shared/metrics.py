@@ -1,0 +1,23 @@
+"""Prometheus metrics: FastStream's own (messages received, processed, published, timings)
+and the domain's counters, all in the process's default registry, served at `/metrics`."""
+
+from __future__ import annotations
+
+from prometheus_client import REGISTRY, Counter
+
+REFERRALS_ACCEPTED = Counter(
+    "referrals_accepted_total", "Referrals intake accepted and stored.", ["channel", "service"]
+)
+ROUTING_DECISIONS = Counter(
+    "routing_decisions_total",
+    "Decisions the router recorded.",
+    ["service", "outcome", "decided_by"],
+)
+NOTIFICATIONS = Counter(
+    "notifications_total", "Notifications finished, by outcome.", ["recipient", "channel", "status"]
+)
+DEAD_LETTERS = Counter(
+    "dead_letters_total", "Messages a consumer sent to a dead-letter topic.", ["source"]
+)
+
+__all__ = ["DEAD_LETTERS", "NOTIFICATIONS", "REFERRALS_ACCEPTED", "REGISTRY", "ROUTING_DECISIONS"]

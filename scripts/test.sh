@@ -20,11 +20,13 @@ stop_stack() {
 }
 trap stop_stack EXIT
 
-echo "== lint: ruff, mypy, import contracts"
+echo "== lint: ruff, mypy, import contracts, AsyncAPI"
 "${UV[@]}" run --frozen ruff check .
 "${UV[@]}" run --frozen ruff format --check .
 "${UV[@]}" run --frozen mypy
 "${UV[@]}" run --frozen lint-imports
+echo "== AsyncAPI documents in docs/asyncapi/ match the code"
+"${UV[@]}" run --frozen python -m devstack asyncapi --check
 
 echo "== tests against Kafka at $KAFKA_BOOTSTRAP_SERVERS and PostgreSQL at $DATABASE_URL"
 "${UV[@]}" run --frozen pytest "$@"

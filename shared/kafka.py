@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from faststream import BaseMiddleware
-from faststream.kafka import KafkaBroker
+from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.middlewares import AckPolicy
 
@@ -55,6 +55,17 @@ def broker_options(client_id: str, **overrides: Any) -> dict[str, Any]:
 def build_broker(bootstrap_servers: str, client_id: str, **overrides: Any) -> KafkaBroker:
     """A standalone broker (tools, tests) with the same settings as the services'."""
     return KafkaBroker(bootstrap_servers, **broker_options(client_id, **overrides))
+
+
+def document_outbox_events(
+    router: KafkaRouter, prefix: str, events: tuple[type[Event], ...]
+) -> None:
+    """Declare the events the outbox relay publishes (it sends through the broker, by topic
+    name), so that the service's AsyncAPI document lists them with their schemas."""
+    for event in events:
+        router.publisher(
+            event.TOPIC.qualified(prefix), schema=event, description=event.TOPIC.description
+        )
 
 
 def event_headers(event: Event) -> dict[str, str]:

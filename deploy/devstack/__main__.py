@@ -94,6 +94,24 @@ def topics(
     typer.echo(f"created: {', '.join(created) or 'none (all present)'}")
 
 
+@cli.command()
+def asyncapi(
+    check: bool = typer.Option(False, "--check", help="Fail if a committed document is stale."),
+) -> None:
+    """Generate each service's AsyncAPI document into docs/asyncapi/ from the code."""
+    from devstack.asyncapi import DOCS, write_or_check
+
+    stale = write_or_check(check)
+    if stale:
+        typer.echo(
+            f"devstack: stale AsyncAPI for {', '.join(stale)}; run `python -m devstack asyncapi`"
+            " and commit docs/asyncapi/",
+            err=True,
+        )
+        raise typer.Exit(1)
+    typer.echo(f"devstack: AsyncAPI {'up to date' if check else 'written'} in {DOCS}")
+
+
 def main() -> None:
     cli()
 

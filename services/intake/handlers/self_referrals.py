@@ -19,9 +19,9 @@ from intake.domain.referral import BadReference, NotASelfReferral, accept_self_r
 from intake.settings import IntakeSettings
 from shared import topics
 from shared.clock import today
-from shared.contracts import DeadLetter
+from shared.contracts import DeadLetter, ReferralReceived
 from shared.database import Database
-from shared.kafka import SUBSCRIBER_DEFAULTS, publish_event
+from shared.kafka import SUBSCRIBER_DEFAULTS, document_outbox_events, publish_event
 from shared.logging import correlation, get_logger
 from shared.metrics import DEAD_LETTERS
 from shared.sealed import public_key_of, seal
@@ -31,9 +31,10 @@ log = get_logger(__name__)
 
 def self_referral_router(settings: IntakeSettings, database: Database) -> KafkaRouter:
     router = KafkaRouter()
+    document_outbox_events(router, settings.kafka_topic_prefix, (ReferralReceived,))
     prefix = settings.kafka_topic_prefix
     source_topic = topics.SELF_REFERRAL_SUBMITTED.qualified(prefix)
-    dead_letters = router.publisher(topics.SELF_REFERRAL_DLQ.qualified(prefix))
+    dead_letters = router.publisher(topics.SELF_REFERRAL_DLQ.qualified(prefix), schema=DeadLetter)
     private_key = settings.private_key.get_secret_value()
 
     @router.subscriber(

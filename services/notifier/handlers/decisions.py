@@ -15,8 +15,8 @@ from notifier.adapters.intake_client import ContactMissing
 from notifier.service_layer import Notifier
 from notifier.settings import NotifierSettings
 from shared import topics
-from shared.contracts import DeadLetter, ReferralDecided
-from shared.kafka import SUBSCRIBER_DEFAULTS, publish_event
+from shared.contracts import DeadLetter, NotificationFailed, NotificationSent, ReferralDecided
+from shared.kafka import SUBSCRIBER_DEFAULTS, document_outbox_events, publish_event
 from shared.logging import correlation, get_logger
 
 log = get_logger(__name__)
@@ -26,8 +26,11 @@ DECISION_TOPICS = (topics.REFERRAL_ROUTED, topics.REFERRAL_REJECTED, topics.REFE
 
 def decisions_router(settings: NotifierSettings, notifier: Notifier) -> KafkaRouter:
     router = KafkaRouter()
+    document_outbox_events(
+        router, settings.kafka_topic_prefix, (NotificationSent, NotificationFailed)
+    )
     prefix = settings.kafka_topic_prefix
-    dead_letters = router.publisher(topics.NOTIFICATION_DLQ.qualified(prefix))
+    dead_letters = router.publisher(topics.NOTIFICATION_DLQ.qualified(prefix), schema=DeadLetter)
 
     @router.subscriber(
         *[t.qualified(prefix) for t in DECISION_TOPICS],

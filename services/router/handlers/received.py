@@ -17,10 +17,16 @@ from router import service_layer
 from router.settings import RouterSettings
 from shared import topics
 from shared.clock import today
-from shared.contracts import DeadLetter, ReferralReceived
+from shared.contracts import (
+    DeadLetter,
+    ReferralNeedsTriage,
+    ReferralReceived,
+    ReferralRejected,
+    ReferralRouted,
+)
 from shared.database import Database
 from shared.directory import Directory
-from shared.kafka import SUBSCRIBER_DEFAULTS, publish_event
+from shared.kafka import SUBSCRIBER_DEFAULTS, document_outbox_events, publish_event
 from shared.logging import correlation, get_logger
 from shared.metrics import DEAD_LETTERS
 
@@ -31,9 +37,16 @@ def received_router(
     settings: RouterSettings, database: Database, directory: Directory
 ) -> KafkaRouter:
     router = KafkaRouter()
+    document_outbox_events(
+        router,
+        settings.kafka_topic_prefix,
+        (ReferralRouted, ReferralRejected, ReferralNeedsTriage),
+    )
     prefix = settings.kafka_topic_prefix
     source_topic = topics.REFERRAL_RECEIVED.qualified(prefix)
-    dead_letters = router.publisher(topics.REFERRAL_RECEIVED_DLQ.qualified(prefix))
+    dead_letters = router.publisher(
+        topics.REFERRAL_RECEIVED_DLQ.qualified(prefix), schema=DeadLetter
+    )
 
     @router.subscriber(
         source_topic,

@@ -48,6 +48,13 @@ async def create_pool(
     return pool
 
 
+async def connect(dsn: str) -> asyncpg.Connection:
+    """One connection (tools, scripts) that reads and writes JSON like the pools do."""
+    conn = await asyncpg.connect(dsn)
+    await _json_codecs(conn)
+    return conn
+
+
 async def _json_codecs(conn: Connection) -> None:
     """jsonb and json columns come back as Python values, and go in from them."""
     for type_name in ("json", "jsonb"):

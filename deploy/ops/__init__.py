@@ -1,0 +1,1 @@
+"""`referrals`: the operations command for the people watching the topics."""

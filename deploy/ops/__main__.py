@@ -1,0 +1,108 @@
+"""`referrals`: watch and mend the pipeline (topics, tail, show, dlq, triage).
+
+Reads the same environment as the services: KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL,
+KAFKA_TOPIC_PREFIX and the services' *_DB_SCHEMA. Topics hold no patient identifiers, so
+everything this prints is safe to show.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Annotated
+from uuid import UUID
+
+import typer
+
+from ops.dead_letters import ReplayRefused, dead_letters, replay
+from ops.kafka_views import follow, readable, topic_views
+from ops.settings import OpsSettings
+from ops.timeline import timeline
+from router.__main__ import triage
+
+cli = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=True)
+dlq = typer.Typer(help="Dead-lettered events.", no_args_is_help=True)
+cli.add_typer(dlq, name="dlq")
+cli.add_typer(triage, name="triage")
+
+
+@cli.command()
+def topics() -> None:
+    """Each topic: partitions, end offset, and every consumer group's lag."""
+    settings = OpsSettings()
+    views = asyncio.run(topic_views(settings.kafka_bootstrap_servers, settings.kafka_topic_prefix))
+    typer.echo(f"{'topic':<36} {'parts':>5} {'end':>9}  lag by consumer group")
+    for view in views:
+        lags = ", ".join(f"{g}={lag}" for g, lag in sorted(view.lag_by_group.items())) or "-"
+        typer.echo(f"{view.name:<36} {view.partitions:>5} {view.end_offsets:>9}  {lags}")
+
+
+@cli.command()
+def tail(
+    topic: str,
+    from_beginning: Annotated[bool, typer.Option("--from-beginning")] = False,
+    limit: Annotated[int, typer.Option(help="Stop after this many events (0: follow).")] = 0,
+) -> None:
+    """Follow a topic and print each event decoded."""
+    settings = OpsSettings()
+    name = (
+        topic
+        if topic.startswith(settings.kafka_topic_prefix)
+        else settings.kafka_topic_prefix + topic
+    )
+
+    async def run() -> None:
+        seen = 0
+        async for record in follow(
+            settings.kafka_bootstrap_servers, name, from_beginning=from_beginning
+        ):
+            typer.echo(readable(record))
+            seen += 1
+            if limit and seen >= limit:
+                return
+
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C ends a follow quietly
+        asyncio.run(run())
+
+
+@cli.command()
+def show(ref: str) -> None:
+    """One referral's timeline across the three services, by tracking reference or id."""
+    events = asyncio.run(timeline(OpsSettings(), ref))
+    if not events:
+        typer.echo(f"no referral {ref}", err=True)
+        raise typer.Exit(1)
+    for when, service, what in events:
+        typer.echo(f"{when:%Y-%m-%d %H:%M:%S}  {service:<9} {what}")
+
+
+@dlq.command("list")
+def dlq_list() -> None:
+    """Every dead-lettered event, with where it came from and why."""
+    found = asyncio.run(dead_letters(OpsSettings()))
+    if not found:
+        typer.echo("no dead letters")
+    for topic, letter in found:
+        typer.echo(
+            f"{letter.event_id}  {letter.occurred_at:%Y-%m-%d %H:%M}  {topic}  "
+            f"from {letter.source_topic}: {letter.reason}"
+        )
+
+
+@dlq.command("replay")
+def dlq_replay(event_id: UUID) -> None:
+    """Re-publish a dead-lettered event to its source topic, after the cause is fixed."""
+    try:
+        source = asyncio.run(replay(OpsSettings(), event_id))
+    except ReplayRefused as error:
+        typer.echo(f"referrals: {error}", err=True)
+        raise typer.Exit(1) from error
+    typer.echo(f"replayed {event_id} to {source}")
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

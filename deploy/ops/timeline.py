@@ -1,0 +1,61 @@
+"""One referral across the three services, read from their own schemas."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from ops.settings import OpsSettings
+from shared.db import connect
+
+
+async def timeline(settings: OpsSettings, ref: str) -> list[tuple[datetime, str, str]]:
+    conn = await connect(str(settings.database_url))
+    try:
+        referral = await conn.fetchrow(
+            f"SELECT referral_id, tracking_reference, channel, source, service, status,"
+            f" received_at FROM {settings.intake_schema}.referrals"
+            " WHERE tracking_reference = upper($1) OR referral_id::text = $1",
+            ref,
+        )
+        if referral is None:
+            return []
+        rid = referral["referral_id"]
+        events: list[tuple[datetime, str, str]] = [
+            (
+                referral["received_at"],
+                "intake",
+                f"received {referral['tracking_reference']} ({referral['service']}, by "
+                f"{referral['channel']} from {referral['source']}); status {referral['status']}",
+            )
+        ]
+        for d in await _rows(conn, settings.router_schema, "decisions", rid, "decided_at"):
+            where = f" to {d['destination']['id']}" if d["destination"] else ""
+            rules = ", ".join(r["rule"] for r in d["reasons"])
+            events.append(
+                (d["decided_at"], "router", f"{d['outcome']}{where} by {d['decided_by']} ({rules})")
+            )
+        for n in await _rows(conn, settings.notifier_schema, "notifications", rid, "created_at"):
+            when = n["finished_at"] or n["created_at"]
+            extra = f": {n['error']}" if n["error"] else ""
+            events.append(
+                (
+                    when,
+                    "notifier",
+                    f"{n['recipient']} by {n['channel']}: {n['status']}"
+                    f" after {n['attempts']} attempt(s){extra}",
+                )
+            )
+        return sorted(events, key=lambda e: e[0])
+    finally:
+        await conn.close()
+
+
+async def _rows(conn: Any, schema: str, table: str, rid: Any, order: str) -> list[Any]:
+    if await conn.fetchval("SELECT to_regclass($1)", f"{schema}.{table}") is None:
+        return []
+    return list(
+        await conn.fetch(
+            f"SELECT * FROM {schema}.{table} WHERE referral_id = $1 ORDER BY {order}", rid
+        )
+    )

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from devstack.config import PROJECT_ROOT
 from shared.sealed import generate_keypair
 
@@ -43,7 +45,9 @@ def render(name: str, build: Callable[[], Any]) -> str:
     schema = service.kafka.schema
     schema.title, schema.version = name, "1"
     schema.description = service.app.description
-    return str(schema.to_specification().to_yaml())
+    # FastStream lists channels in set order, which varies between runs: sort for a stable file.
+    document = yaml.safe_load(schema.to_specification().to_yaml())
+    return str(yaml.safe_dump(document, sort_keys=True, allow_unicode=True, width=100))
 
 
 def write_or_check(check: bool) -> list[str]:

@@ -41,6 +41,11 @@ for port in 8000 8001 8002 8090; do
     sleep 0.5
   done
 done
+echo "== sample referrals, one per outcome (what happened to each):"
+REFERRALS_DEMO_API_KEY=$("${UV[@]}" run --frozen python -m intake keys create \
+  --organisation M85001 --label "make run samples" 2>/dev/null)
+REFERRALS_DEMO_API_KEY=$REFERRALS_DEMO_API_KEY "${UV[@]}" run --frozen referrals demo 2>/dev/null \
+  || echo "   (the samples could not be shown; see .devstack/logs/)"
 cat <<MSG
 
 == The system is up (logs in .devstack/logs/). Ctrl-C stops everything this command started.

@@ -14,6 +14,7 @@ from uuid import UUID
 
 import typer
 
+from ops import samples
 from ops.dead_letters import ReplayRefused, dead_letters, replay
 from ops.kafka_views import follow, readable, topic_views
 from ops.settings import OpsSettings
@@ -98,6 +99,29 @@ def dlq_replay(event_id: UUID) -> None:
         typer.echo(f"referrals: {error}", err=True)
         raise typer.Exit(1) from error
     typer.echo(f"replayed {event_id} to {source}")
+
+
+@cli.command()
+def demo(
+    intake_url: Annotated[str, typer.Option(envvar="INTAKE_URL")] = "http://127.0.0.1:8000",
+    api_key: Annotated[
+        str,
+        typer.Option(
+            envvar="REFERRALS_DEMO_API_KEY", help="A referrer key for organisation M85001."
+        ),
+    ] = "",
+) -> None:
+    """Submit sample referrals covering every outcome and print what happened to each."""
+    settings = OpsSettings()
+
+    async def run() -> list[tuple[samples.Submitted, list[str]]]:
+        submitted = await samples.submit_all(settings, intake_url, api_key)
+        return await samples.outcomes(settings, submitted)
+
+    for sample, lines in asyncio.run(run()):
+        typer.echo(f"\n{sample.name}  [{sample.tracking_reference}]")
+        for line in lines[1:] or ["(not decided yet)"]:
+            typer.echo(f"    {line}")
 
 
 def main() -> None:

@@ -32,6 +32,7 @@ async def timeline(settings: OpsSettings, ref: str) -> list[tuple[datetime, str,
         for d in await _rows(conn, settings.router_schema, "decisions", rid, "decided_at"):
             where = f" to {d['destination']['id']}" if d["destination"] else ""
             rules = ", ".join(r["rule"] for r in d["reasons"])
+            where += ", urgent" if d["urgent"] else ""
             events.append(
                 (d["decided_at"], "router", f"{d['outcome']}{where} by {d['decided_by']} ({rules})")
             )

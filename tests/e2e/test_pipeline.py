@@ -208,3 +208,43 @@ def test_a_dead_lettered_notification_is_replayed_once_after_the_fix(
     time.sleep(3)
     assert len(mentioning(standins.records("notify"), reference)) == 1
     assert mentioning(standins.records("webhook"), reference) == []  # not told twice
+
+
+def test_the_sample_referrals_reach_every_outcome_with_the_right_messages(
+    pipeline: Pipeline,
+) -> None:
+    shown = ops(pipeline, "demo", "--intake-url", pipeline.intake.url, "--api-key", pipeline.key)
+    blocks = {block.split("  [")[0]: block for block in shown.strip().split("\n\n")}
+    expected = {
+        "GP: new mother, Birmingham, pelvic health": [
+            "routed to pelvic-bsol",
+            "patient by sms: sent",
+            "clinic by webhook: sent",
+        ],
+        "Consultant: cardiac, pregnant, maternal medicine": [
+            "routed to mms-kent-medway, urgent",
+            "clinic by webhook: sent",
+        ],
+        "GP: Thrive before talking therapies": [
+            "rejected by rules (thrive.completed-talking-therapies)",
+            "referrer by email: sent",
+        ],
+        "GP: fertility with prior approval": ["routed to fertility-kent-medway"],
+        "GP: pelvic health, area not in the directory": [
+            "needs-triage by rules",
+            "patient by sms: sent",
+        ],
+        "Self-referral: contraception, Maidstone": [
+            "routed to hub-west-kent",
+            "patient by email: sent",
+        ],
+        "Self-referral: Thrive (needs a professional)": [
+            "thrive.referrer-is-professional",
+            "patient by sms: sent",
+        ],
+    }
+    for name, lines in expected.items():
+        for line in lines:
+            assert line in blocks[name], blocks[name]
+    assert "referrer by email" not in blocks["Self-referral: Thrive (needs a professional)"]
+    assert identifiers_in(shown) == []

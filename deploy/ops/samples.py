@@ -1,0 +1,200 @@
+"""Sample referrals covering every outcome, for the run command to show the system working.
+All people and numbers here are fictional (NHS numbers from the test range rules)."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from intake.domain.tracking import new_tracking_reference
+from ops.settings import OpsSettings
+from ops.timeline import timeline
+from shared.contracts import SelfReferralSubmitted
+from shared.kafka import build_broker, publish_event
+from shared.sealed import seal
+from shared.topics import SELF_REFERRAL_SUBMITTED
+
+_PATIENT = {
+    "nhs_number": "9434765919",
+    "given_name": "Sample",
+    "family_name": "Patient",
+    "date_of_birth": "1991-03-14",
+    "sex_at_birth": "female",
+    "postcode": "B1 1AA",
+    "email": "sample.patient@example.com",
+    "mobile": "07700900001",
+    "contact_preferences": ["sms"],
+}
+_GP = {
+    "role": "gp",
+    "name": "Dr Sample",
+    "organisation_code": "M85001",
+    "contact_email": "referrals@example-practice.nhs.uk",
+}
+
+
+def _referral(
+    service: str, referrer: dict[str, Any], postcode: str, clinical: dict[str, Any], **patient: Any
+) -> dict[str, Any]:
+    return {
+        "service": service,
+        "referrer": referrer,
+        "patient": {**copy.deepcopy(_PATIENT), "postcode": postcode, **patient},
+        "clinical": {"reason": "Sample referral.", **clinical},
+    }
+
+
+_SELF = {"role": "self"}
+SAMPLES: list[tuple[str, str, dict[str, Any]]] = [
+    (
+        "GP: new mother, Birmingham, pelvic health",
+        "api",
+        _referral(
+            "pelvic-health",
+            _GP,
+            "B1 1AA",
+            {"pregnancy_status": "postnatal", "delivery_date": "2026-07-14"},
+        ),
+    ),
+    (
+        "Consultant: cardiac, pregnant, maternal medicine",
+        "api",
+        _referral(
+            "maternal-medicine",
+            {**_GP, "role": "consultant-obstetrician"},
+            "CT1 2AA",
+            {
+                "pregnancy_status": "pregnant",
+                "expected_delivery_date": "2027-04-01",
+                "conditions": ["cardiac"],
+            },
+        ),
+    ),
+    (
+        "GP: Thrive before talking therapies",
+        "api",
+        _referral(
+            "thrive",
+            _GP,
+            "ME14 1XX",
+            {
+                "pregnancy_status": "postnatal",
+                "delivery_date": "2026-06-01",
+                "completed_talking_therapies": False,
+            },
+        ),
+    ),
+    (
+        "GP: fertility with prior approval",
+        "api",
+        _referral(
+            "fertility",
+            _GP,
+            "ME14 1XX",
+            {"pregnancy_status": "not-pregnant", "prior_approval_reference": "KM-PA-0001"},
+        ),
+    ),
+    (
+        "GP: pelvic health, area not in the directory",
+        "api",
+        _referral(
+            "pelvic-health",
+            _GP,
+            "ZZ1 1AA",
+            {"pregnancy_status": "pregnant", "expected_delivery_date": "2027-02-01"},
+        ),
+    ),
+    (
+        "Self-referral: contraception, Maidstone",
+        "self",
+        _referral(
+            "contraception",
+            _SELF,
+            "ME14 1XX",
+            {"pregnancy_status": "not-pregnant"},
+            nhs_number=None,
+            contact_preferences=["email"],
+        ),
+    ),
+    (
+        "Self-referral: Thrive (needs a professional)",
+        "self",
+        _referral(
+            "thrive",
+            _SELF,
+            "ME14 1XX",
+            {"pregnancy_status": "postnatal", "delivery_date": "2026-05-01"},
+            nhs_number=None,
+        ),
+    ),
+]
+
+
+@dataclass
+class Submitted:
+    name: str
+    tracking_reference: str
+
+
+async def submit_all(settings: OpsSettings, intake_url: str, api_key: str) -> list[Submitted]:
+    async with httpx.AsyncClient(base_url=intake_url, timeout=30) as client:
+        public_key = (await client.get("/v1/self-referral-key")).json()["public_key"]
+        done: list[Submitted] = []
+        for name, channel, payload in SAMPLES:
+            if channel == "api":
+                answer = await client.post(
+                    "/v1/referrals", json=payload, headers={"Authorization": f"Bearer {api_key}"}
+                )
+                answer.raise_for_status()
+                done.append(Submitted(name, answer.json()["tracking_reference"]))
+            else:
+                done.append(Submitted(name, await _self_refer(settings, public_key, payload)))
+        return done
+
+
+async def _self_refer(settings: OpsSettings, public_key: str, payload: dict[str, Any]) -> str:
+    reference = new_tracking_reference()
+    payload = {**payload, "patient": {k: v for k, v in payload["patient"].items() if v is not None}}
+    event = SelfReferralSubmitted(
+        correlation_id=str(uuid.uuid4()),
+        source="sample-partner-form",
+        referral_id=uuid.uuid4(),
+        tracking_reference=reference,
+        sealed_submission=seal(public_key, json.dumps(payload).encode()),
+    )
+    async with build_broker(settings.kafka_bootstrap_servers, "referrals-demo") as broker:
+        await publish_event(
+            broker,
+            event,
+            key=str(event.referral_id),
+            topic=SELF_REFERRAL_SUBMITTED.qualified(settings.kafka_topic_prefix),
+        )
+    return reference
+
+
+async def outcomes(
+    settings: OpsSettings, submitted: list[Submitted], within: float = 60
+) -> list[tuple[Submitted, list[str]]]:
+    """Each sample's timeline, once it has been decided and its notifications finished."""
+    deadline = time.monotonic() + within
+    while True:
+        results = [
+            (s, [what for _, _, what in await timeline(settings, s.tracking_reference)])
+            for s in submitted
+        ]
+        settled = all(
+            any(w.startswith(("routed", "rejected", "needs-triage")) for w in lines)
+            and not any(": pending" in w or ": sending" in w for w in lines)
+            and any(" by " in w and "attempt" in w for w in lines)
+            for _, lines in results
+        )
+        if settled or time.monotonic() > deadline:
+            return results
+        await asyncio.sleep(0.5)

@@ -41,6 +41,21 @@ async def enqueue(conn: Connection, event: Event, key: str, topic: Topic | None 
     await conn.execute("SELECT pg_notify(current_schema() || $1, '')", NOTIFY_CHANNEL_SUFFIX)
 
 
+async def enqueue_many(conn: Connection, events: list[tuple[Event, str]]) -> None:
+    """Add several events in one round trip (a batch's decisions), then one wake-up."""
+    if not events:
+        return
+    await conn.executemany(
+        "INSERT INTO outbox (event_id, topic, key, payload, headers) VALUES ($1, $2, $3, $4, $5)"
+        " ON CONFLICT (event_id) DO NOTHING",
+        [
+            (e.event_id, e.TOPIC.name, key, e.model_dump(mode="json"), event_headers(e))
+            for e, key in events
+        ],
+    )
+    await conn.execute("SELECT pg_notify(current_schema() || $1, '')", NOTIFY_CHANNEL_SUFFIX)
+
+
 class OutboxRelay:
     """Publishes unpublished rows in order, a batch per transaction.
 

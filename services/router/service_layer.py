@@ -19,40 +19,53 @@ from router.domain.rules import decide
 from router.domain.triage import TriageError, resolve
 from shared.contracts import Outcome, ReferralDecided, ReferralReceived, ServiceCode
 from shared.directory import Directory
-from shared.logging import get_logger
+from shared.logging import correlation, get_logger
 from shared.metrics import ROUTING_DECISIONS
 
 log = get_logger(__name__)
 
 
-async def decide_received(
-    pool: asyncpg.Pool, received: ReferralReceived, directory: Directory, *, as_of: date, topic: str
-) -> ReferralDecided | None:
-    """Decide and record a referral; None when this event was decided before."""
-    decision = decide(received, directory, as_of)
-    event = decision_event(
-        decision,
-        referral_id=received.referral_id,
-        tracking_reference=received.tracking_reference,
-        received_event_id=received.event_id,
-        correlation_id=received.correlation_id,
-    )
+async def decide_batch(
+    pool: asyncpg.Pool,
+    batch: list[ReferralReceived],
+    directory: Directory,
+    *,
+    as_of: date,
+    topic: str,
+) -> list[ReferralDecided]:
+    """Decide a fetched batch in one transaction (one disk flush, one offset commit), skipping
+    events decided before. A failure rolls the whole batch back and it comes again."""
+    pairs = [
+        (
+            received,
+            decision_event(
+                decide(received, directory, as_of),
+                referral_id=received.referral_id,
+                tracking_reference=received.tracking_reference,
+                received_event_id=received.event_id,
+                correlation_id=received.correlation_id,
+            ),
+        )
+        for received in batch
+    ]
     async with pool.acquire() as conn, conn.transaction():
-        if not await store.first_time(conn, received.event_id, topic):
-            log.info("referral already decided", referral_id=str(received.referral_id))
-            return None
-        await store.add_referral(conn, received)
-        await store.record(conn, event)
-    ROUTING_DECISIONS.labels(event.service.value, event.outcome.value, "rules").inc()
-    log.info(
-        "referral decided",
-        referral_id=str(received.referral_id),
-        outcome=decision.outcome.value,
-        destination=decision.destination.id if decision.destination else None,
-        rules=[r.rule for r in decision.reasons],
-        urgent=decision.urgent,
-    )
-    return event
+        new = await store.first_times(conn, [r.event_id for r in batch], topic)
+        fresh = [(r, d) for r, d in pairs if r.event_id in new]
+        await store.record_many(conn, fresh)
+    for received, event in fresh:
+        ROUTING_DECISIONS.labels(event.service.value, event.outcome.value, "rules").inc()
+        with correlation(received.correlation_id):
+            log.info(
+                "referral decided",
+                referral_id=str(received.referral_id),
+                outcome=event.outcome.value,
+                destination=event.destination.id if event.destination else None,
+                rules=[r.rule for r in event.reasons],
+                urgent=event.urgent,
+            )
+    if len(fresh) < len(pairs):
+        log.info("referrals already decided", skipped=len(pairs) - len(fresh))
+    return [d for _, d in fresh]
 
 
 async def resolve_triage(

@@ -21,35 +21,40 @@ class PendingTriage:
     since: datetime
 
 
-async def first_time(conn: Connection, event_id: UUID, topic: str) -> bool:
-    """Inbox: True the first time an event is handled, False on redelivery."""
-    return bool(
-        await conn.fetchval(
-            "INSERT INTO inbox (event_id, topic) VALUES ($1, $2)"
-            " ON CONFLICT DO NOTHING RETURNING true",
-            event_id,
-            topic,
-        )
+async def first_times(conn: Connection, event_ids: list[UUID], topic: str) -> set[UUID]:
+    """Inbox for a batch: the ids not handled before (now recorded as handled)."""
+    rows = await conn.fetch(
+        "INSERT INTO inbox (event_id, topic) SELECT unnest($1::uuid[]), $2"
+        " ON CONFLICT DO NOTHING RETURNING event_id",
+        event_ids,
+        topic,
     )
+    return {r["event_id"] for r in rows}
 
 
-async def add_referral(conn: Connection, received: ReferralReceived) -> None:
-    await conn.execute(
+async def record_many(
+    conn: Connection, pairs: list[tuple[ReferralReceived, ReferralDecided]]
+) -> None:
+    """A batch of referrals and their decisions, with their events queued; in a transaction."""
+    await conn.executemany(
         "INSERT INTO referrals (referral_id, tracking_reference, service, received)"
         " VALUES ($1, $2, $3, $4) ON CONFLICT (referral_id) DO NOTHING",
-        received.referral_id,
-        received.tracking_reference,
-        received.service.value,
-        received.model_dump(mode="json"),
+        [
+            (r.referral_id, r.tracking_reference, r.service.value, r.model_dump(mode="json"))
+            for r, _ in pairs
+        ],
     )
-
-
-async def record(conn: Connection, decision: ReferralDecided) -> None:
-    """Keep the decision and queue its event; call inside a transaction."""
-    await conn.execute(
+    await conn.executemany(
         "INSERT INTO decisions (decision_id, referral_id, outcome, destination, reasons,"
         " signposting, urgent, rules_version, decided_by, decided_at)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        [_decision_row(d) for _, d in pairs],
+    )
+    await outbox.enqueue_many(conn, [(d, str(d.referral_id)) for _, d in pairs])
+
+
+def _decision_row(decision: ReferralDecided) -> tuple[object, ...]:
+    return (
         decision.event_id,
         decision.referral_id,
         decision.outcome.value,
@@ -60,6 +65,16 @@ async def record(conn: Connection, decision: ReferralDecided) -> None:
         decision.rules_version,
         decision.decided_by,
         decision.occurred_at,
+    )
+
+
+async def record(conn: Connection, decision: ReferralDecided) -> None:
+    """Keep the decision and queue its event; call inside a transaction."""
+    await conn.execute(
+        "INSERT INTO decisions (decision_id, referral_id, outcome, destination, reasons,"
+        " signposting, urgent, rules_version, decided_by, decided_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        *_decision_row(decision),
     )
     await outbox.enqueue(conn, decision, key=str(decision.referral_id))
 

@@ -14,9 +14,10 @@ import asyncpg
 
 from intake.adapters import referral_store as store
 from intake.adapters.api_keys import ApiKey
+from intake.adapters.referral_store import AlreadyUsed
 from intake.domain.referral import AcceptedReferral, accept_professional
 from shared.db import Connection
-from shared.logging import get_logger
+from shared.logging import correlation, get_logger
 from shared.metrics import REFERRALS_ACCEPTED
 from shared.submission import ReferralSubmission
 
@@ -73,17 +74,30 @@ async def submit_professional(
     return Submitted(accepted.referral_id, accepted.tracking_reference)
 
 
-async def store_self_referral(
-    pool: asyncpg.Pool, accepted: AcceptedReferral, *, event_id: UUID, topic: str
-) -> bool:
-    """Store a self-referral event's referral once; False when it was handled before."""
+async def store_self_referrals(
+    pool: asyncpg.Pool, batch: list[tuple[AcceptedReferral, UUID]], *, topic: str
+) -> list[tuple[AcceptedReferral, UUID]]:
+    """Store a fetched batch of self-referrals in one transaction, each once (inbox by event
+    id). Returns those whose referral id or reference was already taken by another referral:
+    nothing of them is kept, and the caller dead-letters them."""
+    taken: list[tuple[AcceptedReferral, UUID]] = []
+    stored: list[AcceptedReferral] = []
     async with pool.acquire() as conn, conn.transaction():
-        if not await store.first_time(conn, event_id, topic):
-            log.info("self-referral already stored", event_id=str(event_id))
-            return False
-        await store.add(conn, accepted)
-    _log_accepted(accepted)
-    return True
+        for accepted, event_id in batch:
+            if not await store.first_time(conn, event_id, topic):
+                log.info("self-referral already stored", event_id=str(event_id))
+                continue
+            try:
+                await store.add(conn, accepted)
+            except AlreadyUsed:
+                await store.forget(conn, event_id)
+                taken.append((accepted, event_id))
+                continue
+            stored.append(accepted)
+    for accepted in stored:
+        with correlation(accepted.received.correlation_id):
+            _log_accepted(accepted)
+    return taken
 
 
 async def _replay(conn: Connection, referral_id: UUID) -> Submitted:

@@ -143,6 +143,11 @@ async def record_decision(
     return bool(updated)
 
 
+async def forget(conn: Connection, event_id: UUID) -> None:
+    """Undo an inbox entry (its event was not stored after all, and may be replayed)."""
+    await conn.execute("DELETE FROM inbox WHERE event_id = $1", event_id)
+
+
 async def first_time(conn: Connection, event_id: UUID, topic: str) -> bool:
     """Inbox: True the first time an event is handled, False on redelivery."""
     return bool(

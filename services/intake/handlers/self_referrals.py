@@ -8,25 +8,32 @@ from __future__ import annotations
 
 import base64
 import uuid
+from typing import Any
 
 from faststream.kafka import KafkaRouter
 from faststream.kafka.fastapi import KafkaMessage
 
 from intake import service_layer
-from intake.adapters.referral_store import AlreadyUsed
 from intake.adapters.self_referral_codec import Unreadable, decode
-from intake.domain.referral import BadReference, NotASelfReferral, accept_self_referral
+from intake.domain.referral import (
+    AcceptedReferral,
+    BadReference,
+    NotASelfReferral,
+    accept_self_referral,
+)
 from intake.settings import IntakeSettings
 from shared import topics
 from shared.clock import today
 from shared.contracts import DeadLetter, ReferralReceived
 from shared.database import Database
 from shared.kafka import SUBSCRIBER_DEFAULTS, document_outbox_events, publish_event
-from shared.logging import correlation, get_logger
+from shared.logging import get_logger
 from shared.metrics import DEAD_LETTERS
 from shared.sealed import public_key_of, seal
 
 log = get_logger(__name__)
+# Up to this many events share one transaction and one offset commit.
+BATCH_SIZE = 500
 
 
 def self_referral_router(settings: IntakeSettings, database: Database) -> KafkaRouter:
@@ -40,31 +47,45 @@ def self_referral_router(settings: IntakeSettings, database: Database) -> KafkaR
     @router.subscriber(
         source_topic,
         group_id=settings.consumer_group,
-        description="Self-referral submissions, sealed to intake's public key.",
+        description="Self-referral submissions (SelfReferralSubmitted), sealed to intake's key.",
+        batch=True,
+        max_records=BATCH_SIZE,
         **SUBSCRIBER_DEFAULTS,
     )
-    async def on_self_referral(message: KafkaMessage) -> None:
-        record = message.raw_message
-        assert not isinstance(record, tuple)
-        raw: bytes = message.body
-        try:
-            event, submission = decode(raw, private_key, today())
-            with correlation(event.correlation_id):
-                accepted = accept_self_referral(
-                    submission,
-                    source=event.source,
-                    correlation_id=event.correlation_id,
-                    today=today(),
-                    referral_id=event.referral_id,
-                    tracking_reference=event.tracking_reference,
+    async def on_self_referrals(message: KafkaMessage) -> None:
+        records = message.raw_message
+        batch = records if isinstance(records, tuple) else (records,)
+        accepted: list[tuple[AcceptedReferral, uuid.UUID]] = []
+        record_of: dict[uuid.UUID, Any] = {}
+        for record in batch:
+            raw = record.value or b""
+            try:
+                event, submission = decode(raw, private_key, today())
+                accepted.append(
+                    (
+                        accept_self_referral(
+                            submission,
+                            source=event.source,
+                            correlation_id=event.correlation_id,
+                            today=today(),
+                            referral_id=event.referral_id,
+                            tracking_reference=event.tracking_reference,
+                        ),
+                        event.event_id,
+                    )
                 )
-                await service_layer.store_self_referral(
-                    database.pool, accepted, event_id=event.event_id, topic=source_topic
-                )
-        except Unreadable as error:
-            await dead_letter(error.reason, raw, record, safe=error.envelope_ok)
-        except (NotASelfReferral, BadReference, AlreadyUsed) as error:
-            await dead_letter(str(error), raw, record, safe=True)
+                record_of[event.event_id] = record
+            except Unreadable as error:
+                await dead_letter(error.reason, raw, record, safe=error.envelope_ok)
+            except (NotASelfReferral, BadReference) as error:
+                await dead_letter(str(error), raw, record, safe=True)
+        taken = await service_layer.store_self_referrals(
+            database.pool, accepted, topic=source_topic
+        )
+        for _accepted, event_id in taken:
+            record = record_of[event_id]
+            reason = "the referral id or tracking reference is already in use"
+            await dead_letter(reason, record.value or b"", record, safe=True)
 
     async def dead_letter(reason: str, raw: bytes, record: object, *, safe: bool) -> None:
         # Bytes that were not a proper envelope may hold patient details in clear: seal them

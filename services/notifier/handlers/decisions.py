@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import uuid
+from typing import Any
 
 import httpx
 from faststream.kafka import KafkaRouter
@@ -21,6 +22,8 @@ from shared.logging import correlation, get_logger
 
 log = get_logger(__name__)
 INTAKE_RETRY_PAUSE_SECONDS = 2.0
+BATCH_SIZE = 200
+CONCURRENT_REFERRALS = 32  # decisions of different referrals notified at once
 DECISION_TOPICS = (topics.REFERRAL_ROUTED, topics.REFERRAL_REJECTED, topics.REFERRAL_TRIAGE)
 
 
@@ -35,27 +38,50 @@ def decisions_router(settings: NotifierSettings, notifier: Notifier) -> KafkaRou
     @router.subscriber(
         *[t.qualified(prefix) for t in DECISION_TOPICS],
         group_id=settings.consumer_group,
-        description="Routing decisions: who is told what, on which channel.",
+        description="Routing decisions (ReferralDecided): who is told what, on which channel.",
+        batch=True,
+        max_records=BATCH_SIZE,
         **SUBSCRIBER_DEFAULTS,
     )
-    async def on_decision(message: KafkaMessage) -> None:
-        record = message.raw_message
-        assert not isinstance(record, tuple)
-        try:
-            decision = ReferralDecided.model_validate_json(message.body)
-        except ValidationError as error:
-            await dead_letter(record, message.body, f"not a decision: {error.error_count()} errors")
-            return
-        with correlation(decision.correlation_id):
+    async def on_decisions(message: KafkaMessage) -> None:
+        records = message.raw_message
+        batch = records if isinstance(records, tuple) else (records,)
+        # One referral's decisions in order (triage, then its resolution); referrals at once.
+        by_referral: dict[uuid.UUID, list[tuple[Any, ReferralDecided]]] = {}
+        seen: set[uuid.UUID] = set()
+        for record in batch:
             try:
-                await notifier.handle(decision, record.topic)
-            except ContactMissing as error:
-                await dead_letter(record, message.body, str(error))
-            except httpx.HTTPError as error:
-                # Intake is away: pause before the decision comes again, not a hot loop.
-                log.warning("intake unreachable, will retry", error=type(error).__name__)
-                await asyncio.sleep(INTAKE_RETRY_PAUSE_SECONDS)
-                raise
+                decision = ReferralDecided.model_validate_json(record.value or b"")
+            except ValidationError as error:
+                reason = f"not a decision: {error.error_count()} errors"
+                await dead_letter(record, record.value or b"", reason)
+                continue
+            if decision.event_id not in seen:  # a duplicate in the same batch: once is enough
+                seen.add(decision.event_id)
+                by_referral.setdefault(decision.referral_id, []).append((record, decision))
+        limit = asyncio.Semaphore(CONCURRENT_REFERRALS)
+
+        async def tell(decisions: list[tuple[Any, ReferralDecided]]) -> None:
+            async with limit:
+                for record, decision in decisions:
+                    with correlation(decision.correlation_id):
+                        try:
+                            await notifier.handle(decision, record.topic)
+                        except ContactMissing as error:
+                            await dead_letter(record, record.value or b"", str(error))
+
+        # Every task finishes before the batch is acknowledged or retried: none may still be
+        # sending when the batch comes again.
+        outcomes = await asyncio.gather(
+            *(tell(group) for group in by_referral.values()), return_exceptions=True
+        )
+        failures = [o for o in outcomes if isinstance(o, BaseException)]
+        if any(isinstance(f, httpx.HTTPError) for f in failures):
+            # Intake is away: pause before the batch comes again (what was sent is not resent).
+            log.warning("intake unreachable, will retry")
+            await asyncio.sleep(INTAKE_RETRY_PAUSE_SECONDS)
+        if failures:
+            raise failures[0]
 
     async def dead_letter(record: object, raw: bytes, reason: str) -> None:
         topic = str(getattr(record, "topic", ""))

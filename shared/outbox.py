@@ -104,11 +104,20 @@ class OutboxRelay:
                 )
                 for row in rows
             ]
-            await asyncio.gather(*pending)
+            outcomes = await asyncio.gather(*pending, return_exceptions=True)
+            # Mark what the broker acknowledged, even if some sends failed, so that a retry
+            # republishes only the rest (a repeat would be harmless, but noise for consumers).
+            sent = [
+                r["event_id"]
+                for r, o in zip(rows, outcomes, strict=True)
+                if not isinstance(o, BaseException)
+            ]
             await conn.execute(
-                "UPDATE outbox SET published_at = now() WHERE event_id = ANY($1::uuid[])",
-                [row["event_id"] for row in rows],
+                "UPDATE outbox SET published_at = now() WHERE event_id = ANY($1::uuid[])", sent
             )
+        failed = [o for o in outcomes if isinstance(o, BaseException)]
+        if failed:
+            raise failed[0]
         log.debug("outbox published", events=len(rows))
         return len(rows)
 

@@ -35,6 +35,12 @@ async def decide_batch(
 ) -> list[ReferralDecided]:
     """Decide a fetched batch in one transaction (one disk flush, one offset commit), skipping
     events decided before. A failure rolls the whole batch back and it comes again."""
+    unique: list[ReferralReceived] = []  # an event repeated within one batch counts once
+    seen: set[UUID] = set()
+    for received in batch:
+        if received.event_id not in seen:
+            seen.add(received.event_id)
+            unique.append(received)
     pairs = [
         (
             received,
@@ -46,10 +52,10 @@ async def decide_batch(
                 correlation_id=received.correlation_id,
             ),
         )
-        for received in batch
+        for received in unique
     ]
     async with pool.acquire() as conn, conn.transaction():
-        new = await store.first_times(conn, [r.event_id for r in batch], topic)
+        new = await store.first_times(conn, [r.event_id for r in unique], topic)
         fresh = [(r, d) for r, d in pairs if r.event_id in new]
         await store.record_many(conn, fresh)
     for received, event in fresh:

@@ -175,3 +175,16 @@ async def test_a_poison_event_is_dead_lettered_and_the_partition_moves_on(
     )
     assert [body(r)["referral_id"] for r in routed] == [str(good.referral_id)]
     assert len(await read_all(servers.kafka_bootstrap, prefix_of(router) + DLQ)) == 1
+
+
+async def test_an_event_repeated_within_one_batch_is_decided_once(router: Service) -> None:
+    event = received()
+    directory = load_directory()
+    decided = await service_layer.decide_batch(
+        router.database.pool, [event, event], directory, as_of=date(2026, 11, 23), topic="t"
+    )
+    again = await service_layer.decide_batch(
+        router.database.pool, [event], directory, as_of=date(2026, 11, 23), topic="t"
+    )
+    assert (len(decided), again) == (1, [])
+    assert len(await decisions(router)) == 1

@@ -1,0 +1,221 @@
+"""The whole pipeline on the real servers: intake, router and notifier as separate processes,
+the provider stand-ins, Kafka and PostgreSQL, and this load generator, all on one machine.
+
+    uv run python -m bench.pipeline [--referrals 1000] [--rate 100] [--seconds 20]
+
+Reports, in one run:
+- sustained throughput, referrals/s fully notified (patient SMS and clinic webhook both
+  sent), through the Kafka self-referral path and through the HTTP API;
+- end-to-end latency p50/p95/p99 (self-referral event published -> last notification sent)
+  at a fixed offered rate;
+- the raw aiokafka produce-and-consume rate on the same broker (baseline) and the ratio;
+- each service's peak resident memory.
+Writes bench/results/pipeline.json and prints a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import statistics
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from bench.intake import RESULTS, ensure_stack, peak_rss_mb
+from bench.router import raw_kafka
+from devstack.topics import ensure_topics
+from shared.contracts import SelfReferralSubmitted
+from shared.db import connect
+from shared.kafka import build_broker, publish_event
+from shared.sealed import seal
+from tests.processes import run_cli, service_process
+from tests.samples import gp_referral, self_referral
+from tests.standins import standins_process
+
+# A self-referral that is routed (pelvic health, Birmingham): an SMS and a webhook each.
+SELF = self_referral(**{"patient.postcode": "B1 1AA", "patient.contact_preferences": ["sms"]})
+GP = gp_referral()
+
+
+async def notified(dsn: str, schema: str) -> dict[str, datetime]:
+    """Referral id -> when its last notification was sent, for fully notified referrals."""
+    conn = await connect(dsn)
+    try:
+        if await conn.fetchval("SELECT to_regclass($1)", f"{schema}.notifications") is None:
+            return {}
+        rows = await conn.fetch(
+            f"SELECT referral_id::text AS id, max(finished_at) AS done FROM {schema}.notifications"
+            " GROUP BY referral_id HAVING count(*) FILTER (WHERE status = 'sent') >= 2"
+        )
+        return {r["id"]: r["done"] for r in rows}
+    finally:
+        await conn.close()
+
+
+async def wait_notified(
+    dsn: str, schema: str, ids: set[str], within: float = 600
+) -> dict[str, datetime]:
+    deadline = time.monotonic() + within
+    while True:
+        done = await notified(dsn, schema)
+        if ids <= done.keys() or time.monotonic() > deadline:
+            return {i: done[i] for i in ids if i in done}
+        await asyncio.sleep(0.5)
+
+
+def sealed_event(public_key: str) -> SelfReferralSubmitted:
+    from intake.domain.tracking import new_tracking_reference
+
+    return SelfReferralSubmitted(
+        correlation_id=str(uuid.uuid4()),
+        source="bench-form",
+        referral_id=uuid.uuid4(),
+        tracking_reference=new_tracking_reference(),
+        sealed_submission=seal(public_key, json.dumps(SELF).encode()),
+    )
+
+
+async def kafka_path(env: dict[str, str], public_key: str, n: int) -> float:
+    events = [sealed_event(public_key) for _ in range(n)]
+    topic = env["KAFKA_TOPIC_PREFIX"] + "referrals.self-referral"
+    async with build_broker(os.environ["KAFKA_BOOTSTRAP_SERVERS"], "bench") as broker:
+        began = time.perf_counter()
+        for e in events:
+            await publish_event(broker, e, key=str(e.referral_id), topic=topic, no_confirm=True)
+    ids = {str(e.referral_id) for e in events}
+    done = await wait_notified(os.environ["DATABASE_URL"], env["NOTIFIER_DB_SCHEMA"], ids)
+    return len(done) / (time.perf_counter() - began)
+
+
+async def http_path(env: dict[str, str], intake_url: str, key: str, n: int) -> float:
+    headers = {"Authorization": f"Bearer {key}"}
+    limits = httpx.Limits(max_connections=32)
+    async with httpx.AsyncClient(base_url=intake_url, timeout=30, limits=limits) as client:
+        began = time.perf_counter()
+        ids: set[str] = set()
+        for start in range(0, n, 64):
+            answers = await asyncio.gather(
+                *(
+                    client.post("/v1/referrals", json=GP, headers=headers)
+                    for _ in range(min(64, n - start))
+                )
+            )
+            ids |= {a.json()["referral_id"] for a in answers if a.status_code == 202}
+    done = await wait_notified(os.environ["DATABASE_URL"], env["NOTIFIER_DB_SCHEMA"], ids)
+    return len(done) / (time.perf_counter() - began)
+
+
+async def latency(env: dict[str, str], public_key: str, rate: float, seconds: int) -> list[float]:
+    topic = env["KAFKA_TOPIC_PREFIX"] + "referrals.self-referral"
+    sent_at: dict[str, datetime] = {}
+    async with build_broker(os.environ["KAFKA_BOOTSTRAP_SERVERS"], "bench") as broker:
+        began = time.perf_counter()
+        for i in range(int(rate * seconds)):
+            await asyncio.sleep(max(0.0, began + i / rate - time.perf_counter()))
+            event = sealed_event(public_key)
+            sent_at[str(event.referral_id)] = datetime.now(UTC)
+            await publish_event(broker, event, key=str(event.referral_id), topic=topic)
+    done = await wait_notified(os.environ["DATABASE_URL"], env["NOTIFIER_DB_SCHEMA"], set(sent_at))
+    return sorted((done[i] - sent_at[i]).total_seconds() * 1000 for i in done)
+
+
+def pct(values: list[float], q: int) -> float:
+    return (
+        statistics.quantiles(values, n=100, method="inclusive")[q - 1] if values else float("nan")
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--referrals", type=int, default=1000)
+    parser.add_argument("--rate", type=float, default=100)
+    parser.add_argument("--seconds", type=int, default=20)
+    args = parser.parse_args()
+    ensure_stack()
+    bootstrap = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
+    prefix, tag = f"pipe{uuid.uuid4().hex[:6]}.", uuid.uuid4().hex[:6]
+    asyncio.run(ensure_topics(bootstrap, prefix=prefix))
+    results: dict[str, Any] = {"referrals": args.referrals, "offered_rate": args.rate}
+    results["baseline_raw_kafka_msgs_per_s"] = asyncio.run(
+        raw_kafka(bootstrap, prefix + "bench.raw", 5000, json.dumps(SELF).encode())
+    )
+    with standins_process() as standins:
+        env = {
+            "KAFKA_TOPIC_PREFIX": prefix,
+            "LOG_LEVEL": "WARNING",
+            "INTAKE_DB_SCHEMA": f"pipe_in_{tag}",
+            "ROUTER_DB_SCHEMA": f"pipe_ro_{tag}",
+            "NOTIFIER_DB_SCHEMA": f"pipe_no_{tag}",
+            "INTAKE_CONSUMER_GROUP": f"in-{tag}",
+            "ROUTER_CONSUMER_GROUP": f"ro-{tag}",
+            "NOTIFIER_CONSUMER_GROUP": f"no-{tag}",
+            "NOTIFIER_NOTIFY_BASE_URL": standins.url,
+            "NOTIFIER_SMTP_PORT": str(standins.smtp_port),
+            "NOTIFIER_CLINIC_WEBHOOK_URL": standins.url + "/clinics/{site}",
+        }
+        with service_process("intake", env) as intake:
+            key = run_cli("intake", "keys", "create", "--organisation", "M85001", env=env)
+            env["NOTIFIER_INTAKE_URL"] = intake.url
+            env["NOTIFIER_INTAKE_API_KEY"] = run_cli(
+                "intake", "keys", "create", "--organisation", "N", "--scope", "notifier", env=env
+            )
+            public_key = httpx.get(f"{intake.url}/v1/self-referral-key").json()["public_key"]
+            with (
+                service_process("router", env) as router,
+                service_process("notifier", env) as notifier,
+            ):
+                time.sleep(3)
+                results["kafka_path_referrals_per_s"] = asyncio.run(
+                    kafka_path(env, public_key, args.referrals)
+                )
+                results["http_path_referrals_per_s"] = asyncio.run(
+                    http_path(env, intake.url, key, args.referrals)
+                )
+                lat = asyncio.run(latency(env, public_key, args.rate, args.seconds))
+                results |= {
+                    "latency_samples": len(lat),
+                    "p50_ms": pct(lat, 50),
+                    "p95_ms": pct(lat, 95),
+                    "p99_ms": pct(lat, 99),
+                }
+                results["peak_rss_mb"] = {
+                    name: peak_rss_mb(p.process.pid)
+                    for name, p in (("intake", intake), ("router", router), ("notifier", notifier))
+                }
+    results["kafka_path_to_raw_ratio"] = (
+        results["kafka_path_referrals_per_s"] / results["baseline_raw_kafka_msgs_per_s"]
+    )
+    results["machine"] = (
+        f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}"
+    )
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "pipeline.json").write_text(json.dumps(results, indent=2) + "\n")
+    r = results
+    kafka_rate = r["kafka_path_referrals_per_s"]
+    print(f"{'Kafka self-referral path':<34} {kafka_rate:>8.0f} referrals/s fully notified")
+    print(
+        f"{'HTTP API path':<34} {r['http_path_referrals_per_s']:>8.0f} referrals/s fully notified"
+    )
+    print(
+        f"{'latency at ' + str(args.rate) + '/s offered':<34} p50 {r['p50_ms']:.0f} / p95 "
+        f"{r['p95_ms']:.0f} / p99 {r['p99_ms']:.0f} ms ({r['latency_samples']} referrals)"
+    )
+    print(
+        f"{'baseline raw aiokafka':<34} {r['baseline_raw_kafka_msgs_per_s']:>8.0f} msgs/s "
+        f"(ratio {r['kafka_path_to_raw_ratio']:.3f})"
+    )
+    print(
+        f"{'peak memory (MB)':<34} "
+        + ", ".join(f"{k} {v:.0f}" for k, v in r["peak_rss_mb"].items())
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from shared.contracts import PregnancyStatus, ReferrerRole, ServiceCode
 from shared.errors import ConfigurationError
+from shared.submission import describe
 
 ENGINE_VERSION = "1"
 DEFAULT_DIRECTORY = Path(__file__).resolve().parent / "directory.yaml"
@@ -177,8 +178,4 @@ def load_directory(path: Path = DEFAULT_DIRECTORY) -> Directory:
     try:
         return Directory.model_validate({**data, "rules_version": version})
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}"
-            for e in error.errors(include_url=False, include_input=False)
-        )
-        raise DirectoryError(f"{path}: {problems}") from error
+        raise DirectoryError(f"{path}: {describe(error)}") from error

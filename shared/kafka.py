@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import logging
+import uuid
 from typing import Any
 
 from faststream import BaseMiddleware
@@ -10,9 +12,11 @@ from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.middlewares import AckPolicy
 
-from shared.contracts import Event
-from shared.logging import correlation
-from shared.metrics import REGISTRY
+from shared.contracts import DeadLetter, Event
+from shared.logging import correlation, get_logger
+from shared.metrics import DEAD_LETTERS, REGISTRY
+
+log = get_logger(__name__)
 
 # At-least-once consumption: the offset is committed only after the handler returned; on an
 # exception the consumer seeks back and the message is delivered again. Handlers are
@@ -66,6 +70,49 @@ def document_outbox_events(
         router.publisher(
             event.TOPIC.qualified(prefix), schema=event, description=event.TOPIC.description
         )
+
+
+def batch_records(message: Any) -> tuple[Any, ...]:
+    """The consumer records of a batch subscriber's message."""
+    records = message.raw_message
+    return records if isinstance(records, tuple) else (records,)
+
+
+async def dead_letter(
+    publisher: Any,
+    record: Any,
+    reason: str,
+    *,
+    original: bytes | None = None,
+    sealed: bool = False,
+    source: str,
+) -> None:
+    """Publish a message a consumer cannot handle to its dead-letter topic, with the reason and
+    its bytes (`original`, if the caller sealed them first). The letter's id is stable per
+    source message, so a poison event redelivered before the commit dedupes downstream."""
+    topic, partition, offset = record.topic, record.partition, record.offset
+    letter = DeadLetter(
+        event_id=uuid.uuid5(uuid.NAMESPACE_URL, f"kafka:{topic}/{partition}/{offset}"),
+        correlation_id=str(uuid.uuid4()),
+        source_topic=topic,
+        source_partition=partition,
+        source_offset=offset,
+        reason=reason,
+        original_base64=base64.b64encode(
+            original if original is not None else record.value or b""
+        ).decode(),
+        original_sealed=sealed,
+    )
+    await publish_event(publisher, letter, key=f"{partition}/{offset}")
+    DEAD_LETTERS.labels(source).inc()
+    log.warning(
+        "dead-lettered",
+        source=source,
+        reason=reason,
+        topic=topic,
+        partition=partition,
+        offset=offset,
+    )
 
 
 def event_headers(event: Event) -> dict[str, str]:

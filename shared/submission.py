@@ -100,6 +100,11 @@ def field_errors(error: ValidationError) -> list[dict[str, str]]:
     return found
 
 
+def describe(error: ValidationError) -> str:
+    """Every failing field in one line, without the submitted values (for dead letters)."""
+    return "; ".join(f"{e['field']}: {e['message']}" for e in field_errors(error))
+
+
 def postcode_district(postcode: str) -> str:
     """The outward code ('B1' of 'B1 1AA'): enough to route, too coarse to identify."""
     return _postcode(postcode).split(" ")[0]

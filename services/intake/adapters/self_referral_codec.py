@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from shared.contracts import SelfReferralSubmitted
 from shared.sealed import SealError, open_sealed, seal
-from shared.submission import ReferralSubmission, field_errors
+from shared.submission import ReferralSubmission, describe
 
 
 class Unreadable(Exception):
@@ -48,7 +48,7 @@ def decode(
         event = SelfReferralSubmitted.model_validate_json(raw)
     except ValidationError as error:
         raise Unreadable(
-            "not a SelfReferralSubmitted event: " + _describe(error), envelope_ok=False
+            "not a SelfReferralSubmitted event: " + describe(error), envelope_ok=False
         ) from error
     try:
         plaintext = open_sealed(private_key, event.sealed_submission)
@@ -57,9 +57,5 @@ def decode(
     try:
         submission = ReferralSubmission.model_validate_json(plaintext, context={"today": today})
     except ValidationError as error:
-        raise Unreadable("invalid submission: " + _describe(error), envelope_ok=True) from error
+        raise Unreadable("invalid submission: " + describe(error), envelope_ok=True) from error
     return event, submission
-
-
-def _describe(error: ValidationError) -> str:
-    return "; ".join(f"{e['field']}: {e['message']}" for e in field_errors(error))

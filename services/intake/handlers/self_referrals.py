@@ -6,7 +6,6 @@ original bytes, and the partition moves on; nothing is dropped.
 
 from __future__ import annotations
 
-import base64
 import uuid
 from typing import Any
 
@@ -26,9 +25,13 @@ from shared import topics
 from shared.clock import today
 from shared.contracts import DeadLetter, ReferralReceived
 from shared.database import Database
-from shared.kafka import SUBSCRIBER_DEFAULTS, document_outbox_events, publish_event
+from shared.kafka import (
+    SUBSCRIBER_DEFAULTS,
+    batch_records,
+    dead_letter,
+    document_outbox_events,
+)
 from shared.logging import get_logger
-from shared.metrics import DEAD_LETTERS
 from shared.sealed import public_key_of, seal
 
 log = get_logger(__name__)
@@ -53,11 +56,9 @@ def self_referral_router(settings: IntakeSettings, database: Database) -> KafkaR
         **SUBSCRIBER_DEFAULTS,
     )
     async def on_self_referrals(message: KafkaMessage) -> None:
-        records = message.raw_message
-        batch = records if isinstance(records, tuple) else (records,)
         accepted: list[tuple[AcceptedReferral, uuid.UUID]] = []
         record_of: dict[uuid.UUID, Any] = {}
-        for record in batch:
+        for record in batch_records(message):
             raw = record.value or b""
             try:
                 event, submission = decode(raw, private_key, today())
@@ -76,37 +77,29 @@ def self_referral_router(settings: IntakeSettings, database: Database) -> KafkaR
                 )
                 record_of[event.event_id] = record
             except Unreadable as error:
-                await dead_letter(error.reason, raw, record, safe=error.envelope_ok)
+                await reject(record, error.reason, safe=error.envelope_ok)
             except (NotASelfReferral, BadReference) as error:
-                await dead_letter(str(error), raw, record, safe=True)
+                await reject(record, str(error), safe=True)
         taken = await service_layer.store_self_referrals(
             database.pool, accepted, topic=source_topic
         )
         for _accepted, event_id in taken:
             record = record_of[event_id]
             reason = "the referral id or tracking reference is already in use"
-            await dead_letter(reason, record.value or b"", record, safe=True)
+            await reject(record, reason, safe=True)
 
-    async def dead_letter(reason: str, raw: bytes, record: object, *, safe: bool) -> None:
+    async def reject(record: Any, reason: str, *, safe: bool) -> None:
         # Bytes that were not a proper envelope may hold patient details in clear: seal them
-        # to intake's own key, so the dead-letter topic stays safe to watch and replayable.
+        # to intake's own key, so the dead-letter topic stays safe to watch.
+        raw = record.value or b""
         original = raw if safe else seal(public_key_of(private_key), raw).encode()
-        partition, offset = getattr(record, "partition", -1), getattr(record, "offset", -1)
-        letter = DeadLetter(
-            # Stable id per source message: a redelivered poison event dedupes downstream.
-            event_id=uuid.uuid5(uuid.NAMESPACE_URL, f"kafka:{source_topic}/{partition}/{offset}"),
-            correlation_id=str(uuid.uuid4()),
-            source_topic=source_topic,
-            source_partition=partition,
-            source_offset=offset,
-            reason=reason,
-            original_base64=base64.b64encode(original).decode(),
-            original_sealed=not safe,
-        )
-        await publish_event(dead_letters, letter, key=f"{partition}/{offset}")
-        DEAD_LETTERS.labels("self-referral").inc()
-        log.warning(
-            "self-referral dead-lettered", reason=reason, partition=partition, offset=offset
+        await dead_letter(
+            dead_letters,
+            record,
+            reason,
+            original=original,
+            sealed=not safe,
+            source="self-referral",
         )
 
     return router

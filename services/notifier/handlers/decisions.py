@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import uuid
 from typing import Any
 
@@ -17,8 +16,14 @@ from notifier.service_layer import Notifier
 from notifier.settings import NotifierSettings
 from shared import topics
 from shared.contracts import DeadLetter, NotificationFailed, NotificationSent, ReferralDecided
-from shared.kafka import SUBSCRIBER_DEFAULTS, document_outbox_events, publish_event
+from shared.kafka import (
+    SUBSCRIBER_DEFAULTS,
+    batch_records,
+    dead_letter,
+    document_outbox_events,
+)
 from shared.logging import correlation, get_logger
+from shared.submission import describe
 
 log = get_logger(__name__)
 INTAKE_RETRY_PAUSE_SECONDS = 2.0
@@ -44,17 +49,15 @@ def decisions_router(settings: NotifierSettings, notifier: Notifier) -> KafkaRou
         **SUBSCRIBER_DEFAULTS,
     )
     async def on_decisions(message: KafkaMessage) -> None:
-        records = message.raw_message
-        batch = records if isinstance(records, tuple) else (records,)
         # One referral's decisions in order (triage, then its resolution); referrals at once.
         by_referral: dict[uuid.UUID, list[tuple[Any, ReferralDecided]]] = {}
         seen: set[uuid.UUID] = set()
-        for record in batch:
+        for record in batch_records(message):
             try:
                 decision = ReferralDecided.model_validate_json(record.value or b"")
             except ValidationError as error:
-                reason = f"not a decision: {error.error_count()} errors"
-                await dead_letter(record, record.value or b"", reason)
+                reason = f"not a decision: {describe(error)}"
+                await dead_letter(dead_letters, record, reason, source="decisions")
                 continue
             if decision.event_id not in seen:  # a duplicate in the same batch: once is enough
                 seen.add(decision.event_id)
@@ -68,7 +71,7 @@ def decisions_router(settings: NotifierSettings, notifier: Notifier) -> KafkaRou
                         try:
                             await notifier.handle(decision, record.topic)
                         except ContactMissing as error:
-                            await dead_letter(record, record.value or b"", str(error))
+                            await dead_letter(dead_letters, record, str(error), source="decisions")
 
         # Every task finishes before the batch is acknowledged or retried: none may still be
         # sending when the batch comes again.
@@ -82,20 +85,5 @@ def decisions_router(settings: NotifierSettings, notifier: Notifier) -> KafkaRou
             await asyncio.sleep(INTAKE_RETRY_PAUSE_SECONDS)
         if failures:
             raise failures[0]
-
-    async def dead_letter(record: object, raw: bytes, reason: str) -> None:
-        topic = str(getattr(record, "topic", ""))
-        partition, offset = getattr(record, "partition", -1), getattr(record, "offset", -1)
-        letter = DeadLetter(
-            event_id=uuid.uuid5(uuid.NAMESPACE_URL, f"kafka:{topic}/{partition}/{offset}"),
-            correlation_id=str(uuid.uuid4()),
-            source_topic=topic,
-            source_partition=partition,
-            source_offset=offset,
-            reason=reason,
-            original_base64=base64.b64encode(raw).decode(),
-        )
-        await publish_event(dead_letters, letter, key=f"{partition}/{offset}")
-        log.warning("decision dead-lettered", reason=reason, topic=topic, offset=offset)
 
     return router

@@ -6,10 +6,6 @@ and the partition moves on.
 
 from __future__ import annotations
 
-import base64
-import uuid
-from typing import Any
-
 from faststream.kafka import KafkaRouter
 from faststream.kafka.fastapi import KafkaMessage
 from pydantic import ValidationError
@@ -27,9 +23,14 @@ from shared.contracts import (
 )
 from shared.database import Database
 from shared.directory import Directory
-from shared.kafka import SUBSCRIBER_DEFAULTS, document_outbox_events, publish_event
+from shared.kafka import (
+    SUBSCRIBER_DEFAULTS,
+    batch_records,
+    dead_letter,
+    document_outbox_events,
+)
 from shared.logging import get_logger
-from shared.metrics import DEAD_LETTERS
+from shared.submission import describe
 
 log = get_logger(__name__)
 # Up to this many events share one transaction and one offset commit.
@@ -60,35 +61,15 @@ def received_router(
         **SUBSCRIBER_DEFAULTS,
     )
     async def on_received(message: KafkaMessage) -> None:
-        records = message.raw_message
-        batch = records if isinstance(records, tuple) else (records,)
         readable = []
-        for record in batch:
+        for record in batch_records(message):
             try:
                 readable.append(ReferralReceived.model_validate_json(record.value or b""))
             except ValidationError as error:
-                await dead_letter(record, error)
+                reason = f"not a ReferralReceived event: {describe(error)}"
+                await dead_letter(dead_letters, record, reason, source="received")
         await service_layer.decide_batch(
             database.pool, readable, directory, as_of=today(), topic=source_topic
         )
-
-    async def dead_letter(record: Any, error: ValidationError) -> None:
-        reason = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}"
-            for e in error.errors(include_input=False, include_url=False)
-        )
-        partition, offset = record.partition, record.offset
-        letter = DeadLetter(
-            event_id=uuid.uuid5(uuid.NAMESPACE_URL, f"kafka:{source_topic}/{partition}/{offset}"),
-            correlation_id=str(uuid.uuid4()),
-            source_topic=source_topic,
-            source_partition=partition,
-            source_offset=offset,
-            reason=f"not a ReferralReceived event: {reason}",
-            original_base64=base64.b64encode(record.value or b"").decode(),
-        )
-        await publish_event(dead_letters, letter, key=f"{partition}/{offset}")
-        DEAD_LETTERS.labels("received").inc()
-        log.warning("received event dead-lettered", partition=partition, offset=offset)
 
     return router

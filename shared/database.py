@@ -3,11 +3,31 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 import asyncpg
 
 from shared.db import apply_migrations, create_pool
+
+T = TypeVar("T")
+
+
+def run_on_database(
+    dsn: str, schema: str, migrations: Path, action: Callable[[asyncpg.Pool], Awaitable[T]]
+) -> T:
+    """For commands: open the schema (migrations applied), run `action` on its pool, close."""
+
+    async def run() -> T:
+        database = Database(dsn, schema, migrations, max_size=2)
+        await database.open()
+        try:
+            return await action(database.pool)
+        finally:
+            await database.close()
+
+    return asyncio.run(run())
 
 
 class Database:

@@ -20,6 +20,7 @@ from shared.database import Database
 from shared.kafka import broker_options
 from shared.logging import get_logger
 from shared.metrics import REGISTRY
+from shared.outbox import OutboxRelay
 from shared.settings import ServiceSettings
 
 log = get_logger(__name__)
@@ -46,12 +47,16 @@ def build_service(
     feature_routers: Sequence[KafkaFeatureRouter] = (),
     http_routers: Sequence[APIRouter] = (),
     workers: Sequence[Callable[[Service], Awaitable[None]]] = (),
+    relay_outbox: bool = False,
     description: str = "",
 ) -> Service:
     """Wire broker, database and HTTP for one service; nothing connects until start-up.
 
-    `workers` (an outbox relay, say) run as tasks from start-up until the broker stops.
+    `workers` run as tasks from start-up until the broker stops; with `relay_outbox`, one of
+    them publishes the service's outbox.
     """
+    if relay_outbox:
+        workers = (*workers, _relay)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -106,6 +111,16 @@ def build_service(
         )
 
     return service
+
+
+async def _relay(service: Service) -> None:
+    database = service.database
+    await OutboxRelay(
+        database.pool,
+        service.broker,
+        database.schema,
+        topic_prefix=service.settings.kafka_topic_prefix,
+    ).run()
 
 
 async def _supervised(worker: Callable[[Service], Awaitable[None]], service: Service) -> None:

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
 
+import asyncpg
 import typer
 
 from intake.adapters import api_keys
 from intake.main import MIGRATIONS, create_service
 from intake.settings import IntakeDatabaseSettings, IntakeSettings
-from shared.database import Database
+from shared.database import run_on_database
 from shared.db import Connection
 from shared.runner import service_cli
 
@@ -23,20 +23,15 @@ cli.add_typer(keys, name="keys")
 
 
 def _with_database(action: Callable[[Connection], Awaitable[T]]) -> T:
-    """Run `action` on intake's schema (migrations applied first); the key commands need
-    only DATABASE_URL and INTAKE_DB_SCHEMA."""
+    """Run `action` on intake's schema; the key commands need only DATABASE_URL and
+    INTAKE_DB_SCHEMA."""
     settings = IntakeDatabaseSettings()
 
-    async def run() -> T:
-        database = Database(str(settings.database_url), settings.db_schema, MIGRATIONS)
-        await database.open()
-        try:
-            async with database.pool.acquire() as conn:
-                return await action(conn)
-        finally:
-            await database.close()
+    async def on_pool(pool: asyncpg.Pool) -> T:
+        async with pool.acquire() as conn:
+            return await action(conn)
 
-    return asyncio.run(run())
+    return run_on_database(str(settings.database_url), settings.db_schema, MIGRATIONS, on_pool)
 
 
 @keys.command("create")

@@ -19,7 +19,6 @@ from shared import topics
 from shared.contracts import SelfReferralSubmitted
 from shared.database import Database
 from shared.kafka import publish_event
-from shared.outbox import OutboxRelay
 from shared.sealed import derive_secret, public_key_of
 from shared.service import Service, build_service
 
@@ -33,14 +32,6 @@ def create_service(settings: IntakeSettings | None = None) -> Service:
     private_key = settings.private_key.get_secret_value()
     public_key = public_key_of(private_key)
 
-    async def relay(service: Service) -> None:
-        await OutboxRelay(
-            database.pool,
-            service.broker,
-            database.schema,
-            topic_prefix=settings.kafka_topic_prefix,
-        ).run()
-
     service = build_service(
         "intake",
         settings,
@@ -50,7 +41,7 @@ def create_service(settings: IntakeSettings | None = None) -> Service:
             decisions_router(settings, database),
         ],
         http_routers=[referrals_api(database, settings.max_body_bytes)],
-        workers=[relay] if settings.relay_enabled else [],
+        relay_outbox=settings.relay_enabled,
         description=DESCRIPTION or "",
     )
     self_referral_topic = topics.SELF_REFERRAL_SUBMITTED.qualified(settings.kafka_topic_prefix)

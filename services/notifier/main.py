@@ -16,7 +16,6 @@ from notifier.service_layer import Notifier, Retry
 from notifier.settings import NotifierSettings
 from shared.database import Database
 from shared.directory import load_directory
-from shared.outbox import OutboxRelay
 from shared.service import Service, build_service
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -50,21 +49,13 @@ def create_service(settings: NotifierSettings | None = None) -> Service:
         ),
     )
 
-    async def relay(service: Service) -> None:
-        await OutboxRelay(
-            database.pool,
-            service.broker,
-            database.schema,
-            topic_prefix=settings.kafka_topic_prefix,
-        ).run()
-
     service = build_service(
         "notifier",
         settings,
         database,
         feature_routers=[decisions_router(settings, notifier)],
         http_routers=[callbacks_api(database, settings.callback_token.get_secret_value())],
-        workers=[relay] if settings.relay_enabled else [],
+        relay_outbox=settings.relay_enabled,
         description=DESCRIPTION or "",
     )
     return service

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable
@@ -21,7 +20,7 @@ from router.domain.triage import TriageError
 from router.main import MIGRATIONS, create_service
 from router.settings import RouterDatabaseSettings, RouterSettings
 from shared.clock import today
-from shared.database import Database
+from shared.database import run_on_database
 from shared.directory import Directory, DirectoryError, load_directory
 from shared.reduction import for_routing
 from shared.runner import service_cli
@@ -135,16 +134,7 @@ def _directory() -> Directory:
 def _with_database(action: Callable[[asyncpg.Pool], Awaitable[T]]) -> T:
     """Run `action` on the router's schema (migrations applied first)."""
     settings = RouterDatabaseSettings()
-
-    async def run() -> T:
-        database = Database(str(settings.database_url), settings.db_schema, MIGRATIONS)
-        await database.open()
-        try:
-            return await action(database.pool)
-        finally:
-            await database.close()
-
-    return asyncio.run(run())
+    return run_on_database(str(settings.database_url), settings.db_schema, MIGRATIONS, action)
 
 
 def main() -> None:

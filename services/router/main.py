@@ -10,7 +10,6 @@ from router.settings import RouterSettings
 from shared.database import Database
 from shared.directory import load_directory
 from shared.logging import get_logger
-from shared.outbox import OutboxRelay
 from shared.service import Service, build_service
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -27,19 +26,11 @@ def create_service(settings: RouterSettings | None = None) -> Service:
     )
     database = Database(str(settings.database_url), settings.db_schema, MIGRATIONS)
 
-    async def relay(service: Service) -> None:
-        await OutboxRelay(
-            database.pool,
-            service.broker,
-            database.schema,
-            topic_prefix=settings.kafka_topic_prefix,
-        ).run()
-
     return build_service(
         "router",
         settings,
         database,
         feature_routers=[received_router(settings, database, directory)],
-        workers=[relay] if settings.relay_enabled else [],
+        relay_outbox=settings.relay_enabled,
         description=DESCRIPTION or "",
     )

@@ -63,6 +63,12 @@ def self_referral_form(
         response.headers["Cache-Control"] = "no-store"  # her answers never sit in a cache
         return response
 
+    def notice(request: Request, status: int, title: str, message: str) -> Response:
+        return render(request, "notice.html", status, title=title, message=message)
+
+    def not_found(request: Request) -> Response:
+        return notice(request, 404, "Page not found", "We could not find this page.")
+
     @router.get("", response_class=HTMLResponse)
     async def index(request: Request) -> Response:
         return render(request, "index.html", pages=list(PAGES.values()))
@@ -70,58 +76,38 @@ def self_referral_form(
     @router.get("/submitted/{reference}", response_class=HTMLResponse)
     async def submitted(request: Request, reference: str) -> Response:
         if not is_valid_tracking_reference(reference):
-            return render(
-                request,
-                "notice.html",
-                404,
-                title="Page not found",
-                message="We could not find this page.",
-            )
+            return not_found(request)
         return render(request, "submitted.html", reference=reference)
 
     @router.get("/{slug}", response_class=HTMLResponse)
     async def form(request: Request, slug: str) -> Response:
         page = PAGES.get(slug)
         if page is None:
-            return render(
-                request,
-                "notice.html",
-                404,
-                title="Page not found",
-                message="We could not find this page.",
-            )
+            return not_found(request)
         return render(request, "form.html", page=page, values={}, preferences=[], errors=[])
 
     @router.post("/{slug}", response_class=HTMLResponse)
     async def submit(request: Request, slug: str) -> Response:
         page = PAGES.get(slug)
         if page is None:
-            return render(
-                request,
-                "notice.html",
-                404,
-                title="Page not found",
-                message="We could not find this page.",
-            )
+            return not_found(request)
         client = request.client.host if request.client else "unknown"
         if not limiter.hit(limit, "self-referral", client):
             log.warning("self-referral form rate limited")
-            return render(
+            return notice(
                 request,
-                "notice.html",
                 429,
-                title="Please wait a moment",
-                message="We have had several forms from this device in a short time. "
+                "Please wait a moment",
+                "We have had several forms from this device in a short time. "
                 "Please wait a few minutes and try again.",
             )
         form_data = await request.form()
         if not tokens.valid(request.cookies.get(COOKIE), _text(form_data.get(FIELD))):
-            return render(
+            return notice(
                 request,
-                "notice.html",
                 403,
-                title="Please try again",
-                message="For your security this form timed out. Please go back, "
+                "Please try again",
+                "For your security this form timed out. Please go back, "
                 "reload the page and send it again.",
             )
         values = {path: _text(form_data.get(path)) for path in TEXT_FIELDS}

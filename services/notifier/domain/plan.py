@@ -98,32 +98,16 @@ def _to_patient(
 ) -> Message:
     texts = templates.patient[outcome.value]
     detail = contact.message_detail
-    for channel in contact.contact_preferences:
+    # Her preferences first; else whatever we can reach, SMS first (shorter, discreet).
+    for channel in (*contact.contact_preferences, "sms", "email"):
         if channel == "sms" and contact.mobile:
-            return Message(
-                "patient", "sms", contact.mobile, None, render(texts.sms.pick(detail), values)
-            )
+            body = render(texts.sms.pick(detail), values)
+            return Message("patient", "sms", contact.mobile, None, body)
         if channel == "email" and contact.email:
+            subject = render(texts.email.subject.pick(detail), values)
             return Message(
-                "patient",
-                "email",
-                contact.email,
-                render(texts.email.subject.pick(detail), values),
-                render(texts.email.body, values),
+                "patient", "email", contact.email, subject, render(texts.email.body, values)
             )
-    # No usable preference: fall back to whatever we can reach, SMS first (shorter, discreet).
-    if contact.mobile:
-        return Message(
-            "patient", "sms", contact.mobile, None, render(texts.sms.pick(detail), values)
-        )
-    if contact.email:
-        return Message(
-            "patient",
-            "email",
-            contact.email,
-            render(texts.email.subject.pick(detail), values),
-            render(texts.email.body, values),
-        )
     raise Unreachable(
         "patient",
         "no mobile number or email address (letters need an address, "

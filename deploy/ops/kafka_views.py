@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -84,7 +85,9 @@ def readable(record: ConsumerRecord[bytes, bytes]) -> str:
     return f"{where} {kind} {text}"
 
 
-async def read_to_end(bootstrap: str, *names: str) -> list[ConsumerRecord[bytes, bytes]]:
+async def read_to_end(
+    bootstrap: str, *names: str, within: float = 60.0
+) -> list[ConsumerRecord[bytes, bytes]]:
     """Every record now on the topics, from the beginning to their current ends."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
@@ -98,8 +101,11 @@ async def read_to_end(bootstrap: str, *names: str) -> list[ConsumerRecord[bytes,
         await consumer.seek_to_beginning(*tps)
         records: list[ConsumerRecord[bytes, bytes]] = []
         remaining = {tp for tp in tps if ends[tp] > 0}
+        deadline = time.monotonic() + within
         while remaining:
-            batch = await consumer.getmany(*remaining, timeout_ms=500)
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"could not read to the end of {sorted(map(str, remaining))}")
+            batch = await consumer.getmany(*remaining, timeout_ms=500, max_records=10_000)
             for tp, found in batch.items():
                 records += [r for r in found if r.offset < ends[tp]]
             remaining = {tp for tp in remaining if await consumer.position(tp) < ends[tp]}

@@ -11,12 +11,12 @@ from typing import Any
 
 import httpx
 import pytest
-from ops.__main__ import cli as ops_cli
 from typer.testing import CliRunner
 
 from devstack.topics import ensure_topics
 from intake.adapters.self_referral_codec import encode
 from intake.domain.tracking import new_tracking_reference
+from ops.__main__ import cli as ops_cli
 from shared.kafka import build_broker, publish_event
 from shared.submission import ReferralSubmission
 from tests.keys import INTAKE_PUBLIC_KEY

@@ -29,7 +29,7 @@ from aiokafka import AIOKafkaConsumer
 
 from devstack.topics import ensure_topics
 from shared.contracts import SelfReferralSubmitted
-from shared.kafka import build_broker, publish_event
+from shared.kafka import publish_events
 from shared.sealed import generate_keypair, seal
 from tests.processes import ROOT, run_cli, service_process
 from tests.samples import gp_referral, self_referral
@@ -131,18 +131,10 @@ async def run(args: argparse.Namespace, env: dict[str, str], url: str, key: str)
         )
         for _ in range(args.events)
     ]
-    async with build_broker(bootstrap, "bench") as broker:
-        began = time.perf_counter()
-        for event in events:
-            await publish_event(
-                broker,
-                event,
-                key=str(event.event_id),
-                topic=prefix + "referrals.self-referral",
-                no_confirm=True,
-            )
-        await count_until(bootstrap, received, accepted + args.events)
-        events_s = time.perf_counter() - began
+    began = time.perf_counter()
+    await publish_events(bootstrap, events, topic_prefix=prefix, client_id="bench")
+    await count_until(bootstrap, received, accepted + args.events)
+    events_s = time.perf_counter() - began
 
     return {
         "connections": args.connections,

@@ -27,7 +27,7 @@ from bench.intake import RESULTS, ensure_stack, peak_rss_mb
 from devstack.topics import ensure_topics
 from notifier.settings import LOCAL_NOTIFY_KEY
 from shared.contracts import ReferralRouted
-from shared.kafka import build_broker, publish_event
+from shared.kafka import publish_events
 from tests.processes import run_cli, service_process
 from tests.samples import gp_referral
 from tests.standins import standins_process
@@ -79,16 +79,8 @@ async def run(prefix: str, schema: str, made: list[dict[str, Any]]) -> float:
     expected = 2 * len(decisions)
     conn = await asyncpg.connect(dsn)
     try:
-        async with build_broker(bootstrap, "bench") as broker:
-            began = time.perf_counter()
-            for d in decisions:
-                await publish_event(
-                    broker,
-                    d,
-                    key=str(d.referral_id),
-                    topic=prefix + "referrals.routed",
-                    no_confirm=True,
-                )
+        began = time.perf_counter()
+        await publish_events(bootstrap, decisions, topic_prefix=prefix, client_id="bench")
         while True:
             exists = await conn.fetchval("SELECT to_regclass($1)", f"{schema}.notifications")
             sent = (

@@ -33,7 +33,7 @@ from bench.router import raw_kafka
 from devstack.topics import ensure_topics
 from shared.contracts import SelfReferralSubmitted
 from shared.db import connect
-from shared.kafka import build_broker, publish_event
+from shared.kafka import build_broker, publish_event, publish_events
 from shared.sealed import seal
 from tests.processes import run_cli, service_process
 from tests.samples import gp_referral, self_referral
@@ -84,11 +84,13 @@ def sealed_event(public_key: str) -> SelfReferralSubmitted:
 
 async def kafka_path(env: dict[str, str], public_key: str, n: int) -> float:
     events = [sealed_event(public_key) for _ in range(n)]
-    topic = env["KAFKA_TOPIC_PREFIX"] + "referrals.self-referral"
-    async with build_broker(os.environ["KAFKA_BOOTSTRAP_SERVERS"], "bench") as broker:
-        began = time.perf_counter()
-        for e in events:
-            await publish_event(broker, e, key=str(e.referral_id), topic=topic, no_confirm=True)
+    began = time.perf_counter()
+    await publish_events(
+        os.environ["KAFKA_BOOTSTRAP_SERVERS"],
+        events,
+        topic_prefix=env["KAFKA_TOPIC_PREFIX"],
+        client_id="bench",
+    )
     ids = {str(e.referral_id) for e in events}
     done = await wait_notified(os.environ["DATABASE_URL"], env["NOTIFIER_DB_SCHEMA"], ids)
     return len(done) / (time.perf_counter() - began)

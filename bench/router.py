@@ -28,7 +28,7 @@ from devstack.topics import ensure_topics
 from router.domain.rules import decide
 from shared.contracts import ReferralReceived
 from shared.directory import load_directory
-from shared.kafka import build_broker, publish_event
+from shared.kafka import publish_events
 from tests.integration.router.test_router_service import received
 from tests.processes import service_process
 
@@ -99,16 +99,8 @@ async def raw_kafka(bootstrap: str, topic: str, n: int, payload: bytes) -> float
 
 async def service(bootstrap: str, prefix: str, n: int) -> float:
     events = [received(**VARIED[i % len(VARIED)]) for i in range(n)]
-    async with build_broker(bootstrap, "bench") as broker:
-        began = time.perf_counter()
-        for event in events:
-            await publish_event(
-                broker,
-                event,
-                key=str(event.referral_id),
-                topic=prefix + "referrals.received",
-                no_confirm=True,
-            )
+    began = time.perf_counter()
+    await publish_events(bootstrap, events, topic_prefix=prefix, client_id="bench")
     await drain(bootstrap, [prefix + t for t in OUTCOMES], n)
     return n / (time.perf_counter() - began)
 

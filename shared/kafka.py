@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from faststream import BaseMiddleware
@@ -72,6 +74,29 @@ def document_outbox_events(
         )
 
 
+async def publish_events(
+    bootstrap_servers: str,
+    events: Sequence[Event],
+    *,
+    topic_prefix: str = "",
+    client_id: str = "tools",
+) -> None:
+    """For tools, tests and benchmarks: publish events on their own topics (in a namespace),
+    keyed by their referral when they have one, waiting for every acknowledgement once."""
+    async with build_broker(bootstrap_servers, client_id) as broker:
+        pending = [
+            await publish_event(
+                broker,
+                event,
+                key=str(getattr(event, "referral_id", None) or event.event_id),
+                topic=event.TOPIC.qualified(topic_prefix),
+                no_confirm=True,
+            )
+            for event in events
+        ]
+        await asyncio.gather(*pending)
+
+
 def batch_records(message: Any) -> tuple[Any, ...]:
     """The consumer records of a batch subscriber's message."""
     records = message.raw_message
@@ -120,11 +145,11 @@ def event_headers(event: Event) -> dict[str, str]:
     return {"event-type": type(event).__name__, "schema-version": str(event.schema_version)}
 
 
-async def publish_event(publisher: Any, event: Event, key: str, **options: Any) -> None:
+async def publish_event(publisher: Any, event: Event, key: str, **options: Any) -> Any:
     """Publish an event keyed by its referral (so a referral's events keep their order).
 
     `publisher` is a FastStream publisher, or a broker with `topic=` in `options`."""
-    await publisher.publish(
+    return await publisher.publish(
         event.model_dump(mode="json"),
         key=key.encode(),
         correlation_id=event.correlation_id,

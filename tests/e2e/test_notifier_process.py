@@ -11,7 +11,7 @@ import asyncpg
 
 from devstack.topics import ensure_topics
 from shared.contracts import ReferralNeedsTriage
-from shared.kafka import build_broker, publish_event
+from shared.kafka import publish_events
 from tests.intake_process import Intake
 from tests.kafka_reader import wait_for
 from tests.processes import service_process
@@ -67,17 +67,7 @@ def test_a_notifier_killed_mid_send_sends_exactly_once_after_restart(
         ]
 
     with service_process("notifier", env) as first:
-
-        async def publish() -> None:
-            async with build_broker(servers.kafka_bootstrap, "test-router") as broker:
-                await publish_event(
-                    broker,
-                    triage,
-                    key=str(triage.referral_id),
-                    topic=topic_prefix + "referrals.triage",
-                )
-
-        asyncio.run(publish())
+        asyncio.run(publish_events(servers.kafka_bootstrap, [triage], topic_prefix=topic_prefix))
         deadline = time.monotonic() + 30
         while not at_provider():
             assert time.monotonic() < deadline, first.output()

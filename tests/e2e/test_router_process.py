@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 
 from devstack.topics import ensure_topics
-from shared.kafka import build_broker, publish_event
+from shared.kafka import publish_events
 from tests.integration.router.test_router_service import received
 from tests.kafka_reader import read_all
 from tests.pii import identifiers_in
@@ -48,17 +48,7 @@ def test_two_router_processes_share_the_load_and_decide_each_referral_once(
     with service_process("router", env) as first, service_process("router", env) as second:
         time.sleep(3)  # both in the group before the load arrives
 
-        async def publish_all() -> None:
-            async with build_broker(servers.kafka_bootstrap, "test-intake") as broker:
-                for event in events:
-                    await publish_event(
-                        broker,
-                        event,
-                        key=str(event.referral_id),
-                        topic=topic_prefix + "referrals.received",
-                    )
-
-        asyncio.run(publish_all())
+        asyncio.run(publish_events(servers.kafka_bootstrap, events, topic_prefix=topic_prefix))
         deadline = time.monotonic() + 60
         while len(asyncio.run(decided(servers, topic_prefix))) < len(events):
             assert time.monotonic() < deadline, "not every referral was decided"
@@ -124,17 +114,7 @@ def test_triage_from_the_command_line_is_published_by_the_running_router(
     env = namespace(servers, topic_prefix, db_schema)
     unknown = received(postcode_district="ZZ1")
     with service_process("router", env):
-
-        async def publish() -> None:
-            async with build_broker(servers.kafka_bootstrap, "test-intake") as broker:
-                await publish_event(
-                    broker,
-                    unknown,
-                    key=str(unknown.referral_id),
-                    topic=topic_prefix + "referrals.received",
-                )
-
-        asyncio.run(publish())
+        asyncio.run(publish_events(servers.kafka_bootstrap, [unknown], topic_prefix=topic_prefix))
         deadline = time.monotonic() + 30
         listed = ""
         while str(unknown.referral_id) not in listed:

@@ -49,13 +49,21 @@ class ServiceProcess:
                 self.kill()
 
 
-def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, within: float = 60) -> None:
+def wait_ready(
+    url: str,
+    process: subprocess.Popen[bytes],
+    log: Path,
+    within: float = 60,
+    probe: str = "/health/ready",
+) -> None:
+    """Until `url + probe` answers 200; fails with the log if the process exits or is slow."""
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            pytest.fail(f"service exited early with {process.returncode}:\n{log.read_text()}")
+            output = log.read_text()
+            pytest.fail(f"{url}: process exited early with {process.returncode}:\n{output}")
         try:
-            if httpx.get(f"{url}/health/ready", timeout=2).status_code == 200:
+            if httpx.get(f"{url}{probe}", timeout=2).status_code == 200:
                 return
         except httpx.TransportError:
             pass

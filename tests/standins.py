@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -13,9 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
-from tests.processes import ROOT, free_port
+from tests.processes import ROOT, free_port, wait_ready
 
 
 @dataclass
@@ -52,18 +50,7 @@ def standins_process() -> Iterator[Standins]:
         process = subprocess.Popen(command, cwd=ROOT, stdout=output, stderr=output)
     url = f"http://127.0.0.1:{http_port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"the stand-ins exited: {log_path.read_text()}")
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("the stand-ins did not start")
-            time.sleep(0.2)
+        wait_ready(url, process, log_path, within=30, probe="/health")
         yield Standins(url, smtp_port)
     finally:
         process.terminate()  # graceful, unless a test left a slow request hanging

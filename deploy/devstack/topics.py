@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from shared.topics import ALL_TOPICS, Topic
@@ -10,7 +13,8 @@ from shared.topics import ALL_TOPICS, Topic
 async def ensure_topics(
     bootstrap_servers: str, topics: tuple[Topic, ...] = ALL_TOPICS, prefix: str = ""
 ) -> list[str]:
-    """Create whichever topics are missing; return the names created. Safe to run twice.
+    """Create whichever topics are missing and wait until every partition has a leader;
+    return the names created. Safe to run twice.
 
     `prefix` gives a namespace of its own (KAFKA_TOPIC_PREFIX), as each test uses."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
@@ -25,6 +29,27 @@ async def ensure_topics(
                     for t in missing
                 ]
             )
+            await _wait_for_leaders(admin, [t.qualified(prefix) for t in missing])
         return [t.qualified(prefix) for t in missing]
     finally:
         await admin.close()
+
+
+async def _wait_for_leaders(
+    admin: AIOKafkaAdminClient, names: list[str], within: float = 30
+) -> None:
+    """A new topic answers NOT_LEADER until its partitions have elected leaders; clients
+    starting in that window retry, and a test racing them flakes."""
+    deadline = time.monotonic() + within
+    while True:
+        described = await admin.describe_topics(names)
+        if all(
+            topic["error_code"] == 0
+            and topic["partitions"]
+            and all(p["error_code"] == 0 and p["leader"] >= 0 for p in topic["partitions"])
+            for topic in described
+        ):
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"topics without leaders after {within}s: {names}")
+        await asyncio.sleep(0.1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -22,6 +23,22 @@ class TopicView:
     lag_by_group: dict[str, int]
 
 
+async def partitions_of(
+    consumer: AIOKafkaConsumer, names: list[str], *, within: float = 10.0
+) -> dict[str, list[TopicPartition]]:
+    """The partitions of each named topic that exists. A metadata answer can come back failed
+    or without a topic's leaders while the broker is busy, so it asks again until every topic
+    is known or `within` seconds pass; a topic still unknown then is left out (it has no
+    records)."""
+    deadline = time.monotonic() + within
+    while True:
+        updated = await consumer._client.force_metadata_update()
+        known = {n: consumer.partitions_for_topic(n) for n in names}
+        if (updated and all(known.values())) or time.monotonic() > deadline:
+            return {n: [TopicPartition(n, p) for p in sorted(ps)] for n, ps in known.items() if ps}
+        await asyncio.sleep(0.2)
+
+
 async def topic_views(bootstrap: str, prefix: str) -> list[TopicView]:
     names = [t.qualified(prefix) for t in ALL_TOPICS]
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
@@ -30,12 +47,7 @@ async def topic_views(bootstrap: str, prefix: str) -> list[TopicView]:
     await consumer.start()
     try:
         existing = set(await admin.list_topics())
-        await consumer._client.force_metadata_update()  # partitions of every topic
-        partitions = {
-            name: [TopicPartition(name, p) for p in consumer.partitions_for_topic(name) or ()]
-            for name in names
-            if name in existing
-        }
+        partitions = await partitions_of(consumer, [n for n in names if n in existing])
         ends = await consumer.end_offsets([tp for tps in partitions.values() for tp in tps])
         committed: dict[str, dict[TopicPartition, int]] = {}
         for group, _protocol in await admin.list_consumer_groups():
@@ -89,16 +101,20 @@ async def read_to_end(
     bootstrap: str, *names: str, within: float = 60.0
 ) -> list[ConsumerRecord[bytes, bytes]]:
     """Every record now on the topics, from the beginning to their current ends."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+    )
     await consumer.start()
     try:
-        await consumer._client.force_metadata_update()  # partitions of every topic
-        tps = [TopicPartition(n, p) for n in names for p in consumer.partitions_for_topic(n) or ()]
+        tps = [tp for tps in (await partitions_of(consumer, list(names))).values() for tp in tps]
         if not tps:
             return []
         consumer.assign(tps)
         ends = await consumer.end_offsets(tps)
-        await consumer.seek_to_beginning(*tps)
+        # An explicit seek: seek_to_beginning can lose to the reset that assign() started,
+        # which then leaves the position at the end and the read empty.
+        for tp, first in (await consumer.beginning_offsets(tps)).items():
+            consumer.seek(tp, first)
         records: list[ConsumerRecord[bytes, bytes]] = []
         remaining = {tp for tp in tps if ends[tp] > 0}
         deadline = time.monotonic() + within

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
@@ -25,23 +26,16 @@ log = get_logger(__name__)
 NOTIFY_CHANNEL_SUFFIX = "_outbox"
 
 
+Queued = tuple[Event, str, Topic | None]  # the event, its key, a topic other than its own
+
+
 async def enqueue(conn: Connection, event: Event, key: str, topic: Topic | None = None) -> None:
     """Add `event` to the outbox (on its own topic unless `topic` is given, as for dead
     letters); call inside the transaction that changes the state."""
-    await conn.execute(
-        "INSERT INTO outbox (event_id, topic, key, payload, headers) VALUES ($1, $2, $3, $4, $5)"
-        " ON CONFLICT (event_id) DO NOTHING",
-        event.event_id,
-        (topic or event.TOPIC).name,
-        key,
-        event.model_dump(mode="json"),
-        event_headers(event),
-    )
-    # Delivered at commit, so the relay wakes up at once instead of at its next poll.
-    await conn.execute("SELECT pg_notify(current_schema() || $1, '')", NOTIFY_CHANNEL_SUFFIX)
+    await enqueue_many(conn, [(event, key, topic)])
 
 
-async def enqueue_many(conn: Connection, events: list[tuple[Event, str]]) -> None:
+async def enqueue_many(conn: Connection, events: Sequence[Queued]) -> None:
     """Add several events in one round trip (a batch's decisions), then one wake-up."""
     if not events:
         return
@@ -49,10 +43,11 @@ async def enqueue_many(conn: Connection, events: list[tuple[Event, str]]) -> Non
         "INSERT INTO outbox (event_id, topic, key, payload, headers) VALUES ($1, $2, $3, $4, $5)"
         " ON CONFLICT (event_id) DO NOTHING",
         [
-            (e.event_id, e.TOPIC.name, key, e.model_dump(mode="json"), event_headers(e))
-            for e, key in events
+            (e.event_id, (topic or e.TOPIC).name, key, e.model_dump(mode="json"), event_headers(e))
+            for e, key, topic in events
         ],
     )
+    # Delivered at commit, so the relay wakes up at once instead of at its next poll.
     await conn.execute("SELECT pg_notify(current_schema() || $1, '')", NOTIFY_CHANNEL_SUFFIX)
 
 

@@ -50,11 +50,12 @@ class Intake:
         topic = self.env["KAFKA_TOPIC_PREFIX"] + "referrals.self-referral"
         async with build_broker(servers.kafka_bootstrap, "test-form") as broker:
             await publish_event(broker, event, key=str(referral_id), topic=topic)
-        url = f"{self.process.url}/v1/referrals/{referral_id}/contact"
+        url = f"{self.process.url}/v1/referrals/contacts"
+        lookup = {"referral_ids": [str(referral_id)]}
         headers = {"Authorization": f"Bearer {self.notifier_key}"}
         async with httpx.AsyncClient() as client:
             deadline = time.monotonic() + 20
-            while (await client.get(url, headers=headers)).status_code != 200:
+            while not (await client.post(url, json=lookup, headers=headers)).json()["contacts"]:
                 assert time.monotonic() < deadline, "intake did not store the self-referral"
                 await asyncio.sleep(0.2)
         return {"referral_id": str(referral_id), "tracking_reference": reference}

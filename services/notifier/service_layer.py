@@ -1,16 +1,21 @@
-"""Tell everyone a decision concerns, each message exactly once in practice.
+"""Tell everyone a batch of decisions concerns, each message exactly once in practice.
 
-Each message is a row keyed by (decision event, recipient, channel). The row is claimed
-before the provider is called. A row found still 'sending' (the process died mid-send) is
-reconciled with the provider by its reference before anything is sent again. Transient
-failures are retried with exponential backoff and jitter up to a limit; permanent ones are
-not. The end of each row and its event (notifications.sent / .failed, and a dead letter) are
-written in one transaction; the outbox relay publishes them.
+Each message is a row keyed by (decision event, recipient, channel). Rows are claimed before
+the provider is called. A row found still 'sending' (the process died mid-send) is reconciled
+with the provider by its reference before anything is sent again. Transient failures are
+retried with exponential backoff and jitter up to a limit; permanent ones are not.
+
+Each step takes the whole batch at once: one contact read from intake, one statement to create
+the rows, one to claim them, and one transaction for the endings, their events (through the
+outbox) and the inbox. Messages to different referrals are sent concurrently; those of one
+referral in order (a triage notice before its resolution).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
+from collections.abc import Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -24,25 +29,18 @@ from tenacity import (
 from notifier.adapters import notification_store as store
 from notifier.adapters.failures import PermanentFailure, TransientFailure
 from notifier.adapters.intake_client import IntakeClient
+from notifier.adapters.notification_store import Ending, Row
 from notifier.adapters.notify_provider import NotifyProvider
 from notifier.adapters.smtp_provider import SmtpProvider
 from notifier.adapters.webhook_provider import WebhookProvider
-from notifier.domain.plan import Channel, Message, Unreachable, plan
+from notifier.domain.plan import Channel, Contact, Message, plan
 from notifier.domain.templates import Templates
 from shared import topics
-from shared.contracts import (
-    DeadLetter,
-    Event,
-    NotificationFailed,
-    NotificationSent,
-    ReferralDecided,
-)
+from shared.contracts import DeadLetter, NotificationFailed, NotificationSent, ReferralDecided
 from shared.database import Database
-from shared.db import Connection
 from shared.directory import Directory
-from shared.logging import get_logger
+from shared.logging import correlation, get_logger
 from shared.metrics import NOTIFICATIONS
-from shared.topics import Topic
 
 log = get_logger(__name__)
 
@@ -52,6 +50,22 @@ class Retry:
     attempts: int
     initial: float
     maximum: float
+
+
+@dataclass(frozen=True)
+class Incoming:
+    decision: ReferralDecided
+    source_topic: str
+
+
+@dataclass(frozen=True)
+class Task:
+    """One message of one decision, with its row; `unreachable` says why it cannot be sent."""
+
+    incoming: Incoming
+    message: Message
+    row: Row
+    unreachable: str | None = None
 
 
 @dataclass
@@ -65,69 +79,113 @@ class Notifier:
     templates: Templates
     referral_link_base: str
     retry: Retry
+    concurrency: int = 64  # referrals whose messages are in flight at once
 
-    async def handle(self, decision: ReferralDecided, source_topic: str) -> None:
-        """Everything this decision calls for; safe to call again for the same decision."""
+    async def handle_batch(self, batch: Sequence[Incoming]) -> list[tuple[Incoming, str]]:
+        """Everything these decisions call for; safe to call again with the same decisions.
+
+        Returns the decisions whose referral intake does not know, with why (for the
+        dead-letter topic). Raises if intake is unreachable (then nothing is sent) or if a
+        send broke unexpectedly (what ended is recorded first; the batch may come again)."""
         async with self.database.pool.acquire() as conn:
-            done = await conn.fetchval(
-                "SELECT true FROM inbox WHERE event_id = $1", decision.event_id
-            )
-        if done:
-            log.info("decision already notified", referral_id=str(decision.referral_id))
-            return
-        contact = await self.intake.contact(decision.referral_id)
-        messages, missed = plan(
-            decision, contact, self.directory, self.templates, self._link(decision)
+            done = await store.handled(conn, [i.decision.event_id for i in batch])
+        fresh = [i for i in batch if i.decision.event_id not in done]
+        if len(fresh) < len(batch):
+            log.info("decisions already notified", count=len(batch) - len(fresh))
+        referral_ids = list(dict.fromkeys(i.decision.referral_id for i in fresh))
+        contacts, why_missing = await self.intake.contacts(referral_ids)
+        known = [i for i in fresh if i.decision.referral_id in contacts]
+        tasks = await self._claim([(i, contacts[i.decision.referral_id]) for i in known])
+
+        by_referral: dict[UUID, list[Task]] = {}
+        for task in tasks:
+            by_referral.setdefault(task.incoming.decision.referral_id, []).append(task)
+        limit = asyncio.Semaphore(self.concurrency)
+
+        async def in_order(referral_tasks: list[Task]) -> list[Ending]:
+            async with limit:
+                return [await self._end(task) for task in referral_tasks]
+
+        results = await asyncio.gather(
+            *(in_order(t) for t in by_referral.values()), return_exceptions=True
         )
-        for message in messages:
-            await self._deliver(decision, message, source_topic)
-        for unreachable in missed:
-            await self._unreachable(decision, unreachable, source_topic)
+        endings: list[Ending] = []
+        broken: set[UUID] = set()
+        for referral_id, result in zip(by_referral, results, strict=True):
+            if isinstance(result, BaseException):
+                broken.add(referral_id)
+            else:
+                endings += result
+        handled = [
+            (i.decision.event_id, i.source_topic)
+            for i in known
+            if i.decision.referral_id not in broken
+        ]
         async with self.database.pool.acquire() as conn:
-            await conn.execute(
-                "INSERT INTO inbox (event_id, topic) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                decision.event_id,
-                source_topic,
+            await store.finish(conn, endings, handled)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return [(i, why_missing) for i in fresh if i.decision.referral_id not in contacts]
+
+    async def _claim(self, known: list[tuple[Incoming, Contact]]) -> list[Task]:
+        """The messages still to end, their rows created and claimed in two statements."""
+        wanted: list[tuple[Incoming, Message, str | None]] = []
+        for incoming, contact in known:
+            messages, missed = plan(
+                incoming.decision,
+                contact,
+                self.directory,
+                self.templates,
+                self._link(incoming.decision),
             )
+            wanted += [(incoming, m, None) for m in messages]
+            for missing in missed:
+                channel: Channel = "letter" if missing.recipient == "patient" else "email"
+                message = Message(missing.recipient, channel, "", None, "")
+                wanted.append((incoming, message, str(missing)))
+        async with self.database.pool.acquire() as conn:
+            rows = await store.ensure(
+                conn, [(_key(i, m), i.decision.referral_id) for i, m, _ in wanted]
+            )
+            tasks = []
+            for incoming, message, unreachable in wanted:
+                row = rows[_key(incoming, message)]
+                if row.status in ("sent", "delivered", "failed"):
+                    log.info(
+                        "notification already handled",
+                        status=row.status,
+                        recipient=message.recipient,
+                        channel=message.channel,
+                    )
+                elif unreachable is None or row.status == "pending":
+                    tasks.append(Task(incoming, message, row, unreachable))
+            await store.claim(conn, [t.row.notification_id for t in tasks if t.unreachable is None])
+        return tasks
+
+    async def _end(self, task: Task) -> Ending:
+        decision, message = task.incoming.decision, task.message
+        with correlation(decision.correlation_id):
+            if task.unreachable is not None:
+                return self._failed(task, task.unreachable, attempts=1)
+            reference = str(task.row.notification_id)
+            if task.row.status == "sending":
+                provider_id = await self._already_sent(message, reference)
+                if provider_id is not None:
+                    log.warning(
+                        "notification found at the provider after a restart",
+                        recipient=message.recipient,
+                        channel=message.channel,
+                    )
+                    return self._sent(task, provider_id)
+            try:
+                provider_id = await self._send_with_retries(decision, message, reference)
+            except (PermanentFailure, TransientFailure) as error:
+                return self._failed(task, str(error), task.row.attempts + self.retry.attempts)
+            return self._sent(task, provider_id)
 
     def _link(self, decision: ReferralDecided) -> str:
         return f"{self.referral_link_base.rstrip('/')}/v1/referrals/{decision.referral_id}"
-
-    async def _deliver(
-        self, decision: ReferralDecided, message: Message, source_topic: str
-    ) -> None:
-        where = {"recipient": message.recipient, "channel": message.channel}
-        async with self.database.pool.acquire() as conn:
-            row = await store.ensure(
-                conn, decision.event_id, decision.referral_id, message.recipient, message.channel
-            )
-            if row.status in ("sent", "delivered", "failed"):
-                log.info("notification already handled", status=row.status, **where)
-                return
-            reference = str(row.notification_id)
-            if row.status == "sending":
-                provider_id = await self._already_sent(message, reference)
-                if provider_id is not None:
-                    log.warning("notification found at the provider after a restart", **where)
-                    await self._sent(conn, decision, message, row.notification_id, provider_id)
-                    return
-            await store.claim(conn, row.notification_id)
-        try:
-            provider_id = await self._send_with_retries(decision, message, reference)
-        except (PermanentFailure, TransientFailure) as error:
-            async with self.database.pool.acquire() as conn:
-                await self._failed(
-                    source_topic,
-                    conn,
-                    decision,
-                    message,
-                    row.notification_id,
-                    str(error),
-                    row.attempts + self.retry.attempts,
-                )
-            return
-        async with self.database.pool.acquire() as conn:
-            await self._sent(conn, decision, message, row.notification_id, provider_id)
 
     async def _already_sent(self, message: Message, reference: str) -> str | None:
         if message.channel in ("sms", "email") and message.recipient == "patient":
@@ -174,14 +232,8 @@ class Notifier:
             "decided_at": decision.occurred_at.isoformat(),
         }
 
-    async def _sent(
-        self,
-        conn: Connection,
-        decision: ReferralDecided,
-        message: Message,
-        notification_id: UUID,
-        provider_id: str,
-    ) -> None:
+    def _sent(self, task: Task, provider_id: str) -> Ending:
+        decision, message = task.incoming.decision, task.message
         event = NotificationSent(
             correlation_id=decision.correlation_id,
             decision_event_id=decision.event_id,
@@ -190,13 +242,6 @@ class Notifier:
             channel=message.channel,
             provider_reference=provider_id,
         )
-        await store.finish(
-            conn,
-            notification_id,
-            status="sent",
-            provider_id=provider_id,
-            events=((event, str(decision.referral_id), None),),
-        )
         NOTIFICATIONS.labels(message.recipient, message.channel, "sent").inc()
         log.info(
             "notification sent",
@@ -204,17 +249,16 @@ class Notifier:
             channel=message.channel,
             referral_id=str(decision.referral_id),
         )
+        return Ending(
+            task.row.notification_id,
+            "sent",
+            provider_id=provider_id,
+            events=((event, str(decision.referral_id), None),),
+        )
 
-    async def _failed(
-        self,
-        source_topic: str,
-        conn: Connection,
-        decision: ReferralDecided,
-        message: Message,
-        notification_id: UUID,
-        error: str,
-        attempts: int,
-    ) -> None:
+    def _failed(self, task: Task, error: str, attempts: int) -> Ending:
+        incoming, message = task.incoming, task.message
+        decision = incoming.decision
         failed = NotificationFailed(
             correlation_id=decision.correlation_id,
             decision_event_id=decision.event_id,
@@ -225,17 +269,7 @@ class Notifier:
             error=error[:300],
         )
         reason = f"{message.recipient}/{message.channel}: {error}"
-        events: list[tuple[Event, str, Topic | None]] = [
-            (failed, str(decision.referral_id), None),
-            (
-                dead_letter(decision, reason, source_topic),
-                str(decision.referral_id),
-                topics.NOTIFICATION_DLQ,
-            ),
-        ]
-        await store.finish(
-            conn, notification_id, status="failed", error=error[:300], events=tuple(events)
-        )
+        letter = dead_letter(decision, reason, incoming.source_topic)
         NOTIFICATIONS.labels(message.recipient, message.channel, "failed").inc()
         log.error(
             "notification failed",
@@ -244,20 +278,17 @@ class Notifier:
             error=error[:300],
             referral_id=str(decision.referral_id),
         )
+        key = str(decision.referral_id)
+        return Ending(
+            task.row.notification_id,
+            "failed",
+            error=error[:300],
+            events=((failed, key, None), (letter, key, topics.NOTIFICATION_DLQ)),
+        )
 
-    async def _unreachable(
-        self, decision: ReferralDecided, missed: Unreachable, source_topic: str
-    ) -> None:
-        channel: Channel = "letter" if missed.recipient == "patient" else "email"
-        message = Message(missed.recipient, channel, "", None, "")
-        async with self.database.pool.acquire() as conn:
-            row = await store.ensure(
-                conn, decision.event_id, decision.referral_id, missed.recipient, channel
-            )
-            if row.status == "pending":
-                await self._failed(
-                    source_topic, conn, decision, message, row.notification_id, str(missed), 1
-                )
+
+def _key(incoming: Incoming, message: Message) -> store.Key:
+    return (incoming.decision.event_id, message.recipient, message.channel)
 
 
 def dead_letter(decision: ReferralDecided, reason: str, source_topic: str) -> DeadLetter:

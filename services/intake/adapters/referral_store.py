@@ -112,12 +112,18 @@ async def submission(conn: Connection, referral_id: UUID) -> dict[str, Any] | No
     return value if isinstance(value, dict) else None
 
 
-async def contact(conn: Connection, referral_id: UUID) -> dict[str, Any] | None:
-    """What the notifier needs to reach the patient and the referrer, and nothing else."""
-    found = await submission(conn, referral_id)
-    if found is None:
-        return None
-    patient, referrer = found["patient"], found["referrer"]
+async def contacts(conn: Connection, referral_ids: list[UUID]) -> dict[UUID, dict[str, Any]]:
+    """What the notifier needs to reach each patient and referrer, and nothing else, in one
+    query; unknown ids are simply absent."""
+    rows = await conn.fetch(
+        "SELECT referral_id, submission FROM referrals WHERE referral_id = ANY($1::uuid[])",
+        referral_ids,
+    )
+    return {row["referral_id"]: _contact_in(row["submission"]) for row in rows}
+
+
+def _contact_in(submission: dict[str, Any]) -> dict[str, Any]:
+    patient, referrer = submission["patient"], submission["referrer"]
     wanted = ("given_name", "email", "mobile", "contact_preferences")
     return {
         **{name: patient.get(name) for name in wanted},

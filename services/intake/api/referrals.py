@@ -12,7 +12,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from intake import service_layer
 from intake.adapters import api_keys, referral_store
@@ -30,6 +30,7 @@ log = get_logger(__name__)
 
 _IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,200}$")
 _CORRELATION_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
+MAX_CONTACT_LOOKUP = 500  # one notifier batch of decisions
 
 
 class Accepted(BaseModel):
@@ -68,6 +69,15 @@ class PatientContact(BaseModel):
     message_detail: str
     referrer_role: str
     referrer_email: str | None
+
+
+class ContactLookup(BaseModel):
+    referral_ids: list[UUID] = Field(min_length=1, max_length=MAX_CONTACT_LOOKUP)
+
+
+class Contacts(BaseModel):
+    contacts: dict[UUID, PatientContact]
+    unknown: list[UUID]
 
 
 def _submission_body_schema() -> dict[str, Any]:
@@ -201,23 +211,28 @@ def referrals_api(database: Database, max_body_bytes: int) -> APIRouter:
             submission=details,
         )
 
-    @router.get(
-        "/{referral_id}/contact",
-        response_model=PatientContact,
-        summary="How to reach the patient: for the notifier's key only, and logged.",
-        responses={401: _ERRORS[401], 403: _ERRORS[403], 404: {"description": "No such id."}},
+    @router.post(
+        "/contacts",
+        response_model=Contacts,
+        summary="How to reach the patients of a batch of referrals: notifier key only, logged.",
+        responses={401: _ERRORS[401], 403: _ERRORS[403]},
     )
-    async def contact(
-        referral_id: UUID, key: Annotated[ApiKey, Depends(api_key)]
-    ) -> PatientContact:
+    async def contacts(lookup: ContactLookup, key: Annotated[ApiKey, Depends(api_key)]) -> Contacts:
         if key.scope != "notifier":
             raise Problem(403, "Only the notifier may read contact details.")
+        wanted = list(dict.fromkeys(lookup.referral_ids))
         async with database.pool.acquire() as conn:
-            found = await referral_store.contact(conn, referral_id)
-        if found is None:
-            raise Problem(404, "No referral with this id.")
-        log.info("patient contact read", referral_id=str(referral_id), key_id=key.key_id)
-        return PatientContact.model_validate(found)
+            found = await referral_store.contacts(conn, wanted)
+        log.info(
+            "patient contacts read",
+            referral_ids=[str(i) for i in found],
+            unknown=len(wanted) - len(found),
+            key_id=key.key_id,
+        )
+        return Contacts(
+            contacts={i: PatientContact.model_validate(c) for i, c in found.items()},
+            unknown=[i for i in wanted if i not in found],
+        )
 
     return router
 

@@ -1,16 +1,17 @@
 """Notification rows: created once per (decision, recipient, channel), claimed before a send,
-finished with their event in the outbox (one transaction)."""
+finished with their events in the outbox. Each step takes a whole batch in one statement."""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from uuid import UUID
 
 from shared import outbox
-from shared.contracts import Event
 from shared.db import Connection
-from shared.topics import Topic
+
+Key = tuple[UUID, str, str]  # decision event id, recipient, channel
 
 
 @dataclass(frozen=True)
@@ -20,60 +21,94 @@ class Row:
     attempts: int
 
 
-async def ensure(
-    conn: Connection, decision_event_id: UUID, referral_id: UUID, recipient: str, channel: str
-) -> Row:
+@dataclass(frozen=True)
+class Ending:
+    """How one notification ended, and the events that say so."""
+
+    notification_id: UUID
+    status: str  # 'sent' or 'failed'
+    provider_id: str | None = None
+    error: str | None = None
+    events: tuple[outbox.Queued, ...] = field(default=())
+
+
+async def ensure(conn: Connection, wanted: Sequence[tuple[Key, UUID]]) -> dict[Key, Row]:
+    """The row of each (key, referral id), created if new; existing rows keep their state."""
+    if not wanted:
+        return {}
+    decisions = [key[0] for key, _ in wanted]
+    recipients = [key[1] for key, _ in wanted]
+    channels = [key[2] for key, _ in wanted]
     await conn.execute(
         "INSERT INTO notifications (notification_id, decision_event_id, referral_id, recipient,"
-        " channel) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-        uuid.uuid4(),
-        decision_event_id,
-        referral_id,
-        recipient,
-        channel,
+        " channel) SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[],"
+        " $5::text[]) ON CONFLICT DO NOTHING",
+        [uuid.uuid4() for _ in wanted],
+        decisions,
+        [referral_id for _, referral_id in wanted],
+        recipients,
+        channels,
     )
-    row = await conn.fetchrow(
-        "SELECT notification_id, status, attempts FROM notifications"
-        " WHERE decision_event_id = $1 AND recipient = $2 AND channel = $3",
-        decision_event_id,
-        recipient,
-        channel,
+    rows = await conn.fetch(
+        "SELECT n.notification_id, n.decision_event_id, n.recipient, n.channel, n.status,"
+        " n.attempts FROM notifications n"
+        " JOIN unnest($1::uuid[], $2::text[], $3::text[]) AS w (decision, recipient, channel)"
+        " ON (n.decision_event_id, n.recipient, n.channel) = (w.decision, w.recipient, w.channel)",
+        decisions,
+        recipients,
+        channels,
     )
-    assert row is not None
-    return Row(row["notification_id"], row["status"], row["attempts"])
+    return {
+        (r["decision_event_id"], r["recipient"], r["channel"]): Row(
+            r["notification_id"], r["status"], r["attempts"]
+        )
+        for r in rows
+    }
 
 
-async def claim(conn: Connection, notification_id: UUID) -> None:
-    """Mark it being sent before the provider is called: after a crash, a row left 'sending'
-    is reconciled with the provider before anything is sent again."""
+async def claim(conn: Connection, notification_ids: Sequence[UUID]) -> None:
+    """Mark them being sent before the provider is called: after a crash, a row left
+    'sending' is reconciled with the provider before anything is sent again."""
     await conn.execute(
         "UPDATE notifications SET status = 'sending', claimed_at = now(),"
-        " attempts = attempts + 1 WHERE notification_id = $1",
-        notification_id,
+        " attempts = attempts + 1 WHERE notification_id = ANY($1::uuid[])",
+        list(notification_ids),
     )
 
 
 async def finish(
-    conn: Connection,
-    notification_id: UUID,
-    *,
-    status: str,
-    provider_id: str | None = None,
-    error: str | None = None,
-    events: tuple[tuple[Event, str, Topic | None], ...] = (),
+    conn: Connection, endings: Sequence[Ending], handled: Sequence[tuple[UUID, str]] = ()
 ) -> None:
-    """Record the end (sent or failed) and queue its events, in one transaction."""
+    """Record each ending and queue its events and, in the same transaction, put the decisions
+    now fully handled (event id, topic) in the inbox."""
     async with conn.transaction():
-        await conn.execute(
-            "UPDATE notifications SET status = $2, provider_id = $3, error = $4,"
-            " finished_at = now() WHERE notification_id = $1",
-            notification_id,
-            status,
-            provider_id,
-            error,
-        )
-        for event, key, topic in events:
-            await outbox.enqueue(conn, event, key=key, topic=topic)
+        if endings:
+            await conn.execute(
+                "UPDATE notifications AS n SET status = e.status, provider_id = e.provider_id,"
+                " error = e.error, finished_at = now()"
+                " FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[])"
+                " AS e (id, status, provider_id, error) WHERE n.notification_id = e.id",
+                [e.notification_id for e in endings],
+                [e.status for e in endings],
+                [e.provider_id for e in endings],
+                [e.error for e in endings],
+            )
+            await outbox.enqueue_many(conn, [q for e in endings for q in e.events])
+        if handled:
+            await conn.execute(
+                "INSERT INTO inbox (event_id, topic) SELECT * FROM unnest($1::uuid[], $2::text[])"
+                " ON CONFLICT DO NOTHING",
+                [event_id for event_id, _ in handled],
+                [topic for _, topic in handled],
+            )
+
+
+async def handled(conn: Connection, event_ids: Sequence[UUID]) -> set[UUID]:
+    """Which of these decisions were already notified in full (inbox)."""
+    rows = await conn.fetch(
+        "SELECT event_id FROM inbox WHERE event_id = ANY($1::uuid[])", list(event_ids)
+    )
+    return {r["event_id"] for r in rows}
 
 
 async def record_delivery(conn: Connection, reference: UUID, delivery_status: str) -> bool:

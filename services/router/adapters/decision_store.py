@@ -50,7 +50,7 @@ async def record_many(
         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         [_decision_row(d) for _, d in pairs],
     )
-    await outbox.enqueue_many(conn, [(d, str(d.referral_id)) for _, d in pairs])
+    await outbox.enqueue_many(conn, [(d, str(d.referral_id), None) for _, d in pairs])
 
 
 def _decision_row(decision: ReferralDecided) -> tuple[object, ...]:

@@ -196,24 +196,40 @@ async def test_malformed_json_is_a_422(intake: RunningIntake) -> None:
     assert await intake.count("referrals") == 0
 
 
-async def test_only_the_notifier_key_reads_the_patient_contact(intake: RunningIntake) -> None:
+async def test_only_the_notifier_key_reads_patient_contacts(intake: RunningIntake) -> None:
     referrer = await intake.new_key("M85001")
     notifier = await intake.new_key("NOTIFIER", scope="notifier")
     answer = (await submit(intake, gp_referral(), referrer)).json()
-    url = f"{answer['status_url']}/contact"
+    nobody = str(uuid.uuid4())
+    lookup = {"referral_ids": [answer["referral_id"], nobody]}
 
-    assert (await intake.client.get(url, headers=bearer(referrer))).status_code == 403
-    contact = await intake.client.get(url, headers=bearer(notifier))
-    assert contact.status_code == 200
-    assert contact.json() == {
-        "given_name": "Jane",
-        "email": "jane.doeberry@example.com",
-        "mobile": "07700900123",
-        "contact_preferences": ["sms", "email"],
-        "message_detail": "discreet",
-        "referrer_role": "gp",
-        "referrer_email": "referrals@example-practice.nhs.uk",
+    refused = await intake.client.post(
+        "/v1/referrals/contacts", json=lookup, headers=bearer(referrer)
+    )
+    assert refused.status_code == 403
+    found = await intake.client.post(
+        "/v1/referrals/contacts", json=lookup, headers=bearer(notifier)
+    )
+    assert found.status_code == 200
+    assert found.json() == {
+        "contacts": {
+            answer["referral_id"]: {
+                "given_name": "Jane",
+                "email": "jane.doeberry@example.com",
+                "mobile": "07700900123",
+                "contact_preferences": ["sms", "email"],
+                "message_detail": "discreet",
+                "referrer_role": "gp",
+                "referrer_email": "referrals@example-practice.nhs.uk",
+            }
+        },
+        "unknown": [nobody],
     }
+    too_many = {"referral_ids": [nobody] * 501}
+    response = await intake.client.post(
+        "/v1/referrals/contacts", json=too_many, headers=bearer(notifier)
+    )
+    assert response.status_code == 422
 
 
 async def test_a_clinic_sees_only_the_referrals_routed_to_it(intake: RunningIntake) -> None:

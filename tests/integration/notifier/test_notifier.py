@@ -4,6 +4,7 @@ sending through the provider stand-ins."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import time
 import uuid
@@ -296,3 +297,31 @@ async def test_delivery_receipts_from_notify_update_the_row(
         assert accepted.status_code == 204
     (row,) = await rows(notifier)
     assert (row["status"], row["delivery_status"]) == ("delivered", "delivered")
+
+
+async def test_a_batch_is_notified_once_each_and_an_unknown_referral_is_dead_lettered(
+    notifier: Service, servers: Servers, standins: Standins, intake_process: Intake
+) -> None:
+    referrals = [intake_process.gp_referral() for _ in range(12)]
+    stranger = {"referral_id": str(uuid.uuid4()), "tracking_reference": "WHR-2345-6789X"}
+    decisions = [decision(ReferralNeedsTriage, r) for r in (*referrals, stranger)]
+    prefix = notifier.settings.kafka_topic_prefix
+    async with build_broker(servers.kafka_bootstrap, "test-router") as broker:
+        for event in decisions:  # published together, so they arrive in one or few batches
+            topic = prefix + event.TOPIC.name
+            await publish_event(broker, event, key=str(event.referral_id), topic=topic)
+
+    found = await settle(notifier, len(referrals))
+    assert sorted(str(r["referral_id"]) for r in found) == sorted(
+        r["referral_id"] for r in referrals
+    )
+    assert {r["status"] for r in found} == {"sent"}
+    sent = standins.records("notify")
+    for referral in referrals:
+        assert len(for_referral(sent, referral["tracking_reference"])) == 1
+    (letter,) = await wait_for(
+        servers.kafka_bootstrap, prefix + "notifications.dlq", lambda _r: True
+    )
+    assert body(letter)["reason"] == "unknown to intake"
+    original = json.loads(base64.b64decode(body(letter)["original_base64"]))
+    assert original["referral_id"] == stranger["referral_id"]

@@ -48,12 +48,14 @@ def build_service(
     http_routers: Sequence[APIRouter] = (),
     workers: Sequence[Callable[[Service], Awaitable[None]]] = (),
     relay_outbox: bool = False,
+    closing: Sequence[Callable[[], Awaitable[None]]] = (),
     description: str = "",
 ) -> Service:
     """Wire broker, database and HTTP for one service; nothing connects until start-up.
 
     `workers` run as tasks from start-up until the broker stops; with `relay_outbox`, one of
-    them publishes the service's outbox.
+    them publishes the service's outbox. `closing` (HTTP clients, say) run after the broker
+    stops, before the database closes.
     """
     if relay_outbox:
         workers = (*workers, _relay)
@@ -65,6 +67,8 @@ def build_service(
         try:
             yield
         finally:
+            for close in closing:
+                await close()
             await database.close()
 
     kafka = KafkaRouter(

@@ -19,7 +19,7 @@ class StackSettings(BaseSettings):
     host: str = "127.0.0.1"
     kafka_port: int = 19092
     kafka_controller_port: int = 19093
-    kafka_heap: str = "512m"
+    kafka_heap: str = "1g"  # each test namespace adds its topics; 512m ran out near 15k partitions
     postgres_port: int = 15432
     postgres_user: str = "postgres"
     postgres_database: str = "referrals"

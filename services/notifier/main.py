@@ -56,6 +56,7 @@ def create_service(settings: NotifierSettings | None = None) -> Service:
         feature_routers=[decisions_router(settings, notifier)],
         http_routers=[callbacks_api(database, settings.callback_token.get_secret_value())],
         relay_outbox=settings.relay_enabled,
+        closing=[notifier.intake.close, notifier.notify.close, notifier.webhook.close],
         description=DESCRIPTION or "",
     )
     return service

@@ -15,9 +15,10 @@ import hmac
 import json
 import time
 
-import httpx
+import aiohttp
 
 from notifier.adapters.failures import classify_status
+from notifier.adapters.http_session import LazySession
 from notifier.domain.plan import Message
 
 
@@ -34,7 +35,7 @@ class WebhookProvider:
         self._master = master_secret
         self._url_for = url_for
         self._url_template = url_template
-        self._client = httpx.AsyncClient(timeout=10)
+        self._session = LazySession(timeout=10, connections=64)
 
     def url(self, site_id: str) -> str:
         return self._url_for.get(site_id) or self._url_template.format(site=site_id)
@@ -49,12 +50,15 @@ class WebhookProvider:
             "X-Delivery-Id": reference,
         }
         try:
-            response = await self._client.post(self.url(message.to), content=body, headers=headers)
-        except httpx.TransportError as error:
+            async with self._session.get().post(
+                self.url(message.to), data=body, headers=headers
+            ) as response:
+                status = response.status
+        except (aiohttp.ClientError, TimeoutError) as error:
             raise classify_status(None, type(error).__name__) from error
-        if response.status_code >= 300:
-            raise classify_status(response.status_code, "webhook refused")
+        if status >= 300:
+            raise classify_status(status, "webhook refused")
         return reference
 
     async def close(self) -> None:
-        await self._client.aclose()
+        await self._session.close()

@@ -26,6 +26,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import aiohttp
 import httpx
 
 from bench.intake import RESULTS, ensure_stack, peak_rss_mb
@@ -97,24 +98,30 @@ async def kafka_path(env: dict[str, str], public_key: str, n: int) -> float:
 
 
 async def http_path(env: dict[str, str], intake_url: str, key: str, n: int) -> float:
-    headers = {"Authorization": f"Bearer {key}"}
-    limits = httpx.Limits(max_connections=32)
-    async with httpx.AsyncClient(base_url=intake_url, timeout=30, limits=limits) as client:
+    """32 connections kept busy. aiohttp, not httpx: the generator shares the two cores, and
+    httpx costs about 2 ms of CPU per request at this concurrency (bench/RESULTS.md)."""
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    body = json.dumps(GP).encode()
+    connector = aiohttp.TCPConnector(limit=32)
+    async with aiohttp.ClientSession(intake_url, connector=connector) as session:
+
+        async def submit() -> str | None:
+            async with session.post("/v1/referrals", data=body, headers=headers) as answer:
+                if answer.status != 202:
+                    return None
+                return str((await answer.json())["referral_id"])
+
         began = time.perf_counter()
-        ids: set[str] = set()
-        for start in range(0, n, 64):
-            answers = await asyncio.gather(
-                *(
-                    client.post("/v1/referrals", json=GP, headers=headers)
-                    for _ in range(min(64, n - start))
-                )
-            )
-            ids |= {a.json()["referral_id"] for a in answers if a.status_code == 202}
+        answers = await asyncio.gather(*(submit() for _ in range(n)))
+    ids = {a for a in answers if a is not None}
     done = await wait_notified(os.environ["DATABASE_URL"], env["NOTIFIER_DB_SCHEMA"], ids)
     return len(done) / (time.perf_counter() - began)
 
 
-async def latency(env: dict[str, str], public_key: str, rate: float, seconds: int) -> list[float]:
+async def latency(
+    env: dict[str, str], public_key: str, rate: float, seconds: int
+) -> tuple[list[float], dict[str, list[float]]]:
+    """End-to-end milliseconds per referral, sorted, and the same split by stage."""
     topic = env["KAFKA_TOPIC_PREFIX"] + "referrals.self-referral"
     sent_at: dict[str, datetime] = {}
     async with build_broker(os.environ["KAFKA_BOOTSTRAP_SERVERS"], "bench") as broker:
@@ -125,7 +132,50 @@ async def latency(env: dict[str, str], public_key: str, rate: float, seconds: in
             sent_at[str(event.referral_id)] = datetime.now(UTC)
             await publish_event(broker, event, key=str(event.referral_id), topic=topic)
     done = await wait_notified(os.environ["DATABASE_URL"], env["NOTIFIER_DB_SCHEMA"], set(sent_at))
-    return sorted((done[i] - sent_at[i]).total_seconds() * 1000 for i in done)
+    stages = await stage_times(env, sent_at)
+    return sorted((done[i] - sent_at[i]).total_seconds() * 1000 for i in done), stages
+
+
+STAGE_QUERIES = {
+    # stage name: (schema variable, query giving referral id -> when that stage ended)
+    "stored by intake": (
+        "INTAKE_DB_SCHEMA",
+        "SELECT referral_id::text AS id, received_at AS at FROM {schema}.referrals",
+    ),
+    "decided by router": (
+        "ROUTER_DB_SCHEMA",
+        "SELECT referral_id::text AS id, min(decided_at) AS at FROM {schema}.decisions"
+        " GROUP BY referral_id",
+    ),
+    "claimed by notifier": (
+        "NOTIFIER_DB_SCHEMA",
+        "SELECT referral_id::text AS id, min(claimed_at) AS at FROM {schema}.notifications"
+        " GROUP BY referral_id",
+    ),
+    "notifications sent": (
+        "NOTIFIER_DB_SCHEMA",
+        "SELECT referral_id::text AS id, max(finished_at) AS at FROM {schema}.notifications"
+        " GROUP BY referral_id",
+    ),
+}
+
+
+async def stage_times(env: dict[str, str], sent_at: dict[str, datetime]) -> dict[str, list[float]]:
+    """Milliseconds each stage added (from the previous stage's end; the first from the
+    event's publication), from each service's own timestamps (transaction start times)."""
+    conn = await connect(os.environ["DATABASE_URL"])
+    try:
+        previous, stages = dict(sent_at), {}
+        for stage, (schema_variable, query) in STAGE_QUERIES.items():
+            rows = await conn.fetch(query.format(schema=env[schema_variable]))
+            ended = {r["id"]: r["at"] for r in rows if r["id"] in sent_at and r["at"]}
+            stages[stage] = sorted(
+                (ended[i] - previous[i]).total_seconds() * 1000 for i in ended if i in previous
+            )
+            previous = ended
+        return stages
+    finally:
+        await conn.close()
 
 
 def pct(values: list[float], q: int) -> float:
@@ -180,12 +230,16 @@ def main() -> None:
                 results["http_path_referrals_per_s"] = asyncio.run(
                     http_path(env, intake.url, key, args.referrals)
                 )
-                lat = asyncio.run(latency(env, public_key, args.rate, args.seconds))
+                lat, stages = asyncio.run(latency(env, public_key, args.rate, args.seconds))
                 results |= {
                     "latency_samples": len(lat),
                     "p50_ms": pct(lat, 50),
                     "p95_ms": pct(lat, 95),
                     "p99_ms": pct(lat, 99),
+                    "stage_ms": {
+                        stage: {"p50": pct(values, 50), "p99": pct(values, 99)}
+                        for stage, values in stages.items()
+                    },
                 }
                 results["peak_rss_mb"] = {
                     name: peak_rss_mb(p.process.pid)
@@ -209,6 +263,8 @@ def main() -> None:
         f"{'latency at ' + str(args.rate) + '/s offered':<34} p50 {r['p50_ms']:.0f} / p95 "
         f"{r['p95_ms']:.0f} / p99 {r['p99_ms']:.0f} ms ({r['latency_samples']} referrals)"
     )
+    for stage, figures in r["stage_ms"].items():
+        print(f"{'  ' + stage:<34} p50 {figures['p50']:.0f} / p99 {figures['p99']:.0f} ms")
     print(
         f"{'baseline raw aiokafka':<34} {r['baseline_raw_kafka_msgs_per_s']:>8.0f} msgs/s "
         f"(ratio {r['kafka_path_to_raw_ratio']:.3f})"

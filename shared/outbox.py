@@ -126,6 +126,9 @@ class OutboxRelay:
                 try:
                     if listener is None or listener.is_closed():
                         listener = await self._listen()
+                    # Cleared before the read, so a NOTIFY arriving while this batch is
+                    # published wakes the next round at once instead of after a poll interval.
+                    self._wake.clear()
                     published = await self.publish_pending()
                     backoff = self.poll_interval
                 except Exception as error:  # the relay outlives any outage
@@ -134,7 +137,6 @@ class OutboxRelay:
                     backoff = min(backoff * 2, 30.0)
                     continue
                 if published < self.batch_size:
-                    self._wake.clear()
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), self.poll_interval)
         finally:

@@ -1,0 +1,74 @@
+"""The outbox relay on the real servers: an event enqueued while the previous batch is being
+published goes out at once, not at the next fallback poll."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+from typing import Any
+
+from devstack.topics import ensure_topics
+from shared import outbox
+from shared.contracts import Event
+from shared.database import Database
+from shared.kafka import build_broker
+from tests.integration.router.test_router_service import received
+from tests.kafka_reader import body, wait_for
+from tests.servers import Servers
+
+ROUTER_MIGRATIONS = Path(__file__).parents[2] / "services" / "router" / "migrations"
+
+
+class SlowFirstPublish:
+    """The real broker, but the first send takes half a second: a window to enqueue into."""
+
+    def __init__(self, broker: Any) -> None:
+        self.broker = broker
+        self.publishing = asyncio.Event()
+
+    async def publish(self, *args: Any, **options: Any) -> Any:
+        if not self.publishing.is_set():
+            self.publishing.set()
+            await asyncio.sleep(0.5)
+        return await self.broker.publish(*args, **options)
+
+
+async def test_an_event_enqueued_while_a_batch_is_published_goes_out_at_once(
+    servers: Servers, db_schema: str, topic_prefix: str
+) -> None:
+    await ensure_topics(servers.kafka_bootstrap, prefix=topic_prefix)
+    database = Database(servers.database_url, db_schema, ROUTER_MIGRATIONS)
+    await database.open()
+    first, second = received(), received()
+
+    async def enqueue(event: Event) -> None:
+        async with database.pool.acquire() as conn, conn.transaction():
+            await outbox.enqueue(conn, event, key="k")
+
+    try:
+        async with build_broker(servers.kafka_bootstrap, "test-relay") as broker:
+            slow = SlowFirstPublish(broker)
+            # A poll far longer than the test: only the NOTIFY wake-ups can publish in time.
+            relay = outbox.OutboxRelay(
+                database.pool, slow, db_schema, topic_prefix=topic_prefix, poll_interval=300
+            )
+            running = asyncio.create_task(relay.run())
+            await enqueue(first)
+            await asyncio.wait_for(slow.publishing.wait(), 10)
+            await enqueue(second)  # its NOTIFY arrives while the first batch is in flight
+            wanted = {str(first.event_id), str(second.event_id)}
+            published = await wait_for(
+                servers.kafka_bootstrap,
+                topic_prefix + "referrals.received",
+                lambda r: body(r)["event_id"] in wanted,
+                count=2,
+                within=15,
+                settle=0,
+            )
+            running.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await running
+    finally:
+        await database.close()
+    assert sorted(body(r)["event_id"] for r in published) == sorted(wanted)

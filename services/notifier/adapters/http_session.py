@@ -1,6 +1,7 @@
-"""One aiohttp session per provider, opened on first use inside the running loop.
+"""One aiohttp session per HTTP peer (intake, Notify, clinics), opened on first use inside
+the running loop.
 
-aiohttp, not httpx, for the providers: at 32 requests in flight httpx's pool cost about 2 ms of
+aiohttp, not httpx: at 32 requests in flight httpx's pool cost about 2 ms of
 CPU per request on our machine, aiohttp 0.12 ms (`bench/RESULTS.md`, the notifier section)."""
 
 from __future__ import annotations

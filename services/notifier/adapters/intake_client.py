@@ -6,34 +6,45 @@ from __future__ import annotations
 from collections.abc import Collection
 from uuid import UUID
 
-import httpx
+import aiohttp
 from pydantic import TypeAdapter
 
+from notifier.adapters.http_session import LazySession
 from notifier.domain.plan import Contact
 
 _CONTACTS = TypeAdapter(dict[UUID, Contact])
 
 
+class IntakeUnreachable(Exception):
+    """Intake is away or failing (transport error, 5xx): the batch comes again later."""
+
+
 class IntakeClient:
     def __init__(self, base_url: str, api_key: str, *, timeout: float = 10.0) -> None:
-        self._client = httpx.AsyncClient(
-            base_url=base_url, headers={"Authorization": f"Bearer {api_key}"}, timeout=timeout
-        )
+        self._url = base_url.rstrip("/") + "/v1/referrals/contacts"
+        self._headers = {"Authorization": f"Bearer {api_key}"}
+        self._session = LazySession(timeout=timeout, connections=4)
 
     async def contacts(self, referral_ids: Collection[UUID]) -> tuple[dict[UUID, Contact], str]:
         """Each known referral's contact, and why the others are missing.
 
         A refused key (401/403) leaves every referral missing, since retrying will not help;
-        a transport error or a 5xx raises, so the batch comes again."""
+        intake away or failing raises IntakeUnreachable."""
         if not referral_ids:
             return {}, ""
-        response = await self._client.post(
-            "/v1/referrals/contacts", json={"referral_ids": [str(i) for i in referral_ids]}
-        )
-        if response.status_code in (401, 403):
-            return {}, f"intake answered {response.status_code} to the notifier's key"
-        response.raise_for_status()
-        return _CONTACTS.validate_python(response.json()["contacts"]), "unknown to intake"
+        lookup = {"referral_ids": [str(i) for i in referral_ids]}
+        try:
+            async with self._session.get().post(
+                self._url, json=lookup, headers=self._headers
+            ) as response:
+                if response.status in (401, 403):
+                    return {}, f"intake answered {response.status} to the notifier's key"
+                if response.status != 200:
+                    raise IntakeUnreachable(f"intake answered {response.status}")
+                found = _CONTACTS.validate_python((await response.json())["contacts"])
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise IntakeUnreachable(type(error).__name__) from error
+        return found, "unknown to intake"
 
     async def close(self) -> None:
-        await self._client.aclose()
+        await self._session.close()

@@ -6,12 +6,12 @@ import asyncio
 import uuid
 from typing import TypeAlias
 
-import httpx
 from aiokafka import ConsumerRecord
 from faststream.kafka import KafkaRouter
 from faststream.kafka.fastapi import KafkaMessage
 from pydantic import ValidationError
 
+from notifier.adapters.intake_client import IntakeUnreachable
 from notifier.service_layer import Incoming, Notifier
 from notifier.settings import NotifierSettings
 from shared import topics
@@ -63,9 +63,9 @@ def decisions_router(settings: NotifierSettings, notifier: Notifier) -> KafkaRou
                 batch.append(Incoming(decision, record.topic))
         try:
             unknown = await notifier.handle_batch(batch)
-        except httpx.HTTPError:
+        except IntakeUnreachable as error:
             # Intake is away: pause before the batch comes again (nothing was sent).
-            log.warning("intake unreachable, will retry")
+            log.warning("intake unreachable, will retry", error=str(error))
             await asyncio.sleep(INTAKE_RETRY_PAUSE_SECONDS)
             raise
         for incoming, reason in unknown:

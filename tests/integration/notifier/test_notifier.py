@@ -27,7 +27,7 @@ from shared.contracts import (
 from shared.kafka import build_broker, publish_event
 from shared.service import Service
 from tests.intake_process import Intake
-from tests.kafka_reader import body, wait_for
+from tests.kafka_reader import body, read_all, wait_for
 from tests.pii import identifiers_in
 from tests.running import running
 from tests.samples import GP_PATIENT, SELF_PATIENT
@@ -37,28 +37,35 @@ from tests.standins import Standins
 SENSITIVE = load_templates().sensitive_words
 
 
-@pytest.fixture
-async def notifier(
-    servers: Servers, db_schema: str, topic_prefix: str, standins: Standins, intake_process: Intake
-) -> AsyncIterator[Service]:
-    standins.reset()
-    settings = NotifierSettings.model_validate(
+def notifier_settings(
+    servers: Servers, schema: str, prefix: str, standins: Standins, intake: Intake, **overrides: Any
+) -> NotifierSettings:
+    return NotifierSettings.model_validate(
         {
             "kafka_bootstrap_servers": servers.kafka_bootstrap,
             "database_url": servers.database_url,
-            "kafka_topic_prefix": topic_prefix,
-            "db_schema": db_schema,
+            "kafka_topic_prefix": prefix,
+            "db_schema": schema,
             "consumer_group": f"notifier-{uuid.uuid4().hex[:8]}",
-            "intake_url": intake_process.process.url,
-            "intake_api_key": SecretStr(intake_process.notifier_key),
+            "intake_url": intake.process.url,
+            "intake_api_key": SecretStr(intake.notifier_key),
             "notify_base_url": standins.url,
             "smtp_port": standins.smtp_port,
             "clinic_webhook_url": standins.url + "/clinics/{site}",
             "max_attempts": 3,
             "backoff_initial_seconds": 0.05,
             "backoff_max_seconds": 0.2,
+            **overrides,
         }
     )
+
+
+@pytest.fixture
+async def notifier(
+    servers: Servers, db_schema: str, topic_prefix: str, standins: Standins, intake_process: Intake
+) -> AsyncIterator[Service]:
+    standins.reset()
+    settings = notifier_settings(servers, db_schema, topic_prefix, standins, intake_process)
     async with running(create_service(settings), servers) as (service, _client):
         yield service
 
@@ -325,3 +332,30 @@ async def test_a_batch_is_notified_once_each_and_an_unknown_referral_is_dead_let
     assert body(letter)["reason"] == "unknown to intake"
     original = json.loads(base64.b64decode(body(letter)["original_base64"]))
     assert original["referral_id"] == stranger["referral_id"]
+
+
+async def test_while_intake_is_away_nothing_is_sent_or_dead_lettered_and_it_retries(
+    servers: Servers, db_schema: str, topic_prefix: str, standins: Standins, intake_process: Intake
+) -> None:
+    standins.reset()
+    settings = notifier_settings(
+        servers, db_schema, topic_prefix, standins, intake_process, intake_url="http://127.0.0.1:9"
+    )
+    referral = intake_process.gp_referral()
+    async with running(create_service(settings), servers) as (service, _client):
+        await publish(servers, service, decision(ReferralNeedsTriage, referral))
+        await asyncio.sleep(5)  # two rounds of "intake unreachable, will retry"
+        assert await rows(service) == []
+        async with service.database.pool.acquire() as conn:
+            assert await conn.fetchval("SELECT count(*) FROM inbox") == 0
+    letters = await read_all(servers.kafka_bootstrap, topic_prefix + "notifications.dlq")
+    assert letters == []
+    assert for_referral(standins.records("notify"), referral["tracking_reference"]) == []
+
+    # Intake back: the same decision (its offset was never committed) is notified once.
+    settings = notifier_settings(servers, db_schema, topic_prefix, standins, intake_process)
+    settings.consumer_group = service.settings.consumer_group
+    async with running(create_service(settings), servers) as (service, _client):
+        (row,) = await settle(service, 1)
+    assert row["status"] == "sent"
+    assert len(for_referral(standins.records("notify"), referral["tracking_reference"])) == 1

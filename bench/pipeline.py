@@ -35,7 +35,7 @@ from devstack.topics import ensure_topics
 from shared.contracts import SelfReferralSubmitted
 from shared.db import connect
 from shared.kafka import build_broker, publish_event, publish_events
-from shared.sealed import seal
+from shared.sealed import generate_keypair, seal
 from tests.processes import run_cli, service_process
 from tests.samples import gp_referral, self_referral
 from tests.standins import standins_process
@@ -196,7 +196,14 @@ def main() -> None:
     asyncio.run(ensure_topics(bootstrap, prefix=prefix))
     results: dict[str, Any] = {"referrals": args.referrals, "offered_rate": args.rate}
     results["baseline_raw_kafka_msgs_per_s"] = asyncio.run(
-        raw_kafka(bootstrap, prefix + "bench.raw", 5000, json.dumps(SELF).encode())
+        # What the self-referral topic carries: the submission sealed (here to a throwaway
+        # key), never in clear, since every topic must be safe to watch.
+        raw_kafka(
+            bootstrap,
+            prefix + "bench.raw",
+            5000,
+            sealed_event(generate_keypair()[1]).model_dump_json().encode(),
+        )
     )
     with standins_process() as standins:
         env = {

@@ -22,6 +22,7 @@ from datetime import date
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 
 from bench.intake import RESULTS, ensure_stack, peak_rss_mb
 from devstack.topics import ensure_topics
@@ -94,7 +95,14 @@ async def raw_kafka(bootstrap: str, topic: str, n: int, payload: bytes) -> float
     finally:
         await producer.stop()
     await drain(bootstrap, [topic], n)
-    return n / (time.perf_counter() - began)
+    rate = n / (time.perf_counter() - began)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.delete_topics([topic])  # a benchmark's scratch topic is not kept
+    finally:
+        await admin.close()
+    return rate
 
 
 async def service(bootstrap: str, prefix: str, n: int) -> float:

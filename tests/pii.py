@@ -16,8 +16,16 @@ _FULL_POSTCODE = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]? \d[A-Z]{2}\b")
 _ALLOWED_EMAILS = {"referrals@example-practice.nhs.uk"}
 
 
+# Whole values only: a short name such as "Jane" turns up by chance inside long base64 (sealed
+# submissions), where letters and digits surround it; in clear text it stands apart.
+_WHOLE = [
+    (value, re.compile(rf"(?<![0-9A-Za-z]){re.escape(value)}(?![0-9A-Za-z])"))
+    for value in PATIENT_IDENTIFIERS
+]
+
+
 def identifiers_in(text: str) -> list[str]:
-    found = [value for value in PATIENT_IDENTIFIERS if value in text]
+    found = [value for value, pattern in _WHOLE if pattern.search(text)]
     found += [m for m in _TEN_DIGITS.findall(text) if nhs.is_valid(nhs.compact(m))]
     found += [m for m in _EMAIL.findall(text) if m not in _ALLOWED_EMAILS]
     found += _FULL_POSTCODE.findall(text)

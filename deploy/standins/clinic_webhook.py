@@ -45,10 +45,8 @@ def clinic_webhook(recorder: Recorder, master_secret: bytes) -> APIRouter:
             raise HTTPException(401, "bad signature")
         if abs(time.time() - int(x_signature_timestamp)) > TOLERANCE_SECONDS:
             raise HTTPException(401, "stale timestamp")
-        if any(r["delivery_id"] == x_delivery_id for r in recorder.all("webhook")):
-            return  # already have it: acknowledge, do nothing
-        recorder.add(
-            "webhook", {"site": site, "delivery_id": x_delivery_id, "body": json.loads(body)}
-        )
+        # A delivery id seen before is acknowledged and otherwise ignored.
+        record = {"site": site, "delivery_id": x_delivery_id, "body": json.loads(body)}
+        recorder.add_once("webhook", x_delivery_id, record)
 
     return router

@@ -10,11 +10,23 @@ class Recorder:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._records: dict[str, list[dict[str, Any]]] = {}
+        self._keys: dict[str, set[str]] = {}
         self._faults: dict[str, list[dict[str, Any]]] = {}
 
     def add(self, kind: str, record: dict[str, Any]) -> None:
         with self._lock:
             self._records.setdefault(kind, []).append(record)
+
+    def add_once(self, kind: str, key: str, record: dict[str, Any]) -> bool:
+        """Record it unless one with this key was recorded before (a set, not a scan: a
+        benchmark sends tens of thousands); False if it was."""
+        with self._lock:
+            seen = self._keys.setdefault(kind, set())
+            if key in seen:
+                return False
+            seen.add(key)
+            self._records.setdefault(kind, []).append(record)
+            return True
 
     def all(self, kind: str) -> list[dict[str, Any]]:
         with self._lock:
@@ -32,4 +44,5 @@ class Recorder:
     def reset(self) -> None:
         with self._lock:
             self._records.clear()
+            self._keys.clear()
             self._faults.clear()

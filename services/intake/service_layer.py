@@ -14,7 +14,6 @@ import asyncpg
 
 from intake.adapters import referral_store as store
 from intake.adapters.api_keys import ApiKey
-from intake.adapters.referral_store import AlreadyUsed
 from intake.domain.referral import AcceptedReferral, accept_professional
 from shared.db import Connection
 from shared.logging import correlation, get_logger
@@ -80,23 +79,23 @@ async def store_self_referrals(
     """Store a fetched batch of self-referrals in one transaction, each once (inbox by event
     id). Returns those whose referral id or reference was already taken by another referral:
     nothing of them is kept, and the caller dead-letters them."""
-    taken: list[tuple[AcceptedReferral, UUID]] = []
-    stored: list[AcceptedReferral] = []
     async with pool.acquire() as conn, conn.transaction():
+        first = await store.first_times(conn, [event_id for _, event_id in batch], topic)
+        fresh = []
         for accepted, event_id in batch:
-            if not await store.first_time(conn, event_id, topic):
+            if event_id in first:
+                first.discard(event_id)  # an event repeated within the batch counts once
+                fresh.append((accepted, event_id))
+            else:
                 log.info("self-referral already stored", event_id=str(event_id))
-                continue
-            try:
-                await store.add(conn, accepted)
-            except AlreadyUsed:
-                await store.forget(conn, event_id)
-                taken.append((accepted, event_id))
-                continue
-            stored.append(accepted)
-    for accepted in stored:
-        with correlation(accepted.received.correlation_id):
-            _log_accepted(accepted)
+        kept = await store.add_many(conn, [accepted for accepted, _ in fresh])
+        taken = [item for item, ok in zip(fresh, kept, strict=True) if not ok]
+        if taken:
+            await store.forget(conn, [event_id for _, event_id in taken])
+    for (accepted, _), ok in zip(fresh, kept, strict=True):
+        if ok:
+            with correlation(accepted.received.correlation_id):
+                _log_accepted(accepted)
     return taken
 
 

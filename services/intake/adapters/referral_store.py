@@ -3,6 +3,7 @@ scoped to the organisation that made them."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -33,22 +34,44 @@ class StoredReferral:
 
 async def add(conn: Connection, referral: AcceptedReferral) -> None:
     """Store the referral and queue its `referrals.received` event; call in a transaction."""
-    inserted = await conn.fetchval(
+    if not await add_many(conn, [referral]):
+        raise AlreadyUsed("the referral id or tracking reference is already in use")
+
+
+async def add_many(conn: Connection, referrals: Sequence[AcceptedReferral]) -> list[bool]:
+    """`add` for a batch in one statement (and one for their events): whether each was stored.
+    One whose id or tracking reference is already used (in the table or earlier in the batch)
+    is not."""
+    if not referrals:
+        return []
+    rows = await conn.fetch(
         "INSERT INTO referrals (referral_id, tracking_reference, channel, source,"
         " organisation_code, service, submission, correlation_id)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING RETURNING true",
-        referral.referral_id,
-        referral.tracking_reference,
-        referral.channel,
-        referral.source,
-        referral.organisation_code,
-        referral.submission.service.value,
-        referral.submission.model_dump(mode="json"),
-        referral.received.correlation_id,
+        " SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[],"
+        " $6::text[], $7::jsonb[], $8::text[]) ON CONFLICT DO NOTHING RETURNING referral_id",
+        [r.referral_id for r in referrals],
+        [r.tracking_reference for r in referrals],
+        [r.channel for r in referrals],
+        [r.source for r in referrals],
+        [r.organisation_code for r in referrals],
+        [r.submission.service.value for r in referrals],
+        [r.submission.model_dump(mode="json") for r in referrals],
+        [r.received.correlation_id for r in referrals],
     )
-    if not inserted:
-        raise AlreadyUsed("the referral id or tracking reference is already in use")
-    await outbox.enqueue(conn, referral.received, key=str(referral.referral_id))
+    inserted = {row["referral_id"] for row in rows}
+    stored = []
+    for referral in referrals:  # the first of a repeated id is the one inserted
+        stored.append(referral.referral_id in inserted)
+        inserted.discard(referral.referral_id)
+    await outbox.enqueue_many(
+        conn,
+        [
+            (r.received, str(r.referral_id), None)
+            for r, kept in zip(referrals, stored, strict=True)
+            if kept
+        ],
+    )
+    return stored
 
 
 async def find_idempotent(
@@ -149,18 +172,17 @@ async def record_decision(
     return bool(updated)
 
 
-async def forget(conn: Connection, event_id: UUID) -> None:
-    """Undo an inbox entry (its event was not stored after all, and may be replayed)."""
-    await conn.execute("DELETE FROM inbox WHERE event_id = $1", event_id)
+async def forget(conn: Connection, event_ids: Sequence[UUID]) -> None:
+    """Undo inbox entries (their events were not stored after all, and may be replayed)."""
+    await conn.execute("DELETE FROM inbox WHERE event_id = ANY($1::uuid[])", list(event_ids))
 
 
-async def first_time(conn: Connection, event_id: UUID, topic: str) -> bool:
-    """Inbox: True the first time an event is handled, False on redelivery."""
-    return bool(
-        await conn.fetchval(
-            "INSERT INTO inbox (event_id, topic) VALUES ($1, $2)"
-            " ON CONFLICT DO NOTHING RETURNING true",
-            event_id,
-            topic,
-        )
+async def first_times(conn: Connection, event_ids: Sequence[UUID], topic: str) -> set[UUID]:
+    """Inbox for a batch: which of these events are handled for the first time."""
+    rows = await conn.fetch(
+        "INSERT INTO inbox (event_id, topic) SELECT e, $2 FROM unnest($1::uuid[]) AS e"
+        " ON CONFLICT DO NOTHING RETURNING event_id",
+        list(event_ids),
+        topic,
     )
+    return {row["event_id"] for row in rows}

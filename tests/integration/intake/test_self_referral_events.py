@@ -135,3 +135,33 @@ async def test_a_submission_validates_the_same_way_as_the_api(intake: RunningInt
     (letter,) = await dead_letters(intake, 1)
     assert "clinical.expected_delivery_date" in letter.reason
     ReferralSubmission.model_validate(self_referral())  # the unchanged sample is valid
+
+
+async def test_an_id_or_reference_already_in_use_is_dead_lettered_and_the_first_kept(
+    intake: RunningIntake,
+) -> None:
+    referral_id, reference = uuid.uuid4(), new_tracking_reference()
+    first = sealed_event(self_referral(), referral_id=referral_id, tracking_reference=reference)
+    same_id = sealed_event(
+        self_referral(), referral_id=referral_id, tracking_reference=new_tracking_reference()
+    )
+    same_reference = sealed_event(
+        self_referral(), referral_id=uuid.uuid4(), tracking_reference=reference
+    )
+    async with build_broker(intake.servers.kafka_bootstrap, "test-form") as broker:
+        for event in (first, same_id, same_reference):  # one partition key: one batch, in order
+            await publish_event(broker, event, key="one-form", topic=intake.topic(SELF_REFERRAL))
+
+    letters = await dead_letters(intake, 2)
+    assert {letter.reason for letter in letters} == {
+        "the referral id or tracking reference is already in use"
+    }
+    rejected = {
+        SelfReferralSubmitted.model_validate_json(base64.b64decode(letter.original_base64)).event_id
+        for letter in letters
+    }
+    assert rejected == {same_id.event_id, same_reference.event_id}
+    (stored,) = await received(intake, 1)
+    assert (stored.referral_id, stored.tracking_reference) == (referral_id, reference)
+    assert await intake.count("referrals") == 1
+    assert await intake.count("inbox") == 1  # the refused events may be replayed after a fix

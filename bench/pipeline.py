@@ -7,7 +7,7 @@ Reports, in one run:
 - sustained throughput, referrals/s fully notified (patient SMS and clinic webhook both
   sent), through the Kafka self-referral path and through the HTTP API;
 - end-to-end latency p50/p95/p99 (self-referral event published -> last notification sent)
-  at a fixed offered rate;
+  at a fixed offered rate, after a 5 s pause, with the share of each stage;
 - the raw aiokafka produce-and-consume rate on the same broker (baseline) and the ratio;
 - each service's peak resident memory.
 Writes bench/results/pipeline.json and prints a table.
@@ -43,6 +43,7 @@ from tests.standins import standins_process
 # A self-referral that is routed (pelvic health, Birmingham): an SMS and a webhook each.
 SELF = self_referral(**{"patient.postcode": "B1 1AA", "patient.contact_preferences": ["sms"]})
 GP = gp_referral()
+SETTLE_SECONDS = 5
 
 
 async def notified(dsn: str, schema: str) -> dict[str, datetime]:
@@ -237,6 +238,9 @@ def main() -> None:
                 results["http_path_referrals_per_s"] = asyncio.run(
                     http_path(env, intake.url, key, args.referrals)
                 )
+                # The bursts above leave PostgreSQL and the consumers catching their breath
+                # (autovacuum, fetch backoff): the timed phase starts from a settled system.
+                time.sleep(SETTLE_SECONDS)
                 lat, stages = asyncio.run(latency(env, public_key, args.rate, args.seconds))
                 results |= {
                     "latency_samples": len(lat),

@@ -92,6 +92,7 @@ class Notifier:
         fresh = [i for i in batch if i.decision.event_id not in done]
         if len(fresh) < len(batch):
             log.info("decisions already notified", count=len(batch) - len(fresh))
+        # Only the contacts still needed are read (each read is logged by intake).
         referral_ids = list(dict.fromkeys(i.decision.referral_id for i in fresh))
         contacts, why_missing = await self.intake.contacts(referral_ids)
         known = [i for i in fresh if i.decision.referral_id in contacts]
@@ -103,8 +104,15 @@ class Notifier:
         limit = asyncio.Semaphore(self.concurrency)
 
         async def in_order(referral_tasks: list[Task]) -> list[Ending]:
+            """One decision after another; a decision's own messages at once."""
+            by_decision: dict[UUID, list[Task]] = {}
+            for task in referral_tasks:
+                by_decision.setdefault(task.incoming.decision.event_id, []).append(task)
+            endings: list[Ending] = []
             async with limit:
-                return [await self._end(task) for task in referral_tasks]
+                for tasks_of_decision in by_decision.values():
+                    endings += await asyncio.gather(*map(self._end, tasks_of_decision))
+            return endings
 
         results = await asyncio.gather(
             *(in_order(t) for t in by_referral.values()), return_exceptions=True

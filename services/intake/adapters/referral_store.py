@@ -156,20 +156,24 @@ def _contact_in(submission: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def record_decision(
-    conn: Connection, referral_id: UUID, outcome: str, decision: dict[str, Any], at: datetime
-) -> bool:
-    """Keep the latest decision (a triage resolution follows a needs-triage); a redelivered
-    or older one changes nothing. False if the referral is not intake's."""
-    updated = await conn.fetchval(
-        "UPDATE referrals SET status = $2, decision = $3, decided_at = $4"
-        " WHERE referral_id = $1 AND (decided_at IS NULL OR decided_at < $4) RETURNING true",
-        referral_id,
-        outcome,
-        decision,
-        at,
+async def record_decisions(
+    conn: Connection, decisions: Sequence[tuple[UUID, str, dict[str, Any], datetime]]
+) -> set[UUID]:
+    """Keep each referral's latest decision (a triage resolution follows a needs-triage), in
+    one statement; a redelivered or older one changes nothing. Give one decision per referral.
+    Returns the referrals updated (an id that is not intake's changes nothing)."""
+    rows = await conn.fetch(
+        "UPDATE referrals AS r SET status = u.outcome, decision = u.decision, decided_at = u.at"
+        " FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::timestamptz[])"
+        " AS u (id, outcome, decision, at)"
+        " WHERE r.referral_id = u.id AND (r.decided_at IS NULL OR r.decided_at < u.at)"
+        " RETURNING r.referral_id",
+        [d[0] for d in decisions],
+        [d[1] for d in decisions],
+        [d[2] for d in decisions],
+        [d[3] for d in decisions],
     )
-    return bool(updated)
+    return {row["referral_id"] for row in rows}
 
 
 async def forget(conn: Connection, event_ids: Sequence[UUID]) -> None:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
 from intake.api.csrf import FIELD
-from shared.contracts import ReferralRouted, SelfReferralSubmitted
+from shared.contracts import ReferralNeedsTriage, ReferralRouted, SelfReferralSubmitted
 from shared.kafka import build_broker, publish_event
 from tests.kafka_reader import body, wait_for
 from tests.keys import INTAKE_PRIVATE_KEY
@@ -139,3 +141,43 @@ async def test_a_decision_becomes_the_referral_status(intake: RunningIntake) -> 
     assert status["status"] == "routed"
     assert status["decision"]["destination"]["id"] == "pelvic-bsol"
     assert status["decision"]["rules_version"] == "sha256:test"
+
+
+async def test_the_latest_decision_wins_whatever_order_they_arrive_in(
+    intake: RunningIntake,
+) -> None:
+    key = await intake.new_key("M85001")
+    headers = {"Authorization": f"Bearer {key}"}
+    answer = (await intake.client.post("/v1/referrals", json=gp_referral(), headers=headers)).json()
+    common: dict[str, Any] = {
+        "correlation_id": "c",
+        "referral_id": uuid.UUID(answer["referral_id"]),
+        "tracking_reference": answer["tracking_reference"],
+        "received_event_id": uuid.uuid4(),
+        "service": "pelvic-health",
+        "reasons": [{"rule": "r", "message": "Because."}],
+        "rules_version": "sha256:test",
+    }
+    now = datetime.now(UTC)
+    triage = ReferralNeedsTriage(**common, destination=None, occurred_at=now - timedelta(minutes=5))
+    resolved = ReferralRouted(
+        **common,
+        destination={"id": "pelvic-bsol", "name": "Birmingham and Solihull pelvic health"},
+        occurred_at=now,
+    )
+    async with build_broker(intake.servers.kafka_bootstrap, "test-router") as broker:
+        for event in (resolved, triage, resolved):  # the older one arrives in between
+            topic = intake.topic(event.TOPIC.name)
+            await publish_event(broker, event, key=answer["referral_id"], topic=topic)
+
+    async def current() -> dict[str, Any]:
+        return dict((await intake.client.get(answer["status_url"], headers=headers)).json())
+
+    for _ in range(100):
+        if (await current())["decision"]:
+            break
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(1.5)  # and the older decision, if it came later, has been consumed
+    status = await current()
+    assert status["status"] == "routed"
+    assert datetime.fromisoformat(status["decision"]["decided_at"]) == now

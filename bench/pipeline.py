@@ -8,6 +8,9 @@ Reports, in one run:
   sent), through the Kafka self-referral path and through the HTTP API;
 - end-to-end latency p50/p95/p99 (self-referral event published -> last notification sent)
   at a fixed offered rate, after a 5 s pause, with the share of each stage;
+- the CPU time each part spent per referral in each throughput phase (the services, the
+  stand-ins, the load generator, Kafka and PostgreSQL): with everything on two cores, the sum
+  is what bounds the throughput;
 - the raw aiokafka produce-and-consume rate on the same broker (baseline) and the ratio;
 - each service's peak resident memory.
 Writes bench/results/pipeline.json and prints a table.
@@ -29,6 +32,7 @@ from typing import Any
 import aiohttp
 import httpx
 
+from bench.cpu import cpu_ms_per_item, cpu_seconds
 from bench.intake import RESULTS, ensure_stack, peak_rss_mb
 from bench.router import raw_kafka
 from devstack.topics import ensure_topics
@@ -232,12 +236,22 @@ def main() -> None:
                 service_process("notifier", env) as notifier,
             ):
                 time.sleep(3)
-                results["kafka_path_referrals_per_s"] = asyncio.run(
-                    kafka_path(env, public_key, args.referrals)
-                )
-                results["http_path_referrals_per_s"] = asyncio.run(
-                    http_path(env, intake.url, key, args.referrals)
-                )
+                parts = {
+                    "intake": intake.process.pid,
+                    "router": router.process.pid,
+                    "notifier": notifier.process.pid,
+                    "stand-ins": standins.pid,
+                    "load generator": os.getpid(),
+                }
+                for path, run_path in (
+                    ("kafka_path", lambda: kafka_path(env, public_key, args.referrals)),
+                    ("http_path", lambda: http_path(env, intake.url, key, args.referrals)),
+                ):
+                    before = cpu_seconds(parts)
+                    results[f"{path}_referrals_per_s"] = asyncio.run(run_path())
+                    results[f"{path}_cpu_ms_per_referral"] = cpu_ms_per_item(
+                        before, cpu_seconds(parts), args.referrals
+                    )
                 # The bursts above leave PostgreSQL and the consumers catching their breath
                 # (autovacuum, fetch backoff): the timed phase starts from a settled system.
                 time.sleep(SETTLE_SECONDS)
@@ -274,6 +288,12 @@ def main() -> None:
         f"{'latency at ' + str(args.rate) + '/s offered':<34} p50 {r['p50_ms']:.0f} / p95 "
         f"{r['p95_ms']:.0f} / p99 {r['p99_ms']:.0f} ms ({r['latency_samples']} referrals)"
     )
+    for path in ("kafka_path", "http_path"):
+        shares = r[f"{path}_cpu_ms_per_referral"]
+        print(
+            f"{'  CPU ms/referral, ' + path.split('_')[0]:<34} {sum(shares.values()):.2f}: "
+            + ", ".join(f"{k} {v:.2f}" for k, v in sorted(shares.items(), key=lambda kv: -kv[1]))
+        )
     for stage, figures in r["stage_ms"].items():
         print(f"{'  ' + stage:<34} p50 {figures['p50']:.0f} / p99 {figures['p99']:.0f} ms")
     print(

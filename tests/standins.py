@@ -20,6 +20,7 @@ from tests.processes import ROOT, free_port, wait_ready
 class Standins:
     url: str
     smtp_port: int
+    pid: int
 
     def records(self, kind: str) -> list[dict[str, Any]]:
         return list(httpx.get(f"{self.url}/_stub/{kind}", timeout=5).json())
@@ -51,7 +52,7 @@ def standins_process() -> Iterator[Standins]:
     url = f"http://127.0.0.1:{http_port}"
     try:
         wait_ready(url, process, log_path, within=30, probe="/health")
-        yield Standins(url, smtp_port)
+        yield Standins(url, smtp_port, process.pid)
     finally:
         process.terminate()  # graceful, unless a test left a slow request hanging
         try:

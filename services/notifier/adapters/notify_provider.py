@@ -7,6 +7,7 @@ stay in our data."""
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import aiohttp
@@ -16,6 +17,8 @@ from notifications_python_client.base import BaseAPIClient
 from notifier.adapters.failures import classify_status
 from notifier.adapters.http_session import LazySession
 from notifier.domain.plan import Message
+
+TOKEN_REUSE_SECONDS = 10  # Notify accepts a token issued up to 30 s before the request
 
 
 class NotifyProvider:
@@ -32,6 +35,7 @@ class NotifyProvider:
         self._base_url = base_url.rstrip("/")
         self._templates = {"sms": sms_template_id, "email": email_template_id}
         self._session = LazySession(timeout=10, connections=connections)
+        self._token, self._token_issued = "", float("-inf")
 
     async def send(self, message: Message, reference: str) -> str:
         body: dict[str, Any] = {
@@ -53,8 +57,10 @@ class NotifyProvider:
         return str(found[0]["id"]) if found else None
 
     async def _request(self, method: str, path: str, **options: Any) -> dict[str, Any]:
-        token = create_jwt_token(self._official.api_key, self._official.service_id)
-        headers = self._official.generate_headers(token)
+        if time.monotonic() - self._token_issued > TOKEN_REUSE_SECONDS:
+            self._token = create_jwt_token(self._official.api_key, self._official.service_id)
+            self._token_issued = time.monotonic()
+        headers = self._official.generate_headers(self._token)
         try:
             async with self._session.get().request(
                 method, self._base_url + path, headers=headers, **options

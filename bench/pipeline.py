@@ -1,7 +1,7 @@
 """The whole pipeline on the real servers: intake, router and notifier as separate processes,
 the provider stand-ins, Kafka and PostgreSQL, and this load generator, all on one machine.
 
-    uv run python -m bench.pipeline [--referrals 1000] [--rate 100] [--seconds 20]
+    uv run python -m bench.pipeline [--referrals 4000] [--rate 100] [--seconds 20]
 
 Reports, in one run:
 - sustained throughput, referrals/s fully notified (patient SMS and clinic webhook both
@@ -191,7 +191,7 @@ def pct(values: list[float], q: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--referrals", type=int, default=1000)
+    parser.add_argument("--referrals", type=int, default=4000)
     parser.add_argument("--rate", type=float, default=100)
     parser.add_argument("--seconds", type=int, default=20)
     args = parser.parse_args()

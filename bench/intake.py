@@ -17,9 +17,7 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -27,14 +25,13 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 
+from bench.common import RESULTS, ensure_stack, peak_rss_mb, save_results
 from devstack.topics import ensure_topics
 from shared.contracts import SelfReferralSubmitted
 from shared.kafka import publish_events
 from shared.sealed import generate_keypair, seal
-from tests.processes import ROOT, run_cli, service_process
+from tests.processes import run_cli, service_process
 from tests.samples import gp_referral, self_referral
-
-RESULTS = ROOT / "bench" / "results"
 
 
 def wrk(url: str, seconds: int, connections: int, script: Path | None = None) -> dict[str, float]:
@@ -92,19 +89,13 @@ async def count_until(bootstrap: str, topic: str, expected: int, within: float =
         await consumer.stop()
 
 
-def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
 async def run(args: argparse.Namespace, env: dict[str, str], url: str, key: str) -> dict[str, Any]:
     bootstrap = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
     prefix = env["KAFKA_TOPIC_PREFIX"]
     received = prefix + "referrals.received"
 
     baseline = wrk(f"{url}/health/live", args.seconds, args.connections)
+    RESULTS.mkdir(parents=True, exist_ok=True)  # the wrk body and script live beside results
     body = RESULTS / "gp_referral.json"
     body.write_text(json.dumps(gp_referral()))
     script = RESULTS / "post_referral.lua"
@@ -154,23 +145,6 @@ async def run(args: argparse.Namespace, env: dict[str, str], url: str, key: str)
     }
 
 
-def ensure_stack() -> None:
-    """The servers named by the environment, else the local stack (started if needed)."""
-    if "KAFKA_BOOTSTRAP_SERVERS" in os.environ:
-        return
-    subprocess.run([sys.executable, "-m", "devstack", "up"], check=True, cwd=ROOT)
-    exports = subprocess.run(
-        [sys.executable, "-m", "devstack", "env"],
-        check=True,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    ).stdout
-    for line in exports.splitlines():
-        name, _, value = line.removeprefix("export ").partition("=")
-        os.environ.setdefault(name, value)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=15, help="Length of each HTTP load.")
@@ -194,11 +168,7 @@ def main() -> None:
         key = run_cli("intake", "keys", "create", "--organisation", "M85001", env=env)
         results = asyncio.run(run(args, {**env, "INTAKE_PUBLIC_KEY": public}, intake.url, key))
         results["intake_peak_rss_mb"] = peak_rss_mb(intake.process.pid)
-    results["machine"] = (
-        f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}"
-    )
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "intake.json").write_text(json.dumps(results, indent=2) + "\n")
+    save_results("intake", results)
     print_table(results)
 
 

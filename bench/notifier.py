@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import platform
 import time
 import uuid
 from typing import Any
@@ -23,7 +21,7 @@ import asyncpg
 import httpx
 from notifications_python_client.notifications import NotificationsAPIClient
 
-from bench.intake import RESULTS, ensure_stack, peak_rss_mb
+from bench.common import ensure_stack, peak_rss_mb, save_results
 from devstack.topics import ensure_topics
 from notifier.settings import LOCAL_NOTIFY_KEY
 from shared.contracts import ReferralRouted
@@ -143,11 +141,7 @@ def main() -> None:
     results["ratio_to_baseline"] = (
         results["notifications_per_s"] / results["baseline_notify_client_sms_per_s"]
     )
-    results["machine"] = (
-        f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}"
-    )
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "notifier.json").write_text(json.dumps(results, indent=2) + "\n")
+    save_results("notifier", results)
     print(f"{'notifier, one process':<34} {results['notifications_per_s']:>10.0f} notifications/s")
     print(
         f"{'baseline: Notify client, 1 thread':<34} "

@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import statistics
 import time
 import uuid
@@ -32,8 +31,8 @@ from typing import Any
 import aiohttp
 import httpx
 
+from bench.common import ensure_stack, peak_rss_mb, save_results
 from bench.cpu import cpu_ms_per_item, cpu_seconds
-from bench.intake import RESULTS, ensure_stack, peak_rss_mb
 from bench.router import raw_kafka
 from devstack.topics import ensure_topics
 from shared.contracts import SelfReferralSubmitted
@@ -273,11 +272,7 @@ def main() -> None:
     results["kafka_path_to_raw_ratio"] = (
         results["kafka_path_referrals_per_s"] / results["baseline_raw_kafka_msgs_per_s"]
     )
-    results["machine"] = (
-        f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}"
-    )
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "pipeline.json").write_text(json.dumps(results, indent=2) + "\n")
+    save_results("pipeline", results)
     r = results
     kafka_rate = r["kafka_path_referrals_per_s"]
     print(f"{'Kafka self-referral path':<34} {kafka_rate:>8.0f} referrals/s fully notified")

@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import platform
 import time
 import uuid
 from datetime import date
@@ -24,7 +22,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
-from bench.intake import RESULTS, ensure_stack, peak_rss_mb
+from bench.common import ensure_stack, peak_rss_mb, save_results
 from devstack.topics import ensure_topics
 from router.domain.rules import decide
 from shared.contracts import ReferralReceived
@@ -145,11 +143,7 @@ def main() -> None:
         results["service_decisions_per_s"] / results["baseline_raw_kafka_msgs_per_s"]
     )
     results["events"] = args.events
-    results["machine"] = (
-        f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}"
-    )
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "router.json").write_text(json.dumps(results, indent=2) + "\n")
+    save_results("router", results)
     rows = [
         (
             "rule engine alone",

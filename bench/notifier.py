@@ -131,9 +131,7 @@ def main() -> None:
             "NOTIFIER_CONSUMER_GROUP": f"bench-{uuid.uuid4().hex[:6]}",
             "NOTIFIER_INTAKE_URL": intake.url,
             "NOTIFIER_INTAKE_API_KEY": notifier_key,
-            "NOTIFIER_NOTIFY_BASE_URL": standins.url,
-            "NOTIFIER_SMTP_PORT": str(standins.smtp_port),
-            "NOTIFIER_CLINIC_WEBHOOK_URL": standins.url + "/clinics/{site}",
+            **standins.notifier_env(),
         }
         with service_process("notifier", env) as notifier:
             results["notifications_per_s"] = asyncio.run(run(prefix, schema, made))

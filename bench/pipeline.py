@@ -39,9 +39,9 @@ from shared.contracts import SelfReferralSubmitted
 from shared.db import connect
 from shared.kafka import build_broker, publish_event, publish_events
 from shared.sealed import generate_keypair, seal
-from tests.processes import run_cli, service_process
 from tests.samples import gp_referral, self_referral
 from tests.standins import standins_process
+from tests.system import System, running_system
 
 # A self-referral that is routed (pelvic health, Birmingham): an SMS and a webhook each.
 SELF = self_referral(**{"patient.postcode": "B1 1AA", "patient.contact_preferences": ["sms"]})
@@ -188,6 +188,49 @@ def pct(values: list[float], q: int) -> float:
     )
 
 
+def measure(system: System, standins_pid: int, args: argparse.Namespace) -> dict[str, Any]:
+    """Both throughput phases, then the timed phase, on a running system."""
+    env, intake, key = system.env, system.intake, system.referrer_key
+    public_key = httpx.get(f"{intake.url}/v1/self-referral-key").json()["public_key"]
+    results: dict[str, Any] = {}
+    time.sleep(3)  # every consumer in its group before the load arrives
+    parts = {
+        "intake": system.intake.process.pid,
+        "router": system.router.process.pid,
+        "notifier": system.notifier.process.pid,
+        "stand-ins": standins_pid,
+        "load generator": os.getpid(),
+    }
+    for path, run_path in (
+        ("kafka_path", lambda: kafka_path(env, public_key, args.referrals)),
+        ("http_path", lambda: http_path(env, intake.url, key, args.referrals)),
+    ):
+        before = cpu_seconds(parts)
+        results[f"{path}_referrals_per_s"] = asyncio.run(run_path())
+        results[f"{path}_cpu_ms_per_referral"] = cpu_ms_per_item(
+            before, cpu_seconds(parts), args.referrals
+        )
+    # The bursts above leave PostgreSQL and the consumers catching their breath
+    # (autovacuum, fetch backoff): the timed phase starts from a settled system.
+    time.sleep(SETTLE_SECONDS)
+    lat, stages = asyncio.run(latency(env, public_key, args.rate, args.seconds))
+    results |= {
+        "latency_samples": len(lat),
+        "p50_ms": pct(lat, 50),
+        "p95_ms": pct(lat, 95),
+        "p99_ms": pct(lat, 99),
+        "stage_ms": {
+            stage: {"p50": pct(values, 50), "p99": pct(values, 99)}
+            for stage, values in stages.items()
+        },
+    }
+    results["peak_rss_mb"] = {
+        name: peak_rss_mb(p.process.pid)
+        for name, p in zip(("intake", "router", "notifier"), system.processes, strict=True)
+    }
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--referrals", type=int, default=4000)
@@ -196,7 +239,7 @@ def main() -> None:
     args = parser.parse_args()
     ensure_stack()
     bootstrap = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
-    prefix, tag = f"pipe{uuid.uuid4().hex[:6]}.", uuid.uuid4().hex[:6]
+    prefix = f"pipe{uuid.uuid4().hex[:6]}."
     asyncio.run(ensure_topics(bootstrap, prefix=prefix))
     results: dict[str, Any] = {"referrals": args.referrals, "offered_rate": args.rate}
     results["baseline_raw_kafka_msgs_per_s"] = asyncio.run(
@@ -209,66 +252,11 @@ def main() -> None:
             sealed_event(generate_keypair()[1]).model_dump_json().encode(),
         )
     )
-    with standins_process() as standins:
-        env = {
-            "KAFKA_TOPIC_PREFIX": prefix,
-            "LOG_LEVEL": "WARNING",
-            "INTAKE_DB_SCHEMA": f"pipe_in_{tag}",
-            "ROUTER_DB_SCHEMA": f"pipe_ro_{tag}",
-            "NOTIFIER_DB_SCHEMA": f"pipe_no_{tag}",
-            "INTAKE_CONSUMER_GROUP": f"in-{tag}",
-            "ROUTER_CONSUMER_GROUP": f"ro-{tag}",
-            "NOTIFIER_CONSUMER_GROUP": f"no-{tag}",
-            "NOTIFIER_NOTIFY_BASE_URL": standins.url,
-            "NOTIFIER_SMTP_PORT": str(standins.smtp_port),
-            "NOTIFIER_CLINIC_WEBHOOK_URL": standins.url + "/clinics/{site}",
-        }
-        with service_process("intake", env) as intake:
-            key = run_cli("intake", "keys", "create", "--organisation", "M85001", env=env)
-            env["NOTIFIER_INTAKE_URL"] = intake.url
-            env["NOTIFIER_INTAKE_API_KEY"] = run_cli(
-                "intake", "keys", "create", "--organisation", "N", "--scope", "notifier", env=env
-            )
-            public_key = httpx.get(f"{intake.url}/v1/self-referral-key").json()["public_key"]
-            with (
-                service_process("router", env) as router,
-                service_process("notifier", env) as notifier,
-            ):
-                time.sleep(3)
-                parts = {
-                    "intake": intake.process.pid,
-                    "router": router.process.pid,
-                    "notifier": notifier.process.pid,
-                    "stand-ins": standins.pid,
-                    "load generator": os.getpid(),
-                }
-                for path, run_path in (
-                    ("kafka_path", lambda: kafka_path(env, public_key, args.referrals)),
-                    ("http_path", lambda: http_path(env, intake.url, key, args.referrals)),
-                ):
-                    before = cpu_seconds(parts)
-                    results[f"{path}_referrals_per_s"] = asyncio.run(run_path())
-                    results[f"{path}_cpu_ms_per_referral"] = cpu_ms_per_item(
-                        before, cpu_seconds(parts), args.referrals
-                    )
-                # The bursts above leave PostgreSQL and the consumers catching their breath
-                # (autovacuum, fetch backoff): the timed phase starts from a settled system.
-                time.sleep(SETTLE_SECONDS)
-                lat, stages = asyncio.run(latency(env, public_key, args.rate, args.seconds))
-                results |= {
-                    "latency_samples": len(lat),
-                    "p50_ms": pct(lat, 50),
-                    "p95_ms": pct(lat, 95),
-                    "p99_ms": pct(lat, 99),
-                    "stage_ms": {
-                        stage: {"p50": pct(values, 50), "p99": pct(values, 99)}
-                        for stage, values in stages.items()
-                    },
-                }
-                results["peak_rss_mb"] = {
-                    name: peak_rss_mb(p.process.pid)
-                    for name, p in (("intake", intake), ("router", router), ("notifier", notifier))
-                }
+    with (
+        standins_process() as standins,
+        running_system(prefix, standins, LOG_LEVEL="WARNING") as system,
+    ):
+        results |= measure(system, standins.pid, args)
     results["kafka_path_to_raw_ratio"] = (
         results["kafka_path_referrals_per_s"] / results["baseline_raw_kafka_msgs_per_s"]
     )

@@ -22,6 +22,14 @@ class Standins:
     smtp_port: int
     pid: int
 
+    def notifier_env(self) -> dict[str, str]:
+        """The notifier's settings that point it at these stand-ins."""
+        return {
+            "NOTIFIER_NOTIFY_BASE_URL": self.url,
+            "NOTIFIER_SMTP_PORT": str(self.smtp_port),
+            "NOTIFIER_CLINIC_WEBHOOK_URL": self.url + "/clinics/{site}",
+        }
+
     def records(self, kind: str) -> list[dict[str, Any]]:
         return list(httpx.get(f"{self.url}/_stub/{kind}", timeout=5).json())
 

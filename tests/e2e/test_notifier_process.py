@@ -40,9 +40,7 @@ def test_a_notifier_killed_mid_send_sends_exactly_once_after_restart(
         "NOTIFIER_CONSUMER_GROUP": f"notifier-{uuid.uuid4().hex[:8]}",
         "NOTIFIER_INTAKE_URL": intake_process.process.url,
         "NOTIFIER_INTAKE_API_KEY": intake_process.notifier_key,
-        "NOTIFIER_NOTIFY_BASE_URL": standins.url,
-        "NOTIFIER_SMTP_PORT": str(standins.smtp_port),
-        "NOTIFIER_CLINIC_WEBHOOK_URL": standins.url + "/clinics/{site}",
+        **standins.notifier_env(),
     }
     standins.reset()
     # Notify takes the message, then the notifier dies before hearing back.

@@ -21,10 +21,11 @@ from shared.kafka import build_broker, publish_event
 from shared.submission import ReferralSubmission
 from tests.keys import INTAKE_PUBLIC_KEY
 from tests.pii import identifiers_in
-from tests.processes import ServiceProcess, run_cli, service_process
+from tests.processes import ServiceProcess
 from tests.samples import GP_PATIENT, SELF_PATIENT, gp_referral, self_referral
 from tests.servers import Servers
 from tests.standins import Standins
+from tests.system import running_system
 
 
 class Pipeline:
@@ -84,27 +85,8 @@ class Pipeline:
 def pipeline(servers: Servers, standins: Standins, topic_prefix: str) -> Iterator[Pipeline]:
     standins.reset()
     asyncio.run(ensure_topics(servers.kafka_bootstrap, prefix=topic_prefix))
-    tag = uuid.uuid4().hex[:8]
-    env = {
-        "KAFKA_TOPIC_PREFIX": topic_prefix,
-        "INTAKE_DB_SCHEMA": f"p_intake_{tag}",
-        "ROUTER_DB_SCHEMA": f"p_router_{tag}",
-        "NOTIFIER_DB_SCHEMA": f"p_notifier_{tag}",
-        "INTAKE_CONSUMER_GROUP": f"intake-{tag}",
-        "ROUTER_CONSUMER_GROUP": f"router-{tag}",
-        "NOTIFIER_CONSUMER_GROUP": f"notifier-{tag}",
-        "NOTIFIER_NOTIFY_BASE_URL": standins.url,
-        "NOTIFIER_SMTP_PORT": str(standins.smtp_port),
-        "NOTIFIER_CLINIC_WEBHOOK_URL": standins.url + "/clinics/{site}",
-    }
-    with service_process("intake", env) as intake:
-        key = run_cli("intake", "keys", "create", "--organisation", "M85001", env=env)
-        env["NOTIFIER_INTAKE_URL"] = intake.url
-        env["NOTIFIER_INTAKE_API_KEY"] = run_cli(
-            "intake", "keys", "create", "--organisation", "NOTIFIER", "--scope", "notifier", env=env
-        )
-        with service_process("router", env) as router, service_process("notifier", env) as notifier:
-            yield Pipeline(servers, env, intake, [intake, router, notifier], key)
+    with running_system(topic_prefix, standins) as system:
+        yield Pipeline(servers, system.env, system.intake, system.processes, system.referrer_key)
 
 
 def eventually(check: Any, within: float = 40) -> Any:

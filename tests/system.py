@@ -1,0 +1,43 @@
+"""The three services as separate processes in one namespace of their own, the notifier
+pointed at the provider stand-ins: what the e2e pipeline tests and the pipeline benchmark run."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from tests.processes import ServiceProcess, run_cli, service_process
+from tests.standins import Standins
+
+
+@dataclass(frozen=True)
+class System:
+    env: dict[str, str]
+    intake: ServiceProcess
+    router: ServiceProcess
+    notifier: ServiceProcess
+    referrer_key: str  # may submit for organisation M85001
+
+    @property
+    def processes(self) -> list[ServiceProcess]:
+        return [self.intake, self.router, self.notifier]
+
+
+@contextmanager
+def running_system(prefix: str, standins: Standins, **extra_env: str) -> Iterator[System]:
+    """Topics under `prefix` (created by the caller); schemas and consumer groups of its own."""
+    tag = uuid.uuid4().hex[:8]
+    env = {"KAFKA_TOPIC_PREFIX": prefix, **standins.notifier_env(), **extra_env}
+    for service in ("intake", "router", "notifier"):
+        env[f"{service.upper()}_DB_SCHEMA"] = f"sys_{service}_{tag}"
+        env[f"{service.upper()}_CONSUMER_GROUP"] = f"{service}-{tag}"
+    with service_process("intake", env) as intake:
+        key = run_cli("intake", "keys", "create", "--organisation", "M85001", env=env)
+        env["NOTIFIER_INTAKE_URL"] = intake.url
+        env["NOTIFIER_INTAKE_API_KEY"] = run_cli(
+            "intake", "keys", "create", "--organisation", "NOTIFIER", "--scope", "notifier", env=env
+        )
+        with service_process("router", env) as router, service_process("notifier", env) as notifier:
+            yield System(env, intake, router, notifier, key)

@@ -10,40 +10,9 @@ import pytest
 from pydantic import ValidationError
 
 from shared.submission import ReferralSubmission, field_errors, postcode_district
+from tests.samples import gp_referral
 
 TODAY = date(2026, 11, 23)
-
-
-def valid() -> dict[str, Any]:
-    return {
-        "service": "pelvic-health",
-        "referrer": {
-            "role": "gp",
-            "name": "Dr Asha Patel",
-            "organisation_code": "M85001",
-            "contact_email": "referrals@example-practice.nhs.uk",
-        },
-        "patient": {
-            "nhs_number": "9434765919",
-            "given_name": "Jane",
-            "family_name": "Doe",
-            "date_of_birth": "1992-04-01",
-            "sex_at_birth": "female",
-            "postcode": "B1 1AA",
-            "email": "jane@example.com",
-            "mobile": "07700900123",
-            "contact_preferences": ["sms", "email"],
-        },
-        "clinical": {
-            "pregnancy_status": "postnatal",
-            "expected_delivery_date": None,
-            "delivery_date": "2026-07-14",
-            "completed_talking_therapies": None,
-            "prior_approval_reference": None,
-            "conditions": [],
-            "reason": "Urinary incontinence since the birth.",
-        },
-    }
 
 
 def errors_for(payload: dict[str, Any]) -> list[dict[str, str]]:
@@ -53,7 +22,7 @@ def errors_for(payload: dict[str, Any]) -> list[dict[str, str]]:
 
 
 def changed(path: str, value: Any) -> dict[str, Any]:
-    payload = copy.deepcopy(valid())
+    payload = copy.deepcopy(gp_referral())
     *parents, last = path.split(".")
     target = payload
     for part in parents:
@@ -62,8 +31,8 @@ def changed(path: str, value: Any) -> dict[str, Any]:
     return payload
 
 
-def test_the_contract_example_is_valid() -> None:
-    submission = ReferralSubmission.model_validate(valid(), context={"today": TODAY})
+def test_the_contract_example_is_gp_referral() -> None:
+    submission = ReferralSubmission.model_validate(gp_referral(), context={"today": TODAY})
     assert submission.patient.postcode == "B1 1AA"
 
 
@@ -137,7 +106,7 @@ def test_unknown_fields_are_refused() -> None:
 
 
 def test_repr_hides_patient_details() -> None:
-    submission = ReferralSubmission.model_validate(valid(), context={"today": TODAY})
+    submission = ReferralSubmission.model_validate(gp_referral(), context={"today": TODAY})
     assert "Jane" not in repr(submission)
     assert "9434765919" not in repr(submission)
 

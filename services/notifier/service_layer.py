@@ -98,43 +98,45 @@ class Notifier:
         known = [i for i in fresh if i.decision.referral_id in contacts]
         tasks = await self._claim([(i, contacts[i.decision.referral_id]) for i in known])
 
-        by_referral: dict[UUID, list[Task]] = {}
-        for task in tasks:
-            by_referral.setdefault(task.incoming.decision.referral_id, []).append(task)
-        limit = asyncio.Semaphore(self.concurrency)
-
-        async def in_order(referral_tasks: list[Task]) -> list[Ending]:
-            """One decision after another; a decision's own messages at once."""
-            by_decision: dict[UUID, list[Task]] = {}
-            for task in referral_tasks:
-                by_decision.setdefault(task.incoming.decision.event_id, []).append(task)
-            endings: list[Ending] = []
-            async with limit:
-                for tasks_of_decision in by_decision.values():
-                    endings += await asyncio.gather(*map(self._end, tasks_of_decision))
-            return endings
-
-        results = await asyncio.gather(
-            *(in_order(t) for t in by_referral.values()), return_exceptions=True
-        )
-        endings: list[Ending] = []
-        broken: set[UUID] = set()
-        for referral_id, result in zip(by_referral, results, strict=True):
-            if isinstance(result, BaseException):
-                broken.add(referral_id)
-            else:
-                endings += result
+        endings, failures = await self._end_all(tasks)
         handled = [
             (i.decision.event_id, i.source_topic)
             for i in known
-            if i.decision.referral_id not in broken
+            if i.decision.referral_id not in failures
         ]
         async with self.database.pool.acquire() as conn:
             await store.finish(conn, endings, handled)
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
+        if failures:
+            raise next(iter(failures.values()))  # the batch comes again; what ended is kept
         return [(i, why_missing) for i in fresh if i.decision.referral_id not in contacts]
+
+    async def _end_all(self, tasks: list[Task]) -> tuple[list[Ending], dict[UUID, BaseException]]:
+        """End every task: referrals at once, each referral's decisions in order, a decision's
+        own messages at once. Returns the endings, and the referrals whose sending broke."""
+        by_referral: dict[UUID, dict[UUID, list[Task]]] = {}
+        for task in tasks:
+            decision = task.incoming.decision
+            of_referral = by_referral.setdefault(decision.referral_id, {})
+            of_referral.setdefault(decision.event_id, []).append(task)
+        limit = asyncio.Semaphore(self.concurrency)
+
+        async def in_order(decisions: dict[UUID, list[Task]]) -> list[Ending]:
+            async with limit:
+                return [
+                    ending
+                    for of_decision in decisions.values()
+                    for ending in await asyncio.gather(*map(self._end, of_decision))
+                ]
+
+        results = await asyncio.gather(*map(in_order, by_referral.values()), return_exceptions=True)
+        endings: list[Ending] = []
+        failures: dict[UUID, BaseException] = {}
+        for referral_id, result in zip(by_referral, results, strict=True):
+            if isinstance(result, BaseException):
+                failures[referral_id] = result
+            else:
+                endings += result
+        return endings, failures
 
     async def _claim(self, known: list[tuple[Incoming, Contact]]) -> list[Task]:
         """The messages still to end, their rows created and claimed in two statements."""

@@ -17,16 +17,14 @@ class Recorder:
         with self._lock:
             self._records.setdefault(kind, []).append(record)
 
-    def add_once(self, kind: str, key: str, record: dict[str, Any]) -> bool:
+    def add_once(self, kind: str, key: str, record: dict[str, Any]) -> None:
         """Record it unless one with this key was recorded before (a set, not a scan: a
-        benchmark sends tens of thousands); False if it was."""
+        benchmark sends tens of thousands)."""
         with self._lock:
             seen = self._keys.setdefault(kind, set())
-            if key in seen:
-                return False
-            seen.add(key)
-            self._records.setdefault(kind, []).append(record)
-            return True
+            if key not in seen:
+                seen.add(key)
+                self._records.setdefault(kind, []).append(record)
 
     def all(self, kind: str) -> list[dict[str, Any]]:
         with self._lock:

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from intake.domain.tracking import ALPHABET, is_valid_tracking_reference, new_tracking_reference
 from shared.reduction import age_in_years, for_routing
 from shared.submission import ReferralSubmission
-from tests.unit.test_submission import TODAY, valid
+from tests.samples import gp_referral
+from tests.unit.test_submission import TODAY
 
 
 def test_new_references_validate_and_look_right() -> None:
@@ -53,7 +54,7 @@ def test_age_in_years_turns_on_the_birthday(born: date, on: date, age: int) -> N
 
 
 def test_routing_event_carries_no_patient_identifier() -> None:
-    submission = ReferralSubmission.model_validate(valid(), context={"today": TODAY})
+    submission = ReferralSubmission.model_validate(gp_referral(), context={"today": TODAY})
     event = for_routing(
         submission,
         referral_id=uuid.uuid4(),

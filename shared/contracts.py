@@ -87,26 +87,40 @@ class SelfReferralSubmitted(Event):
     sealed_submission: str = Field(description="Base64 sealed box of the v1 submission JSON.")
 
 
+MAX_AGE_YEARS = 130
+SexAtBirth = Literal["female", "male", "intersex", "not-known"]
+# Strings on events are short codes: a pattern keeps out control characters (NUL included)
+# and free text, so that an event a consumer can read it can also store.
+TrackingReference = Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,20}$")]
+OdsCode = Annotated[str, Field(pattern=r"^[A-Z0-9]{3,10}$")]
+ConditionCode = Annotated[str, Field(pattern=r"^[a-z0-9-]{1,40}$")]
+
+
 class ReferralReceived(Event):
     """Intake accepted a referral: only what routing needs, no patient identifiers."""
 
     TOPIC: ClassVar[topics.Topic] = topics.REFERRAL_RECEIVED
     referral_id: UUID
-    tracking_reference: str = Field(description="Short human reference, with a check character.")
+    tracking_reference: TrackingReference = Field(
+        description="Short human reference, with a check character."
+    )
     service: ServiceCode
     referrer_role: ReferrerRole
-    referrer_organisation_code: str | None = Field(description="ODS code; null for self-referral.")
-    age_years: int = Field(ge=0, le=130)
-    sex_at_birth: str
+    referrer_organisation_code: OdsCode | None = Field(
+        description="ODS code; null for self-referral."
+    )
+    age_years: int = Field(ge=0, le=MAX_AGE_YEARS)
+    sex_at_birth: SexAtBirth
     postcode_district: str = Field(
-        description="Outward code only, e.g. 'B1'; never the full postcode."
+        pattern=r"^(?:[A-Z]{1,2}[0-9][A-Z0-9]?|GIR)$",
+        description="Outward code only, e.g. 'B1'; never the full postcode.",
     )
     pregnancy_status: PregnancyStatus
     expected_delivery_date: date | None = None
     delivery_date: date | None = None
     completed_talking_therapies: bool | None = None
     has_prior_approval_reference: bool = False
-    conditions: tuple[str, ...] = ()
+    conditions: tuple[ConditionCode, ...] = Field(default=(), max_length=20)
 
 
 class Reason(BaseModel):
@@ -176,14 +190,24 @@ class NotificationFailed(Event):
 
 
 class DeadLetter(Event):
-    """A message a consumer could not handle, kept with the reason and its original bytes."""
+    """A message a consumer could not handle, kept with the reason and its original bytes.
+
+    The original is kept as it was when it was a well-formed event (safe to show); otherwise
+    it is sealed to the operators' dead-letter key, or left out when the service has none.
+    A letter always fits the broker: a larger original is cut short (`original_truncated`),
+    and the whole message stays at its source offset while the topic retains it."""
 
     source_topic: str
     source_partition: int
     source_offset: int
     reason: str
     original_base64: str = Field(
-        description="The original message bytes; sealed to the consumer's key first when they "
-        "were not already safe to show (see original_sealed)."
+        default="",
+        description="Base64 of the original message bytes, or of the sealed box of them when "
+        "original_sealed; empty when the original was not kept (see reason).",
     )
     original_sealed: bool = False
+    original_size: int | None = Field(default=None, description="Bytes of the original.")
+    original_truncated: bool = Field(
+        default=False, description="Only the first bytes of a large original are kept."
+    )

@@ -17,6 +17,7 @@ from faststream.middlewares import AckPolicy
 from shared.contracts import DeadLetter, Event
 from shared.logging import correlation, get_logger
 from shared.metrics import DEAD_LETTERS, REGISTRY
+from shared.sealed import seal
 
 log = get_logger(__name__)
 
@@ -103,30 +104,47 @@ def batch_records(message: Any) -> tuple[Any, ...]:
     return records if isinstance(records, tuple) else (records,)
 
 
+# A dead letter must fit the producer's 1 MiB request limit once base64-encoded (x4/3):
+# larger originals keep their first bytes only, and say so.
+MAX_KEPT_ORIGINAL_BYTES = 512 * 1024
+
+
 async def dead_letter(
     publisher: Any,
     record: Any,
     reason: str,
     *,
-    original: bytes | None = None,
-    sealed: bool = False,
     source: str,
+    readable: bool,
+    seal_to: str | None,
 ) -> None:
-    """Publish a message a consumer cannot handle to its dead-letter topic, with the reason and
-    its bytes (`original`, if the caller sealed them first). The letter's id is stable per
-    source message, so a poison event redelivered before the commit dedupes downstream."""
+    """Publish a message a consumer cannot handle to its dead-letter topic, with the reason.
+
+    `readable`: the message was a well-formed event, so its bytes are safe to show and are
+    kept as they were. Otherwise they may hold patient details in clear: they are sealed to
+    `seal_to` (the operators' key), or left out when there is no key. The letter's id is
+    stable per source message, so a poison event redelivered before the commit dedupes."""
     topic, partition, offset = record.topic, record.partition, record.offset
+    raw: bytes = record.value or b""
+    kept = raw[:MAX_KEPT_ORIGINAL_BYTES]
+    truncated = len(kept) < len(raw)
+    if readable:
+        original = base64.b64encode(kept).decode()
+    elif seal_to is not None:
+        original = seal(seal_to, kept)  # base64 of the sealed box
+    else:
+        original = ""
     letter = DeadLetter(
         event_id=uuid.uuid5(uuid.NAMESPACE_URL, f"kafka:{topic}/{partition}/{offset}"),
         correlation_id=str(uuid.uuid4()),
         source_topic=topic,
         source_partition=partition,
         source_offset=offset,
-        reason=reason,
-        original_base64=base64.b64encode(
-            original if original is not None else record.value or b""
-        ).decode(),
-        original_sealed=sealed,
+        reason=reason if original else f"{reason} (original not kept: no dead-letter key)",
+        original_base64=original,
+        original_sealed=bool(original) and not readable,
+        original_size=len(raw),
+        original_truncated=truncated and bool(original),
     )
     await publish_event(publisher, letter, key=f"{partition}/{offset}")
     DEAD_LETTERS.labels(source).inc()
@@ -137,6 +155,7 @@ async def dead_letter(
         topic=topic,
         partition=partition,
         offset=offset,
+        size=len(raw),
     )
 
 

@@ -19,5 +19,15 @@ NOTIFICATIONS = Counter(
 DEAD_LETTERS = Counter(
     "dead_letters_total", "Messages a consumer sent to a dead-letter topic.", ["source"]
 )
+OUTBOX_PARKED = Counter(
+    "outbox_parked_total", "Outbox events the broker refused for good, set aside with a reason."
+)
 
-__all__ = ["DEAD_LETTERS", "NOTIFICATIONS", "REFERRALS_ACCEPTED", "REGISTRY", "ROUTING_DECISIONS"]
+__all__ = [
+    "DEAD_LETTERS",
+    "NOTIFICATIONS",
+    "OUTBOX_PARKED",
+    "REFERRALS_ACCEPTED",
+    "REGISTRY",
+    "ROUTING_DECISIONS",
+]

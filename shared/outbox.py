@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Awaitable, Sequence
+from typing import Any, cast
 
 import asyncpg
 
@@ -19,6 +19,8 @@ from shared.contracts import Event
 from shared.db import Connection
 from shared.kafka import event_headers
 from shared.logging import get_logger
+from shared.metrics import OUTBOX_PARKED
+from shared.poison import is_transient, why
 from shared.topics import Topic
 
 log = get_logger(__name__)
@@ -81,24 +83,14 @@ class OutboxRelay:
         async with self.pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(
                 "SELECT event_id, topic, key, payload, headers FROM outbox"
-                " WHERE published_at IS NULL ORDER BY created_at, event_id"
+                " WHERE published_at IS NULL AND parked_at IS NULL ORDER BY created_at, event_id"
                 " LIMIT $1 FOR UPDATE SKIP LOCKED",
                 self.batch_size,
             )
             if not rows:
                 return 0
             # Send the whole batch before waiting: one round of acks, not one per event.
-            pending = [
-                await self.broker.publish(
-                    row["payload"],
-                    topic=self.topic_prefix + row["topic"],
-                    key=row["key"].encode(),
-                    headers=row["headers"],
-                    correlation_id=row["payload"].get("correlation_id"),
-                    no_confirm=True,
-                )
-                for row in rows
-            ]
+            pending = [await self._send(row) for row in rows]
             outcomes = await asyncio.gather(*pending, return_exceptions=True)
             # Mark what the broker acknowledged, even if some sends failed, so that a retry
             # republishes only the rest (a repeat would be harmless, but noise for consumers).
@@ -110,11 +102,49 @@ class OutboxRelay:
             await conn.execute(
                 "UPDATE outbox SET published_at = now() WHERE event_id = ANY($1::uuid[])", sent
             )
-        failed = [o for o in outcomes if isinstance(o, BaseException)]
+            # One event the broker refuses for good must not hold back the others: it is
+            # parked with the reason (logged, counted, kept in the table) and the rest go on.
+            refused = [
+                (r, o)
+                for r, o in zip(rows, outcomes, strict=True)
+                if isinstance(o, Exception) and not is_transient(o)
+            ]
+            for row, error in refused:
+                await conn.execute(
+                    "UPDATE outbox SET parked_at = now(), parked_reason = $2 WHERE event_id = $1",
+                    row["event_id"],
+                    why(error),
+                )
+                OUTBOX_PARKED.inc()
+                log.error(
+                    "outbox event parked",
+                    event_id=str(row["event_id"]),
+                    topic=row["topic"],
+                    fault=type(error).__name__,
+                )
+        failed = [o for o in outcomes if isinstance(o, BaseException) and is_transient(o)]
         if failed:
             raise failed[0]
         log.debug("outbox published", events=len(rows))
         return len(rows)
+
+    async def _send(self, row: Any) -> Awaitable[Any]:
+        """Start one send; a refusal raised at once (a message over the producer's limit)
+        comes back as an awaitable failure, like one the broker answers later."""
+        try:
+            return cast(
+                Awaitable[Any],
+                await self.broker.publish(
+                    row["payload"],
+                    topic=self.topic_prefix + row["topic"],
+                    key=row["key"].encode(),
+                    headers=row["headers"],
+                    correlation_id=row["payload"].get("correlation_id"),
+                    no_confirm=True,
+                ),
+            )
+        except Exception as error:
+            return _raise(error)
 
     async def run(self) -> None:
         """Relay until cancelled: woken by NOTIFY, polling as a fallback, backing off on
@@ -160,3 +190,7 @@ class OutboxRelay:
             if not conn.is_closed():
                 await conn.remove_listener(self.channel, self._woken)
         await self.pool.release(conn)
+
+
+async def _raise(error: Exception) -> None:
+    raise error

@@ -35,3 +35,10 @@ class ServiceSettings(BaseSettings):
     log_level: str = Field(default="INFO", validation_alias="LOG_LEVEL")
     log_format: Literal["json", "console"] = Field(default="json", validation_alias="LOG_FORMAT")
     http_host: str = Field(default="127.0.0.1", validation_alias="HTTP_HOST")
+    dead_letter_public_key: str | None = Field(
+        default=None,
+        validation_alias="DEAD_LETTER_PUBLIC_KEY",
+        description="X25519 public key (base64) that unreadable messages are sealed to in "
+        "dead letters; operators hold its private key. Unset: such a letter keeps only a "
+        "reference to the message (topic, partition, offset). Intake uses its own key.",
+    )

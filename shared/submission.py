@@ -8,7 +8,8 @@ the validation context (`{"today": date}`) so that an explicit as-of date gives 
 from __future__ import annotations
 
 import re
-from datetime import date
+import unicodedata
+from datetime import date, timedelta
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -24,14 +25,29 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 from stdnum.gb import nhs
 
-from shared.contracts import PregnancyStatus, ReferrerRole, ServiceCode
+from shared.contracts import (
+    MAX_AGE_YEARS,
+    PregnancyStatus,
+    ReferrerRole,
+    ServiceCode,
+    SexAtBirth,
+)
 
 # UK postcode: outward code (area + district) and inward code; GIR 0AA is the one oddity.
 _POSTCODE = re.compile(r"^(?:([A-Z]{1,2}[0-9][A-Z0-9]?) ?([0-9][A-Z]{2})|(GIR) ?(0AA))$")
 _ODS_CODE = re.compile(r"^[A-Z0-9]{3,10}$")
 _UK_MOBILE = re.compile(r"^(?:\+44|0)7\d{9}$")
 
-SexAtBirth = Literal["female", "male", "intersex", "not-known"]
+# Sanity bounds, not eligibility (the directory decides that): they keep every accepted
+# submission storable and routable, so nothing accepted can fail later.
+MAX_DUE_DATE_DAYS = 310  # a due date up to ~44 weeks ahead (a pregnancy is ~40)
+MAX_CONDITIONS = 20
+# Bidirectional-text controls: they can make a name or message display as something else.
+_BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+_NAME_PUNCTUATION = frozenset(" '\u2019-.")
+
 ContactChannel = Literal["sms", "email", "letter"]
 MessageDetail = Literal["discreet", "full"]
 
@@ -76,11 +92,42 @@ def _mobile(value: str) -> str:
     return compact
 
 
+def _unsafe_character(value: str, *, multiline: bool) -> bool:
+    """Control characters (NUL included), lone surrogates and bidi controls: none can be
+    stored, shown or sent safely. A multi-line text may keep tabs and line breaks."""
+    allowed = "\t\n\r" if multiline else ""
+    return any(
+        (unicodedata.category(c) in ("Cc", "Cs") and c not in allowed) or c in _BIDI_CONTROLS
+        for c in value
+    )
+
+
+def _line(value: str) -> str:
+    if _unsafe_character(value, multiline=False):
+        raise PydanticCustomError("text", "Use letters, numbers and punctuation only, on one line.")
+    return value
+
+
+def _paragraphs(value: str) -> str:
+    if _unsafe_character(value, multiline=True):
+        raise PydanticCustomError("text", "Use letters, numbers and punctuation only.")
+    return value.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _name(value: str) -> str:
+    if not all(
+        unicodedata.category(c)[0] in "LM" or c in _NAME_PUNCTUATION for c in value
+    ) or not any(unicodedata.category(c)[0] == "L" for c in value):
+        raise PydanticCustomError("name", "Use letters, spaces, hyphens and apostrophes only.")
+    return value
+
+
 NhsNumber = Annotated[str, AfterValidator(_nhs_number)]
 Postcode = Annotated[str, AfterValidator(_postcode)]
 OdsCode = Annotated[str, AfterValidator(_ods_code)]
 UkMobile = Annotated[str, AfterValidator(_mobile)]
-Name = Annotated[str, Field(min_length=1, max_length=100)]
+Name = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_name)]
+Line = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_line)]
 
 
 def _invalid(field: str, message: str, **context: str) -> PydanticCustomError:
@@ -118,19 +165,32 @@ class Referrer(_Strict):
     role: ReferrerRole
     name: Name | None = None
     organisation_code: OdsCode | None = None
-    contact_email: EmailStr | None = None
+    contact_email: EmailStr | None = Field(
+        default=None,
+        description="Where the referrer is told if the referral is rejected; required for a "
+        "professional referral.",
+    )
 
     @model_validator(mode="after")
     def professionals_identify_themselves(self) -> Referrer:
         if self.role is not ReferrerRole.SELF:
-            missing = [f for f in ("name", "organisation_code") if getattr(self, f) is None]
+            fields = ("name", "organisation_code", "contact_email")
+            missing = [f for f in fields if getattr(self, f) is None]
             if missing:
                 raise _invalid(
                     missing[0],
                     "A professional referral needs the referrer's {fields}.",
-                    fields=" and ".join(missing),
+                    fields=" and ".join(f.replace("_", " ") for f in missing),
                 )
         return self
+
+
+class PostalAddress(_Strict):
+    """Where letters go; the postcode is the patient's own (`patient.postcode`)."""
+
+    lines: tuple[Line, ...] = Field(
+        min_length=1, max_length=5, description="House and street first, then town."
+    )
 
 
 class Patient(_Strict):
@@ -142,7 +202,10 @@ class Patient(_Strict):
     postcode: Postcode
     email: EmailStr | None = None
     mobile: UkMobile | None = None
-    contact_preferences: tuple[ContactChannel, ...] = ()
+    address: PostalAddress | None = Field(
+        default=None, description="Needed for contact by letter (added in v1, optional)."
+    )
+    contact_preferences: tuple[ContactChannel, ...] = Field(default=(), max_length=3)
     message_detail: MessageDetail = Field(
         default="discreet",
         description="'full' only if the patient asked for messages that name her condition.",
@@ -153,16 +216,21 @@ class Patient(_Strict):
 
     @model_validator(mode="after")
     def born_in_the_past(self, info: ValidationInfo) -> Patient:
-        if self.date_of_birth >= _today(info):
+        today = _today(info)
+        if self.date_of_birth >= today:
             raise _invalid("date_of_birth", "The date of birth must be in the past.")
+        oldest = today.replace(year=today.year - MAX_AGE_YEARS, day=min(today.day, 28))
+        if self.date_of_birth < oldest:
+            raise _invalid("date_of_birth", "Check the year of the date of birth.")
         return self
 
     @model_validator(mode="after")
     def preferred_channels_are_reachable(self) -> Patient:
-        needs = {"sms": self.mobile, "email": self.email}
+        needs = {"sms": self.mobile, "email": self.email, "letter": self.address}
+        details = {"sms": "mobile number", "email": "email address", "letter": "postal address"}
         for channel in self.contact_preferences:
-            if channel in needs and needs[channel] is None:
-                detail = "mobile number" if channel == "sms" else "email address"
+            if needs[channel] is None:
+                detail = details[channel]
                 raise _invalid(
                     "contact_preferences",
                     "Contact by {channel} needs a {detail}.",
@@ -177,9 +245,13 @@ class Clinical(_Strict):
     expected_delivery_date: date | None = None
     delivery_date: date | None = None
     completed_talking_therapies: bool | None = None
-    prior_approval_reference: Annotated[str, Field(min_length=1, max_length=50)] | None = None
-    conditions: tuple[Annotated[str, Field(pattern=r"^[a-z0-9-]{1,40}$")], ...] = ()
-    reason: Annotated[str, Field(min_length=1, max_length=4000)]
+    prior_approval_reference: (
+        Annotated[str, Field(min_length=1, max_length=50), AfterValidator(_line)] | None
+    ) = None
+    conditions: tuple[Annotated[str, Field(pattern=r"^[a-z0-9-]{1,40}$")], ...] = Field(
+        default=(), max_length=MAX_CONDITIONS
+    )
+    reason: Annotated[str, Field(min_length=1, max_length=4000), AfterValidator(_paragraphs)]
 
     @model_validator(mode="after")
     def dates_go_with_status(self, info: ValidationInfo) -> Clinical:
@@ -194,8 +266,16 @@ class Clinical(_Strict):
             raise _invalid(
                 "delivery_date", "A delivery date is given after a birth, and only then."
             )
-        if self.delivery_date is not None and self.delivery_date > _today(info):
+        today = _today(info)
+        if self.delivery_date is not None and self.delivery_date > today:
             raise _invalid("delivery_date", "The delivery date cannot be in the future.")
+        due = self.expected_delivery_date
+        if due is not None and not (
+            today - timedelta(days=MAX_DUE_DATE_DAYS)
+            <= due
+            <= today + timedelta(days=MAX_DUE_DATE_DAYS)
+        ):
+            raise _invalid("expected_delivery_date", "Check the expected delivery date.")
         return self
 
 
@@ -212,6 +292,19 @@ class ReferralSubmission(_Strict):
         if self.referrer.role is not ReferrerRole.SELF and self.patient.nhs_number is None:
             raise _invalid(
                 "patient.nhs_number", "A professional referral needs the patient's NHS number."
+            )
+        return self
+
+    @model_validator(mode="after")
+    def the_woman_can_be_reached(self) -> ReferralSubmission:
+        """Whoever refers herself is told every outcome, so she must be reachable; letters
+        are not sent yet, so that means a mobile number or an email address."""
+        patient = self.patient
+        if self.referrer.role is ReferrerRole.SELF and not (patient.email or patient.mobile):
+            raise _invalid(
+                "patient.mobile",
+                "Give a mobile number or an email address, so that we can tell you what "
+                "happens next.",
             )
         return self
 

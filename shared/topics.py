@@ -39,6 +39,9 @@ REFERRAL_REJECTED = Topic(
 REFERRAL_TRIAGE = Topic(
     "referrals.triage", 6, "Referrals the rules could not decide; a person will."
 )
+STATUS_DLQ = Topic(
+    "referrals.status.dlq", 1, "Decisions intake could not keep as a referral's status."
+)
 NOTIFICATION_SENT = Topic("notifications.sent", 3, "Notifications delivered to a provider.")
 NOTIFICATION_FAILED = Topic("notifications.failed", 3, "Notifications that finally failed.")
 NOTIFICATION_DLQ = Topic(
@@ -53,6 +56,7 @@ ALL_TOPICS: tuple[Topic, ...] = (
     REFERRAL_ROUTED,
     REFERRAL_REJECTED,
     REFERRAL_TRIAGE,
+    STATUS_DLQ,
     NOTIFICATION_SENT,
     NOTIFICATION_FAILED,
     NOTIFICATION_DLQ,

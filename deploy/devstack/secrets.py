@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from shared.sealed import generate_keypair
+from shared.sealed import generate_keypair, public_key_of
 
 
 def local_secrets(home: Path) -> dict[str, str]:
@@ -21,4 +21,7 @@ def local_secrets(home: Path) -> dict[str, str]:
         with os.fdopen(fd, "w") as file:
             file.write(f"INTAKE_PRIVATE_KEY={private}\n")
     pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
-    return {name: value for name, value in pairs}
+    found = {name: value for name, value in pairs}
+    # Locally, dead letters are sealed to intake's key too (one key to open them with).
+    found.setdefault("DEAD_LETTER_PUBLIC_KEY", public_key_of(found["INTAKE_PRIVATE_KEY"]))
+    return found

@@ -19,7 +19,12 @@ from shared import topics
 from shared.contracts import DeadLetter
 from shared.db import connect
 
-DLQ_TOPICS = (topics.SELF_REFERRAL_DLQ, topics.REFERRAL_RECEIVED_DLQ, topics.NOTIFICATION_DLQ)
+DLQ_TOPICS = (
+    topics.SELF_REFERRAL_DLQ,
+    topics.REFERRAL_RECEIVED_DLQ,
+    topics.STATUS_DLQ,
+    topics.NOTIFICATION_DLQ,
+)
 
 
 class ReplayRefused(Exception):

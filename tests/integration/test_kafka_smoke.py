@@ -18,7 +18,7 @@ def received_event() -> ReferralReceived:
     return ReferralReceived(
         correlation_id=str(uuid.uuid4()),
         referral_id=uuid.uuid4(),
-        tracking_reference="WHR-7K3M-9QX",
+        tracking_reference="WHR-7K3M-9QXT4",
         service=ServiceCode.PELVIC_HEALTH,
         referrer_role=ReferrerRole.GP,
         referrer_organisation_code="M85001",

@@ -55,7 +55,7 @@ def received(draw: st.DrawFn) -> ReferralReceived:
     return ReferralReceived(
         correlation_id="p",
         referral_id=uuid4(),
-        tracking_reference="WHR-TEST",
+        tracking_reference="WHR-TEST-00000",
         service=draw(st.sampled_from(list(ServiceCode))),
         referrer_role=role,
         referrer_organisation_code=None if role is ReferrerRole.SELF else "M85001",

@@ -56,9 +56,14 @@ def referral(
         "date_of_birth": "1990-05-05",
         "sex_at_birth": sex,
         "postcode": POSTCODES[district],
+        "mobile": "07700900000",
     }
     if role != "self":
-        referrer |= {"name": "Dr Test", "organisation_code": "M85001"}
+        referrer |= {
+            "name": "Dr Test",
+            "organisation_code": "M85001",
+            "contact_email": "referrals@example.nhs.uk",
+        }
         patient["nhs_number"] = "9434765919"
     dates = {
         "pregnant": {"expected_delivery_date": "2027-03-01"},

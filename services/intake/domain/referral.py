@@ -7,7 +7,7 @@ from datetime import date
 from typing import Literal
 from uuid import UUID, uuid4
 
-from intake.domain.tracking import is_valid_tracking_reference, new_tracking_reference
+from intake.domain.tracking import canonical_tracking_reference, new_tracking_reference
 from shared.contracts import ReferralReceived, ReferrerRole
 from shared.reduction import for_routing
 from shared.submission import ReferralSubmission
@@ -70,8 +70,10 @@ def accept_self_referral(
         raise NotASelfReferral("a self-referral event must have referrer.role 'self'")
     if (referral_id is None) != (tracking_reference is None):
         raise BadReference("referral_id and tracking_reference come together or not at all")
-    if tracking_reference is not None and not is_valid_tracking_reference(tracking_reference):
-        raise BadReference("tracking_reference is not a valid reference (check character)")
+    if tracking_reference is not None:
+        tracking_reference = canonical_tracking_reference(tracking_reference)
+        if tracking_reference is None:
+            raise BadReference("tracking_reference is not a valid reference (check character)")
     return _accept(
         submission,
         channel="self-referral",

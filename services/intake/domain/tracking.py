@@ -25,16 +25,23 @@ def new_tracking_reference() -> str:
     return f"{PREFIX}-{full[:4]}-{full[4:]}"
 
 
-def is_valid_tracking_reference(reference: str) -> bool:
-    """Accepts lower case and missing dashes, as people type them."""
+def canonical_tracking_reference(reference: str) -> str | None:
+    """The reference as we print it, from one typed in lower case or without dashes; None if
+    it is not a valid reference."""
     cleaned = reference.strip().upper().replace("-", "").replace(" ", "")
     if not cleaned.startswith(PREFIX):
-        return False
+        return None
     candidate = cleaned[len(PREFIX) :]
-    if not _SHAPE.match(f"{PREFIX}-{candidate[:4]}-{candidate[4:]}"):
-        return False
+    printed = f"{PREFIX}-{candidate[:4]}-{candidate[4:]}"
+    if not _SHAPE.fullmatch(printed):
+        return None
     try:
         luhn.validate(candidate, alphabet=ALPHABET)
     except StdnumValidationError:
-        return False
-    return True
+        return None
+    return printed
+
+
+def is_valid_tracking_reference(reference: str) -> bool:
+    """Accepts lower case and missing dashes, as people type them."""
+    return canonical_tracking_reference(reference) is not None

@@ -1,7 +1,10 @@
-"""Consume the router's decisions so that `GET /v1/referrals/{id}` shows the outcome."""
+"""Consume the router's decisions so that `GET /v1/referrals/{id}` shows the outcome.
+
+A decision that cannot be read or kept goes to `referrals.status.dlq` with the reason."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
@@ -12,10 +15,13 @@ from pydantic import ValidationError
 from intake.adapters import referral_store
 from intake.settings import IntakeSettings
 from shared import topics
-from shared.contracts import ReferralDecided
+from shared.contracts import DeadLetter, ReferralDecided
 from shared.database import Database
-from shared.kafka import SUBSCRIBER_DEFAULTS, batch_records
+from shared.kafka import SUBSCRIBER_DEFAULTS, batch_records, dead_letter
 from shared.logging import get_logger
+from shared.poison import Backoff, isolate, why
+from shared.sealed import public_key_of
+from shared.submission import describe
 
 log = get_logger(__name__)
 
@@ -26,6 +32,11 @@ DECISION_TOPICS = (topics.REFERRAL_ROUTED, topics.REFERRAL_REJECTED, topics.REFE
 def decisions_router(settings: IntakeSettings, database: Database) -> KafkaRouter:
     router = KafkaRouter()
     names = [t.qualified(settings.kafka_topic_prefix) for t in DECISION_TOPICS]
+    dead_letters = router.publisher(
+        topics.STATUS_DLQ.qualified(settings.kafka_topic_prefix), schema=DeadLetter
+    )
+    dead_letter_key = public_key_of(settings.private_key.get_secret_value())
+    backoff = Backoff("status")
 
     @router.subscriber(
         *names,
@@ -36,34 +47,54 @@ def decisions_router(settings: IntakeSettings, database: Database) -> KafkaRoute
         **SUBSCRIBER_DEFAULTS,
     )
     async def on_decisions(message: KafkaMessage) -> None:
-        latest: dict[UUID, ReferralDecided] = {}
-        for record in batch_records(message):
+        async with backoff.guard():
+            await handle(batch_records(message))
+
+    async def handle(records: tuple[Any, ...]) -> None:
+        latest: dict[UUID, tuple[ReferralDecided, Any]] = {}
+        for record in records:
             try:
                 decision = ReferralDecided.model_validate_json(record.value or b"")
             except ValidationError as error:
-                # Status is a view of the router's record: an unreadable decision is skipped
-                # (the router keeps it), never allowed to stall the partition.
-                log.error("decision unreadable, skipped", errors=error.error_count())
+                await reject(record, f"not a decision: {describe(error)}", readable=False)
                 continue
             earlier = latest.get(decision.referral_id)
-            if earlier is None or earlier.occurred_at < decision.occurred_at:
-                latest[decision.referral_id] = decision
-        async with database.pool.acquire() as conn:
-            changed = await referral_store.record_decisions(
-                conn,
-                [
-                    (d.referral_id, d.outcome.value, _summary(d), d.occurred_at)
-                    for d in latest.values()
-                ],
-            )
-        for decision in latest.values():
+            if earlier is None or earlier[0].occurred_at < decision.occurred_at:
+                latest[decision.referral_id] = (decision, record)
+
+        async def store(batch: Sequence[tuple[ReferralDecided, Any]]) -> list[UUID]:
+            async with database.pool.acquire() as conn:
+                changed = await referral_store.record_decisions(
+                    conn,
+                    [
+                        (d.referral_id, d.outcome.value, _summary(d), d.occurred_at)
+                        for d, _record in batch
+                    ],
+                )
+            return list(changed)
+
+        async def poison(item: tuple[ReferralDecided, Any], error: BaseException) -> None:
+            await reject(item[1], why(error), readable=True)
+
+        changed = set(await isolate(list(latest.values()), store, poison))
+        for decision, _record in latest.values():
             log.info(
                 "decision recorded"
                 if decision.referral_id in changed
-                else "decision already recorded or older",
+                else "decision already recorded, older, or not kept",
                 referral_id=str(decision.referral_id),
                 outcome=decision.outcome.value,
             )
+
+    async def reject(record: Any, reason: str, *, readable: bool) -> None:
+        await dead_letter(
+            dead_letters,
+            record,
+            reason,
+            readable=readable,
+            seal_to=dead_letter_key,
+            source="status",
+        )
 
     return router
 

@@ -7,7 +7,8 @@ original bytes, and the partition moves on; nothing is dropped.
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, TypeAlias
 
 from faststream.kafka import KafkaRouter
 from faststream.kafka.fastapi import KafkaMessage
@@ -32,11 +33,13 @@ from shared.kafka import (
     document_outbox_events,
 )
 from shared.logging import get_logger
-from shared.sealed import public_key_of, seal
+from shared.poison import Backoff, isolate, why
+from shared.sealed import public_key_of
 
 log = get_logger(__name__)
 # Up to this many events share one transaction and one offset commit.
 BATCH_SIZE = 500
+Pending: TypeAlias = tuple[AcceptedReferral, uuid.UUID]  # a referral and its event's id
 
 
 def self_referral_router(settings: IntakeSettings, database: Database) -> KafkaRouter:
@@ -46,6 +49,9 @@ def self_referral_router(settings: IntakeSettings, database: Database) -> KafkaR
     source_topic = topics.SELF_REFERRAL_SUBMITTED.qualified(prefix)
     dead_letters = router.publisher(topics.SELF_REFERRAL_DLQ.qualified(prefix), schema=DeadLetter)
     private_key = settings.private_key.get_secret_value()
+    dead_letter_key = public_key_of(private_key)
+
+    backoff = Backoff("self-referral")
 
     @router.subscriber(
         source_topic,
@@ -56,49 +62,57 @@ def self_referral_router(settings: IntakeSettings, database: Database) -> KafkaR
         **SUBSCRIBER_DEFAULTS,
     )
     async def on_self_referrals(message: KafkaMessage) -> None:
-        accepted: list[tuple[AcceptedReferral, uuid.UUID]] = []
-        record_of: dict[uuid.UUID, Any] = {}
-        for record in batch_records(message):
-            raw = record.value or b""
-            try:
-                event, submission = decode(raw, private_key, today())
-                accepted.append(
-                    (
-                        accept_self_referral(
-                            submission,
-                            source=event.source,
-                            correlation_id=event.correlation_id,
-                            today=today(),
-                            referral_id=event.referral_id,
-                            tracking_reference=event.tracking_reference,
-                        ),
-                        event.event_id,
-                    )
-                )
-                record_of[event.event_id] = record
-            except Unreadable as error:
-                await reject(record, error.reason, safe=error.envelope_ok)
-            except (NotASelfReferral, BadReference) as error:
-                await reject(record, str(error), safe=True)
-        taken = await service_layer.store_self_referrals(
-            database.pool, accepted, topic=source_topic
-        )
-        for _accepted, event_id in taken:
-            record = record_of[event_id]
-            reason = "the referral id or tracking reference is already in use"
-            await reject(record, reason, safe=True)
+        async with backoff.guard():
+            await handle(batch_records(message))
 
-    async def reject(record: Any, reason: str, *, safe: bool) -> None:
-        # Bytes that were not a proper envelope may hold patient details in clear: seal them
-        # to intake's own key, so the dead-letter topic stays safe to watch.
-        raw = record.value or b""
-        original = raw if safe else seal(public_key_of(private_key), raw).encode()
+    async def handle(records: tuple[Any, ...]) -> None:
+        accepted: list[Pending] = []
+        record_of: dict[uuid.UUID, Any] = {}
+        for record in records:
+            try:
+                event, submission = decode(record.value or b"", private_key, today())
+                pending = (
+                    accept_self_referral(
+                        submission,
+                        source=event.source,
+                        correlation_id=event.correlation_id,
+                        today=today(),
+                        referral_id=event.referral_id,
+                        tracking_reference=event.tracking_reference,
+                    ),
+                    event.event_id,
+                )
+            except Unreadable as error:
+                await reject(record, error.reason, readable=error.envelope_ok)
+            except (NotASelfReferral, BadReference) as error:
+                await reject(record, str(error), readable=True)
+            except Exception as error:  # a well-formed event no later step can accept
+                await reject(record, why(error), readable=True)
+            else:
+                accepted.append(pending)
+                record_of[event.event_id] = record
+
+        async def store(batch: Sequence[Pending]) -> list[Pending]:
+            return await service_layer.store_self_referrals(
+                database.pool, list(batch), topic=source_topic
+            )
+
+        async def poison(item: Pending, error: BaseException) -> None:
+            await reject(record_of[item[1]], why(error), readable=True)
+
+        for _accepted, event_id in await isolate(accepted, store, poison):
+            reason = "the referral id or tracking reference is already in use"
+            await reject(record_of[event_id], reason, readable=True)
+
+    async def reject(record: Any, reason: str, *, readable: bool) -> None:
+        # Bytes that were not a proper envelope may hold patient details in clear: they are
+        # sealed to intake's own key, so the dead-letter topic stays safe to watch.
         await dead_letter(
             dead_letters,
             record,
             reason,
-            original=original,
-            sealed=not safe,
+            readable=readable,
+            seal_to=dead_letter_key,
             source="self-referral",
         )
 

@@ -11,11 +11,12 @@ from pydantic import TypeAdapter
 
 from notifier.adapters.http_session import LazySession
 from notifier.domain.plan import Contact
+from shared.poison import Transient
 
 _CONTACTS = TypeAdapter(dict[UUID, Contact])
 
 
-class IntakeUnreachable(Exception):
+class IntakeUnreachable(Transient):
     """Intake is away or failing (transport error, 5xx): the batch comes again later."""
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from typing import TypeAlias
 
@@ -11,7 +10,6 @@ from faststream.kafka import KafkaRouter
 from faststream.kafka.fastapi import KafkaMessage
 from pydantic import ValidationError
 
-from notifier.adapters.intake_client import IntakeUnreachable
 from notifier.service_layer import Incoming, Notifier
 from notifier.settings import NotifierSettings
 from shared import topics
@@ -23,11 +21,11 @@ from shared.kafka import (
     document_outbox_events,
 )
 from shared.logging import get_logger
+from shared.poison import Backoff, isolate, why
 from shared.submission import describe
 
 log = get_logger(__name__)
 Record: TypeAlias = ConsumerRecord[bytes, bytes]
-INTAKE_RETRY_PAUSE_SECONDS = 2.0
 BATCH_SIZE = 200
 DECISION_TOPICS = (topics.REFERRAL_ROUTED, topics.REFERRAL_REJECTED, topics.REFERRAL_TRIAGE)
 
@@ -40,6 +38,8 @@ def decisions_router(settings: NotifierSettings, notifier: Notifier) -> KafkaRou
     prefix = settings.kafka_topic_prefix
     dead_letters = router.publisher(topics.NOTIFICATION_DLQ.qualified(prefix), schema=DeadLetter)
 
+    backoff = Backoff("decisions")
+
     @router.subscriber(
         *[t.qualified(prefix) for t in DECISION_TOPICS],
         group_id=settings.consumer_group,
@@ -49,27 +49,37 @@ def decisions_router(settings: NotifierSettings, notifier: Notifier) -> KafkaRou
         **SUBSCRIBER_DEFAULTS,
     )
     async def on_decisions(message: KafkaMessage) -> None:
-        records: dict[uuid.UUID, Record] = {}
+        # Intake away: a pause before the batch comes again (nothing was sent).
+        async with backoff.guard():
+            await handle(batch_records(message))
+
+    async def handle(records: tuple[Record, ...]) -> None:
+        record_of: dict[uuid.UUID, Record] = {}
         batch: list[Incoming] = []
-        for record in batch_records(message):
+        for record in records:
             try:
                 decision = ReferralDecided.model_validate_json(record.value or b"")
             except ValidationError as error:
-                reason = f"not a decision: {describe(error)}"
-                await dead_letter(dead_letters, record, reason, source="decisions")
+                await reject(record, f"not a decision: {describe(error)}", readable=False)
                 continue
-            if decision.event_id not in records:  # a duplicate in the same batch: once is enough
-                records[decision.event_id] = record
+            if decision.event_id not in record_of:  # a duplicate in one batch: once is enough
+                record_of[decision.event_id] = record
                 batch.append(Incoming(decision, record.topic))
-        try:
-            unknown = await notifier.handle_batch(batch)
-        except IntakeUnreachable as error:
-            # Intake is away: pause before the batch comes again (nothing was sent).
-            log.warning("intake unreachable, will retry", error=str(error))
-            await asyncio.sleep(INTAKE_RETRY_PAUSE_SECONDS)
-            raise
-        for incoming, reason in unknown:
-            record = records[incoming.decision.event_id]
-            await dead_letter(dead_letters, record, reason, source="decisions")
+
+        async def poison(incoming: Incoming, error: BaseException) -> None:
+            await reject(record_of[incoming.decision.event_id], why(error), readable=True)
+
+        for incoming, reason in await isolate(batch, notifier.handle_batch, poison):
+            await reject(record_of[incoming.decision.event_id], reason, readable=True)
+
+    async def reject(record: Record, reason: str, *, readable: bool) -> None:
+        await dead_letter(
+            dead_letters,
+            record,
+            reason,
+            readable=readable,
+            seal_to=settings.dead_letter_public_key,
+            source="decisions",
+        )
 
     return router

@@ -1,10 +1,13 @@
 """Consume `referrals.received` in a consumer group: decide each referral once.
 
-An event that cannot be parsed goes to the dead-letter topic with the reason and its bytes,
-and the partition moves on.
+An event that cannot be parsed or decided goes to the dead-letter topic with the reason (its
+bytes sealed when it was not a well-formed event), and the partition moves on.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
 
 from faststream.kafka import KafkaRouter
 from faststream.kafka.fastapi import KafkaMessage
@@ -30,6 +33,7 @@ from shared.kafka import (
     document_outbox_events,
 )
 from shared.logging import get_logger
+from shared.poison import Backoff, isolate, why
 from shared.submission import describe
 
 log = get_logger(__name__)
@@ -52,6 +56,8 @@ def received_router(
         topics.REFERRAL_RECEIVED_DLQ.qualified(prefix), schema=DeadLetter
     )
 
+    backoff = Backoff("received")
+
     @router.subscriber(
         source_topic,
         group_id=settings.consumer_group,
@@ -61,15 +67,41 @@ def received_router(
         **SUBSCRIBER_DEFAULTS,
     )
     async def on_received(message: KafkaMessage) -> None:
-        readable = []
-        for record in batch_records(message):
+        async with backoff.guard():
+            await handle(batch_records(message))
+
+    async def handle(records: tuple[Any, ...]) -> None:
+        readable: list[tuple[ReferralReceived, Any]] = []
+        for record in records:
             try:
-                readable.append(ReferralReceived.model_validate_json(record.value or b""))
+                readable.append((ReferralReceived.model_validate_json(record.value or b""), record))
             except ValidationError as error:
                 reason = f"not a ReferralReceived event: {describe(error)}"
-                await dead_letter(dead_letters, record, reason, source="received")
-        await service_layer.decide_batch(
-            database.pool, readable, directory, as_of=today(), topic=source_topic
+                await reject(record, reason, readable=False)
+
+        async def decide(batch: Sequence[tuple[ReferralReceived, Any]]) -> list[object]:
+            await service_layer.decide_batch(
+                database.pool,
+                [received for received, _ in batch],
+                directory,
+                as_of=today(),
+                topic=source_topic,
+            )
+            return []
+
+        async def poison(item: tuple[ReferralReceived, Any], error: BaseException) -> None:
+            await reject(item[1], why(error), readable=True)
+
+        await isolate(readable, decide, poison)
+
+    async def reject(record: Any, reason: str, *, readable: bool) -> None:
+        await dead_letter(
+            dead_letters,
+            record,
+            reason,
+            readable=readable,
+            seal_to=settings.dead_letter_public_key,
+            source="received",
         )
 
     return router

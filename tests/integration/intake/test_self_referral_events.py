@@ -119,8 +119,8 @@ async def test_poison_events_go_to_the_dead_letter_topic_and_the_partition_moves
     assert restored.event_id == invalid.event_id
     clear = by_reason["not a SelfReferralSubmitted event"]
     assert clear.original_sealed
-    sealed_text = base64.b64decode(clear.original_base64).decode()
-    assert open_sealed(INTAKE_PRIVATE_KEY, sealed_text) == plaintext
+    assert open_sealed(INTAKE_PRIVATE_KEY, clear.original_base64) == plaintext
+    assert clear.original_size == len(plaintext) and not clear.original_truncated
     for letter in letters:
         assert identifiers_in(letter.model_dump_json()) == []
         assert letter.source_topic == intake.topic(SELF_REFERRAL)

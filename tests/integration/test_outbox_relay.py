@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from devstack.topics import ensure_topics
-from shared import outbox
-from shared.contracts import Event
+from shared import outbox, topics
+from shared.contracts import DeadLetter, Event
 from shared.database import Database
 from shared.kafka import build_broker
 from tests.integration.router.test_router_service import received
@@ -72,3 +72,47 @@ async def test_an_event_enqueued_while_a_batch_is_published_goes_out_at_once(
     finally:
         await database.close()
     assert sorted(body(r)["event_id"] for r in published) == sorted(wanted)
+
+
+async def test_an_event_the_broker_refuses_is_parked_and_the_others_go_out(
+    servers: Servers, db_schema: str, topic_prefix: str
+) -> None:
+    await ensure_topics(servers.kafka_bootstrap, prefix=topic_prefix)
+    database = Database(servers.database_url, db_schema, ROUTER_MIGRATIONS)
+    await database.open()
+    too_large = DeadLetter(
+        correlation_id="c",
+        source_topic="t",
+        source_partition=0,
+        source_offset=0,
+        reason="x" * (2 * 1024 * 1024),  # over the producer's 1 MiB limit
+    )
+    after = received()
+    try:
+        async with database.pool.acquire() as conn, conn.transaction():
+            await outbox.enqueue(conn, too_large, key="k", topic=topics.REFERRAL_RECEIVED_DLQ)
+            await outbox.enqueue(conn, after, key="k")
+        async with build_broker(servers.kafka_bootstrap, "test-relay") as broker:
+            relay = outbox.OutboxRelay(database.pool, broker, db_schema, topic_prefix=topic_prefix)
+            assert await relay.publish_pending() == 2
+            assert await relay.publish_pending() == 0  # nothing left to hold the others back
+        async with database.pool.acquire() as conn:
+            parked = await conn.fetch(
+                "SELECT event_id, parked_reason FROM outbox WHERE parked_at IS NOT NULL"
+            )
+            unpublished = await conn.fetchval(
+                "SELECT count(*) FROM outbox WHERE published_at IS NULL AND parked_at IS NULL"
+            )
+    finally:
+        await database.close()
+    assert [(r["event_id"], r["parked_reason"]) for r in parked] == [
+        (too_large.event_id, "cannot be processed (MessageSizeTooLargeError)")
+    ]
+    assert unpublished == 0
+    published = await wait_for(
+        servers.kafka_bootstrap,
+        topic_prefix + "referrals.received",
+        lambda r: body(r)["event_id"] == str(after.event_id),
+        settle=0,
+    )
+    assert len(published) == 1

@@ -120,7 +120,8 @@ async def test_poison_events_go_to_the_dead_letter_topic_and_the_partition_moves
     clear = by_reason["not a SelfReferralSubmitted event"]
     assert clear.original_sealed
     assert open_sealed(INTAKE_PRIVATE_KEY, clear.original_base64) == plaintext
-    assert clear.original_size == len(plaintext) and not clear.original_truncated
+    assert clear.original_size == len(plaintext)
+    assert not clear.original_truncated
     for letter in letters:
         assert identifiers_in(letter.model_dump_json()) == []
         assert letter.source_topic == intake.topic(SELF_REFERRAL)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -41,14 +41,22 @@ _LIBRARY_LOGGERS = ("faststream", "faststream.access", "uvicorn", "uvicorn.error
 def redact_patient_identifiers(
     _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
-    """structlog processor: drop sensitive keys and mask NHS-number-like digit runs."""
+    """structlog processor: drop sensitive keys and mask NHS-number-like digit runs, at any
+    depth (a logged dict or list of errors is searched too)."""
     event_dict.pop("color_message", None)  # uvicorn's ANSI-coloured copy of the message
     for key, value in list(event_dict.items()):
-        if key in SENSITIVE_KEYS:
-            event_dict[key] = REDACTED
-        elif isinstance(value, str):
-            event_dict[key] = _NHS_NUMBER_LIKE.sub(REDACTED, value)
+        event_dict[key] = REDACTED if key in SENSITIVE_KEYS else _redacted(value)
     return event_dict
+
+
+def _redacted(value: Any) -> Any:
+    if isinstance(value, str):
+        return _NHS_NUMBER_LIKE.sub(REDACTED, value)
+    if isinstance(value, Mapping):
+        return {k: REDACTED if k in SENSITIVE_KEYS else _redacted(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_redacted(v) for v in value]
+    return value
 
 
 def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> None:

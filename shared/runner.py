@@ -28,6 +28,10 @@ def run_service(service: Service, port: int) -> None:
         log_config=None,  # keep our JSON handler on the root logger
         access_log=False,
         lifespan="on",
+        # X-Forwarded-For is believed only from the proxies an operator names: otherwise
+        # any client could pick its own address (and its own rate-limit key).
+        proxy_headers=settings.trusted_proxies is not None,
+        forwarded_allow_ips=settings.trusted_proxies or "",
     )
 
 

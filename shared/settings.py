@@ -35,6 +35,12 @@ class ServiceSettings(BaseSettings):
     log_level: str = Field(default="INFO", validation_alias="LOG_LEVEL")
     log_format: Literal["json", "console"] = Field(default="json", validation_alias="LOG_FORMAT")
     http_host: str = Field(default="127.0.0.1", validation_alias="HTTP_HOST")
+    trusted_proxies: str | None = Field(
+        default=None,
+        validation_alias="HTTP_TRUSTED_PROXIES",
+        description="Comma-separated addresses of the reverse proxies whose X-Forwarded-For "
+        "is believed; unset, the client address is the connection's own.",
+    )
     dead_letter_public_key: str | None = Field(
         default=None,
         validation_alias="DEAD_LETTER_PUBLIC_KEY",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import date, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -135,15 +135,64 @@ def _invalid(field: str, message: str, **context: str) -> PydanticCustomError:
     return PydanticCustomError("invalid_field", message, {"field": field, **context})
 
 
+# Error types whose messages never quote the submitted value: ours, and pydantic's that say
+# only what was expected. Any other message (an email library's, a UUID parser's) may quote
+# part of the value, so it is replaced by a plain one of our own.
+_OWN_MESSAGES = frozenset(
+    {"nhs_number", "postcode", "organisation_code", "mobile", "invalid_field", "text", "name"}
+)
+_PLAIN_PYDANTIC = frozenset(
+    {
+        "missing",
+        "extra_forbidden",
+        "string_type",
+        "string_too_short",
+        "string_too_long",
+        "string_pattern_mismatch",
+        "too_short",
+        "too_long",
+        "literal_error",
+        "enum",
+        "bool_type",
+        "bool_parsing",
+        "date_type",
+        "date_parsing",
+        "date_from_datetime_parsing",
+        "date_from_datetime_inexact",
+        "model_type",
+        "model_attributes_type",
+        "dict_type",
+        "list_type",
+        "tuple_type",
+        "int_type",
+        "int_parsing",
+        "uuid_type",
+        "json_type",
+    }
+)
+
+
+def _plain_message(error: Any, path: list[str]) -> str:
+    if error["type"] in _OWN_MESSAGES or error["type"] in _PLAIN_PYDANTIC:
+        return str(error["msg"])
+    if path and path[-1].endswith("email"):
+        return "Enter an email address in the correct format, like name@example.com"
+    if error["type"] == "json_invalid":
+        return "The body is not valid JSON."
+    if error["type"] == "uuid_parsing":
+        return "Input should be a valid UUID."
+    return "This value is not valid."
+
+
 def field_errors(error: ValidationError) -> list[dict[str, str]]:
     """Each failing field with a plain message, without the submitted value (it may be
     patient data, and errors are logged and returned)."""
     found = []
-    for e in error.errors(include_input=False, include_url=False):
+    for e in error.errors(include_input=False, include_url=False, include_context=True):
         path = [str(part) for part in e["loc"]]
         if e["type"] == "invalid_field":
             path.append(e["ctx"]["field"])
-        found.append({"field": ".".join(path) or "body", "message": e["msg"]})
+        found.append({"field": ".".join(path) or "body", "message": _plain_message(e, path)})
     return found
 
 

@@ -12,8 +12,8 @@ from tests.samples import PATIENT_IDENTIFIERS
 _TEN_DIGITS = re.compile(r"(?<![0-9A-Za-z])\d{3}[ -]?\d{3}[ -]?\d{4}(?![0-9A-Za-z])")
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+\.[A-Za-z0-9.-]+")
 _FULL_POSTCODE = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]? \d[A-Z]{2}\b")
-# Professionals' work addresses are not patient data.
-_ALLOWED_EMAILS = {"referrals@example-practice.nhs.uk"}
+# Professionals' work addresses, and the example in our own hint, are not patient data.
+_ALLOWED_EMAILS = {"referrals@example-practice.nhs.uk", "name@example.com"}  # and our hint
 
 
 # Whole values only: a short name such as "Jane" turns up by chance inside long base64 (sealed

@@ -5,12 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from intake import __doc__ as DESCRIPTION
+from intake.adapters.rate_limits import RateLimits, parse_limit
 from intake.api.problems import Problem, problem_response
 from intake.api.referrals import referrals_api
+from intake.api.security_headers import SecurityHeaders
 from intake.api.self_referral_form import self_referral_form
 from intake.handlers.decisions import decisions_router
 from intake.handlers.self_referrals import self_referral_router
@@ -32,6 +35,7 @@ def create_service(settings: IntakeSettings | None = None) -> Service:
     private_key = settings.private_key.get_secret_value()
     public_key = public_key_of(private_key)
 
+    rate_limits = RateLimits(database, derive_secret(private_key, "rate-limit-keys"))
     service = build_service(
         "intake",
         settings,
@@ -40,7 +44,14 @@ def create_service(settings: IntakeSettings | None = None) -> Service:
             self_referral_router(settings, database),
             decisions_router(settings, database),
         ],
-        http_routers=[referrals_api(database, settings.max_body_bytes)],
+        http_routers=[
+            referrals_api(
+                database,
+                settings.max_body_bytes,
+                rate_limits,
+                parse_limit(settings.failed_key_limit),
+            )
+        ],
         relay_outbox=settings.relay_enabled,
         description=DESCRIPTION or "",
     )
@@ -57,7 +68,9 @@ def create_service(settings: IntakeSettings | None = None) -> Service:
         self_referral_form(
             public_key=public_key,
             csrf_secret=derive_secret(private_key, "csrf"),
-            rate_limit=settings.form_rate_limit,
+            rate_limits=rate_limits,
+            rate_limit=parse_limit(settings.form_rate_limit),
+            max_form_bytes=settings.max_form_bytes,
             publish=publish_self_referral,
         )
     )
@@ -71,5 +84,16 @@ def create_service(settings: IntakeSettings | None = None) -> Service:
     @app.exception_handler(Problem)
     async def on_problem(_request: Request, problem: Problem) -> JSONResponse:
         return problem_response(problem)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_invalid(_request: Request, error: RequestValidationError) -> JSONResponse:
+        # FastAPI's own answer quotes the input back; ours names the fields only.
+        errors = [
+            {"field": ".".join(str(p) for p in e["loc"]), "message": str(e["msg"])}
+            for e in error.errors()
+        ]
+        return problem_response(Problem(422, "The request is not valid.", errors))
+
+    app.add_middleware(SecurityHeaders)
 
     return service

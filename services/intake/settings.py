@@ -32,6 +32,18 @@ class IntakeSettings(IntakeDatabaseSettings):
         validation_alias="INTAKE_FORM_RATE_LIMIT",
         description="Form submissions allowed per client address (`limits` notation).",
     )
+    failed_key_limit: str = Field(
+        default="30/minute",
+        validation_alias="INTAKE_FAILED_KEY_LIMIT",
+        description="Requests with a missing or wrong API key allowed per client address; "
+        "past it, 429 with Retry-After until the window ends (`limits` notation).",
+    )
+    max_form_bytes: int = Field(
+        default=16 * 1024,
+        validation_alias="INTAKE_MAX_FORM_BYTES",
+        gt=0,
+        description="Larger self-referral form posts are refused before they are read.",
+    )
     relay_enabled: bool = Field(
         default=True,
         validation_alias="INTAKE_RELAY_ENABLED",

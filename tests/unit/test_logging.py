@@ -35,3 +35,18 @@ def test_identifiers_never_reach_the_log(lines: list[dict[str, object]]) -> None
     assert "943 476 5919" not in text
     assert "jane@example.com" not in text
     assert lines[0]["nhs_number"] == "[redacted]"
+
+
+def test_identifiers_nested_in_logged_values_are_masked(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging("test-service", "INFO", "json")
+    get_logger("unit").info(
+        "refused",
+        errors=[{"field": "patient.nhs_number", "message": "not 9434765919"}],
+        details={"patient": {"email": "jane@example.com"}, "contact_email": "gp@example.nhs.uk"},
+    )
+    text = capsys.readouterr().err
+    for value in ("9434765919", "jane@example.com", "gp@example.nhs.uk"):
+        assert value not in text
+    assert json.loads(text)["errors"][0]["field"] == "patient.nhs_number"

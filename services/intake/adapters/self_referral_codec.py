@@ -31,8 +31,10 @@ def encode(
     correlation_id: str,
     referral_id: UUID | None = None,
     tracking_reference: str | None = None,
+    event_id: UUID | None = None,
 ) -> SelfReferralSubmitted:
     return SelfReferralSubmitted(
+        **({"event_id": event_id} if event_id is not None else {}),
         correlation_id=correlation_id,
         source=source,
         referral_id=referral_id,

@@ -1,6 +1,10 @@
-"""Read a request body up to a limit, so an oversized one is refused before it is buffered."""
+"""Read a request body up to a limit, so an oversized one is refused before it is buffered;
+and read JSON strictly: the declared type, no repeated keys, no NaN."""
 
 from __future__ import annotations
+
+import json
+from typing import Any
 
 from fastapi import Request
 
@@ -22,3 +26,42 @@ async def read_limited(request: Request, limit: int) -> bytes:
 
 def too_large(limit: int) -> Problem:
     return Problem(413, f"The request body is larger than {limit} bytes.")
+
+
+def require_media_type(request: Request, *wanted: str) -> None:
+    """415 unless the body is declared as one of `wanted` (parameters such as charset aside)."""
+    declared = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if declared not in wanted:
+        raise Problem(415, f"Send the body as {' or '.join(wanted)}.")
+
+
+async def read_json(request: Request, limit: int) -> Any:
+    """The body as JSON, declared as such. A key given twice is refused rather than letting
+    the last one silently win (two systems could read the same body differently)."""
+    require_media_type(request, "application/json")
+    body = await read_limited(request, limit)
+    try:
+        return json.loads(body, object_pairs_hook=_no_repeated_keys, parse_constant=_no_constant)
+    except _Refused as error:
+        errors = [{"field": "body", "message": str(error)}]
+        raise Problem(422, "The body is not valid.", errors) from error
+    except (ValueError, UnicodeDecodeError) as error:
+        message = "The body is not valid JSON."
+        raise Problem(422, message, [{"field": "body", "message": message}]) from error
+
+
+class _Refused(ValueError):
+    pass
+
+
+def _no_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise _Refused("A key is given twice in one object.")
+        found[key] = value
+    return found
+
+
+def _no_constant(_name: str) -> Any:
+    raise _Refused("NaN and Infinity are not JSON numbers.")

@@ -20,12 +20,21 @@ TEXT_FIELDS = (
     "patient.postcode",
     "patient.email",
     "patient.mobile",
+    "patient.address.line_1",
+    "patient.address.line_2",
+    "patient.address.town",
     "clinical.pregnancy_status",
     "clinical.expected_delivery_date",
     "clinical.delivery_date",
     "clinical.reason",
 )
 PREFERENCES = "patient.contact_preferences"
+FORM_ID = "form_id"  # names one filling-in of the form, so that sending it twice is one referral
+ADDRESS_LINES = ("patient.address.line_1", "patient.address.line_2", "patient.address.town")
+# What a re-shown page may echo back: no field of the form is longer (a longer value is
+# refused anyway, and is not rendered back whole).
+_LONGEST = {"clinical.reason": 4000}
+_LONG = 100
 
 
 def submission_data(values: Mapping[str, str], preferences: Sequence[str]) -> dict[str, Any]:
@@ -33,10 +42,18 @@ def submission_data(values: Mapping[str, str], preferences: Sequence[str]) -> di
     data: dict[str, Any] = {"referrer": {"role": "self"}, "patient": {}, "clinical": {}}
     for path in TEXT_FIELDS:
         value = values.get(path, "").strip()
-        if value:
+        if value and path not in ADDRESS_LINES:
             _put(data, path, value)
+    lines = [values.get(path, "").strip() for path in ADDRESS_LINES]
+    if any(lines):
+        _put(data, "patient.address.lines", [line for line in lines if line])
     _put(data, PREFERENCES, list(preferences))
     return data
+
+
+def shown_back(values: Mapping[str, str]) -> dict[str, str]:
+    """The answers to show again with the errors, each no longer than its field allows."""
+    return {path: value[: _LONGEST.get(path, _LONG)] for path, value in values.items()}
 
 
 def form_errors(error: ValidationError) -> list[dict[str, str]]:
@@ -59,6 +76,8 @@ def anchor(field: str) -> str:
 def _form_field(path: str) -> str:
     # "patient.contact_preferences.0" -> "patient.contact_preferences"
     parts = path.split(".")
+    if parts[:2] == ["patient", "address"]:
+        return "patient.address.line_1"  # the address's errors are shown at its first line
     return ".".join(parts[:2]) if parts[0] in {"patient", "clinical"} else parts[0]
 
 

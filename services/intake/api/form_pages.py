@@ -60,6 +60,7 @@ LABELS: dict[str, str] = {
     "patient.postcode": "your postcode",
     "patient.email": "your email address",
     "patient.mobile": "your mobile number",
+    "patient.address.line_1": "your address",
     "patient.contact_preferences": "how we may contact you",
     "clinical.pregnancy_status": "whether you are pregnant or have had a baby",
     "clinical.expected_delivery_date": "your due date",

@@ -12,13 +12,15 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from limits import RateLimitItem
 from pydantic import BaseModel, Field, ValidationError
 
 from intake import service_layer
 from intake.adapters import api_keys, referral_store
 from intake.adapters.api_keys import ApiKey
+from intake.adapters.rate_limits import RateLimits
 from intake.adapters.referral_store import IdempotencyConflict
-from intake.api.body import read_limited
+from intake.api.body import read_json
 from intake.api.problems import PROBLEM_JSON, Problem
 from intake.domain.referral import NotYourOrganisation
 from shared.clock import today
@@ -91,22 +93,39 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "No API key, or a key that is unknown or revoked."},
     403: {"description": "The key's organisation may not do this."},
     413: {"description": "The body is larger than the limit."},
+    415: {"description": "The body is not declared as application/json."},
     422: {"description": "Invalid submission: every failing field, with a plain message."},
 }
 
 
-def referrals_api(database: Database, max_body_bytes: int) -> APIRouter:
+def referrals_api(
+    database: Database,
+    max_body_bytes: int,
+    rate_limits: RateLimits,
+    failed_key_limit: RateLimitItem,
+) -> APIRouter:
     router = APIRouter(prefix="/v1/referrals", tags=["referrals"])
     bearer = HTTPBearer(auto_error=False, description="The organisation's API key.")
 
     async def api_key(
+        request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     ) -> ApiKey:
+        client = request.client.host if request.client else "unknown"
+        wait = await rate_limits.exceeded("failed-api-key", client, failed_key_limit)
+        if wait is not None:
+            log.warning("api key attempts refused: too many failures from one client")
+            raise Problem(
+                429,
+                "Too many requests with a wrong API key. Try again later.",
+                headers={"Retry-After": str(wait)},
+            )
         if credentials is not None:
             async with database.pool.acquire() as conn:
                 key = await api_keys.authenticate(conn, credentials.credentials)
             if key is not None:
                 return key
+        await rate_limits.hit("failed-api-key", client, failed_key_limit)
         raise Problem(
             401,
             "A valid API key is required (Authorization: Bearer <key>).",
@@ -119,7 +138,11 @@ def referrals_api(database: Database, max_body_bytes: int) -> APIRouter:
         response_model=Accepted,
         summary="Submit a referral (referral submission v1).",
         openapi_extra=_submission_body_schema(),
-        responses={**_ERRORS, 409: {"description": "Idempotency-Key reused for another body."}},
+        responses={
+            **_ERRORS,
+            409: {"description": "Idempotency-Key reused for another body."},
+            429: {"description": "Too many failed API keys from this address; see Retry-After."},
+        },
     )
     async def submit(
         request: Request,
@@ -132,8 +155,7 @@ def referrals_api(database: Database, max_body_bytes: int) -> APIRouter:
             raise Problem(403, "This key may not submit referrals.")
         correlation_id = _correlation_id(x_correlation_id)
         with correlation(correlation_id):
-            body = await read_limited(request, max_body_bytes)
-            submission = _parse(body)
+            submission = _parse(await read_json(request, max_body_bytes))
             idempotency = None
             if idempotency_key is not None:
                 if not _IDEMPOTENCY_KEY.match(idempotency_key):
@@ -215,11 +237,21 @@ def referrals_api(database: Database, max_body_bytes: int) -> APIRouter:
         "/contacts",
         response_model=Contacts,
         summary="How to reach the patients of a batch of referrals: notifier key only, logged.",
-        responses={401: _ERRORS[401], 403: _ERRORS[403]},
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": ContactLookup.model_json_schema()}},
+            }
+        },
+        responses={401: _ERRORS[401], 403: _ERRORS[403], 413: _ERRORS[413], 422: _ERRORS[422]},
     )
-    async def contacts(lookup: ContactLookup, key: Annotated[ApiKey, Depends(api_key)]) -> Contacts:
+    async def contacts(request: Request, key: Annotated[ApiKey, Depends(api_key)]) -> Contacts:
         if key.scope != "notifier":
             raise Problem(403, "Only the notifier may read contact details.")
+        try:
+            lookup = ContactLookup.model_validate(await read_json(request, max_body_bytes))
+        except ValidationError as error:
+            raise Problem(422, "The lookup is not valid.", field_errors(error)) from error
         wanted = list(dict.fromkeys(lookup.referral_ids))
         async with database.pool.acquire() as conn:
             found = await referral_store.contacts(conn, wanted)
@@ -237,9 +269,9 @@ def referrals_api(database: Database, max_body_bytes: int) -> APIRouter:
     return router
 
 
-def _parse(body: bytes) -> ReferralSubmission:
+def _parse(data: Any) -> ReferralSubmission:
     try:
-        return ReferralSubmission.model_validate_json(body, context={"today": today()})
+        return ReferralSubmission.model_validate(data, context={"today": today()})
     except ValidationError as error:
         errors = field_errors(error)
         log.info("referral refused", errors=errors)

@@ -7,27 +7,39 @@ tracking reference. Storage happens when intake consumes the event.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from limits import parse
-from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
+from limits import RateLimitItem
 from pydantic import ValidationError
 
+from intake.adapters.rate_limits import RateLimits
 from intake.adapters.self_referral_codec import encode
 from intake.api.csrf import COOKIE, FIELD, CsrfTokens
-from intake.api.form_fields import PREFERENCES, TEXT_FIELDS, anchor, form_errors, submission_data
+from intake.api.form_body import FormRefused, read_form
+from intake.api.form_fields import (
+    FORM_ID,
+    PREFERENCES,
+    TEXT_FIELDS,
+    anchor,
+    form_errors,
+    shown_back,
+    submission_data,
+)
 from intake.api.form_pages import PAGES, FormPage
+from intake.domain.referral import accept_self_referral
 from intake.domain.tracking import is_valid_tracking_reference, new_tracking_reference
 from shared.clock import today
 from shared.contracts import SelfReferralSubmitted
 from shared.logging import correlation, get_logger
+from shared.poison import is_transient
 from shared.submission import ReferralSubmission
 
 log = get_logger(__name__)
@@ -35,14 +47,20 @@ log = get_logger(__name__)
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent.parent / "templates")
 FORM_SOURCE = "intake-web-form"
 Publish = Callable[[SelfReferralSubmitted], Awaitable[None]]
+_FORM_ID_SHAPE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
 def self_referral_form(
-    *, public_key: str, csrf_secret: bytes, rate_limit: str, publish: Publish
+    *,
+    public_key: str,
+    csrf_secret: bytes,
+    rate_limits: RateLimits,
+    rate_limit: RateLimitItem,
+    max_form_bytes: int,
+    publish: Publish,
 ) -> APIRouter:
     router = APIRouter(prefix="/self-referral", include_in_schema=False)
     tokens = CsrfTokens(csrf_secret)
-    limiter, limit = MovingWindowRateLimiter(MemoryStorage()), parse(rate_limit)
 
     def render(request: Request, template: str, status: int = 200, **context: Any) -> Response:
         cookie, token = tokens.issue(request.cookies.get(COOKIE))
@@ -63,11 +81,28 @@ def self_referral_form(
         response.headers["Cache-Control"] = "no-store"  # her answers never sit in a cache
         return response
 
-    def notice(request: Request, status: int, title: str, message: str) -> Response:
-        return render(request, "notice.html", status, title=title, message=message)
+    def notice(
+        request: Request,
+        status: int,
+        title: str,
+        message: str,
+        headers: dict[str, str] | None = None,
+    ) -> Response:
+        response = render(request, "notice.html", status, title=title, message=message)
+        response.headers.update(headers or {})
+        return response
 
     def not_found(request: Request) -> Response:
         return notice(request, 404, "Page not found", "We could not find this page.")
+
+    def try_again(request: Request) -> Response:
+        return notice(
+            request,
+            403,
+            "Please try again",
+            "For your security this form timed out. Please go back, "
+            "reload the page and send it again.",
+        )
 
     @router.get("", response_class=HTMLResponse)
     async def index(request: Request) -> Response:
@@ -84,15 +119,33 @@ def self_referral_form(
         page = PAGES.get(slug)
         if page is None:
             return not_found(request)
-        return render(request, "form.html", page=page, values={}, preferences=[], errors=[])
+        return render(
+            request,
+            "form.html",
+            page=page,
+            values={FORM_ID: str(uuid.uuid4())},
+            preferences=[],
+            errors=[],
+        )
 
     @router.post("/{slug}", response_class=HTMLResponse)
     async def submit(request: Request, slug: str) -> Response:
         page = PAGES.get(slug)
         if page is None:
             return not_found(request)
+        try:
+            fields = await read_form(request, max_form_bytes)
+        except FormRefused as refused:
+            log.info("self-referral form refused", why=refused.status)
+            return notice(request, refused.status, refused.title, refused.message)
+        # Checked before anything is counted, so junk posts cannot lock real users out.
+        if not same_origin(request) or not tokens.valid(
+            request.cookies.get(COOKIE), first(fields, FIELD)
+        ):
+            return try_again(request)
         client = request.client.host if request.client else "unknown"
-        if not limiter.hit(limit, "self-referral", client):
+        wait = await rate_limits.hit("self-referral-form", client, rate_limit)
+        if wait is not None:
             log.warning("self-referral form rate limited")
             return notice(
                 request,
@@ -100,20 +153,12 @@ def self_referral_form(
                 "Please wait a moment",
                 "We have had several forms from this device in a short time. "
                 "Please wait a few minutes and try again.",
+                headers={"Retry-After": str(wait)},
             )
-        form_data = await request.form()
-        if not tokens.valid(request.cookies.get(COOKIE), _text(form_data.get(FIELD))):
-            return notice(
-                request,
-                403,
-                "Please try again",
-                "For your security this form timed out. Please go back, "
-                "reload the page and send it again.",
-            )
-        values = {path: _text(form_data.get(path)) for path in TEXT_FIELDS}
+        values = {path: first(fields, path) for path in (*TEXT_FIELDS, FORM_ID)}
         if len(page.services) == 1:
             values["service"] = page.services[0][0].value
-        preferences = [_text(v) for v in form_data.getlist(PREFERENCES)]
+        preferences = fields.get(PREFERENCES, [])
         try:
             submission = ReferralSubmission.model_validate(
                 submission_data(values, preferences), context={"today": today()}
@@ -126,23 +171,49 @@ def self_referral_form(
                 "form.html",
                 422,
                 page=page,
-                values=values,
+                values=shown_back(values),
                 preferences=preferences,
                 errors=errors,
             )
-        return await _send(page, submission)
+        try:
+            return await _send(page, submission, values[FORM_ID])
+        except Exception as error:
+            if not is_transient(error):
+                raise
+            log.warning("self-referral form not sent", fault=type(error).__name__)
+            return notice(
+                request,
+                503,
+                "Sorry, we could not send your request",
+                "Nothing was sent. Please try again in a few minutes.",
+                headers={"Retry-After": "60"},
+            )
 
-    async def _send(page: FormPage, submission: ReferralSubmission) -> Response:
+    async def _send(page: FormPage, submission: ReferralSubmission, form_id: str) -> Response:
+        # The form's own id names the referral: the same form sent twice is one referral.
+        seed = form_id if _FORM_ID_SHAPE.fullmatch(form_id) else str(uuid.uuid4())
+        referral_id = uuid.uuid5(uuid.NAMESPACE_URL, f"self-referral-form:{seed}")
+        reference = new_tracking_reference(referral_id.bytes)
         correlation_id = str(uuid.uuid4())
-        reference = new_tracking_reference()
         with correlation(correlation_id):
+            # The checks intake makes on consuming it, made now: she is never told that a
+            # request was sent that intake would refuse.
+            accept_self_referral(
+                submission,
+                source=FORM_SOURCE,
+                correlation_id=correlation_id,
+                today=today(),
+                referral_id=referral_id,
+                tracking_reference=reference,
+            )
             event = encode(
                 submission,
                 public_key,
                 source=FORM_SOURCE,
                 correlation_id=correlation_id,
-                referral_id=uuid.uuid4(),
+                referral_id=referral_id,
                 tracking_reference=reference,
+                event_id=referral_id,
             )
             await publish(event)
             log.info("self-referral form sent", page=page.slug, tracking_reference=reference)
@@ -151,5 +222,15 @@ def self_referral_form(
     return router
 
 
-def _text(value: object) -> str:
-    return value if isinstance(value, str) else ""
+def same_origin(request: Request) -> bool:
+    """A browser names the page a post came from; one from another site is refused (the
+    CSRF token is the main guard, this a second one)."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True  # older browsers, and tools that send no Origin
+    return urlsplit(origin).netloc == request.headers.get("host", "")
+
+
+def first(fields: dict[str, list[str]], name: str) -> str:
+    found = fields.get(name)
+    return found[0] if found else ""

@@ -6,6 +6,7 @@ look-alikes 0/O, 1/I/L, U/V and 2/Z. python-stdnum's Luhn takes a custom alphabe
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 
@@ -19,8 +20,14 @@ BODY_LENGTH = 8
 _SHAPE = re.compile(rf"^{PREFIX}-([{ALPHABET}]{{4}})-([{ALPHABET}]{{5}})$")
 
 
-def new_tracking_reference() -> str:
-    body = "".join(secrets.choice(ALPHABET) for _ in range(BODY_LENGTH))
+def new_tracking_reference(seed: bytes | None = None) -> str:
+    """A random reference; or, from a `seed` (a form's own id), always the same one, so
+    that a form sent twice names one referral."""
+    if seed is None:
+        body = "".join(secrets.choice(ALPHABET) for _ in range(BODY_LENGTH))
+    else:
+        digest = hashlib.sha256(seed).digest()
+        body = "".join(ALPHABET[b % len(ALPHABET)] for b in digest[:BODY_LENGTH])
     full = body + luhn.calc_check_digit(body, alphabet=ALPHABET)
     return f"{PREFIX}-{full[:4]}-{full[4:]}"
 

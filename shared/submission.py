@@ -276,13 +276,17 @@ class Patient(_Strict):
     @model_validator(mode="after")
     def preferred_channels_are_reachable(self) -> Patient:
         needs = {"sms": self.mobile, "email": self.email, "letter": self.address}
-        details = {"sms": "mobile number", "email": "email address", "letter": "postal address"}
+        details = {
+            "sms": "a mobile number",
+            "email": "an email address",
+            "letter": "a postal address",
+        }
         for channel in self.contact_preferences:
             if needs[channel] is None:
                 detail = details[channel]
                 raise _invalid(
                     "contact_preferences",
-                    "Contact by {channel} needs a {detail}.",
+                    "Contact by {channel} needs {detail}.",
                     channel=channel,
                     detail=detail,
                 )

@@ -140,3 +140,25 @@ def fill_in(page: Page) -> None:
     )
     page.get_by_label("Email address (optional)").fill(FORM_PATIENT["email"])
     page.get_by_label("Email", exact=True).check()
+
+
+def test_x_forwarded_for_does_not_pick_a_new_rate_limit_key(
+    servers: Servers, namespace: dict[str, str]
+) -> None:
+    """Under uvicorn, as deployed: a client cannot name its own address (issue 11, 4)."""
+    limited = {**namespace, "INTAKE_FORM_RATE_LIMIT": "2/minute"}
+    with service_process("intake", limited) as intake, httpx.Client(base_url=intake.url) as client:
+        statuses = []
+        for n in range(3):
+            page = client.get("/self-referral/pelvic-health")
+            found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+            assert found is not None
+            data = {"csrf_token": found.group(1), "patient.postcode": "nowhere"}
+            answer = client.post(
+                "/self-referral/pelvic-health",
+                data=data,
+                headers={"X-Forwarded-For": f"198.51.100.{n}"},
+            )
+            statuses.append(answer.status_code)
+    assert statuses == [422, 422, 429]
+    assert "Retry-After" in answer.headers

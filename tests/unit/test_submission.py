@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from shared.submission import ReferralSubmission, field_errors, postcode_district
-from tests.samples import gp_referral
+from tests.samples import gp_referral, self_referral
 
 TODAY = date(2026, 11, 23)
 
@@ -117,3 +117,25 @@ def test_repr_hides_patient_details() -> None:
 )
 def test_postcode_district_is_the_outward_code(postcode: str, district: str) -> None:
     assert postcode_district(postcode) == district
+
+
+def test_a_woman_who_refers_herself_must_be_reachable() -> None:
+    no_way = self_referral(
+        **{"patient.email": ..., "patient.mobile": ..., "patient.contact_preferences": []}
+    )
+    with pytest.raises(ValidationError, match="mobile number or an email address"):
+        ReferralSubmission.model_validate(no_way)
+    mobile_only = {"patient.email": ..., "patient.contact_preferences": ["sms"]}
+    ReferralSubmission.model_validate(self_referral(**mobile_only))
+
+
+def test_a_letter_needs_an_address_and_the_address_is_kept() -> None:
+    letter = {"patient.contact_preferences": ["letter"]}
+    with pytest.raises(ValidationError, match="postal address"):
+        ReferralSubmission.model_validate(self_referral(**letter))
+    address = {"lines": ["1 Station Road", "Bristol"]}
+    kept = ReferralSubmission.model_validate(
+        self_referral(**letter, **{"patient.address": address})
+    )
+    assert kept.patient.address is not None
+    assert kept.patient.address.lines == ("1 Station Road", "Bristol")

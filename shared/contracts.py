@@ -71,7 +71,10 @@ class Event(BaseModel):
     event_id: UUID = Field(default_factory=uuid4, description="Stable id; consumers dedupe on it.")
     occurred_at: datetime = Field(default_factory=_now, description="When it happened (UTC).")
     schema_version: int = Field(default=1, description="Version of this event's schema.")
-    correlation_id: str = Field(description="Follows one referral through all three services.")
+    correlation_id: str = Field(
+        pattern=r"^[A-Za-z0-9_.:-]{1,100}$",
+        description="Follows one referral through all three services.",
+    )
 
 
 class SelfReferralSubmitted(Event):
@@ -79,7 +82,7 @@ class SelfReferralSubmitted(Event):
     key (`shared.sealed`): the topic is safe to watch, and a form needs only the public key."""
 
     TOPIC: ClassVar[topics.Topic] = topics.SELF_REFERRAL_SUBMITTED
-    source: str = Field(min_length=1, max_length=100, description="Which form sent it.")
+    source: str = Field(pattern=r"^[A-Za-z0-9_.:-]{1,100}$", description="Which form sent it.")
     referral_id: UUID | None = Field(
         default=None, description="Set by a form that shows the reference at once; else null."
     )

@@ -19,7 +19,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from shared.contracts import PregnancyStatus, ReferrerRole, ServiceCode
 from shared.errors import ConfigurationError
-from shared.submission import describe
 
 ENGINE_VERSION = "1"
 DEFAULT_DIRECTORY = Path(__file__).resolve().parent / "directory.yaml"
@@ -178,4 +177,9 @@ def load_directory(path: Path = DEFAULT_DIRECTORY) -> Directory:
     try:
         return Directory.model_validate({**data, "rules_version": version})
     except ValidationError as error:
-        raise DirectoryError(f"{path}: {describe(error)}") from error
+        # Operator data, not patient data: pydantic's own messages, whole.
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}"
+            for e in error.errors(include_input=False, include_url=False)
+        )
+        raise DirectoryError(f"{path}: {problems}") from error

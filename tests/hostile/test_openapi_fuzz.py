@@ -1,0 +1,131 @@
+"""Schemathesis against intake's own OpenAPI document, sent over HTTP to a real intake process
+on the real servers: no request answers 5xx, a refused request stores nothing, and no value
+a request carried comes back in the answer or in intake's log.
+
+`HOSTILE_EXAMPLES` sets the examples per operation (default 60, derandomised for CI; a
+larger number explores further: `HOSTILE_EXAMPLES=1000 uv run pytest tests/hostile`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import asyncpg
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from pydantic import SecretStr
+
+from devstack.topics import ensure_topics
+from intake.main import create_service
+from intake.settings import IntakeSettings
+from tests.keys import INTAKE_PRIVATE_KEY
+from tests.processes import ServiceProcess, run_cli, service_process
+from tests.servers import Servers
+
+EXAMPLES = int(os.environ.get("HOSTILE_EXAMPLES", "60"))
+
+
+def _document() -> dict[str, Any]:
+    settings = IntakeSettings(private_key=SecretStr(INTAKE_PRIVATE_KEY))
+    return create_service(settings).app.openapi()
+
+
+DOCUMENT = _document()
+SCHEMA = schemathesis.openapi.from_dict(DOCUMENT)
+# Words the answers may rightly contain: field names, enum values, our own messages' words.
+_VOCABULARY = json.dumps(DOCUMENT)
+
+
+class Intake:
+    def __init__(self, process: ServiceProcess, env: dict[str, str], servers: Servers) -> None:
+        self.process, self.env, self.servers = process, env, servers
+        self.referrer_key = run_cli("intake", "keys", "create", "--organisation", "M85001", env=env)
+        self.notifier_key = run_cli(
+            "intake", "keys", "create", "--organisation", "NOTIFIER", "--scope", "notifier", env=env
+        )
+        self._log_seen = 0
+
+    def stored(self) -> int:
+        async def count() -> int:
+            conn = await asyncpg.connect(self.servers.database_url)
+            try:
+                schema = self.env["INTAKE_DB_SCHEMA"]
+                return int(
+                    await conn.fetchval(
+                        f"SELECT (SELECT count(*) FROM {schema}.referrals)"
+                        f" + (SELECT count(*) FROM {schema}.outbox)"
+                    )
+                )
+            finally:
+                await conn.close()
+
+        return asyncio.run(count())
+
+    def new_log(self) -> str:
+        text = self.process.output()
+        new, self._log_seen = text[self._log_seen :], len(text)
+        return new
+
+
+@pytest.fixture(scope="module")
+def intake(servers: Servers) -> Iterator[Intake]:
+    prefix = f"tf{uuid.uuid4().hex[:8]}."
+    asyncio.run(ensure_topics(servers.kafka_bootstrap, prefix=prefix))
+    env = {
+        "KAFKA_TOPIC_PREFIX": prefix,
+        "INTAKE_DB_SCHEMA": f"tf_{uuid.uuid4().hex[:8]}",
+        "INTAKE_CONSUMER_GROUP": f"intake-{uuid.uuid4().hex[:8]}",
+        "INTAKE_FAILED_KEY_LIMIT": "100000/minute",  # the fuzzer's bad keys are not the subject
+    }
+    with service_process("intake", env) as process:
+        yield Intake(process, env, servers)
+
+
+def carried_values(case: Any) -> set[str]:
+    """Text the request carried that no answer should repeat: long enough to be telling,
+    and not a word of the document itself (an enum value may rightly be named)."""
+    found: set[str] = set()
+
+    def walk(value: Any) -> None:
+        if isinstance(value, str):
+            if len(value.strip()) >= 8 and value not in _VOCABULARY:
+                found.add(value)
+        elif isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    for part in (case.body, case.query, case.path_parameters):
+        walk(part)
+    return found
+
+
+@SCHEMA.parametrize()
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=list(HealthCheck),
+)
+def test_no_request_breaks_intake_or_echoes_what_it_carried(intake: Intake, case: Any) -> None:
+    key = intake.notifier_key if case.path.endswith("/contacts") else intake.referrer_key
+    before = intake.stored() if case.method == "POST" else None
+    response = case.call(
+        base_url=intake.process.url, headers={"Authorization": f"Bearer {key}"}, timeout=10
+    )
+    assert response.status_code < 500, response.text
+    if before is not None and response.status_code >= 400:
+        assert intake.stored() == before, "a refused request left something stored"
+    log = intake.new_log()
+    for value in carried_values(case):
+        if response.status_code >= 400:
+            assert value not in response.text, "an error answer quoted the request"
+        assert value not in log, "the log quoted the request"

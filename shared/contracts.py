@@ -8,12 +8,13 @@ every topic.
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated, ClassVar, Literal
 from uuid import UUID, uuid4
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from shared import topics
 
@@ -99,6 +100,17 @@ OdsCode = Annotated[str, Field(pattern=r"^[A-Z0-9]{3,10}$")]
 ConditionCode = Annotated[str, Field(pattern=r"^[a-z0-9-]{1,40}$")]
 
 
+def _printable(value: str) -> str:
+    """Free text on an event (a reason, a clinic's name): no control character but line
+    breaks and tabs, no lone surrogate, so that every consumer can store and send it."""
+    if any(unicodedata.category(c) in ("Cc", "Cs") and c not in "\t\n" for c in value):
+        raise ValueError("control characters are not allowed")
+    return value
+
+
+Text = Annotated[str, Field(max_length=2000), AfterValidator(_printable)]
+
+
 class ReferralReceived(Event):
     """Intake accepted a referral: only what routing needs, no patient identifiers."""
 
@@ -128,30 +140,33 @@ class ReferralReceived(Event):
 
 class Reason(BaseModel):
     model_config = ConfigDict(frozen=True)
-    rule: str = Field(description="Stable rule id, e.g. 'thrive.referrer-is-professional'.")
-    message: str = Field(description="Plain English.")
+    rule: str = Field(
+        pattern=r"^[A-Za-z0-9_.:-]{1,100}$",
+        description="Stable rule id, e.g. 'thrive.referrer-is-professional'.",
+    )
+    message: Text = Field(description="Plain English.")
 
 
 class Destination(BaseModel):
     model_config = ConfigDict(frozen=True)
-    id: str
-    name: str
+    id: str = Field(pattern=r"^[A-Za-z0-9_.:-]{1,100}$")
+    name: Text
 
 
 class ReferralDecided(Event):
     """The router's decision; published on the topic of its outcome."""
 
     referral_id: UUID
-    tracking_reference: str
+    tracking_reference: TrackingReference
     received_event_id: UUID
     outcome: Outcome
     service: ServiceCode
     destination: Destination | None
-    reasons: tuple[Reason, ...]
-    signposting: tuple[str, ...] = ()
+    reasons: tuple[Reason, ...] = Field(max_length=50)
+    signposting: tuple[Text, ...] = Field(default=(), max_length=20)
     urgent: bool = False
-    rules_version: str
-    decided_by: str = Field(default="rules", description="'rules', or the person who triaged it.")
+    rules_version: str = Field(pattern=r"^[A-Za-z0-9_.:-]{1,100}$")
+    decided_by: Text = Field(default="rules", description="'rules', or the person who triaged it.")
 
 
 class ReferralRouted(ReferralDecided):

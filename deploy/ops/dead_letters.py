@@ -48,9 +48,15 @@ async def replay(settings: OpsSettings, event_id: UUID) -> str:
     if not matches:
         raise ReplayRefused(f"no dead letter {event_id}")
     dlq_topic, letter = matches[0]
-    if letter.original_sealed:
+    if letter.original_sealed or not letter.original_base64:
         raise ReplayRefused(
-            "the original was not a proper event (kept sealed): the sender must fix and resend it"
+            "the original was not a proper event (kept sealed, or not kept): the sender must "
+            "fix and resend it"
+        )
+    if letter.original_truncated:
+        raise ReplayRefused(
+            f"only the first bytes of the original were kept; it is whole at "
+            f"{letter.source_topic}/{letter.source_partition}@{letter.source_offset}"
         )
     original = base64.b64decode(letter.original_base64)
     if dlq_topic == topics.NOTIFICATION_DLQ.qualified(settings.kafka_topic_prefix):

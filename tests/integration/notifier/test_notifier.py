@@ -28,6 +28,7 @@ from shared.kafka import build_broker, publish_event
 from shared.service import Service
 from tests.intake_process import Intake
 from tests.kafka_reader import body, read_all, wait_for
+from tests.keys import INTAKE_PUBLIC_KEY
 from tests.pii import identifiers_in
 from tests.running import running
 from tests.samples import GP_PATIENT, SELF_PATIENT
@@ -359,3 +360,39 @@ async def test_while_intake_is_away_nothing_is_sent_or_dead_lettered_and_it_retr
         (row,) = await settle(service, 1)
     assert row["status"] == "sent"
     assert len(for_referral(standins.records("notify"), referral["tracking_reference"])) == 1
+
+
+async def test_poison_on_a_decision_topic_is_dead_lettered_sealed_and_the_next_is_sent(
+    servers: Servers, db_schema: str, topic_prefix: str, standins: Standins, intake_process: Intake
+) -> None:
+    standins.reset()
+    settings = notifier_settings(
+        servers,
+        db_schema,
+        topic_prefix,
+        standins,
+        intake_process,
+        dead_letter_public_key=INTAKE_PUBLIC_KEY,
+    )
+    referral = intake_process.gp_referral()
+    good = decision(ReferralNeedsTriage, referral)
+    nul = json.loads(decision(ReferralNeedsTriage, referral).model_dump_json())
+    nul["tracking_reference"] = "WHR\u0000"
+    large = b'{"patient": "' + b"Jane " * 160_000 + b'"}'  # 800 kB, clear text
+    async with running(create_service(settings), servers) as (service, _client):
+        topic = topic_prefix + good.TOPIC.name
+        async with build_broker(servers.kafka_bootstrap, "test-router") as broker:
+            for poison in (json.dumps(nul).encode(), large):
+                await broker.publish(poison, topic=topic, key=referral["referral_id"].encode())
+            await publish_event(broker, good, key=str(good.referral_id), topic=topic)
+        found = await settle(service, 1)
+    assert {(r["decision_event_id"], r["status"]) for r in found} == {(good.event_id, "sent")}
+    letters = await wait_for(
+        servers.kafka_bootstrap, topic_prefix + "notifications.dlq", lambda _r: True, count=2
+    )
+    assert len(letters) == 2
+    for letter in map(body, letters):
+        assert letter["reason"].startswith("not a decision")
+        assert letter["original_sealed"]
+        assert "Jane Jane" not in json.dumps(letter)  # kept only sealed
+    assert sorted(body(r)["original_truncated"] for r in letters) == [False, True]

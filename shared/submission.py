@@ -350,14 +350,15 @@ class ReferralSubmission(_Strict):
 
     @model_validator(mode="after")
     def the_woman_can_be_reached(self) -> ReferralSubmission:
-        """Whoever refers herself is told every outcome, so she must be reachable; letters
-        are not sent yet, so that means a mobile number or an email address."""
+        """Whoever refers herself is told every outcome, so she must be reachable: by text,
+        email or letter."""
         patient = self.patient
-        if self.referrer.role is ReferrerRole.SELF and not (patient.email or patient.mobile):
+        reachable = patient.email or patient.mobile or patient.address
+        if self.referrer.role is ReferrerRole.SELF and not reachable:
             raise _invalid(
                 "patient.mobile",
-                "Give a mobile number or an email address, so that we can tell you what "
-                "happens next.",
+                "Give a mobile number, an email address or a postal address, so that we can "
+                "tell you what happens next.",
             )
         return self
 

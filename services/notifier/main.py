@@ -34,6 +34,7 @@ def create_service(settings: NotifierSettings | None = None) -> Service:
             settings.notify_base_url,
             settings.notify_sms_template_id,
             settings.notify_email_template_id,
+            settings.notify_letter_template_id,
         ),
         webhook=WebhookProvider(
             settings.webhook_secret.get_secret_value().encode(),

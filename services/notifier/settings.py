@@ -53,6 +53,11 @@ class NotifierSettings(ServiceSettings):
         validation_alias="NOTIFIER_NOTIFY_EMAIL_TEMPLATE_ID",
         description="A Notify email template: subject ((subject)), text ((body)).",
     )
+    notify_letter_template_id: str = Field(
+        default="33333333-3333-4333-8333-333333333333",
+        validation_alias="NOTIFIER_NOTIFY_LETTER_TEMPLATE_ID",
+        description="A Notify letter template: heading ((subject)), text ((body)).",
+    )
     callback_token: SecretStr = Field(
         default=SecretStr("local-callback-token"),
         validation_alias="NOTIFIER_CALLBACK_TOKEN",

@@ -107,3 +107,15 @@ def test_a_template_that_could_leak_is_refused_at_load(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump(data))
     with pytest.raises(TemplateError, match="names \\['incontinence'\\]"):
         load_templates(path)
+
+
+def test_a_woman_with_only_an_address_is_sent_a_discreet_letter() -> None:
+    address = ("Jane Doe", "1 Station Road", "Bristol", "BS8 1TH")
+    who = contact(mobile=None, email=None, contact_preferences=("letter",), address=address)
+    messages, missed = plan(
+        decided(Outcome.ROUTED, ServiceCode.PELVIC_HEALTH), who, DIRECTORY, TEMPLATES, "u"
+    )
+    (letter,) = [m for m in messages if m.recipient == "patient"]
+    assert (letter.channel, letter.to.split("\n")) == ("letter", list(address))
+    assert sensitive_in(letter.subject or "", TEMPLATES.sensitive_words) == []
+    assert missed == []

@@ -123,7 +123,9 @@ def test_a_woman_who_refers_herself_must_be_reachable() -> None:
     no_way = self_referral(
         **{"patient.email": ..., "patient.mobile": ..., "patient.contact_preferences": []}
     )
-    with pytest.raises(ValidationError, match="mobile number or an email address"):
+    with pytest.raises(
+        ValidationError, match="a mobile number, an email address or a postal address"
+    ):
         ReferralSubmission.model_validate(no_way)
     mobile_only = {"patient.email": ..., "patient.contact_preferences": ["sms"]}
     ReferralSubmission.model_validate(self_referral(**mobile_only))

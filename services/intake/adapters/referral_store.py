@@ -148,8 +148,19 @@ async def contacts(conn: Connection, referral_ids: list[UUID]) -> dict[UUID, dic
 def _contact_in(submission: dict[str, Any]) -> dict[str, Any]:
     patient, referrer = submission["patient"], submission["referrer"]
     wanted = ("given_name", "email", "mobile", "contact_preferences")
+    address = patient.get("address")
     return {
         **{name: patient.get(name) for name in wanted},
+        # A letter's address block: her name, her address lines, her postcode last.
+        "address": (
+            [
+                f"{patient['given_name']} {patient['family_name']}",
+                *address["lines"],
+                patient["postcode"],
+            ]
+            if address
+            else None
+        ),
         "message_detail": patient.get("message_detail", "discreet"),
         "referrer_role": referrer["role"],
         "referrer_email": referrer.get("contact_email"),

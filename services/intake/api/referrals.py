@@ -67,6 +67,7 @@ class PatientContact(BaseModel):
     given_name: str
     email: str | None
     mobile: str | None
+    address: list[str] | None = None
     contact_preferences: list[str]
     message_detail: str
     referrer_role: str

@@ -28,12 +28,17 @@ class NotifyProvider:
         base_url: str,
         sms_template_id: str,
         email_template_id: str,
+        letter_template_id: str,
         *,
         connections: int = 64,
     ) -> None:
         self._official = BaseAPIClient(api_key, base_url=base_url)  # parses and checks the key
         self._base_url = base_url.rstrip("/")
-        self._templates = {"sms": sms_template_id, "email": email_template_id}
+        self._templates = {
+            "sms": sms_template_id,
+            "email": email_template_id,
+            "letter": letter_template_id,
+        }
         self._session = LazySession(timeout=10, connections=connections)
         self._token, self._token_issued = "", float("-inf")
 
@@ -44,6 +49,12 @@ class NotifyProvider:
         }
         if message.channel == "sms":
             body |= {"phone_number": message.to, "personalisation": {"body": message.body}}
+        elif message.channel == "letter":
+            # Notify takes the address as address_line_1..7, the postcode last.
+            lines = message.to.split("\n")[:7]
+            personalisation = {f"address_line_{n}": line for n, line in enumerate(lines, 1)}
+            personalisation |= {"subject": message.subject or "", "body": message.body}
+            body |= {"personalisation": personalisation}
         else:
             personalisation = {"subject": message.subject or "", "body": message.body}
             body |= {"email_address": message.to, "personalisation": personalisation}

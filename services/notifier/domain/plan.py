@@ -30,6 +30,7 @@ class Contact:
     message_detail: Literal["discreet", "full"]
     referrer_role: str
     referrer_email: str | None
+    address: tuple[str, ...] | None = None  # name, address lines, postcode last
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,7 @@ def _to_patient(
     texts = templates.patient[outcome.value]
     detail = contact.message_detail
     # Her preferences first; else whatever we can reach, SMS first (shorter, discreet).
-    for channel in (*contact.contact_preferences, "sms", "email"):
+    for channel in (*contact.contact_preferences, "sms", "email", "letter"):
         if channel == "sms" and contact.mobile:
             body = render(texts.sms.pick(detail), values)
             return Message("patient", "sms", contact.mobile, None, body)
@@ -108,8 +109,9 @@ def _to_patient(
             return Message(
                 "patient", "email", contact.email, subject, render(texts.email.body, values)
             )
-    raise Unreachable(
-        "patient",
-        "no mobile number or email address (letters need an address, "
-        "which submission v1 does not carry)",
-    )
+        if channel == "letter" and contact.address:
+            # A letter says what the email says; only she opens it.
+            subject = render(texts.email.subject.pick(detail), values)
+            address = "\n".join(contact.address)
+            return Message("patient", "letter", address, subject, render(texts.email.body, values))
+    raise Unreachable("patient", "no mobile number, email address or postal address")

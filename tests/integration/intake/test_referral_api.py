@@ -217,6 +217,7 @@ async def test_only_the_notifier_key_reads_patient_contacts(intake: RunningIntak
                 "given_name": "Jane",
                 "email": "jane.doeberry@example.com",
                 "mobile": "07700900123",
+                "address": None,
                 "contact_preferences": ["sms", "email"],
                 "message_detail": "discreet",
                 "referrer_role": "gp",

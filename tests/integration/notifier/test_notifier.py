@@ -396,3 +396,30 @@ async def test_poison_on_a_decision_topic_is_dead_lettered_sealed_and_the_next_i
         assert letter["original_sealed"]
         assert "Jane Jane" not in json.dumps(letter)  # kept only sealed
     assert sorted(body(r)["original_truncated"] for r in letters) == [False, True]
+
+
+async def test_a_woman_reachable_only_by_letter_is_sent_one(
+    notifier: Service, servers: Servers, standins: Standins, intake_process: Intake
+) -> None:
+    referral = await intake_process.self_referral(
+        servers,
+        **{
+            "patient.email": ...,
+            "patient.mobile": ...,
+            "patient.contact_preferences": ["letter"],
+            "patient.address": {"lines": ["1 Station Road", "Bristol"]},
+        },
+    )
+    await publish(servers, notifier, decision(ReferralNeedsTriage, referral))
+    (row,) = await settle(notifier, 1)
+    assert (row["channel"], row["status"]) == ("letter", "sent")
+    (letter,) = for_referral(standins.records("notify"), referral["tracking_reference"])
+    assert letter["type"] == "letter"
+    lines = [letter["personalisation"][f"address_line_{n}"] for n in range(1, 5)]
+    assert lines == [
+        f"{SELF_PATIENT['given_name']} {SELF_PATIENT['family_name']}",
+        "1 Station Road",
+        "Bristol",
+        SELF_PATIENT["postcode"],
+    ]
+    assert sensitive_in(letter["personalisation"]["subject"], SENSITIVE) == []

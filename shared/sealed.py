@@ -29,6 +29,14 @@ def public_key_of(private_key: str) -> str:
     return _b64(bytes(_private(private_key).public_key))
 
 
+def is_public_key(text: str) -> bool:
+    try:
+        PublicKey(base64.b64decode(text, validate=True))
+    except (ValueError, TypeError, CryptoError):
+        return False
+    return True
+
+
 def seal(public_key: str, plaintext: bytes) -> str:
     box = SealedBox(PublicKey(base64.b64decode(public_key, validate=True)))
     return _b64(box.encrypt(plaintext))

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, PostgresDsn
+from pydantic import Field, PostgresDsn, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.sealed import is_public_key
 
 
 class ServiceSettings(BaseSettings):
@@ -48,3 +50,14 @@ class ServiceSettings(BaseSettings):
         "dead letters; operators hold its private key. Unset: such a letter keeps only a "
         "reference to the message (topic, partition, offset). Intake uses its own key.",
     )
+
+    @field_validator("dead_letter_public_key", mode="before")
+    @classmethod
+    def _a_real_key_or_none(cls, value: object) -> object:
+        """Empty means unset; anything else must be a key, so a typo fails at start rather
+        than at the first dead letter."""
+        if value in ("", None):
+            return None
+        if not isinstance(value, str) or not is_public_key(value):
+            raise ValueError("not a base64 X25519 public key (python -m devstack keys)")
+        return value

@@ -25,6 +25,11 @@ def kafka_version() -> str:
     return match.group(1)
 
 
+def new_cluster_id() -> str:
+    """Kafka's form of a cluster id: a UUID in URL-safe base64 without padding."""
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
 class KafkaServer:
     def __init__(self, settings: StackSettings) -> None:
         self.settings = settings
@@ -104,15 +109,21 @@ class KafkaServer:
             )
         )
 
-    def _format_storage(self) -> None:
+    def _format_storage(self, cluster_id: str | None = None) -> None:
         """Format the KRaft metadata log on first start only."""
         if (self.data / "meta.properties").exists():
             return
         self.data.mkdir(parents=True, exist_ok=True)
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = cluster_id or new_cluster_id()
         subprocess.run(
             self._java(
-                "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(self.config)
+                "kafka.tools.StorageTool",
+                "format",
+                # `--cluster-id=<id>`, not `-t <id>`: an id may start with "-" (1 in 64), and
+                # the tool would read it as an option.
+                f"--cluster-id={cluster_id}",
+                "-c",
+                str(self.config),
             ),
             check=True,
             stdout=subprocess.DEVNULL,

@@ -15,6 +15,7 @@ from intake.api.problems import Problem, problem_response
 from intake.api.referrals import referrals_api
 from intake.api.security_headers import SecurityHeaders
 from intake.api.self_referral_form import self_referral_form
+from intake.api.unavailable import on_unexpected
 from intake.handlers.decisions import decisions_router
 from intake.handlers.self_referrals import self_referral_router
 from intake.settings import IntakeSettings
@@ -94,6 +95,7 @@ def create_service(settings: IntakeSettings | None = None) -> Service:
         ]
         return problem_response(Problem(422, "The request is not valid.", errors))
 
+    app.add_exception_handler(Exception, on_unexpected)
     app.add_middleware(SecurityHeaders)
 
     return service

@@ -39,7 +39,6 @@ from intake.domain.tracking import is_valid_tracking_reference, new_tracking_ref
 from shared.clock import today
 from shared.contracts import SelfReferralSubmitted
 from shared.logging import correlation, get_logger
-from shared.poison import is_transient
 from shared.submission import ReferralSubmission
 
 log = get_logger(__name__)
@@ -175,19 +174,8 @@ def self_referral_form(
                 preferences=preferences,
                 errors=errors,
             )
-        try:
-            return await _send(page, submission, values[FORM_ID])
-        except Exception as error:
-            if not is_transient(error):
-                raise
-            log.warning("self-referral form not sent", fault=type(error).__name__)
-            return notice(
-                request,
-                503,
-                "Sorry, we could not send your request",
-                "Nothing was sent. Please try again in a few minutes.",
-                headers={"Retry-After": "60"},
-            )
+        # The broker away: `intake.api.unavailable` shows her a kind page (503); nothing sent.
+        return await _send(page, submission, values[FORM_ID])
 
     async def _send(page: FormPage, submission: ReferralSubmission, form_id: str) -> Response:
         # The form's own id names the referral: the same form sent twice is one referral.

@@ -48,6 +48,7 @@ def create_service(settings: NotifierSettings | None = None) -> Service:
         retry=Retry(
             settings.max_attempts, settings.backoff_initial_seconds, settings.backoff_max_seconds
         ),
+        lease_seconds=settings.lease_seconds,
     )
 
     service = build_service(

@@ -16,8 +16,8 @@ from __future__ import annotations
 import asyncio
 import base64
 from collections.abc import Sequence
-from dataclasses import dataclass
-from uuid import UUID
+from dataclasses import dataclass, field, replace
+from uuid import UUID, uuid4
 
 from tenacity import (
     AsyncRetrying,
@@ -41,8 +41,17 @@ from shared.database import Database
 from shared.directory import Directory
 from shared.logging import correlation, get_logger
 from shared.metrics import NOTIFICATIONS
+from shared.poison import Transient
 
 log = get_logger(__name__)
+
+
+class HeldElsewhere(Transient):
+    """Another notifier holds a live lease on some of the batch's messages."""
+
+
+class LeaseLost(Transient):
+    """Our lease ended and another notifier took the message over: we must not send it."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +89,14 @@ class Notifier:
     referral_link_base: str
     retry: Retry
     concurrency: int = 64  # referrals whose messages are in flight at once
+    # A claim is a lease this long, renewed at every provider call; provider calls time out
+    # after 10 s, well inside it. What remains: a process that stalls for longer than the
+    # lease *between* its fence check and the provider call, a window of microseconds
+    # against a lease of half a minute, could send a message the next holder also sends.
+    # The cost: a crashed process's messages wait for its lease to end before another
+    # process reconciles and sends them.
+    lease_seconds: float = 30.0
+    owner: UUID = field(default_factory=uuid4)  # this process, as a lease holder
 
     async def handle_batch(self, batch: Sequence[Incoming]) -> list[tuple[Incoming, str]]:
         """Everything these decisions call for; safe to call again with the same decisions.
@@ -105,7 +122,7 @@ class Notifier:
             if i.decision.referral_id not in failures
         ]
         async with self.database.pool.acquire() as conn:
-            await store.finish(conn, endings, handled)
+            await store.finish(conn, endings, handled, owner=self.owner)
         if failures:
             raise next(iter(failures.values()))  # the batch comes again; what ended is kept
         return [(i, why_missing) for i in fresh if i.decision.referral_id not in contacts]
@@ -170,8 +187,25 @@ class Notifier:
                     )
                 elif unreachable is None or row.status == "pending":
                     tasks.append(Task(incoming, message, row, unreachable))
-            await store.claim(conn, [t.row.notification_id for t in tasks if t.unreachable is None])
-        return tasks
+            claimable = [t for t in tasks if t.unreachable is None]
+            taken = await store.claim(
+                conn,
+                [t.row.notification_id for t in claimable],
+                self.owner,
+                self.lease_seconds,
+            )
+        held = [t for t in claimable if t.row.notification_id not in taken]
+        if held:
+            # Another notifier holds a live lease (it may be stalled, or still sending): its
+            # messages are not ours to send. The batch comes again; by then it has finished,
+            # or its lease has ended and the rows are reconciled and taken over.
+            raise HeldElsewhere(f"{len(held)} notifications are leased by another notifier")
+        return [
+            replace(t, row=replace(t.row, status=taken[t.row.notification_id]))
+            if t.unreachable is None
+            else t
+            for t in tasks
+        ]
 
     async def _end(self, task: Task) -> Ending:
         decision, message = task.incoming.decision, task.message
@@ -179,7 +213,8 @@ class Notifier:
             if task.unreachable is not None:
                 return self._failed(task, task.unreachable, attempts=1)
             reference = str(task.row.notification_id)
-            if task.row.status == "sending":
+            if task.row.status == "sending":  # a send may have happened: ask the provider first
+                await self._fence(task)
                 provider_id = await self._already_sent(message, reference)
                 if provider_id is not None:
                     log.warning(
@@ -189,7 +224,7 @@ class Notifier:
                     )
                     return self._sent(task, provider_id)
             try:
-                provider_id = await self._send_with_retries(decision, message, reference)
+                provider_id = await self._send_with_retries(task, reference)
             except (PermanentFailure, TransientFailure) as error:
                 return self._failed(task, str(error), task.row.attempts + self.retry.attempts)
             return self._sent(task, provider_id)
@@ -198,13 +233,26 @@ class Notifier:
         return f"{self.referral_link_base.rstrip('/')}/v1/referrals/{decision.referral_id}"
 
     async def _already_sent(self, message: Message, reference: str) -> str | None:
-        if message.channel in ("sms", "email") and message.recipient == "patient":
+        if message.channel in ("sms", "email", "letter") and message.recipient == "patient":
             return await self.notify.find(reference)
         return None  # webhooks carry X-Delivery-Id, emails a Message-ID: receivers dedupe
 
-    async def _send_with_retries(
-        self, decision: ReferralDecided, message: Message, reference: str
-    ) -> str:
+    async def _fence(self, task: Task) -> None:
+        """Immediately before a provider call: is the lease still ours? (renews it)."""
+        async with self.database.pool.acquire() as conn:
+            ours = await store.still_ours(
+                conn, task.row.notification_id, self.owner, self.lease_seconds
+            )
+        if not ours:
+            log.warning(
+                "notification lease lost, send given up",
+                recipient=task.message.recipient,
+                channel=task.message.channel,
+            )
+            raise LeaseLost("another notifier took this notification over")
+
+    async def _send_with_retries(self, task: Task, reference: str) -> str:
+        decision, message = task.incoming.decision, task.message
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.retry.attempts),
             wait=wait_exponential_jitter(
@@ -218,6 +266,7 @@ class Notifier:
                 number = attempt.retry_state.attempt_number
                 if number > 1:
                     log.info("notification retry", attempt=number, channel=message.channel)
+                await self._fence(task)
                 return await self._send_once(decision, message, reference)
         raise AssertionError("unreachable")  # AsyncRetrying returns or raises
 

@@ -81,6 +81,14 @@ class NotifierSettings(ServiceSettings):
         description="Webhook URL for a site the directory gives none for; {site} is its id.",
     )
 
+    lease_seconds: float = Field(
+        default=30.0,
+        gt=15,
+        validation_alias="NOTIFIER_LEASE_SECONDS",
+        description="How long a claim on a notification lasts without renewal; renewed at every "
+        "provider call (which times out after 10 s). Another notifier takes a row over only "
+        "after it has ended.",
+    )
     max_attempts: int = Field(default=5, ge=1, validation_alias="NOTIFIER_MAX_ATTEMPTS")
     backoff_initial_seconds: float = Field(
         default=0.5, gt=0, validation_alias="NOTIFIER_BACKOFF_INITIAL_SECONDS"

@@ -40,6 +40,7 @@ def test_a_notifier_killed_mid_send_sends_exactly_once_after_restart(
         "NOTIFIER_CONSUMER_GROUP": f"notifier-{uuid.uuid4().hex[:8]}",
         "NOTIFIER_INTAKE_URL": intake_process.process.url,
         "NOTIFIER_INTAKE_API_KEY": intake_process.notifier_key,
+        "NOTIFIER_LEASE_SECONDS": "16",  # the dead process's lease must end first
         **standins.notifier_env(),
     }
     standins.reset()
@@ -74,7 +75,7 @@ def test_a_notifier_killed_mid_send_sends_exactly_once_after_restart(
         first.kill()
 
     with service_process("notifier", env) as second:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while asyncio.run(statuses(servers.database_url, db_schema)) != ["sent"]:
             assert time.monotonic() < deadline, second.output()
             time.sleep(0.3)

@@ -66,34 +66,79 @@ async def ensure(conn: Connection, wanted: Sequence[tuple[Key, UUID]]) -> dict[K
     }
 
 
-async def claim(conn: Connection, notification_ids: Sequence[UUID]) -> None:
-    """Mark them being sent before the provider is called: after a crash, a row left
-    'sending' is reconciled with the provider before anything is sent again."""
-    await conn.execute(
-        "UPDATE notifications SET status = 'sending', claimed_at = now(),"
-        " attempts = attempts + 1 WHERE notification_id = ANY($1::uuid[])",
+async def claim(
+    conn: Connection, notification_ids: Sequence[UUID], owner: UUID, lease_seconds: float
+) -> dict[UUID, str]:
+    """Lease them to `owner` before the provider is called. A row is taken only if it is
+    pending, already ours, or its lease has ended (its holder died or stalled): never from a
+    live lease. Returns each row taken with the status it had ('sending' means a send may
+    have happened: reconcile with the provider before sending again)."""
+    rows = await conn.fetch(
+        "UPDATE notifications AS n SET status = 'sending', claimed_at = now(),"
+        " attempts = n.attempts + 1, lease_owner = $2,"
+        " lease_expires_at = now() + make_interval(secs => $3)"
+        " FROM (SELECT notification_id, status FROM notifications"
+        "       WHERE notification_id = ANY($1::uuid[])"
+        "         AND (status = 'pending' OR (status = 'sending'"
+        "              AND (lease_owner = $2 OR lease_expires_at IS NULL"
+        "                   OR lease_expires_at < now())))"
+        "       FOR UPDATE) AS was"
+        " WHERE n.notification_id = was.notification_id"
+        " RETURNING n.notification_id, was.status",
         list(notification_ids),
+        owner,
+        lease_seconds,
+    )
+    return {r["notification_id"]: r["status"] for r in rows}
+
+
+async def still_ours(
+    conn: Connection, notification_id: UUID, owner: UUID, lease_seconds: float
+) -> bool:
+    """The fence, just before a provider call: true, and the lease renewed, only if `owner`
+    still holds a live lease on the row."""
+    return bool(
+        await conn.fetchval(
+            "UPDATE notifications SET lease_expires_at = now() + make_interval(secs => $3)"
+            " WHERE notification_id = $1 AND status = 'sending' AND lease_owner = $2"
+            " AND lease_expires_at > now() RETURNING true",
+            notification_id,
+            owner,
+            lease_seconds,
+        )
     )
 
 
 async def finish(
-    conn: Connection, endings: Sequence[Ending], handled: Sequence[tuple[UUID, str]] = ()
+    conn: Connection,
+    endings: Sequence[Ending],
+    handled: Sequence[tuple[UUID, str]] = (),
+    *,
+    owner: UUID,
 ) -> None:
     """Record each ending and queue its events and, in the same transaction, put the decisions
-    now fully handled (event id, topic) in the inbox."""
+    now fully handled (event id, topic) in the inbox. Fenced: an ending is kept only for a row
+    `owner` still leases (or one never claimed, such as an unreachable patient), so a process
+    that lost its lease cannot overwrite the row, nor announce its send a second time."""
     async with conn.transaction():
         if endings:
-            await conn.execute(
+            kept = await conn.fetch(
                 "UPDATE notifications AS n SET status = e.status, provider_id = e.provider_id,"
-                " error = e.error, finished_at = now()"
+                " error = e.error, finished_at = now(), lease_expires_at = NULL"
                 " FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[])"
-                " AS e (id, status, provider_id, error) WHERE n.notification_id = e.id",
+                " AS e (id, status, provider_id, error) WHERE n.notification_id = e.id"
+                " AND (n.lease_owner = $5 OR (n.lease_owner IS NULL AND n.status = 'pending'))"
+                " RETURNING n.notification_id",
                 [e.notification_id for e in endings],
                 [e.status for e in endings],
                 [e.provider_id for e in endings],
                 [e.error for e in endings],
+                owner,
             )
-            await outbox.enqueue_many(conn, [q for e in endings for q in e.events])
+            ours = {r["notification_id"] for r in kept}
+            await outbox.enqueue_many(
+                conn, [q for e in endings if e.notification_id in ours for q in e.events]
+            )
         if handled:
             await conn.execute(
                 "INSERT INTO inbox (event_id, topic) SELECT * FROM unnest($1::uuid[], $2::text[])"

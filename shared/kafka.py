@@ -159,6 +159,24 @@ async def dead_letter(
     )
 
 
+class DeadLetters:
+    """A consumer's dead-letter topic: where it sends what it cannot handle, and the key it
+    seals unreadable originals to."""
+
+    def __init__(self, publisher: Any, *, seal_to: str | None, source: str) -> None:
+        self.publisher, self.seal_to, self.source = publisher, seal_to, source
+
+    async def send(self, record: Any, reason: str, *, readable: bool) -> None:
+        await dead_letter(
+            self.publisher,
+            record,
+            reason,
+            readable=readable,
+            seal_to=self.seal_to,
+            source=self.source,
+        )
+
+
 def event_headers(event: Event) -> dict[str, str]:
     """Headers that let ops tools decode a message without reading its body first."""
     return {"event-type": type(event).__name__, "schema-version": str(event.schema_version)}

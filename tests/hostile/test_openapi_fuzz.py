@@ -11,21 +11,17 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import asyncpg
-import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from pydantic import SecretStr
 
-from devstack.topics import ensure_topics
 from intake.main import create_service
 from intake.settings import IntakeSettings
+from tests.intake_process import Intake
 from tests.keys import INTAKE_PRIVATE_KEY
-from tests.processes import ServiceProcess, run_cli, service_process
 from tests.servers import Servers
 
 EXAMPLES = int(os.environ.get("HOSTILE_EXAMPLES", "60"))
@@ -42,49 +38,23 @@ SCHEMA = schemathesis.openapi.from_dict(DOCUMENT)
 _VOCABULARY = json.dumps(DOCUMENT)
 
 
-class Intake:
-    def __init__(self, process: ServiceProcess, env: dict[str, str], servers: Servers) -> None:
-        self.process, self.env, self.servers = process, env, servers
-        self.referrer_key = run_cli("intake", "keys", "create", "--organisation", "M85001", env=env)
-        self.notifier_key = run_cli(
-            "intake", "keys", "create", "--organisation", "NOTIFIER", "--scope", "notifier", env=env
-        )
-        self._log_seen = 0
+def stored(intake: Intake, servers: Servers) -> int:
+    """Referrals and outbox rows in this intake's schema."""
 
-    def stored(self) -> int:
-        async def count() -> int:
-            conn = await asyncpg.connect(self.servers.database_url)
-            try:
-                schema = self.env["INTAKE_DB_SCHEMA"]
-                return int(
-                    await conn.fetchval(
-                        f"SELECT (SELECT count(*) FROM {schema}.referrals)"
-                        f" + (SELECT count(*) FROM {schema}.outbox)"
-                    )
+    async def count() -> int:
+        conn = await asyncpg.connect(servers.database_url)
+        try:
+            schema = intake.env["INTAKE_DB_SCHEMA"]
+            return int(
+                await conn.fetchval(
+                    f"SELECT (SELECT count(*) FROM {schema}.referrals)"
+                    f" + (SELECT count(*) FROM {schema}.outbox)"
                 )
-            finally:
-                await conn.close()
+            )
+        finally:
+            await conn.close()
 
-        return asyncio.run(count())
-
-    def new_log(self) -> str:
-        text = self.process.output()
-        new, self._log_seen = text[self._log_seen :], len(text)
-        return new
-
-
-@pytest.fixture(scope="module")
-def intake(servers: Servers) -> Iterator[Intake]:
-    prefix = f"tf{uuid.uuid4().hex[:8]}."
-    asyncio.run(ensure_topics(servers.kafka_bootstrap, prefix=prefix))
-    env = {
-        "KAFKA_TOPIC_PREFIX": prefix,
-        "INTAKE_DB_SCHEMA": f"tf_{uuid.uuid4().hex[:8]}",
-        "INTAKE_CONSUMER_GROUP": f"intake-{uuid.uuid4().hex[:8]}",
-        "INTAKE_FAILED_KEY_LIMIT": "100000/minute",  # the fuzzer's bad keys are not the subject
-    }
-    with service_process("intake", env) as process:
-        yield Intake(process, env, servers)
+    return asyncio.run(count())
 
 
 def carried_values(case: Any) -> set[str]:
@@ -115,16 +85,20 @@ def carried_values(case: Any) -> set[str]:
     derandomize=True,
     suppress_health_check=list(HealthCheck),
 )
-def test_no_request_breaks_intake_or_echoes_what_it_carried(intake: Intake, case: Any) -> None:
-    key = intake.notifier_key if case.path.endswith("/contacts") else intake.referrer_key
-    before = intake.stored() if case.method == "POST" else None
+def test_no_request_breaks_intake_or_echoes_what_it_carried(
+    intake_process: Intake, servers: Servers, case: Any
+) -> None:
+    intake = intake_process
+    key = intake.notifier_key if case.path.endswith("/contacts") else intake.key
+    before = stored(intake, servers) if case.method == "POST" else None
+    log_seen = len(intake.process.output())
     response = case.call(
         base_url=intake.process.url, headers={"Authorization": f"Bearer {key}"}, timeout=10
     )
     assert response.status_code < 500, response.text
     if before is not None and response.status_code >= 400:
-        assert intake.stored() == before, "a refused request left something stored"
-    log = intake.new_log()
+        assert stored(intake, servers) == before, "a refused request left something stored"
+    log = intake.process.output()[log_seen:]
     for value in carried_values(case):
         if response.status_code >= 400:
             assert value not in response.text, "an error answer quoted the request"

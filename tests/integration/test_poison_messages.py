@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 
 from router.main import create_service
-from router.settings import RouterSettings
 from shared.contracts import DeadLetter, ReferralRouted
 from shared.kafka import MAX_KEPT_ORIGINAL_BYTES, build_broker, publish_event
 from shared.sealed import open_sealed
@@ -25,7 +24,7 @@ from tests.integration.intake.test_self_referral_events import (
     received,
     sealed_event,
 )
-from tests.integration.router.test_router_service import decisions
+from tests.integration.router.test_router_service import decisions, router_settings
 from tests.integration.router.test_router_service import publish as publish_received
 from tests.integration.router.test_router_service import received as received_event
 from tests.kafka_reader import body, wait_for
@@ -83,15 +82,8 @@ async def test_a_large_message_is_dead_lettered_cut_short_and_sealed(
 
 @pytest.fixture
 async def router(servers: Servers, db_schema: str, topic_prefix: str) -> AsyncIterator[Service]:
-    settings = RouterSettings.model_validate(
-        {
-            "kafka_bootstrap_servers": servers.kafka_bootstrap,
-            "database_url": servers.database_url,
-            "kafka_topic_prefix": topic_prefix,
-            "db_schema": db_schema,
-            "consumer_group": f"router-{uuid.uuid4().hex[:8]}",
-            "dead_letter_public_key": INTAKE_PUBLIC_KEY,
-        }
+    settings = router_settings(
+        servers, db_schema, topic_prefix, dead_letter_public_key=INTAKE_PUBLIC_KEY
     )
     async with running(create_service(settings), servers) as (service, _client):
         yield service

@@ -17,7 +17,7 @@ from intake.settings import IntakeSettings
 from shared import topics
 from shared.contracts import DeadLetter, ReferralDecided
 from shared.database import Database
-from shared.kafka import SUBSCRIBER_DEFAULTS, batch_records, dead_letter
+from shared.kafka import SUBSCRIBER_DEFAULTS, DeadLetters, batch_records
 from shared.logging import get_logger
 from shared.poison import Backoff, isolate, why
 from shared.sealed import public_key_of
@@ -32,10 +32,13 @@ DECISION_TOPICS = (topics.REFERRAL_ROUTED, topics.REFERRAL_REJECTED, topics.REFE
 def decisions_router(settings: IntakeSettings, database: Database) -> KafkaRouter:
     router = KafkaRouter()
     names = [t.qualified(settings.kafka_topic_prefix) for t in DECISION_TOPICS]
-    dead_letters = router.publisher(
-        topics.STATUS_DLQ.qualified(settings.kafka_topic_prefix), schema=DeadLetter
+    dead_letters = DeadLetters(
+        router.publisher(
+            topics.STATUS_DLQ.qualified(settings.kafka_topic_prefix), schema=DeadLetter
+        ),
+        seal_to=public_key_of(settings.private_key.get_secret_value()),
+        source="status",
     )
-    dead_letter_key = public_key_of(settings.private_key.get_secret_value())
     backoff = Backoff("status")
 
     @router.subscriber(
@@ -56,7 +59,9 @@ def decisions_router(settings: IntakeSettings, database: Database) -> KafkaRoute
             try:
                 decision = ReferralDecided.model_validate_json(record.value or b"")
             except ValidationError as error:
-                await reject(record, f"not a decision: {describe(error)}", readable=False)
+                await dead_letters.send(
+                    record, f"not a decision: {describe(error)}", readable=False
+                )
                 continue
             earlier = latest.get(decision.referral_id)
             if earlier is None or earlier[0].occurred_at < decision.occurred_at:
@@ -74,7 +79,7 @@ def decisions_router(settings: IntakeSettings, database: Database) -> KafkaRoute
             return list(changed)
 
         async def poison(item: tuple[ReferralDecided, Any], error: BaseException) -> None:
-            await reject(item[1], why(error), readable=True)
+            await dead_letters.send(item[1], why(error), readable=True)
 
         changed = set(await isolate(list(latest.values()), store, poison))
         for decision, _record in latest.values():
@@ -85,16 +90,6 @@ def decisions_router(settings: IntakeSettings, database: Database) -> KafkaRoute
                 referral_id=str(decision.referral_id),
                 outcome=decision.outcome.value,
             )
-
-    async def reject(record: Any, reason: str, *, readable: bool) -> None:
-        await dead_letter(
-            dead_letters,
-            record,
-            reason,
-            readable=readable,
-            seal_to=dead_letter_key,
-            source="status",
-        )
 
     return router
 

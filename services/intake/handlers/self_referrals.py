@@ -28,8 +28,8 @@ from shared.contracts import DeadLetter, ReferralReceived
 from shared.database import Database
 from shared.kafka import (
     SUBSCRIBER_DEFAULTS,
+    DeadLetters,
     batch_records,
-    dead_letter,
     document_outbox_events,
 )
 from shared.logging import get_logger
@@ -47,9 +47,14 @@ def self_referral_router(settings: IntakeSettings, database: Database) -> KafkaR
     document_outbox_events(router, settings.kafka_topic_prefix, (ReferralReceived,))
     prefix = settings.kafka_topic_prefix
     source_topic = topics.SELF_REFERRAL_SUBMITTED.qualified(prefix)
-    dead_letters = router.publisher(topics.SELF_REFERRAL_DLQ.qualified(prefix), schema=DeadLetter)
     private_key = settings.private_key.get_secret_value()
-    dead_letter_key = public_key_of(private_key)
+    # Bytes that were not a proper envelope may hold patient details in clear: they are
+    # sealed to intake's own key, so the dead-letter topic stays safe to watch.
+    dead_letters = DeadLetters(
+        router.publisher(topics.SELF_REFERRAL_DLQ.qualified(prefix), schema=DeadLetter),
+        seal_to=public_key_of(private_key),
+        source="self-referral",
+    )
 
     backoff = Backoff("self-referral")
 
@@ -83,11 +88,11 @@ def self_referral_router(settings: IntakeSettings, database: Database) -> KafkaR
                     event.event_id,
                 )
             except Unreadable as error:
-                await reject(record, error.reason, readable=error.envelope_ok)
+                await dead_letters.send(record, error.reason, readable=error.envelope_ok)
             except (NotASelfReferral, BadReference) as error:
-                await reject(record, str(error), readable=True)
+                await dead_letters.send(record, str(error), readable=True)
             except Exception as error:  # a well-formed event no later step can accept
-                await reject(record, why(error), readable=True)
+                await dead_letters.send(record, why(error), readable=True)
             else:
                 accepted.append(pending)
                 record_of[event.event_id] = record
@@ -98,22 +103,10 @@ def self_referral_router(settings: IntakeSettings, database: Database) -> KafkaR
             )
 
         async def poison(item: Pending, error: BaseException) -> None:
-            await reject(record_of[item[1]], why(error), readable=True)
+            await dead_letters.send(record_of[item[1]], why(error), readable=True)
 
         for _accepted, event_id in await isolate(accepted, store, poison):
             reason = "the referral id or tracking reference is already in use"
-            await reject(record_of[event_id], reason, readable=True)
-
-    async def reject(record: Any, reason: str, *, readable: bool) -> None:
-        # Bytes that were not a proper envelope may hold patient details in clear: they are
-        # sealed to intake's own key, so the dead-letter topic stays safe to watch.
-        await dead_letter(
-            dead_letters,
-            record,
-            reason,
-            readable=readable,
-            seal_to=dead_letter_key,
-            source="self-referral",
-        )
+            await dead_letters.send(record_of[event_id], reason, readable=True)
 
     return router

@@ -16,8 +16,8 @@ from shared import topics
 from shared.contracts import DeadLetter, NotificationFailed, NotificationSent, ReferralDecided
 from shared.kafka import (
     SUBSCRIBER_DEFAULTS,
+    DeadLetters,
     batch_records,
-    dead_letter,
     document_outbox_events,
 )
 from shared.logging import get_logger
@@ -36,7 +36,11 @@ def decisions_router(settings: NotifierSettings, notifier: Notifier) -> KafkaRou
         router, settings.kafka_topic_prefix, (NotificationSent, NotificationFailed)
     )
     prefix = settings.kafka_topic_prefix
-    dead_letters = router.publisher(topics.NOTIFICATION_DLQ.qualified(prefix), schema=DeadLetter)
+    dead_letters = DeadLetters(
+        router.publisher(topics.NOTIFICATION_DLQ.qualified(prefix), schema=DeadLetter),
+        seal_to=settings.dead_letter_public_key,
+        source="decisions",
+    )
 
     backoff = Backoff("decisions")
 
@@ -60,26 +64,20 @@ def decisions_router(settings: NotifierSettings, notifier: Notifier) -> KafkaRou
             try:
                 decision = ReferralDecided.model_validate_json(record.value or b"")
             except ValidationError as error:
-                await reject(record, f"not a decision: {describe(error)}", readable=False)
+                await dead_letters.send(
+                    record, f"not a decision: {describe(error)}", readable=False
+                )
                 continue
             if decision.event_id not in record_of:  # a duplicate in one batch: once is enough
                 record_of[decision.event_id] = record
                 batch.append(Incoming(decision, record.topic))
 
         async def poison(incoming: Incoming, error: BaseException) -> None:
-            await reject(record_of[incoming.decision.event_id], why(error), readable=True)
+            await dead_letters.send(
+                record_of[incoming.decision.event_id], why(error), readable=True
+            )
 
         for incoming, reason in await isolate(batch, notifier.handle_batch, poison):
-            await reject(record_of[incoming.decision.event_id], reason, readable=True)
-
-    async def reject(record: Record, reason: str, *, readable: bool) -> None:
-        await dead_letter(
-            dead_letters,
-            record,
-            reason,
-            readable=readable,
-            seal_to=settings.dead_letter_public_key,
-            source="decisions",
-        )
+            await dead_letters.send(record_of[incoming.decision.event_id], reason, readable=True)
 
     return router

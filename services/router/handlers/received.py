@@ -28,8 +28,8 @@ from shared.database import Database
 from shared.directory import Directory
 from shared.kafka import (
     SUBSCRIBER_DEFAULTS,
+    DeadLetters,
     batch_records,
-    dead_letter,
     document_outbox_events,
 )
 from shared.logging import get_logger
@@ -52,8 +52,10 @@ def received_router(
     )
     prefix = settings.kafka_topic_prefix
     source_topic = topics.REFERRAL_RECEIVED.qualified(prefix)
-    dead_letters = router.publisher(
-        topics.REFERRAL_RECEIVED_DLQ.qualified(prefix), schema=DeadLetter
+    dead_letters = DeadLetters(
+        router.publisher(topics.REFERRAL_RECEIVED_DLQ.qualified(prefix), schema=DeadLetter),
+        seal_to=settings.dead_letter_public_key,
+        source="received",
     )
 
     backoff = Backoff("received")
@@ -77,7 +79,7 @@ def received_router(
                 readable.append((ReferralReceived.model_validate_json(record.value or b""), record))
             except ValidationError as error:
                 reason = f"not a ReferralReceived event: {describe(error)}"
-                await reject(record, reason, readable=False)
+                await dead_letters.send(record, reason, readable=False)
 
         async def decide(batch: Sequence[tuple[ReferralReceived, Any]]) -> list[object]:
             await service_layer.decide_batch(
@@ -90,18 +92,8 @@ def received_router(
             return []
 
         async def poison(item: tuple[ReferralReceived, Any], error: BaseException) -> None:
-            await reject(item[1], why(error), readable=True)
+            await dead_letters.send(item[1], why(error), readable=True)
 
         await isolate(readable, decide, poison)
-
-    async def reject(record: Any, reason: str, *, readable: bool) -> None:
-        await dead_letter(
-            dead_letters,
-            record,
-            reason,
-            readable=readable,
-            seal_to=settings.dead_letter_public_key,
-            source="received",
-        )
 
     return router

@@ -42,17 +42,24 @@ def received(**changes: Any) -> ReferralReceived:
     return ReferralReceived(**values)
 
 
-@pytest.fixture
-async def router(servers: Servers, db_schema: str, topic_prefix: str) -> AsyncIterator[Service]:
-    settings = RouterSettings.model_validate(
+def router_settings(
+    servers: Servers, db_schema: str, topic_prefix: str, **overrides: Any
+) -> RouterSettings:
+    return RouterSettings.model_validate(
         {
             "kafka_bootstrap_servers": servers.kafka_bootstrap,
             "database_url": servers.database_url,
             "kafka_topic_prefix": topic_prefix,
             "db_schema": db_schema,
             "consumer_group": f"router-{uuid.uuid4().hex[:8]}",
+            **overrides,
         }
     )
+
+
+@pytest.fixture
+async def router(servers: Servers, db_schema: str, topic_prefix: str) -> AsyncIterator[Service]:
+    settings = router_settings(servers, db_schema, topic_prefix)
     async with running(create_service(settings), servers) as (service, _client):
         yield service
 

@@ -19,6 +19,11 @@ NOTIFICATIONS = Counter(
 DEAD_LETTERS = Counter(
     "dead_letters_total", "Messages a consumer sent to a dead-letter topic.", ["source"]
 )
+NOTIFICATIONS_RATE_LIMITED = Counter(
+    "notifications_rate_limited_total",
+    "Provider answers of 429 (slow down): waited for and sent again, never counted as failures.",
+    ["channel"],
+)
 OUTBOX_PARKED = Counter(
     "outbox_parked_total", "Outbox events the broker refused for good, set aside with a reason."
 )
@@ -26,6 +31,7 @@ OUTBOX_PARKED = Counter(
 __all__ = [
     "DEAD_LETTERS",
     "NOTIFICATIONS",
+    "NOTIFICATIONS_RATE_LIMITED",
     "OUTBOX_PARKED",
     "REFERRALS_ACCEPTED",
     "REGISTRY",

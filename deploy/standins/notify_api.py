@@ -53,8 +53,14 @@ def notify_api(recorder: Recorder, api_key: str) -> APIRouter:
         if fault and fault.get("delay"):
             await asyncio.sleep(float(fault["delay"]))
         if fault and fault.get("status"):
+            status = int(fault["status"])
+            error = "RateLimitError" if status == 429 else "StubFault"
             raise HTTPException(
-                int(fault["status"]), {"errors": [{"error": "StubFault", "message": "injected"}]}
+                status,
+                {"errors": [{"error": error, "message": "injected"}]},
+                headers={"Retry-After": str(fault.get("retry_after", 1))}
+                if status == 429
+                else None,
             )
         if not (fault and fault.get("record_first")):
             recorder.add("notify", record)

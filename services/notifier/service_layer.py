@@ -27,7 +27,7 @@ from tenacity import (
 )
 
 from notifier.adapters import notification_store as store
-from notifier.adapters.failures import PermanentFailure, TransientFailure
+from notifier.adapters.failures import PermanentFailure, RateLimited, TransientFailure
 from notifier.adapters.intake_client import IntakeClient
 from notifier.adapters.notification_store import Ending, Row
 from notifier.adapters.notify_provider import NotifyProvider
@@ -40,7 +40,7 @@ from shared.contracts import DeadLetter, NotificationFailed, NotificationSent, R
 from shared.database import Database
 from shared.directory import Directory
 from shared.logging import correlation, get_logger
-from shared.metrics import NOTIFICATIONS
+from shared.metrics import NOTIFICATIONS, NOTIFICATIONS_RATE_LIMITED
 from shared.poison import Transient
 
 log = get_logger(__name__)
@@ -252,7 +252,7 @@ class Notifier:
             raise LeaseLost("another notifier took this notification over")
 
     async def _send_with_retries(self, task: Task, reference: str) -> str:
-        decision, message = task.incoming.decision, task.message
+        message = task.message
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.retry.attempts),
             wait=wait_exponential_jitter(
@@ -266,9 +266,25 @@ class Notifier:
                 number = attempt.retry_state.attempt_number
                 if number > 1:
                     log.info("notification retry", attempt=number, channel=message.channel)
-                await self._fence(task)
-                return await self._send_once(decision, message, reference)
+                return await self._send_paced(task, reference)
         raise AssertionError("unreachable")  # AsyncRetrying returns or raises
+
+    async def _send_paced(self, task: Task, reference: str) -> str:
+        """One attempt. A provider that says "slow down" (429) is waited for and asked again,
+        as often as it says so: that is pacing, not a failed attempt."""
+        decision, message = task.incoming.decision, task.message
+        while True:
+            await self._fence(task)
+            try:
+                return await self._send_once(decision, message, reference)
+            except RateLimited as slow_down:
+                NOTIFICATIONS_RATE_LIMITED.labels(message.channel).inc()
+                log.info(
+                    "provider rate limit, waiting",
+                    channel=message.channel,
+                    wait=slow_down.wait_seconds,
+                )
+                await asyncio.sleep(slow_down.wait_seconds)
 
     async def _send_once(self, decision: ReferralDecided, message: Message, reference: str) -> str:
         if message.channel == "webhook":

@@ -77,7 +77,11 @@ class NotifyProvider:
                 method, self._base_url + path, headers=headers, **options
             ) as response:
                 if response.status >= 300:
-                    raise classify_status(response.status, _error_text(await response.read()))
+                    raise classify_status(
+                        response.status,
+                        _error_text(await response.read()),
+                        response.headers.get("Retry-After"),
+                    )
                 answer: dict[str, Any] = await response.json()
                 return answer
         except (aiohttp.ClientError, TimeoutError) as error:

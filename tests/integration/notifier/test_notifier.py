@@ -221,6 +221,20 @@ async def test_a_provider_failing_twice_then_succeeding_sends_exactly_once(
     assert len(for_referral(standins.records("notify"), referral["tracking_reference"])) == 1
 
 
+async def test_slow_down_answers_are_waited_for_and_never_count_as_failed_attempts(
+    notifier: Service, servers: Servers, standins: Standins, intake_process: Intake
+) -> None:
+    # Twice as many 429s as the notifier's attempts (3): pacing, not failure (issue 12, 2).
+    standins.fault("notify", times=6, status=429, retry_after=1)
+    referral = intake_process.gp_referral()
+    await publish(servers, notifier, decision(ReferralNeedsTriage, referral))
+    (row,) = await settle(notifier, 1)
+    assert (row["status"], row["attempts"]) == ("sent", 1)
+    assert len(for_referral(standins.records("notify"), referral["tracking_reference"])) == 1
+    prefix = notifier.settings.kafka_topic_prefix
+    assert await read_all(servers.kafka_bootstrap, prefix + "notifications.failed") == []
+
+
 async def test_a_permanent_failure_is_dead_lettered_and_not_retried(
     notifier: Service, servers: Servers, standins: Standins, intake_process: Intake
 ) -> None:

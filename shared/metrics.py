@@ -24,6 +24,12 @@ NOTIFICATIONS_RATE_LIMITED = Counter(
     "Provider answers of 429 (slow down): waited for and sent again, never counted as failures.",
     ["channel"],
 )
+NOTIFICATIONS_HELD = Counter(
+    "notifications_held_total",
+    "Times a message waited for the provider's budget: per-minute pacing, or held until "
+    "the next day when the day's limit is used up.",
+    ["channel", "reason"],
+)
 OUTBOX_PARKED = Counter(
     "outbox_parked_total", "Outbox events the broker refused for good, set aside with a reason."
 )
@@ -31,6 +37,7 @@ OUTBOX_PARKED = Counter(
 __all__ = [
     "DEAD_LETTERS",
     "NOTIFICATIONS",
+    "NOTIFICATIONS_HELD",
     "NOTIFICATIONS_RATE_LIMITED",
     "OUTBOX_PARKED",
     "REFERRALS_ACCEPTED",

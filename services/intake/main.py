@@ -10,7 +10,6 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from intake import __doc__ as DESCRIPTION
-from intake.adapters.rate_limits import RateLimits, parse_limit
 from intake.api.problems import Problem, problem_response
 from intake.api.referrals import referrals_api
 from intake.api.security_headers import SecurityHeaders
@@ -23,6 +22,7 @@ from shared import topics
 from shared.contracts import SelfReferralSubmitted
 from shared.database import Database
 from shared.kafka import publish_event
+from shared.rate_limits import RateLimits, parse_limit
 from shared.sealed import derive_secret, public_key_of
 from shared.service import Service, build_service
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from notifier import __doc__ as DESCRIPTION
 from notifier.adapters.intake_client import IntakeClient
 from notifier.adapters.notify_provider import NotifyProvider
+from notifier.adapters.provider_budget import ProviderBudget
 from notifier.adapters.smtp_provider import SmtpProvider
 from notifier.adapters.webhook_provider import WebhookProvider
 from notifier.api.callbacks import callbacks_api
@@ -16,6 +17,7 @@ from notifier.service_layer import Notifier, Retry
 from notifier.settings import NotifierSettings
 from shared.database import Database
 from shared.directory import load_directory
+from shared.rate_limits import RateLimits
 from shared.service import Service, build_service
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -49,6 +51,11 @@ def create_service(settings: NotifierSettings | None = None) -> Service:
             settings.max_attempts, settings.backoff_initial_seconds, settings.backoff_max_seconds
         ),
         lease_seconds=settings.lease_seconds,
+        budget=ProviderBudget(
+            RateLimits(database, b"provider-budgets"),
+            settings.notify_per_minute,
+            settings.notify_per_day,
+        ),
     )
 
     service = build_service(

@@ -31,6 +31,7 @@ from notifier.adapters.failures import PermanentFailure, RateLimited, TransientF
 from notifier.adapters.intake_client import IntakeClient
 from notifier.adapters.notification_store import Ending, Row
 from notifier.adapters.notify_provider import NotifyProvider
+from notifier.adapters.provider_budget import ProviderBudget
 from notifier.adapters.smtp_provider import SmtpProvider
 from notifier.adapters.webhook_provider import WebhookProvider
 from notifier.domain.plan import Channel, Contact, Message, plan
@@ -97,6 +98,7 @@ class Notifier:
     # process reconciles and sends them.
     lease_seconds: float = 30.0
     owner: UUID = field(default_factory=uuid4)  # this process, as a lease holder
+    budget: ProviderBudget | None = None  # Notify's limits; None: unpaced
 
     async def handle_batch(self, batch: Sequence[Incoming]) -> list[tuple[Incoming, str]]:
         """Everything these decisions call for; safe to call again with the same decisions.
@@ -274,6 +276,8 @@ class Notifier:
         as often as it says so: that is pacing, not a failed attempt."""
         decision, message = task.incoming.decision, task.message
         while True:
+            if self.budget is not None and message.recipient == "patient":
+                await self.budget.wait_turn(message.channel)  # through Notify
             await self._fence(task)
             try:
                 return await self._send_once(decision, message, reference)

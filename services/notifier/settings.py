@@ -81,6 +81,19 @@ class NotifierSettings(ServiceSettings):
         description="Webhook URL for a site the directory gives none for; {site} is its id.",
     )
 
+    notify_per_minute: int = Field(
+        default=3000,
+        gt=0,
+        validation_alias="NOTIFIER_NOTIFY_PER_MINUTE",
+        description="Notify's messages per rolling minute for the API key, shared by every "
+        "notifier process.",
+    )
+    notify_per_day: dict[str, int] = Field(
+        default={"sms": 250_000, "email": 250_000, "letter": 20_000},
+        validation_alias="NOTIFIER_NOTIFY_PER_DAY",
+        description="Notify's daily limits per channel (JSON); past one, messages wait for "
+        "the next day.",
+    )
     lease_seconds: float = Field(
         default=30.0,
         gt=15,

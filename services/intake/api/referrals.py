@@ -18,7 +18,6 @@ from pydantic import BaseModel, Field, ValidationError
 from intake import service_layer
 from intake.adapters import api_keys, referral_store
 from intake.adapters.api_keys import ApiKey
-from intake.adapters.rate_limits import RateLimits
 from intake.adapters.referral_store import IdempotencyConflict
 from intake.api.body import read_json
 from intake.api.problems import PROBLEM_JSON, Problem
@@ -26,6 +25,7 @@ from intake.domain.referral import NotYourOrganisation
 from shared.clock import today
 from shared.database import Database
 from shared.logging import correlation, get_logger
+from shared.rate_limits import RateLimits
 from shared.submission import ReferralSubmission, field_errors
 
 log = get_logger(__name__)

@@ -20,7 +20,6 @@ from fastapi.templating import Jinja2Templates
 from limits import RateLimitItem
 from pydantic import ValidationError
 
-from intake.adapters.rate_limits import RateLimits
 from intake.adapters.self_referral_codec import encode
 from intake.api.csrf import COOKIE, FIELD, CsrfTokens
 from intake.api.form_body import FormRefused, read_form
@@ -39,6 +38,7 @@ from intake.domain.tracking import is_valid_tracking_reference, new_tracking_ref
 from shared.clock import today
 from shared.contracts import SelfReferralSubmitted
 from shared.logging import correlation, get_logger
+from shared.rate_limits import RateLimits
 from shared.submission import ReferralSubmission
 
 log = get_logger(__name__)

@@ -9,6 +9,7 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -392,7 +393,7 @@ async def test_poison_on_a_decision_topic_is_dead_lettered_sealed_and_the_next_i
     good = decision(ReferralNeedsTriage, referral)
     nul = json.loads(decision(ReferralNeedsTriage, referral).model_dump_json())
     nul["tracking_reference"] = "WHR\u0000"
-    large = b'{"patient": "' + b"Jane " * 160_000 + b'"}'  # 800 kB, clear text
+    large = b'{"patient": "' + b"Unsealed " * 90_000 + b'"}'  # 800 kB, clear text
     async with running(create_service(settings), servers) as (service, _client):
         topic = topic_prefix + good.TOPIC.name
         async with build_broker(servers.kafka_bootstrap, "test-router") as broker:
@@ -408,7 +409,7 @@ async def test_poison_on_a_decision_topic_is_dead_lettered_sealed_and_the_next_i
     for letter in map(body, letters):
         assert letter["reason"].startswith("not a decision")
         assert letter["original_sealed"]
-        assert "Jane Jane" not in json.dumps(letter)  # kept only sealed
+        assert "Unsealed Unsealed" not in json.dumps(letter)  # kept only sealed
     assert sorted(body(r)["original_truncated"] for r in letters) == [False, True]
 
 
@@ -437,3 +438,33 @@ async def test_a_woman_reachable_only_by_letter_is_sent_one(
         SELF_PATIENT["postcode"],
     ]
     assert sensitive_in(letter["personalisation"]["subject"], SENSITIVE) == []
+
+
+async def test_sends_are_paced_under_the_providers_limit(
+    servers: Servers, db_schema: str, topic_prefix: str, standins: Standins, intake_process: Intake
+) -> None:
+    """22 a minute: 2 per 6 s window (issue 12, 2). Unpaced, six messages leave in a second."""
+    standins.reset()
+    settings = notifier_settings(
+        servers, db_schema, topic_prefix, standins, intake_process, notify_per_minute=22
+    )
+    referrals = [intake_process.gp_referral() for _ in range(6)]
+    async with running(create_service(settings), servers) as (service, _client):
+        async with build_broker(servers.kafka_bootstrap, "test-router") as broker:
+            for referral in referrals:
+                event = decision(ReferralNeedsTriage, referral)
+                topic = topic_prefix + event.TOPIC.name
+                await publish_event(broker, event, key=str(event.referral_id), topic=topic)
+        deadline = time.monotonic() + 60
+        while len(done := [r for r in await rows(service) if r["status"] == "sent"]) < 6:
+            assert time.monotonic() < deadline, done
+            await asyncio.sleep(0.5)
+    sent = [
+        record
+        for referral in referrals
+        for record in for_referral(standins.records("notify"), referral["tracking_reference"])
+    ]
+    assert len(sent) == 6  # each once
+    times = sorted(datetime.fromisoformat(r["received_at"]) for r in sent)
+    assert (times[-1] - times[0]).total_seconds() > 6  # at least three windows
+    assert await read_all(servers.kafka_bootstrap, topic_prefix + "notifications.failed") == []

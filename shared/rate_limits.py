@@ -1,6 +1,7 @@
-"""Rate limits counted in PostgreSQL, so that N intake processes allow the limit once, not N
-times. Written here because `limits` has no PostgreSQL storage and we run no Redis; fixed
-windows, one upsert per hit."""
+"""Rate limits counted in PostgreSQL, so that N processes of a service allow the limit once,
+not N times: intake's form and failed keys, the notifier's provider budgets. Written here
+because `limits` has no PostgreSQL storage and we run no Redis; fixed windows, one upsert per
+hit. Each service keeps the table in its own schema (`rate_limits`)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,17 @@ INSERT INTO rate_limits AS r (key, window_start, hits)
 VALUES ($1, to_timestamp(floor(extract(epoch FROM now()) / $2) * $2), $3)
 ON CONFLICT (key, window_start) DO UPDATE SET hits = r.hits + $3
 RETURNING r.hits, extract(epoch FROM r.window_start + make_interval(secs => $2) - now()) AS left
+"""
+# Taken only while under the cap; at the cap nothing changes, and the time left is returned.
+_TAKE = """
+WITH w AS (SELECT to_timestamp(floor(extract(epoch FROM now()) / $2) * $2) AS start),
+taken AS (
+    INSERT INTO rate_limits AS r (key, window_start, hits) SELECT $1, start, 1 FROM w
+    ON CONFLICT (key, window_start) DO UPDATE SET hits = r.hits + 1 WHERE r.hits < $3
+    RETURNING 1
+)
+SELECT extract(epoch FROM start + make_interval(secs => $2) - now()) AS left
+FROM w WHERE NOT EXISTS (SELECT FROM taken)
 """
 _FORGET_OLD = "DELETE FROM rate_limits WHERE window_start < now() - interval '1 day'"
 
@@ -51,6 +63,15 @@ class RateLimits:
         assert row is not None
         over = row["hits"] > limit.amount if allowed_at_limit else row["hits"] >= limit.amount
         return max(1, math.ceil(row["left"])) if over else None
+
+    async def take(self, scope: str, cap: int, window_seconds: int) -> float | None:
+        """One unit of a shared budget of `cap` per fixed window: None if taken, else the
+        seconds until the next window (nothing is counted then)."""
+        async with self._database.pool.acquire() as conn:
+            row = await conn.fetchrow(_TAKE, scope, window_seconds, cap)
+        if row is None:
+            return None
+        return max(0.05, float(row["left"]))
 
     def _key(self, scope: str, client: str) -> str:
         digest = hmac.new(self._secret, client.encode(), hashlib.sha256).hexdigest()[:32]

@@ -94,6 +94,18 @@ class NotifierSettings(ServiceSettings):
         description="Notify's daily limits per channel (JSON); past one, messages wait for "
         "the next day.",
     )
+    webhook_per_clinic: int = Field(
+        default=4,
+        gt=0,
+        validation_alias="NOTIFIER_WEBHOOK_PER_CLINIC",
+        description="Webhook deliveries in flight at once to one clinic's host.",
+    )
+    smtp_connections: int = Field(
+        default=4,
+        gt=0,
+        validation_alias="NOTIFIER_SMTP_CONNECTIONS",
+        description="Emails in flight at once to the SMTP relay.",
+    )
     lease_seconds: float = Field(
         default=30.0,
         gt=15,

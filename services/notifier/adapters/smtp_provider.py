@@ -3,6 +3,7 @@ reference, so a resend after a crash is recognisable as the same message."""
 
 from __future__ import annotations
 
+import asyncio
 from email.message import EmailMessage
 
 import aiosmtplib
@@ -12,10 +13,15 @@ from notifier.domain.plan import Message
 
 
 class SmtpProvider:
-    def __init__(self, host: str, port: int, sender: str) -> None:
+    def __init__(self, host: str, port: int, sender: str, *, connections: int = 4) -> None:
         self._host, self._port, self._sender = host, port, sender
+        self._connections = asyncio.Semaphore(connections)  # the relay's share of us
 
     async def send(self, message: Message, reference: str) -> str:
+        async with self._connections:
+            return await self._send(message, reference)
+
+    async def _send(self, message: Message, reference: str) -> str:
         email = EmailMessage()
         email["From"] = self._sender
         email["To"] = message.to

@@ -31,11 +31,19 @@ def signature(secret: bytes, timestamp: str, body: bytes) -> str:
 
 
 class WebhookProvider:
-    def __init__(self, master_secret: bytes, url_for: dict[str, str], url_template: str) -> None:
+    def __init__(
+        self,
+        master_secret: bytes,
+        url_for: dict[str, str],
+        url_template: str,
+        *,
+        per_clinic: int = 4,
+    ) -> None:
         self._master = master_secret
         self._url_for = url_for
         self._url_template = url_template
-        self._session = LazySession(timeout=10, connections=64)
+        # A clinic's endpoint is not built for our bursts: a few deliveries at a time each.
+        self._session = LazySession(timeout=10, connections=64, per_host=per_clinic)
 
     def url(self, site_id: str) -> str:
         return self._url_for.get(site_id) or self._url_template.format(site=site_id)

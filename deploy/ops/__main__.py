@@ -1,4 +1,4 @@
-"""`referrals`: watch and mend the pipeline (topics, tail, show, dlq, triage).
+"""`referrals`: watch and mend the pipeline (topics, tail, show, held, dlq, triage).
 
 Reads the same environment as the services: KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL,
 KAFKA_TOPIC_PREFIX and the services' *_DB_SCHEMA. Topics hold no patient identifiers, so
@@ -16,6 +16,7 @@ import typer
 
 from ops import samples
 from ops.dead_letters import ReplayRefused, dead_letters, replay
+from ops.held import held as held_back
 from ops.kafka_views import follow, readable, topic_views
 from ops.settings import OpsSettings
 from ops.timeline import timeline
@@ -75,6 +76,13 @@ def show(ref: str) -> None:
         raise typer.Exit(1)
     for when, service, what in events:
         typer.echo(f"{when:%Y-%m-%d %H:%M:%S}  {service:<9} {what}")
+
+
+@cli.command()
+def held() -> None:
+    """What the notifier holds back and why: leased messages, Notify's minute and day."""
+    for line in asyncio.run(held_back(OpsSettings())):
+        typer.echo(line)
 
 
 @dlq.command("list")

@@ -17,6 +17,8 @@ async def held(settings: OpsSettings) -> list[str]:
     schema = settings.notifier_schema
     conn = await connect(str(settings.database_url))
     try:
+        if await conn.fetchval("SELECT to_regclass($1)", f"{schema}.notifications") is None:
+            return [f"no notifier tables in schema {schema!r} (has the notifier started?)"]
         waiting = await conn.fetch(
             f"SELECT status, lease_expires_at > now() AS leased, count(*) AS n"
             f" FROM {schema}.notifications WHERE status IN ('pending', 'sending')"
@@ -27,8 +29,8 @@ async def held(settings: OpsSettings) -> list[str]:
             for r in await conn.fetch(
                 f"SELECT key, hits FROM {schema}.rate_limits WHERE key LIKE 'notify-%'"
                 f" AND window_start = to_timestamp(floor(extract(epoch FROM now())"
-                f" / CASE WHEN key = 'notify-minute' THEN $1 ELSE $2 END)"
-                f" * CASE WHEN key = 'notify-minute' THEN $1 ELSE $2 END)",
+                f" / CASE WHEN key = 'notify-minute' THEN $1::int ELSE $2::int END)"
+                f" * CASE WHEN key = 'notify-minute' THEN $1::int ELSE $2::int END)",
                 WINDOW_SECONDS,
                 DAY_SECONDS,
             )

@@ -32,7 +32,7 @@ async def test_held_shows_leases_and_a_used_up_day(servers: Servers, db_schema: 
             )
             await conn.execute(
                 "INSERT INTO rate_limits (key, window_start, hits) VALUES ('notify-day:sms',"
-                " to_timestamp(floor(extract(epoch FROM now()) / $1) * $1), 250000)",
+                " to_timestamp(floor(extract(epoch FROM now()) / $1::int) * $1::int), 250000)",
                 DAY_SECONDS,
             )
     finally:

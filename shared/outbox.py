@@ -154,7 +154,8 @@ class OutboxRelay:
         try:
             while True:
                 try:
-                    if listener is None or listener.is_closed():
+                    if not _alive(listener):
+                        await self._unlisten(listener)
                         listener = await self._listen()
                     # Cleared before the read, so a NOTIFY arriving while this batch is
                     # published wakes the next round at once instead of after a poll interval.
@@ -186,10 +187,25 @@ class OutboxRelay:
         return conn
 
     async def _unlisten(self, conn: Any) -> None:
+        if conn is None:
+            return
         with contextlib.suppress(Exception):
             if not conn.is_closed():
                 await conn.remove_listener(self.channel, self._woken)
-        await self.pool.release(conn)
+        # A connection lost with PostgreSQL may already be back in the pool: nothing to do.
+        with contextlib.suppress(asyncpg.InterfaceError):
+            await self.pool.release(conn)
+
+
+def _alive(listener: Any) -> bool:
+    """Whether the LISTEN connection still works. After PostgreSQL went away, asyncpg may
+    already have taken it back into the pool, and then even asking raises."""
+    if listener is None:
+        return False
+    try:
+        return not listener.is_closed()
+    except asyncpg.InterfaceError:
+        return False
 
 
 async def _raise(error: Exception) -> None:

@@ -6,8 +6,10 @@ The jars are resolved once by Maven (deploy/kafka/pom.xml) into `.devstack/kafka
 from __future__ import annotations
 
 import base64
+import os
 import re
 import shutil
+import signal
 import subprocess
 import uuid
 
@@ -166,4 +168,19 @@ class KafkaServer:
         if pid is None:
             return False
         terminate(pid)
+        return True
+
+    def kill(self) -> bool:
+        """SIGKILL, as when the broker's machine dies (the chaos suite); `start` recovers."""
+        pid = self.running_pid()
+        if pid is None:
+            return False
+        os.kill(pid, signal.SIGKILL)
+        wait_until(
+            lambda: not port_open(self.settings.host, self.settings.kafka_port),
+            30,
+            "the killed broker to let go of its port",
+            None,
+        )
+        self.pid_file.unlink(missing_ok=True)
         return True

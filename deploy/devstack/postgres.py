@@ -144,11 +144,13 @@ class PostgresServer:
         if not exists:
             subprocess.run(self._client("createdb", name), check=True)
 
-    def stop(self) -> bool:
+    def stop(self, mode: str = "fast") -> bool:
+        """`mode` "immediate" is a crash: no checkpoint, recovery from the WAL at next start
+        (the chaos suite's PostgreSQL crash)."""
         if self.running_pid() is None:
             return False
         subprocess.run(
-            [self._bin("pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop"],
+            [self._bin("pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop"],
             check=True,
             stdout=subprocess.DEVNULL,
             **self._run_as(),  # type: ignore[call-overload]

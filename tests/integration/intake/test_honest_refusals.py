@@ -75,3 +75,26 @@ async def test_while_postgres_is_away_intake_says_503_and_stores_nothing_half(
         await asyncio.sleep(0.5)
     assert await intake.count("referrals") == 2  # the refused one left nothing behind
     assert await intake.count("outbox") == 2
+
+
+async def test_the_outbox_relay_recovers_after_postgres_comes_back(
+    behind_proxy: tuple[RunningIntake, TcpProxy],
+) -> None:
+    """Found by the chaos suite: after a PostgreSQL crash the relay kept failing and its events
+    were never published."""
+    intake, proxy = behind_proxy
+    async with intake.service.database.pool.acquire() as conn:
+        _key_id, key = await api_keys.create(conn, "M85001", "referrer")
+    headers = {"Authorization": f"Bearer {key}"}
+    await proxy.cut()
+    await asyncio.sleep(2)  # the relay meets the outage (its poll is 1 s)
+    await proxy.start()
+    deadline = time.monotonic() + 30
+    while (
+        answer := await intake.client.post("/v1/referrals", json=gp_referral(), headers=headers)
+    ).status_code != 202:
+        assert time.monotonic() < deadline, answer.text
+        await asyncio.sleep(0.5)
+    referral_id = answer.json()["referral_id"]
+    published = await intake.wait_events("referrals.received", referral_id, within=40)
+    assert len(published) == 1

@@ -1,0 +1,365 @@
+"""Chaos: two processes of each service under steady load through both doors, while service
+processes are SIGKILLed and SIGSTOPped, the broker is SIGKILLed and PostgreSQL crashes; then
+it counts where the world sees the results: decisions on the topics, messages at the Notify
+stand-in, deliveries at the clinic stand-in.
+
+    uv run python -m bench.chaos [--seconds 120] [--rate 6] [--kills 20] [--broker-kills 5]
+                                 [--pg-crashes 2] [--stalls 3] [--stall-seconds 20]
+
+Runs on the local stack (devstack; it kills and restarts its broker and PostgreSQL), not on
+servers named by KAFKA_BOOTSTRAP_SERVERS. Prints a table of what it did and what it found,
+writes bench/results/chaos.json, and exits 1 if anything was lost or doubled or the backlog did
+not drain within 60 s of the last fault.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.common import save_results
+from devstack.config import StackSettings
+from devstack.kafka import KafkaServer
+from devstack.postgres import PostgresServer
+from devstack.topics import ensure_topics
+from intake.adapters.self_referral_codec import encode
+from intake.domain.tracking import new_tracking_reference
+from ops.kafka_views import read_to_end
+from shared.kafka import build_broker, publish_event
+from shared.sealed import public_key_of
+from shared.submission import ReferralSubmission
+from tests.processes import ROOT, free_port, run_cli
+from tests.samples import gp_referral, self_referral
+from tests.standins import Standins, standins_process
+
+SERVICES = ("intake", "router", "notifier")
+# Both routed (pelvic health, Birmingham): the patient is sent one SMS, the clinic one webhook.
+SELF = self_referral(**{"patient.postcode": "B1 1AA", "patient.contact_preferences": ["sms"]})
+GP = gp_referral()
+DECISION_TOPICS = ("referrals.routed", "referrals.rejected", "referrals.triage")
+RNG = random.SystemRandom()  # which process, and when: no seed to pick
+
+
+@dataclass
+class Replica:
+    service: str
+    env: dict[str, str]
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+    log: Path = field(default_factory=lambda: Path(tempfile.mkstemp(suffix=".log")[1]))
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        env = {**os.environ, **self.env, f"{self.service.upper()}_HTTP_PORT": str(self.port)}
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", self.service], cwd=ROOT, env=env, stdout=out, stderr=out
+            )
+
+    def signal(self, sig: int) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(sig)
+
+    def kill(self) -> None:
+        self.signal(signal.SIGKILL)
+        if self.process is not None:
+            self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        self.signal(signal.SIGCONT)
+        self.signal(signal.SIGTERM)
+        if self.process is not None:
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@dataclass
+class Load:
+    accepted: dict[str, str] = field(default_factory=dict)  # tracking reference -> door
+    http_retries: int = 0
+
+
+async def wait_ready(url: str, within: float = 120) -> None:
+    deadline = time.monotonic() + within
+    async with httpx.AsyncClient(timeout=2) as client:
+        while time.monotonic() < deadline:
+            try:
+                if (await client.get(url + "/health/ready")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.3)
+    raise TimeoutError(f"{url} not ready")
+
+
+async def submit_gp(intakes: list[Replica], key: str, load: Load, stop_at: float) -> None:
+    """As a GP system does: one Idempotency-Key, retried on any replica until accepted."""
+    idempotency = str(uuid.uuid4())
+    headers = {"Authorization": f"Bearer {key}", "Idempotency-Key": idempotency}
+    async with httpx.AsyncClient(timeout=10) as client:
+        while time.monotonic() < stop_at + 300:
+            replica = RNG.choice(intakes)
+            try:
+                answer = await client.post(replica.url + "/v1/referrals", json=GP, headers=headers)
+                if answer.status_code == 202:
+                    load.accepted[answer.json()["tracking_reference"]] = "http"
+                    return
+            except httpx.TransportError:
+                pass
+            load.http_retries += 1
+            await asyncio.sleep(1)
+
+
+async def submit_self(bootstrap: str, topic: str, public_key: str, load: Load) -> None:
+    reference = new_tracking_reference()
+    event = encode(
+        ReferralSubmission.model_validate(SELF),
+        public_key,
+        source="chaos-form",
+        correlation_id=str(uuid.uuid4()),
+        referral_id=uuid.uuid4(),
+        tracking_reference=reference,
+    )
+    while True:  # until the broker acknowledges it (acks=all): only then is it accepted
+        try:
+            async with build_broker(bootstrap, "chaos-form") as broker:
+                await publish_event(broker, event, key=str(event.referral_id), topic=topic)
+            load.accepted[reference] = "kafka"
+            return
+        except Exception:  # the broker may be down: try again, as a form would
+            await asyncio.sleep(1)
+
+
+def restart_stack() -> None:
+    subprocess.run(
+        [sys.executable, "-m", "devstack", "up"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL
+    )
+
+
+async def faults(
+    replicas: list[Replica], args: argparse.Namespace, done: list[str], end: float
+) -> float:
+    """Every fault, spread at random over the run; returns when the last one ended."""
+    plan = (
+        ["kill"] * args.kills
+        + ["broker"] * args.broker_kills
+        + ["postgres"] * args.pg_crashes
+        + ["stall"] * args.stalls
+    )
+    RNG.shuffle(plan)
+    gap = (end - time.monotonic()) / (len(plan) + 1)
+    stack = StackSettings()
+    for fault in plan:
+        await asyncio.sleep(gap * RNG.uniform(0.5, 1.0))
+        victim = RNG.choice(replicas)
+        if fault == "kill":
+            victim.kill()
+            await asyncio.sleep(RNG.uniform(0.5, 3))
+            victim.start()
+            done.append(f"SIGKILL {victim.service}:{victim.port}")
+        elif fault == "stall":
+            victim.signal(signal.SIGSTOP)
+            await asyncio.sleep(args.stall_seconds)
+            victim.signal(signal.SIGCONT)
+            done.append(f"SIGSTOP {args.stall_seconds:.0f} s {victim.service}:{victim.port}")
+        elif fault == "broker":
+            await asyncio.to_thread(KafkaServer(stack).kill)
+            await asyncio.sleep(RNG.uniform(1, 3))
+            await asyncio.to_thread(restart_stack)
+            done.append("SIGKILL broker")
+        else:
+            await asyncio.to_thread(PostgresServer(stack).stop, "immediate")
+            await asyncio.sleep(RNG.uniform(1, 3))
+            await asyncio.to_thread(restart_stack)
+            done.append("PostgreSQL crash (immediate)")
+    return time.monotonic()
+
+
+async def counted(bootstrap: str, prefix: str, standins: Standins) -> dict[str, Any]:
+    """Per tracking reference: distinct decisions on the topics, messages at Notify,
+    distinct deliveries at the clinic."""
+    records = await read_to_end(bootstrap, *(prefix + t for t in DECISION_TOPICS))
+    decisions: dict[str, set[str]] = {}
+    for record in records:
+        body = json.loads(record.value or b"{}")
+        decisions.setdefault(body["tracking_reference"], set()).add(body["event_id"])
+    texts = [str(r.get("personalisation", {}).get("body", "")) for r in standins.records("notify")]
+    webhooks: dict[str, set[str]] = {}
+    for r in standins.records("webhook"):
+        webhooks.setdefault(r["body"]["tracking_reference"], set()).add(r["delivery_id"])
+    return {"decisions": decisions, "texts": texts, "webhooks": webhooks}
+
+
+def per_reference(texts: list[str], references: set[str]) -> Counter[str]:
+    found: Counter[str] = Counter()
+    for text in texts:
+        for reference in references:
+            if reference in text:
+                found[reference] += 1
+    return found
+
+
+async def run(args: argparse.Namespace) -> int:
+    if "KAFKA_BOOTSTRAP_SERVERS" in os.environ:
+        print("chaos: runs on the local stack only (it kills the broker); unset the servers")
+        return 2
+    await asyncio.to_thread(restart_stack)
+    stack = StackSettings()
+    bootstrap, dsn = stack.kafka_bootstrap, stack.database_url
+    exported = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "devstack", "env"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    secrets = exported.stdout
+    for line in secrets.splitlines():
+        name, _, value = line.removeprefix("export ").partition("=")
+        os.environ[name] = value
+    prefix = f"chaos{uuid.uuid4().hex[:6]}."
+    await ensure_topics(bootstrap, prefix=prefix)
+    tag = uuid.uuid4().hex[:6]
+    env = {"KAFKA_TOPIC_PREFIX": prefix, "NOTIFIER_LEASE_SECONDS": "30", "LOG_LEVEL": "WARNING"}
+    for service in SERVICES:
+        env[f"{service.upper()}_DB_SCHEMA"] = f"chaos_{service}_{tag}"
+        env[f"{service.upper()}_CONSUMER_GROUP"] = f"chaos-{service}-{tag}"
+    with standins_process() as standins:
+        env |= standins.notifier_env()
+        first = Replica("intake", env)
+        first.start()
+        await wait_ready(first.url)
+        key = run_cli("intake", "keys", "create", "--organisation", "M85001", env=env)
+        env["NOTIFIER_INTAKE_URL"] = first.url
+        env["NOTIFIER_INTAKE_API_KEY"] = run_cli(
+            "intake", "keys", "create", "--organisation", "NOTIFIER", "--scope", "notifier", env=env
+        )
+        replicas = [first, Replica("intake", env)] + [
+            Replica(service, env) for service in ("router", "router", "notifier", "notifier")
+        ]
+        for replica in replicas[1:]:
+            replica.start()
+        await asyncio.gather(*(wait_ready(r.url) for r in replicas))
+        try:
+            return await measure(args, replicas, key, bootstrap, prefix, standins, dsn)
+        finally:
+            for replica in replicas:
+                replica.stop()
+
+
+async def measure(
+    args: argparse.Namespace,
+    replicas: list[Replica],
+    key: str,
+    bootstrap: str,
+    prefix: str,
+    standins: Standins,
+    dsn: str,
+) -> int:
+    load, done = Load(), []
+    started = time.monotonic()
+    end = started + args.seconds
+    intakes = [r for r in replicas if r.service == "intake"]
+    public_key = public_key_of(os.environ["INTAKE_PRIVATE_KEY"])
+    topic = prefix + "referrals.self-referral"
+    faulting = asyncio.create_task(faults(replicas, args, done, end))
+    sending: set[asyncio.Task[None]] = set()
+    n = 0
+    while time.monotonic() < end:
+        job = (
+            submit_gp(intakes, key, load, end)
+            if n % 2
+            else submit_self(bootstrap, topic, public_key, load)
+        )
+        sending.add(asyncio.create_task(job))
+        n += 1
+        await asyncio.sleep(1 / args.rate)
+    last_fault = await faulting
+    await asyncio.gather(*sending)
+    offered = n
+    # Drain: until every accepted referral has its decision, message and delivery.
+    deadline = last_fault + 60
+    while True:
+        found = await counted(bootstrap, prefix, standins)
+        references = set(load.accepted)
+        texts = per_reference(found["texts"], references)
+        complete = all(
+            found["decisions"].get(r) and texts[r] and found["webhooks"].get(r) for r in references
+        )
+        if complete or time.monotonic() > deadline + 60:
+            break
+        await asyncio.sleep(2)
+    drained_after = time.monotonic() - last_fault
+    lost = {
+        "decision": sorted(r for r in references if not found["decisions"].get(r)),
+        "patient": sorted(r for r in references if not texts[r]),
+        "clinic": sorted(r for r in references if not found["webhooks"].get(r)),
+    }
+    doubled = {
+        "decision": sorted(r for r in references if len(found["decisions"].get(r, ())) > 1),
+        "patient": sorted(r for r in references if texts[r] > 1),
+        "clinic": sorted(r for r in references if len(found["webhooks"].get(r, ())) > 1),
+    }
+    faults_done = Counter(f.split(" ")[0] + (" broker" if "broker" in f else "") for f in done)
+    results = {
+        "offered": offered,
+        "accepted": len(references),
+        "by_door": dict(Counter(load.accepted.values())),
+        "http_retries": load.http_retries,
+        "faults": dict(faults_done),
+        "fault_log": done,
+        "lost": {k: len(v) for k, v in lost.items()},
+        "doubled": {k: len(v) for k, v in doubled.items()},
+        "examples": {
+            "lost": {k: v[:5] for k, v in lost.items()},
+            "doubled": {k: v[:5] for k, v in doubled.items()},
+        },
+        "drained_within_s_of_last_fault": round(drained_after, 1),
+    }
+    save_results("chaos", results)
+    print(f"{'offered / accepted':<36} {offered} / {len(references)} {results['by_door']}")
+    print(f"{'HTTP retries (same Idempotency-Key)':<36} {load.http_retries}")
+    for name, count in sorted(faults_done.items()):
+        print(f"{'fault: ' + name:<36} {count}")
+    for what in ("decision", "patient", "clinic"):
+        print(f"{'lost / doubled: ' + what:<36} {len(lost[what])} / {len(doubled[what])}")
+    print(f"{'drained after the last fault':<36} {drained_after:.1f} s")
+    failed = any(lost.values()) or any(doubled.values()) or drained_after > 60
+    return 1 if failed else 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=120)
+    parser.add_argument("--rate", type=float, default=6, help="referrals offered per second")
+    parser.add_argument("--kills", type=int, default=20)
+    parser.add_argument("--broker-kills", type=int, default=5)
+    parser.add_argument("--pg-crashes", type=int, default=2)
+    parser.add_argument("--stalls", type=int, default=3)
+    parser.add_argument("--stall-seconds", type=float, default=20)
+    raise SystemExit(asyncio.run(run(parser.parse_args())))
+
+
+if __name__ == "__main__":
+    main()

@@ -173,9 +173,7 @@ async def faults(
         await asyncio.sleep(gap * RNG.uniform(0.5, 1.0))
         victim = RNG.choice(replicas)
         if fault == "kill":
-            victim.kill()
-            await asyncio.sleep(RNG.uniform(0.5, 3))
-            victim.start()
+            victim.kill()  # the supervisor starts it again, as an orchestrator would
             done.append(f"SIGKILL {victim.service}:{victim.port}")
         elif fault == "stall":
             victim.signal(signal.SIGSTOP)
@@ -193,6 +191,17 @@ async def faults(
             await asyncio.to_thread(restart_stack)
             done.append("PostgreSQL crash (immediate)")
     return time.monotonic()
+
+
+async def supervise(replicas: list[Replica], restarts: list[str]) -> None:
+    """As an orchestrator would: a process that exited by itself (one started while the
+    broker was away gives up at startup) is started again."""
+    while True:
+        await asyncio.sleep(1)
+        for replica in replicas:
+            if replica.process is not None and replica.process.poll() is not None:
+                restarts.append(f"{replica.service}:{replica.port}")
+                replica.start()
 
 
 async def counted(bootstrap: str, prefix: str, standins: Standins) -> dict[str, Any]:
@@ -284,9 +293,11 @@ async def measure(
     public_key = public_key_of(os.environ["INTAKE_PRIVATE_KEY"])
     topic = prefix + "referrals.self-referral"
     faulting = asyncio.create_task(faults(replicas, args, done, end))
+    restarts: list[str] = []
+    supervising = asyncio.create_task(supervise(replicas, restarts))
     sending: set[asyncio.Task[None]] = set()
     n = 0
-    while time.monotonic() < end:
+    while time.monotonic() < end or not faulting.done():  # load lasts as long as the faults
         job = (
             submit_gp(intakes, key, load, end)
             if n % 2
@@ -311,6 +322,7 @@ async def measure(
             break
         await asyncio.sleep(2)
     drained_after = time.monotonic() - last_fault
+    supervising.cancel()
     lost = {
         "decision": sorted(r for r in references if not found["decisions"].get(r)),
         "patient": sorted(r for r in references if not texts[r]),
@@ -329,6 +341,7 @@ async def measure(
         "http_retries": load.http_retries,
         "faults": dict(faults_done),
         "fault_log": done,
+        "restarted_after_exit": restarts,
         "lost": {k: len(v) for k, v in lost.items()},
         "doubled": {k: len(v) for k, v in doubled.items()},
         "examples": {
@@ -344,6 +357,8 @@ async def measure(
         print(f"{'fault: ' + name:<36} {count}")
     for what in ("decision", "patient", "clinic"):
         print(f"{'lost / doubled: ' + what:<36} {len(lost[what])} / {len(doubled[what])}")
+    exited = len(restarts) - faults_done.get("SIGKILL", 0)
+    print(f"{'restarts (after SIGKILL, or exiting)':<36} {len(restarts)} ({exited} exited)")
     print(f"{'drained after the last fault':<36} {drained_after:.1f} s")
     failed = any(lost.values()) or any(doubled.values()) or drained_after > 60
     return 1 if failed else 0

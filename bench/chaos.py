@@ -234,7 +234,7 @@ async def run(args: argparse.Namespace) -> int:
         return 2
     await asyncio.to_thread(restart_stack)
     stack = StackSettings()
-    bootstrap, dsn = stack.kafka_bootstrap, stack.database_url
+    bootstrap = stack.kafka_bootstrap
     exported = await asyncio.to_thread(
         subprocess.run,
         [sys.executable, "-m", "devstack", "env"],
@@ -271,7 +271,7 @@ async def run(args: argparse.Namespace) -> int:
             replica.start()
         await asyncio.gather(*(wait_ready(r.url) for r in replicas))
         try:
-            return await measure(args, replicas, key, bootstrap, prefix, standins, dsn)
+            return await measure(args, replicas, key, bootstrap, prefix, standins)
         finally:
             for replica in replicas:
                 replica.stop()
@@ -284,7 +284,6 @@ async def measure(
     bootstrap: str,
     prefix: str,
     standins: Standins,
-    dsn: str,
 ) -> int:
     load, done = Load(), []
     started = time.monotonic()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from shared.clock import days_from_today
+
 # Identifiers used by any test; none may ever appear on a topic or in a log line.
 GP_PATIENT = {
     "nhs_number": "9434765919",
@@ -67,7 +69,7 @@ def gp_referral(organisation_code: str = "M85001", **changes: Any) -> dict[str, 
         "clinical": {
             "pregnancy_status": "postnatal",
             "expected_delivery_date": None,
-            "delivery_date": "2026-07-14",
+            "delivery_date": days_from_today(-141),
             "completed_talking_therapies": None,
             "prior_approval_reference": None,
             "conditions": [],
@@ -84,7 +86,7 @@ def self_referral(**changes: Any) -> dict[str, Any]:
         "patient": copy.deepcopy(SELF_PATIENT),
         "clinical": {
             "pregnancy_status": "pregnant",
-            "expected_delivery_date": "2027-03-01",
+            "expected_delivery_date": days_from_today(89),
             "reason": "Pelvic pain in pregnancy.",
         },
     }

@@ -16,6 +16,7 @@ import httpx
 from intake.domain.tracking import new_tracking_reference
 from ops.settings import OpsSettings
 from ops.timeline import timeline
+from shared.clock import days_from_today
 from shared.contracts import SelfReferralSubmitted
 from shared.kafka import build_broker, publish_event
 from shared.sealed import seal
@@ -60,7 +61,7 @@ SAMPLES: list[tuple[str, str, dict[str, Any]]] = [
             "pelvic-health",
             _GP,
             "B1 1AA",
-            {"pregnancy_status": "postnatal", "delivery_date": "2026-07-14"},
+            {"pregnancy_status": "postnatal", "delivery_date": days_from_today(-141)},
         ),
     ),
     (
@@ -72,7 +73,7 @@ SAMPLES: list[tuple[str, str, dict[str, Any]]] = [
             "CT1 2AA",
             {
                 "pregnancy_status": "pregnant",
-                "expected_delivery_date": "2027-04-01",
+                "expected_delivery_date": days_from_today(120),
                 "conditions": ["cardiac"],
             },
         ),
@@ -86,7 +87,7 @@ SAMPLES: list[tuple[str, str, dict[str, Any]]] = [
             "ME14 1XX",
             {
                 "pregnancy_status": "postnatal",
-                "delivery_date": "2026-06-01",
+                "delivery_date": days_from_today(-184),
                 "completed_talking_therapies": False,
             },
         ),
@@ -108,7 +109,7 @@ SAMPLES: list[tuple[str, str, dict[str, Any]]] = [
             "pelvic-health",
             _GP,
             "ZZ1 1AA",
-            {"pregnancy_status": "pregnant", "expected_delivery_date": "2027-02-01"},
+            {"pregnancy_status": "pregnant", "expected_delivery_date": days_from_today(61)},
         ),
     ),
     (
@@ -130,7 +131,7 @@ SAMPLES: list[tuple[str, str, dict[str, Any]]] = [
             "thrive",
             _SELF,
             "ME14 1XX",
-            {"pregnancy_status": "postnatal", "delivery_date": "2026-05-01"},
+            {"pregnancy_status": "postnatal", "delivery_date": days_from_today(-215)},
             nhs_number=None,
         ),
     ),

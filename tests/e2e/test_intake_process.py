@@ -17,7 +17,7 @@ from devstack.topics import ensure_topics
 from tests.kafka_reader import body, wait_for
 from tests.pii import identifiers_in
 from tests.processes import run_cli, service_process
-from tests.samples import FORM_PATIENT, gp_referral
+from tests.samples import FORM_PATIENT, days_from_today, gp_referral
 from tests.servers import Servers
 
 CHROMIUM = "/usr/bin/chromium"
@@ -134,7 +134,7 @@ def fill_in(page: Page) -> None:
     page.get_by_label("Female").check()
     page.get_by_label("Postcode").fill(FORM_PATIENT["postcode"])
     page.get_by_label("I have had a baby").check()
-    page.get_by_label("If you have had a baby, the date of the birth").fill("2026-10-01")
+    page.get_by_label("If you have had a baby, the date of the birth").fill(days_from_today(-62))
     page.get_by_label("Tell us a little about what you would like help with").fill(
         "Some leaking when I laugh."
     )

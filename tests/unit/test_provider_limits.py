@@ -4,14 +4,18 @@ time, and the SMTP relay a few emails at a time, whatever the notifier has in fl
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from aiohttp import web
+from aiosmtpd.controller import Controller
 
 from notifier.adapters.smtp_provider import SmtpProvider
 from notifier.adapters.webhook_provider import WebhookProvider
 from notifier.domain.plan import Message
+from tests.processes import free_port
 
 
 class Peak:
@@ -57,14 +61,32 @@ async def test_a_burst_reaches_one_clinic_a_few_at_a_time(clinic: tuple[str, Pea
     assert peak.most == 3
 
 
-async def test_emails_reach_the_relay_a_few_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
-    peak = Peak()
+class SlowRelay:
+    """An aiosmtpd handler that takes its time over each message (it runs in the
+    controller's own thread, hence the lock)."""
 
-    async def slow_relay(*_args: object, **_kwargs: object) -> None:
-        await peak.during(0.02)
+    def __init__(self) -> None:
+        self.lock, self.now, self.most = threading.Lock(), 0, 0
 
-    monkeypatch.setattr("aiosmtplib.send", slow_relay)
-    provider = SmtpProvider("relay.invalid", 25, "from@example.nhs.uk", connections=2)
-    message = Message("referrer", "email", "gp@example.nhs.uk", "Subject", "Body")
-    await asyncio.gather(*(provider.send(message, f"r{n}") for n in range(10)))
-    assert peak.most == 2
+    async def handle_DATA(self, _server: Any, _session: Any, _envelope: Any) -> str:
+        with self.lock:
+            self.now += 1
+            self.most = max(self.most, self.now)
+        await asyncio.sleep(0.05)
+        with self.lock:
+            self.now -= 1
+        return "250 Message accepted"
+
+
+async def test_emails_reach_the_relay_a_few_at_a_time() -> None:
+    relay = SlowRelay()
+    port = free_port()
+    controller = Controller(relay, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        provider = SmtpProvider("127.0.0.1", port, "from@example.nhs.uk", connections=2)
+        message = Message("referrer", "email", "gp@example.nhs.uk", "Subject", "Body")
+        await asyncio.gather(*(provider.send(message, f"r{n}") for n in range(10)))
+    finally:
+        controller.stop()
+    assert relay.most == 2

@@ -16,7 +16,7 @@ from shared.kafka import build_broker, publish_event
 from tests.kafka_reader import body, wait_for
 from tests.keys import INTAKE_PRIVATE_KEY
 from tests.running import RunningIntake, intake_settings, running_intake
-from tests.samples import FORM_PATIENT, gp_referral
+from tests.samples import FORM_PATIENT, days_from_today, gp_referral
 from tests.servers import Servers
 
 FORM = "/self-referral/pelvic-health"
@@ -32,7 +32,7 @@ def filled(token: str) -> dict[str, str | list[str]]:
         "patient.nhs_number": FORM_PATIENT["nhs_number"],
         "patient.postcode": FORM_PATIENT["postcode"],
         "clinical.pregnancy_status": "postnatal",
-        "clinical.delivery_date": "2026-10-01",
+        "clinical.delivery_date": days_from_today(-62),
         "clinical.reason": "Some leaking since my baby was born.",
         "patient.email": FORM_PATIENT["email"],
         "patient.contact_preferences": ["email"],

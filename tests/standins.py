@@ -43,7 +43,8 @@ class Standins:
 
 
 @contextmanager
-def standins_process() -> Iterator[Standins]:
+def standins_process(*options: str) -> Iterator[Standins]:
+    """`options` are the stand-ins' own, e.g. `--notify-per-minute 3000`."""
     http_port, smtp_port = free_port(), free_port()
     log_path = Path(tempfile.mkdtemp()) / "standins.log"
     command = [
@@ -54,6 +55,7 @@ def standins_process() -> Iterator[Standins]:
         str(http_port),
         "--smtp-port",
         str(smtp_port),
+        *options,
     ]
     with log_path.open("wb") as output:
         process = subprocess.Popen(command, cwd=ROOT, stdout=output, stderr=output)

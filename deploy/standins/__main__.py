@@ -12,16 +12,21 @@ from fastapi import FastAPI
 
 from notifier.settings import LOCAL_NOTIFY_KEY, LOCAL_WEBHOOK_SECRET
 from standins.clinic_webhook import clinic_webhook
-from standins.notify_api import notify_api
+from standins.notify_api import NotifyBehaviour, notify_api
 from standins.recorder import Recorder
 from standins.smtp import smtp_server
 
 cli = typer.Typer(add_completion=False, help=__doc__)
 
 
-def create_app(recorder: Recorder, notify_key: str, webhook_secret: str) -> FastAPI:
+def create_app(
+    recorder: Recorder,
+    notify_key: str,
+    webhook_secret: str,
+    notify_behaviour: NotifyBehaviour | None = None,
+) -> FastAPI:
     app = FastAPI(title="provider stand-ins")
-    app.include_router(notify_api(recorder, notify_key))
+    app.include_router(notify_api(recorder, notify_key, notify_behaviour))
     app.include_router(clinic_webhook(recorder, webhook_secret.encode()))
 
     @app.get("/_stub/{kind}")
@@ -52,13 +57,25 @@ def serve(
     webhook_secret: Annotated[
         str, typer.Option(envvar="STANDINS_WEBHOOK_SECRET")
     ] = LOCAL_WEBHOOK_SECRET,
+    notify_per_minute: Annotated[
+        int | None,
+        typer.Option(
+            envvar="STANDINS_NOTIFY_PER_MINUTE",
+            help="Refuse with 429 above this many messages in any 60 s, as Notify does (3000).",
+        ),
+    ] = None,
+    notify_error_rate: Annotated[
+        float,
+        typer.Option(envvar="STANDINS_NOTIFY_ERROR_RATE", help="Share of sends answered 500."),
+    ] = 0.0,
 ) -> None:
     recorder = Recorder()
+    behaviour = NotifyBehaviour(per_minute=notify_per_minute, error_rate=notify_error_rate)
     smtp = smtp_server(recorder, host, smtp_port)
     smtp.start()
     try:
         uvicorn.run(
-            create_app(recorder, notify_key, webhook_secret),
+            create_app(recorder, notify_key, webhook_secret, behaviour),
             host=host,
             port=http_port,
             log_level="warning",

@@ -1,10 +1,18 @@
 """A GOV.UK Notify-compatible API: the endpoints the official client calls, with its JWT
-checked (issuer = service id, HS256 with the key's secret, issued within 30 seconds)."""
+checked (issuer = service id, HS256 with the key's secret, issued within 30 seconds).
+
+It can behave as Notify does under load: refuse with `429 RateLimitError` above a number of
+messages in any rolling 60 seconds, and fail a share of requests with a 500 (some of them
+after the message was accepted, as when an answer is lost on its way back)."""
 
 from __future__ import annotations
 
 import asyncio
+import random
+import time
 import uuid
+from collections import deque
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,8 +23,43 @@ from notifications_python_client.errors import TokenError
 from standins.recorder import Recorder
 
 
-def notify_api(recorder: Recorder, api_key: str) -> APIRouter:
+@dataclass(frozen=True)
+class NotifyBehaviour:
+    """How strict this Notify is: `per_minute` None accepts everything; `error_rate` is the
+    share of sends answered 500 (half of them after the message was accepted)."""
+
+    per_minute: int | None = None
+    error_rate: float = 0.0
+
+
+class RollingMinute:
+    """Notify's limit: so many messages per key in any rolling 60 seconds."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._sent: deque[float] = deque()
+
+    def admit(self) -> bool:
+        now = time.monotonic()
+        while self._sent and self._sent[0] <= now - 60:
+            self._sent.popleft()
+        if len(self._sent) >= self.limit:
+            return False
+        self._sent.append(now)
+        return True
+
+
+def _refusal(status: int, error: str, message: str) -> HTTPException:
+    return HTTPException(status, {"errors": [{"error": error, "message": message}]})
+
+
+def notify_api(
+    recorder: Recorder, api_key: str, behaviour: NotifyBehaviour | None = None
+) -> APIRouter:
     service_id, secret = api_key[-73:-37], api_key[-36:]
+    behaviour = behaviour or NotifyBehaviour()
+    window = RollingMinute(behaviour.per_minute) if behaviour.per_minute else None
+    chance = random.SystemRandom()
     router = APIRouter(prefix="/v2", tags=["notify"])
 
     def authenticate(authorization: str | None) -> None:
@@ -37,6 +80,22 @@ def notify_api(recorder: Recorder, api_key: str) -> APIRouter:
                 403, {"errors": [{"error": "AuthError", "message": f"Invalid token: {error}"}]}
             ) from error
 
+    def behave(record: dict[str, Any]) -> None:
+        """The configured strictness: a 429 above the limit, a 500 now and then."""
+        if window is not None and not window.admit():
+            recorder.add("notify_refused", {"status": 429, "at": record["received_at"]})
+            raise _refusal(
+                429,
+                "RateLimitError",
+                f"Exceeded rate limit for key type LIVE of {window.limit} requests per 60 seconds",
+            )
+        if behaviour.error_rate and chance.random() < behaviour.error_rate:
+            after = chance.random() < 0.5
+            if after:  # accepted, but the answer is lost: a retry must not send it again
+                recorder.add("notify", record)
+            recorder.add("notify_refused", {"status": 500, "accepted": after})
+            raise _refusal(500, "Exception", "Internal server error")
+
     async def accept(kind: str, request: Request, authorization: str | None) -> dict[str, Any]:
         authenticate(authorization)
         body = await request.json()
@@ -47,6 +106,7 @@ def notify_api(recorder: Recorder, api_key: str) -> APIRouter:
             "received_at": datetime.now(UTC).isoformat(),
             **body,
         }
+        behave(record)
         fault = recorder.next_fault("notify")
         if fault and fault.get("record_first"):
             recorder.add("notify", record)

@@ -268,6 +268,11 @@ class Notifier:
                 number = attempt.retry_state.attempt_number
                 if number > 1:
                     log.info("notification retry", attempt=number, channel=message.channel)
+                    # A 5xx or a timeout may come after the provider accepted the message:
+                    # ask it by reference before sending again.
+                    found = await self._already_sent(message, reference)
+                    if found is not None:
+                        return found
                 return await self._send_paced(task, reference)
         raise AssertionError("unreachable")  # AsyncRetrying returns or raises
 

@@ -222,6 +222,19 @@ async def test_a_provider_failing_twice_then_succeeding_sends_exactly_once(
     assert len(for_referral(standins.records("notify"), referral["tracking_reference"])) == 1
 
 
+async def test_a_5xx_after_the_provider_accepted_the_message_is_not_sent_again(
+    notifier: Service, servers: Servers, standins: Standins, intake_process: Intake
+) -> None:
+    # Notify took the message, then its answer was a 500: the retry asks by reference first.
+    standins.fault("notify", times=1, status=500, record_first=True)
+    referral = intake_process.gp_referral()
+    await publish(servers, notifier, decision(ReferralNeedsTriage, referral))
+    (row,) = await settle(notifier, 1)
+    assert row["status"] == "sent"
+    (sent,) = for_referral(standins.records("notify"), referral["tracking_reference"])
+    assert row["provider_id"] == sent["id"]
+
+
 async def test_slow_down_answers_are_waited_for_and_never_count_as_failed_attempts(
     notifier: Service, servers: Servers, standins: Standins, intake_process: Intake
 ) -> None:

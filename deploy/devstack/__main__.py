@@ -1,4 +1,8 @@
-"""`python -m devstack up|down|status|env|topics`: the local Kafka and PostgreSQL servers."""
+"""`python -m devstack up|down|status|env|topics`: the local Kafka and PostgreSQL servers.
+
+DEVSTACK_KAFKA_BROKERS=3 makes the Kafka a three-node KRaft cluster (replication factor 3,
+min.insync.replicas 2); its state is kept apart from the single broker's, but it uses the same
+ports unless DEVSTACK_KAFKA_PORT and DEVSTACK_KAFKA_CONTROLLER_PORT say otherwise."""
 
 from __future__ import annotations
 
@@ -59,18 +63,21 @@ def down() -> None:
 
 @cli.command()
 def status() -> None:
-    """Say whether each server runs; exit 1 when either does not."""
+    """Say whether each server runs; exit 1 when any does not."""
     settings, kafka, postgres = _servers()
-    kafka_pid, pg_pid = kafka.running_pid(), postgres.running_pid()
-    typer.echo(
-        f"kafka     {'running pid ' + str(kafka_pid) if kafka_pid else 'stopped'}  "
-        f"{settings.kafka_bootstrap}  log {kafka.log}"
-    )
+    pids = [node.running_pid() for node in kafka.nodes]
+    for node, pid in zip(kafka.nodes, pids, strict=True):
+        name = "kafka" if len(kafka.nodes) == 1 else f"kafka-{node.node_id}"
+        typer.echo(
+            f"{name:<9} {'running pid ' + str(pid) if pid else 'stopped'}  "
+            f"{node.address}  log {node.log}"
+        )
+    pg_pid = postgres.running_pid()
     typer.echo(
         f"postgres  {'running pid ' + str(pg_pid) if pg_pid else 'stopped'}  "
         f"{settings.database_url}  log {postgres.log}"
     )
-    if not (kafka_pid and pg_pid):
+    if not (all(pids) and pg_pid):
         raise typer.Exit(1)
 
 

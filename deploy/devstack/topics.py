@@ -7,6 +7,7 @@ import time
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from devstack.config import replication_for
 from shared.topics import ALL_TOPICS, Topic
 
 
@@ -16,16 +17,24 @@ async def ensure_topics(
     """Create whichever topics are missing and wait until every partition has a leader;
     return the names created. Safe to run twice.
 
-    `prefix` gives a namespace of its own (KAFKA_TOPIC_PREFIX), as each test uses."""
+    On three brokers or more each topic has three replicas and needs two in sync to take a
+    write (acks=all): one broker may die without losing an acknowledged event or stopping
+    the pipeline. `prefix` gives a namespace of its own (KAFKA_TOPIC_PREFIX), as each test uses."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
         missing = [t for t in topics if t.qualified(prefix) not in existing]
         if missing:
+            factor, min_insync = replication_for(len((await admin.describe_cluster())["brokers"]))
             await admin.create_topics(
                 [
-                    NewTopic(t.qualified(prefix), num_partitions=t.partitions, replication_factor=1)
+                    NewTopic(
+                        t.qualified(prefix),
+                        num_partitions=t.partitions,
+                        replication_factor=factor,
+                        topic_configs={"min.insync.replicas": str(min_insync)},
+                    )
                     for t in missing
                 ]
             )

@@ -18,10 +18,10 @@ def test_storage_is_formatted_for_an_id_that_starts_with_a_dash(
     server = KafkaServer(StackSettings(home=tmp_path))
     server.libs = KafkaServer(StackSettings()).libs  # the jars the stack already fetched
     server.fetch()
-    server.home.mkdir(parents=True)
-    server._write_config()
-    server._format_storage(cluster_id)
-    meta = (server.data / "meta.properties").read_text()
+    (node,) = server.nodes
+    node.write_config()
+    node.format_storage(server.java(), cluster_id)
+    meta = (node.data / "meta.properties").read_text()
     assert f"cluster.id={cluster_id}" in meta.splitlines()
 
 

@@ -69,6 +69,8 @@ class RateLimits:
         seconds until the next window (nothing is counted then)."""
         async with self._database.pool.acquire() as conn:
             row = await conn.fetchrow(_TAKE, scope, window_seconds, cap)
+            if random.random() < 0.001:  # noqa: S311 - housekeeping, not security
+                await conn.execute(_FORGET_OLD)
         if row is None:
             return None
         return max(0.05, float(row["left"]))

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from notifier.adapters.provider_budget import DAY_SECONDS, WINDOW_SECONDS
+from notifier.adapters.provider_budget import (
+    DAY_SECONDS,
+    WINDOW_SECONDS,
+    WINDOWS_PER_MINUTE_AT_MOST,
+)
 from notifier.settings import NotifierSettings
 from ops.settings import OpsSettings
 from shared.db import connect
@@ -48,7 +52,8 @@ async def held(settings: OpsSettings) -> list[str]:
     if not lines:
         lines.append("      0  messages waiting")
     window = used.get("notify-minute", 0)
-    lines.append(f"this 6 s window: {window} of {max(1, per_minute // 11)} Notify messages")
+    cap = max(1, per_minute // WINDOWS_PER_MINUTE_AT_MOST)
+    lines.append(f"this {WINDOW_SECONDS} s window: {window} of {cap} Notify messages")
     tomorrow = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%d 00:00 UTC")
     for channel, limit in per_day.items():
         today = used.get(f"notify-day:{channel}", 0)

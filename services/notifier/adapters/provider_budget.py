@@ -1,8 +1,8 @@
 """GOV.UK Notify's limits, shared by every notifier process (counted in PostgreSQL): 3,000
 messages per rolling minute per API key, and a daily number per channel.
 
-The minute is paced in windows of 6 s, each allowed a 1/11 share: any rolling minute touches at
-most 11 windows, so it never holds more than the limit (at the cost of using ~91% of it). A
+The minute is paced in windows of 1 s, each allowed a 1/61 share: any rolling minute touches at
+most 61 windows, so it never holds more than the limit (at the cost of using ~98% of it). A
 message over the daily limit is held back, not failed, until the next day (UTC)."""
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from shared.poison import Transient
 from shared.rate_limits import RateLimits
 
 log = get_logger(__name__)
-WINDOW_SECONDS = 6
-WINDOWS_PER_MINUTE_AT_MOST = 11
+WINDOW_SECONDS = 1
+WINDOWS_PER_MINUTE_AT_MOST = 61
 DAY_SECONDS = 86_400
 
 

@@ -1,15 +1,20 @@
 """Chaos: two processes of each service under steady load through both doors, while service
-processes are SIGKILLed and SIGSTOPped, the broker is SIGKILLed and PostgreSQL crashes; then
-it counts where the world sees the results: decisions on the topics, messages at the Notify
-stand-in, deliveries at the clinic stand-in.
+processes are SIGKILLed and SIGSTOPped, a broker is SIGKILLed (on three brokers: the leader of a
+partition in use) and PostgreSQL crashes, with a Notify stand-in that refuses with 429 above
+its per-minute limit and fails a share of sends with 500; then it counts where the world sees
+the results: decisions on the topics, messages at the Notify stand-in, deliveries at the
+clinic stand-in.
 
-    uv run python -m bench.chaos [--seconds 120] [--rate 6] [--kills 20] [--broker-kills 5]
-                                 [--pg-crashes 2] [--stalls 3] [--stall-seconds 20]
+    uv run python -m bench.chaos [--brokers 1|3] [--seconds 120] [--rate 6] [--kills 20]
+                                 [--broker-kills 5] [--pg-crashes 2] [--stalls 3]
+                                 [--stall-seconds 20] [--notify-per-minute 900]
+                                 [--notifier-per-minute 1800] [--notify-error-rate 0.02]
 
-Runs on the local stack (devstack; it kills and restarts its broker and PostgreSQL), not on
-servers named by KAFKA_BOOTSTRAP_SERVERS. Prints a table of what it did and what it found,
-writes bench/results/chaos.json, and exits 1 if anything was lost or doubled or the backlog did
-not drain within 60 s of the last fault.
+Runs on the local stack (devstack; it kills and restarts its brokers and PostgreSQL), not on
+servers named by KAFKA_BOOTSTRAP_SERVERS; the other topology's Kafka, which would hold the same
+ports, is stopped first. Prints a table of what it did and what it found, writes
+bench/results/chaos.json, and exits 1 if anything was lost or doubled or the backlog did not
+drain within 60 s of the last fault.
 """
 
 from __future__ import annotations
@@ -36,13 +41,14 @@ from bench.common import save_results
 from devstack.config import StackSettings
 from devstack.kafka import KafkaServer
 from devstack.postgres import PostgresServer
-from devstack.topics import ensure_topics
+from devstack.topics import ensure_topics, leader_of
 from intake.adapters.self_referral_codec import encode
 from intake.domain.tracking import new_tracking_reference
 from ops.kafka_views import read_to_end
 from shared.kafka import build_broker, publish_event
 from shared.sealed import public_key_of
 from shared.submission import ReferralSubmission
+from shared.topics import REFERRAL_RECEIVED, REFERRAL_ROUTED, SELF_REFERRAL_SUBMITTED
 from tests.processes import ROOT, free_port, run_cli
 from tests.samples import gp_referral, self_referral
 from tests.standins import Standins, standins_process
@@ -52,6 +58,8 @@ SERVICES = ("intake", "router", "notifier")
 SELF = self_referral(**{"patient.postcode": "B1 1AA", "patient.contact_preferences": ["sms"]})
 GP = gp_referral()
 DECISION_TOPICS = ("referrals.routed", "referrals.rejected", "referrals.triage")
+# Every referral passes through these: a leader of one of their partitions is a broker in use.
+PIPELINE_TOPICS = (SELF_REFERRAL_SUBMITTED, REFERRAL_RECEIVED, REFERRAL_ROUTED)
 RNG = random.SystemRandom()  # which process, and when: no seed to pick
 
 
@@ -156,8 +164,25 @@ def restart_stack() -> None:
     )
 
 
+async def kill_a_broker(stack: StackSettings, prefix: str) -> str:
+    """One broker: the only one, or on a cluster the leader of a partition the pipeline uses
+    now (as Kafka's replication tests kill the leader); SIGKILLed, then started again."""
+    kafka = KafkaServer(stack)
+    if len(kafka.nodes) == 1:
+        victim, what = None, "SIGKILL broker"
+    else:
+        topic = RNG.choice(PIPELINE_TOPICS)
+        partition = RNG.randrange(topic.partitions)
+        victim = await leader_of(stack.kafka_bootstrap, topic.qualified(prefix), partition)
+        what = f"SIGKILL broker {victim} (leader of {topic.name}/{partition})"
+    await asyncio.to_thread(kafka.kill, victim)
+    await asyncio.sleep(RNG.uniform(1, 3))
+    await asyncio.to_thread(restart_stack)
+    return what
+
+
 async def faults(
-    replicas: list[Replica], args: argparse.Namespace, done: list[str], end: float
+    replicas: list[Replica], args: argparse.Namespace, done: list[str], end: float, prefix: str
 ) -> float:
     """Every fault, spread at random over the run; returns when the last one ended."""
     plan = (
@@ -181,10 +206,7 @@ async def faults(
             victim.signal(signal.SIGCONT)
             done.append(f"SIGSTOP {args.stall_seconds:.0f} s {victim.service}:{victim.port}")
         elif fault == "broker":
-            await asyncio.to_thread(KafkaServer(stack).kill)
-            await asyncio.sleep(RNG.uniform(1, 3))
-            await asyncio.to_thread(restart_stack)
-            done.append("SIGKILL broker")
+            done.append(await kill_a_broker(stack, prefix))
         else:
             await asyncio.to_thread(PostgresServer(stack).stop, "immediate")
             await asyncio.sleep(RNG.uniform(1, 3))
@@ -216,7 +238,11 @@ async def counted(bootstrap: str, prefix: str, standins: Standins) -> dict[str, 
     webhooks: dict[str, set[str]] = {}
     for r in standins.records("webhook"):
         webhooks.setdefault(r["body"]["tracking_reference"], set()).add(r["delivery_id"])
-    return {"decisions": decisions, "texts": texts, "webhooks": webhooks}
+    refused = Counter(
+        f"{r['status']}{' after accepting' if r.get('accepted') else ''}"
+        for r in standins.records("notify_refused")
+    )
+    return {"decisions": decisions, "texts": texts, "webhooks": webhooks, "refused": refused}
 
 
 def per_reference(texts: list[str], references: set[str]) -> Counter[str]:
@@ -232,8 +258,12 @@ async def run(args: argparse.Namespace) -> int:
     if "KAFKA_BOOTSTRAP_SERVERS" in os.environ:
         print("chaos: runs on the local stack only (it kills the broker); unset the servers")
         return 2
-    await asyncio.to_thread(restart_stack)
+    os.environ["DEVSTACK_KAFKA_BROKERS"] = str(args.brokers)  # for `devstack up` too
     stack = StackSettings()
+    for other in {1, 3} - {args.brokers}:  # on the same ports
+        if KafkaServer(stack.model_copy(update={"kafka_brokers": other})).stop():
+            print(f"chaos: stopped the local {other}-broker Kafka to start {args.brokers}")
+    await asyncio.to_thread(restart_stack)
     bootstrap = stack.kafka_bootstrap
     exported = await asyncio.to_thread(
         subprocess.run,
@@ -250,11 +280,24 @@ async def run(args: argparse.Namespace) -> int:
     prefix = f"chaos{uuid.uuid4().hex[:6]}."
     await ensure_topics(bootstrap, prefix=prefix)
     tag = uuid.uuid4().hex[:6]
-    env = {"KAFKA_TOPIC_PREFIX": prefix, "NOTIFIER_LEASE_SECONDS": "30", "LOG_LEVEL": "WARNING"}
+    env = {
+        "KAFKA_TOPIC_PREFIX": prefix,
+        "NOTIFIER_LEASE_SECONDS": "30",
+        "LOG_LEVEL": "WARNING",
+        # The notifier's budget above the stand-in's limit, as when another system shares the
+        # key: Notify, not our pacing, has the last word, and its 429s must be waited out.
+        "NOTIFIER_NOTIFY_PER_MINUTE": str(args.notifier_per_minute),
+    }
     for service in SERVICES:
         env[f"{service.upper()}_DB_SCHEMA"] = f"chaos_{service}_{tag}"
         env[f"{service.upper()}_CONSUMER_GROUP"] = f"chaos-{service}-{tag}"
-    with standins_process() as standins:
+    notify = (
+        "--notify-per-minute",
+        str(args.notify_per_minute),
+        "--notify-error-rate",
+        str(args.notify_error_rate),
+    )
+    with standins_process(*notify) as standins:
         env |= standins.notifier_env()
         first = Replica("intake", env)
         first.start()
@@ -291,7 +334,7 @@ async def measure(
     intakes = [r for r in replicas if r.service == "intake"]
     public_key = public_key_of(os.environ["INTAKE_PRIVATE_KEY"])
     topic = prefix + "referrals.self-referral"
-    faulting = asyncio.create_task(faults(replicas, args, done, end))
+    faulting = asyncio.create_task(faults(replicas, args, done, end, prefix))
     restarts: list[str] = []
     supervising = asyncio.create_task(supervise(replicas, restarts))
     sending: set[asyncio.Task[None]] = set()
@@ -334,6 +377,13 @@ async def measure(
     }
     faults_done = Counter(f.split(" ")[0] + (" broker" if "broker" in f else "") for f in done)
     results = {
+        "brokers": args.brokers,
+        "notify": {
+            "stand_in_per_minute": args.notify_per_minute,
+            "notifier_per_minute": args.notifier_per_minute,
+            "error_rate": args.notify_error_rate,
+            "refused": dict(found["refused"]),
+        },
         "offered": offered,
         "accepted": len(references),
         "by_door": dict(Counter(load.accepted.values())),
@@ -350,6 +400,7 @@ async def measure(
         "drained_within_s_of_last_fault": round(drained_after, 1),
     }
     save_results("chaos", results)
+    print(f"{'Kafka brokers':<36} {args.brokers}")
     print(f"{'offered / accepted':<36} {offered} / {len(references)} {results['by_door']}")
     print(f"{'HTTP retries (same Idempotency-Key)':<36} {load.http_retries}")
     for name, count in sorted(faults_done.items()):
@@ -358,6 +409,8 @@ async def measure(
         print(f"{'lost / doubled: ' + what:<36} {len(lost[what])} / {len(doubled[what])}")
     exited = len(restarts) - faults_done.get("SIGKILL", 0)
     print(f"{'restarts (after SIGKILL, or exiting)':<36} {len(restarts)} ({exited} exited)")
+    for status, count in sorted(found["refused"].items()):
+        print(f"{'Notify stand-in answered ' + status:<36} {count}")
     print(f"{'drained after the last fault':<36} {drained_after:.1f} s")
     failed = any(lost.values()) or any(doubled.values()) or drained_after > 60
     return 1 if failed else 0
@@ -365,6 +418,16 @@ async def measure(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--brokers", type=int, choices=(1, 3), default=1)
+    parser.add_argument(
+        "--notify-per-minute", type=int, default=900, help="the stand-in's limit (429 above)"
+    )
+    parser.add_argument(
+        "--notifier-per-minute", type=int, default=1800, help="the notifier's own budget"
+    )
+    parser.add_argument(
+        "--notify-error-rate", type=float, default=0.02, help="share of sends answered 500"
+    )
     parser.add_argument("--seconds", type=float, default=120)
     parser.add_argument("--rate", type=float, default=6, help="referrals offered per second")
     parser.add_argument("--kills", type=int, default=20)

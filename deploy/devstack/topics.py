@@ -62,3 +62,15 @@ async def _wait_for_leaders(
         if time.monotonic() > deadline:
             raise TimeoutError(f"topics without leaders after {within}s: {names}")
         await asyncio.sleep(0.1)
+
+
+async def leader_of(bootstrap_servers: str, topic: str, partition: int) -> int:
+    """The node id that leads one partition now (the broker a producer writes to)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        (described,) = await admin.describe_topics([topic])
+        (found,) = [p for p in described["partitions"] if p["partition"] == partition]
+        return int(found["leader"])
+    finally:
+        await admin.close()

@@ -18,7 +18,7 @@ from aiokafka.errors import KafkaError
 from devstack.config import StackSettings
 from devstack.kafka import KafkaServer
 from devstack.processes import port_open
-from devstack.topics import ensure_topics
+from devstack.topics import ensure_topics, leader_of
 from shared.topics import Topic
 
 TOPIC = Topic("replicated", partitions=3, description="a test topic")
@@ -52,17 +52,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaServer]:
         yield server
     finally:
         server.stop()
-
-
-async def leader_of(bootstrap: str, topic: str, partition: int) -> int:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        (described,) = await admin.describe_topics([topic])
-        (found,) = [p for p in described["partitions"] if p["partition"] == partition]
-        return int(found["leader"])
-    finally:
-        await admin.close()
 
 
 async def test_topics_have_three_replicas_and_need_two_in_sync(cluster: KafkaServer) -> None:

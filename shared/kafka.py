@@ -59,9 +59,15 @@ def broker_options(client_id: str, **overrides: Any) -> dict[str, Any]:
     return options
 
 
+def bootstrap_list(bootstrap_servers: str) -> list[str]:
+    """KAFKA_BOOTSTRAP_SERVERS as the list FastStream needs: given one string it takes the
+    whole of "a:9092,b:9092" for a single host and cannot connect to a cluster."""
+    return [server.strip() for server in bootstrap_servers.split(",") if server.strip()]
+
+
 def build_broker(bootstrap_servers: str, client_id: str, **overrides: Any) -> KafkaBroker:
     """A standalone broker (tools, tests) with the same settings as the services'."""
-    return KafkaBroker(bootstrap_servers, **broker_options(client_id, **overrides))
+    return KafkaBroker(bootstrap_list(bootstrap_servers), **broker_options(client_id, **overrides))
 
 
 def document_outbox_events(

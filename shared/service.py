@@ -17,7 +17,7 @@ from faststream.kafka.fastapi import KafkaRouter
 from prometheus_client import make_asgi_app
 
 from shared.database import Database
-from shared.kafka import broker_options
+from shared.kafka import bootstrap_list, broker_options
 from shared.logging import get_logger
 from shared.metrics import REGISTRY
 from shared.outbox import OutboxRelay
@@ -72,7 +72,7 @@ def build_service(
             await database.close()
 
     kafka = KafkaRouter(
-        settings.kafka_bootstrap_servers,
+        bootstrap_list(settings.kafka_bootstrap_servers),
         lifespan=lifespan,
         schema_url="/asyncapi",
         **broker_options(client_id=name),

@@ -19,6 +19,7 @@ from devstack.config import StackSettings
 from devstack.kafka import KafkaServer
 from devstack.processes import port_open
 from devstack.topics import ensure_topics, leader_of
+from shared.kafka import build_broker
 from shared.topics import Topic
 
 TOPIC = Topic("replicated", partitions=3, description="a test topic")
@@ -114,3 +115,24 @@ async def test_every_acknowledged_message_survives_the_leader_being_killed(
 
     assert await asyncio.to_thread(cluster.start)  # the killed node comes back and rejoins
     assert cluster.running_pid() is not None
+
+
+async def test_a_service_broker_reaches_the_cluster_through_its_bootstrap_list(
+    cluster: KafkaServer,
+) -> None:
+    """KAFKA_BOOTSTRAP_SERVERS names all three brokers, comma-separated, as production does."""
+    bootstrap = cluster.address
+    await ensure_topics(bootstrap, (TOPIC,))
+    broker = build_broker(bootstrap, client_id="cluster-test")
+    got: asyncio.Future[str] = asyncio.Future()
+    sent = f"hello {random.random()}"
+
+    @broker.subscriber(TOPIC.name, group_id=f"g{random.random()}", auto_offset_reset="earliest")
+    async def handle(body: str) -> None:
+        if body == sent and not got.done():
+            got.set_result(body)
+
+    async with broker:
+        await broker.start()
+        await broker.publish(sent, TOPIC.name)
+        assert await asyncio.wait_for(got, 60) == sent

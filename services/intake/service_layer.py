@@ -30,6 +30,9 @@ class Submitted:
     replayed: bool = False
 
 
+_DRAWS = 3  # of a fresh id and tracking reference, should one already be in use
+
+
 class _LostRace(Exception):
     """A concurrent request with the same Idempotency-Key committed first."""
 
@@ -44,31 +47,41 @@ async def submit_professional(
     today: date,
 ) -> Submitted:
     """Accept a GP system's referral once. `idempotency` is (key, request hash): a repeat
-    returns the first answer; a different request under the same key is a conflict."""
-    accepted = accept_professional(
-        submission,
-        organisation_code=api_key.organisation_code,
-        correlation_id=correlation_id,
-        today=today,
-    )
+    returns the first answer; a different request under the same key is a conflict.
+
+    Intake draws the id and tracking reference; one already in use (a reference is 9 random
+    symbols, so rarely) is drawn again rather than refused."""
     org = api_key.organisation_code
+    accepted = accept_professional(
+        submission, organisation_code=org, correlation_id=correlation_id, today=today
+    )
     async with pool.acquire() as conn:
         if idempotency is not None:
             earlier = await store.find_idempotent(conn, org, *idempotency)
             if earlier is not None:
                 return await _replay(conn, earlier)
-        try:
-            async with conn.transaction():
-                await store.add(conn, accepted)
-                if idempotency is not None and not await store.remember_idempotent(
-                    conn, org, *idempotency, accepted.referral_id
-                ):
-                    raise _LostRace
-        except _LostRace:
-            assert idempotency is not None
-            earlier = await store.find_idempotent(conn, org, *idempotency)
-            assert earlier is not None
-            return await _replay(conn, earlier)
+        for draw in range(1, _DRAWS + 1):
+            if draw > 1:
+                accepted = accept_professional(
+                    submission, organisation_code=org, correlation_id=correlation_id, today=today
+                )
+            try:
+                async with conn.transaction():
+                    await store.add(conn, accepted)
+                    if idempotency is not None and not await store.remember_idempotent(
+                        conn, org, *idempotency, accepted.referral_id
+                    ):
+                        raise _LostRace
+                break
+            except store.AlreadyUsed:
+                log.warning("referral id or tracking reference already in use, drawn again")
+                if draw == _DRAWS:
+                    raise
+            except _LostRace:
+                assert idempotency is not None
+                earlier = await store.find_idempotent(conn, org, *idempotency)
+                assert earlier is not None
+                return await _replay(conn, earlier)
     _log_accepted(accepted)
     return Submitted(accepted.referral_id, accepted.tracking_reference)
 

@@ -34,7 +34,7 @@ class StoredReferral:
 
 async def add(conn: Connection, referral: AcceptedReferral) -> None:
     """Store the referral and queue its `referrals.received` event; call in a transaction."""
-    if not await add_many(conn, [referral]):
+    if not all(await add_many(conn, [referral])):  # [False] when it was not stored
         raise AlreadyUsed("the referral id or tracking reference is already in use")
 
 

@@ -294,3 +294,27 @@ async def test_prometheus_metrics_count_accepted_referrals(intake: RunningIntake
     after = _sample(text, "referrals_accepted_total", channel="api", service="pelvic-health")
     assert after == before + 1
     assert "faststream_received_messages_total" in text or "faststream_published" in text
+
+
+async def test_a_tracking_reference_already_in_use_is_drawn_again(
+    intake: RunningIntake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Intake draws the reference; one that collides with a stored referral (rare, 9 random
+    symbols) is drawn again, not answered 500."""
+    from intake.domain import referral as domain
+
+    key = await intake.new_key("M85001")
+    first = (await submit(intake, gp_referral("M85001"), key)).json()
+    draws = iter([first["tracking_reference"]])
+    fresh = domain.new_tracking_reference
+    monkeypatch.setattr(domain, "new_tracking_reference", lambda: next(draws, None) or fresh())
+
+    response = await submit(intake, gp_referral("M85001"), key, **{"Idempotency-Key": "k-1"})
+
+    assert response.status_code == 202
+    second = response.json()
+    assert second["tracking_reference"] not in (None, first["tracking_reference"])
+    assert await intake.count("referrals") == 2
+    assert await intake.count("outbox") == 2
+    again = await submit(intake, gp_referral("M85001"), key, **{"Idempotency-Key": "k-1"})
+    assert again.json()["tracking_reference"] == second["tracking_reference"]

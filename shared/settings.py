@@ -34,6 +34,12 @@ class ServiceSettings(BaseSettings):
         validation_alias="KAFKA_TOPIC_PREFIX",
         description="Prepended to every topic name: several systems (or tests) share a cluster.",
     )
+    local_mode: bool = Field(
+        default=False,
+        validation_alias="LOCAL_MODE",
+        description="True only on a developer's machine with the provider stand-ins "
+        "(`devstack env` sets it): then, and only then, a secret may keep its local placeholder.",
+    )
     log_level: str = Field(default="INFO", validation_alias="LOG_LEVEL")
     log_format: Literal["json", "console"] = Field(default="json", validation_alias="LOG_FORMAT")
     http_host: str = Field(default="127.0.0.1", validation_alias="HTTP_HOST")

@@ -21,6 +21,9 @@ from tests.standins import Standins, standins_process
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # The tests send to the provider stand-ins, whose placeholder secrets need it; the tests of
+    # the refusal outside it clear it themselves. Services started by tests inherit it.
+    os.environ.setdefault("LOCAL_MODE", "true")
     config.addinivalue_line("markers", "last: run after every other test (whole-run checks)")
 
 

@@ -88,6 +88,7 @@ def env() -> None:
     settings = StackSettings()
     typer.echo(f"export KAFKA_BOOTSTRAP_SERVERS={settings.kafka_bootstrap}")
     typer.echo(f"export DATABASE_URL={settings.database_url}")
+    typer.echo("export LOCAL_MODE=true")  # the stand-ins' placeholder secrets are allowed
     for name, value in local_secrets(settings.home).items():
         typer.echo(f"export {name}={value}")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
 from shared.directory import DEFAULT_DIRECTORY
 from shared.settings import ServiceSettings
@@ -12,6 +12,13 @@ from shared.settings import ServiceSettings
 # The official Notify client reads the service id and secret from the key's last 73 chars.
 LOCAL_WEBHOOK_SECRET = "local-webhook-master-secret"  # noqa: S105 - local stand-ins only
 LOCAL_NOTIFY_KEY = "local-00000000-0000-4000-8000-000000000001-00000000-0000-4000-8000-000000000002"
+LOCAL_CALLBACK_TOKEN = "local-callback-token"  # noqa: S105 - local stand-ins only
+# Secrets whose default works only against the stand-ins: refused unless LOCAL_MODE is on.
+_PLACEHOLDERS = {
+    "notify_api_key": LOCAL_NOTIFY_KEY,
+    "webhook_secret": LOCAL_WEBHOOK_SECRET,
+    "callback_token": LOCAL_CALLBACK_TOKEN,
+}
 
 
 class NotifierSettings(ServiceSettings):
@@ -59,7 +66,7 @@ class NotifierSettings(ServiceSettings):
         description="A Notify letter template: heading ((subject)), text ((body)).",
     )
     callback_token: SecretStr = Field(
-        default=SecretStr("local-callback-token"),
+        default=SecretStr(LOCAL_CALLBACK_TOKEN),
         validation_alias="NOTIFIER_CALLBACK_TOKEN",
         description="Bearer token Notify sends with delivery receipts.",
     )
@@ -121,3 +128,17 @@ class NotifierSettings(ServiceSettings):
     backoff_max_seconds: float = Field(
         default=30, gt=0, validation_alias="NOTIFIER_BACKOFF_MAX_SECONDS"
     )
+
+    @field_validator(*_PLACEHOLDERS, mode="after")
+    @classmethod
+    def _no_placeholder_outside_local_mode(
+        cls, value: SecretStr, info: ValidationInfo
+    ) -> SecretStr:
+        """A known secret in production would let anyone sign webhooks or post receipts."""
+        name = str(info.field_name)
+        if not info.data.get("local_mode") and value.get_secret_value() == _PLACEHOLDERS[name]:
+            raise ValueError(
+                f"{cls.model_fields[name].validation_alias} is still the local placeholder: set "
+                "a real secret (LOCAL_MODE=true only with the local stand-ins)"
+            )
+        return value

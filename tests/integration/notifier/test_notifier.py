@@ -18,7 +18,7 @@ from pydantic import SecretStr
 
 from notifier.domain.templates import load_templates, sensitive_in
 from notifier.main import create_service
-from notifier.settings import NotifierSettings
+from notifier.settings import LOCAL_CALLBACK_TOKEN, NotifierSettings
 from shared.contracts import (
     ReferralDecided,
     ReferralNeedsTriage,
@@ -328,7 +328,7 @@ async def test_delivery_receipts_from_notify_update_the_row(
         accepted = await client.post(
             "/v1/notify/callback",
             json=receipt,
-            headers={"Authorization": "Bearer local-callback-token"},
+            headers={"Authorization": f"Bearer {LOCAL_CALLBACK_TOKEN}"},
         )
         assert accepted.status_code == 204
     (row,) = await rows(notifier)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
 
@@ -53,6 +54,38 @@ def create_key(
     )
     typer.echo(f"key id: {key_id}", err=True)
     typer.echo(secret)
+
+
+@keys.command("generate")
+def generate_key() -> None:
+    """Print a new key without storing it: for a secret store, from which a deployment gives
+    it to the system that presents it and to `keys register`."""
+    typer.echo(api_keys.generate()[1])
+
+
+@keys.command("register")
+def register_key(
+    organisation: Annotated[str, typer.Option(help="The organisation's ODS code.")],
+    key_env: Annotated[
+        str, typer.Option(help="The environment variable holding the key (never an argument).")
+    ],
+    label: Annotated[str, typer.Option(help="Which system uses it, for your records.")] = "",
+    scope: Annotated[str, typer.Option(help="'referrer', 'clinic' or 'notifier'.")] = "referrer",
+) -> None:
+    """Store a key made with `keys generate`; does nothing if it is already stored."""
+    if scope not in ("referrer", "notifier", "clinic"):
+        raise typer.BadParameter("scope is 'referrer', 'clinic' or 'notifier'")
+    secret = os.environ.get(key_env, "")
+    if not secret:
+        raise typer.BadParameter(f"{key_env} is not set", param_hint="--key-env")
+    try:
+        added = _with_database(
+            lambda conn: api_keys.register(conn, secret, organisation, scope, label)  # type: ignore[arg-type]
+        )
+    except ValueError as error:
+        typer.echo(f"{key_env}: {error}", err=True)
+        raise typer.Exit(1) from error
+    typer.echo("registered" if added else "already registered")
 
 
 @keys.command("revoke")

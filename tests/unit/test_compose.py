@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings
 from intake.settings import IntakeSettings
 from notifier.settings import NotifierSettings
 from router.settings import RouterSettings
+from tests.keys import INTAKE_PRIVATE_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "deploy" / "docker-compose.yml").read_text())
@@ -76,3 +77,69 @@ def test_service_database_url_matches_postgres_credentials() -> None:
     assert url == (
         f"postgresql://{pg['POSTGRES_USER']}:{pg['POSTGRES_PASSWORD']}@postgres:5432/{pg['POSTGRES_DB']}"
     )
+
+
+# What an operator's .env gives compose: real-looking secrets, none of them a placeholder.
+OPERATOR_ENV = {
+    "INTAKE_PRIVATE_KEY": INTAKE_PRIVATE_KEY,
+    "NOTIFIER_INTAKE_API_KEY": "whr_0123456789ab_" + "k" * 43,
+    "NOTIFIER_NOTIFY_API_KEY": "live-11111111-2222-4333-8444-555555555555-"
+    "66666666-7777-4888-8999-000000000000",
+    "NOTIFIER_WEBHOOK_SECRET": "w" * 40,
+    "NOTIFIER_CALLBACK_TOKEN": "c" * 40,
+    "NOTIFIER_SMTP_HOST": "relay.example.nhs.uk",
+}
+INTERPOLATION = re.compile(r"\$\{(\w+)(?::([?-])([^}]*))?\}")
+
+
+def interpolate(value: object, given: dict[str, str]) -> str:
+    """Compose's ${VAR}, ${VAR:-default} and ${VAR:?error} against `given`."""
+
+    def one(match: re.Match[str]) -> str:
+        name, kind, rest = match.groups()
+        if given.get(name):
+            return given[name]
+        if kind == "?":
+            raise LookupError(f"compose refuses to start: {rest}")
+        return rest or ""
+
+    return INTERPOLATION.sub(one, str(value))
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_every_service_can_be_built_from_composes_environment(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not a subset check: the settings are built, as the container would build them, with
+    nothing from this machine's environment (LOCAL_MODE included) to help."""
+    for variable in env_names(SERVICES[name]) | {"LOCAL_MODE"}:
+        monkeypatch.delenv(variable, raising=False)
+    for variable, value in COMPOSE["services"][name]["environment"].items():
+        monkeypatch.setenv(variable, interpolate(value, OPERATOR_ENV))
+    settings = SERVICES[name]()
+    assert settings.local_mode is False  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("secret", sorted(set(OPERATOR_ENV) - {"NOTIFIER_SMTP_HOST"}))
+def test_compose_refuses_to_start_without_each_secret(secret: str) -> None:
+    """No secret has a working default: compose stops with a message naming it."""
+    users = [
+        name for name, spec in COMPOSE["services"].items() if secret in spec.get("environment", {})
+    ]
+    assert users, secret
+    for name in users:
+        value = COMPOSE["services"][name]["environment"][secret]
+        with pytest.raises(LookupError, match=secret):
+            interpolate(value, {k: v for k, v in OPERATOR_ENV.items() if k != secret})
+
+
+def test_the_notifier_key_job_registers_the_key_the_notifier_presents() -> None:
+    job, notifier = COMPOSE["services"]["notifier-key"], COMPOSE["services"]["notifier"]
+    command = job["command"]
+    assert command[:5] == ["python", "-m", "intake", "keys", "register"]
+    assert command[command.index("--scope") + 1] == "notifier"
+    variable = command[command.index("--key-env") + 1]
+    assert job["environment"][variable] == notifier["environment"]["NOTIFIER_INTAKE_API_KEY"]
+    depends = notifier["depends_on"]
+    assert depends["notifier-key"]["condition"] == "service_completed_successfully"
+    assert job["environment"]["DATABASE_URL"] == notifier["environment"]["DATABASE_URL"]

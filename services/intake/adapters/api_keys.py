@@ -7,6 +7,7 @@ would only slow every request down.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -39,13 +40,48 @@ def _digest(secret: str) -> bytes:
     return hashlib.sha256(secret.encode()).digest()
 
 
+def generate() -> tuple[str, str]:
+    """(key id, key): 256 random bits behind a public id, in the shape `register` takes."""
+    key_id = secrets.token_hex(6)
+    return key_id, f"{KEY_PREFIX}_{key_id}_{secrets.token_urlsafe(32)}"
+
+
 async def create(
     conn: Connection, organisation_code: str, scope: Scope = "referrer", label: str = ""
 ) -> tuple[str, str]:
     """A new key; returns (key id, the key itself). The key is not stored and cannot be
     shown again."""
-    key_id = secrets.token_hex(6)
-    secret = f"{KEY_PREFIX}_{key_id}_{secrets.token_urlsafe(32)}"
+    key_id, secret = generate()
+    await _insert(conn, key_id, secret, organisation_code, scope, label)
+    return key_id, secret
+
+
+async def register(
+    conn: Connection, secret: str, organisation_code: str, scope: Scope, label: str = ""
+) -> bool:
+    """Store a key made beforehand with `generate` and kept in a secret store (a deployment
+    hands the same key to the service that presents it); True if new, False if it was already
+    registered. Safe to run at every deployment."""
+    shape = _SHAPE.fullmatch(secret)
+    if shape is None:
+        raise ValueError("not a key made by `python -m intake keys generate`")
+    existing = await conn.fetchval(
+        "SELECT key_sha256 FROM api_keys WHERE key_id = $1", shape.group(1)
+    )
+    if existing is not None:
+        if bytes(existing) != _digest(secret):
+            raise ValueError(f"key id {shape.group(1)} belongs to another key")
+        return False
+    await _insert(conn, shape.group(1), secret, organisation_code, scope, label)
+    return True
+
+
+_SHAPE = re.compile(rf"{KEY_PREFIX}_([0-9a-f]{{12}})_[A-Za-z0-9_-]{{43,}}")
+
+
+async def _insert(
+    conn: Connection, key_id: str, secret: str, organisation_code: str, scope: Scope, label: str
+) -> None:
     await conn.execute(
         "INSERT INTO api_keys (key_id, key_sha256, organisation_code, scope, label)"
         " VALUES ($1, $2, $3, $4, $5)",
@@ -56,7 +92,6 @@ async def create(
         scope,
         label,
     )
-    return key_id, secret
 
 
 async def revoke(conn: Connection, key_id: str) -> bool:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole system on this machine: Kafka, PostgreSQL, the provider stand-ins (Notify, SMTP,
 # clinic webhooks) and the three services. Ctrl-C stops all it started.
+# The services' full logs go to .devstack/logs/; `LOGS=1 make run` also shows them here, readable.
 source "$(dirname "$0")/lib.sh"
 install_project
 
@@ -30,7 +31,12 @@ export NOTIFIER_INTAKE_API_KEY
 export NOTIFIER_NOTIFY_BASE_URL=http://127.0.0.1:8090
 export NOTIFIER_CLINIC_WEBHOOK_URL='http://127.0.0.1:8090/clinics/{site}'
 for service in intake router notifier; do
-  "${UV[@]}" run --frozen python -m "$service" > >(tee ".devstack/logs/$service.log") 2>&1 &
+  if [[ -n "${LOGS:-}" ]]; then
+    LOG_FORMAT=console "${UV[@]}" run --frozen python -m "$service" \
+      > >(tee ".devstack/logs/$service.log") 2>&1 &
+  else
+    "${UV[@]}" run --frozen python -m "$service" > ".devstack/logs/$service.log" 2>&1 &
+  fi
   pids+=($!)
 done
 
@@ -48,7 +54,8 @@ REFERRALS_DEMO_API_KEY=$REFERRALS_DEMO_API_KEY "${UV[@]}" run --frozen referrals
   || echo "   (the samples could not be shown; see .devstack/logs/)"
 cat <<MSG
 
-== The system is up (logs in .devstack/logs/). Ctrl-C stops everything this command started.
+== The system is up. Ctrl-C stops everything this command started.
+   logs      .devstack/logs/*.log (JSON lines); to see them here as they come: LOGS=1 make run
    intake    http://127.0.0.1:8000  (OpenAPI /docs, AsyncAPI /asyncapi, /health/ready)
    router    http://127.0.0.1:8001
    notifier  http://127.0.0.1:8002

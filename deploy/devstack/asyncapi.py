@@ -35,7 +35,9 @@ def _builders() -> dict[str, Callable[[], Any]]:
         ),
         "router": lambda: router(RouterSettings.model_validate(_PLACEHOLDERS)),
         "notifier": lambda: notifier(
-            NotifierSettings.model_validate({**_PLACEHOLDERS, "intake_api_key": "placeholder"})
+            NotifierSettings.model_validate(
+                {**_PLACEHOLDERS, "intake_api_key": "placeholder", "local_mode": True}
+            )
         ),
     }
 

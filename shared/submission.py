@@ -1,4 +1,4 @@
-"""Referral submission v1 (../shared/handbook/CONTRACTS.md): the shape GP systems POST and
+"""Referral submission v1 (docs/CONTRACTS.md): the shape GP systems POST and
 self-referral forms emit, with every validation rule. Intake and `router explain` both use it.
 
 Validation dates ("in the past", "not in the future") are judged against `today`, taken from

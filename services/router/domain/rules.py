@@ -32,7 +32,7 @@ DEFAULT_RULE_IDS = {
 
 
 class RoutingDecision(BaseModel):
-    """The contract's routing decision (../shared/handbook/CONTRACTS.md)."""
+    """The contract's routing decision (docs/CONTRACTS.md)."""
 
     model_config = ConfigDict(frozen=True)
     outcome: Outcome

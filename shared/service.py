@@ -1,23 +1,30 @@
 """What every service's bootstrap shares: FastAPI app, Kafka broker, database, health.
 
-One broker per app (FastStream's FastAPI KafkaRouter); feature routers are included into it.
+One FastStream broker per app, started and stopped by the app's lifespan; feature routers are
+included into it. Not FastStream's FastAPI integration: it is deprecated (moved to a package of
+its own), and it serves `POST /asyncapi/try`, which publishes whatever it is sent to a real
+topic, unauthenticated, on every service's HTTP port.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Response
+from fastapi.responses import HTMLResponse
+from faststream.kafka import KafkaBroker
 from faststream.kafka import KafkaRouter as KafkaFeatureRouter
-from faststream.kafka.fastapi import KafkaRouter
+from faststream.specification import AsyncAPI
+from faststream.specification.asyncapi.site import get_asyncapi_html
 from prometheus_client import make_asgi_app
 
 from shared.database import Database
-from shared.kafka import bootstrap_list, broker_options
+from shared.kafka import build_broker
 from shared.logging import get_logger
 from shared.metrics import REGISTRY
 from shared.outbox import OutboxRelay
@@ -31,12 +38,12 @@ class Service:
     name: str
     settings: ServiceSettings
     database: Database
-    kafka: KafkaRouter
+    broker: KafkaBroker
     app: FastAPI
 
-    @property
-    def broker(self) -> Any:
-        return self.kafka.broker
+    def asyncapi(self) -> AsyncAPI:
+        """The service's AsyncAPI document: its subscribers and publishers, with schemas."""
+        return AsyncAPI(self.broker, title=self.name, version="1", description=self.app.description)
 
 
 def build_service(
@@ -59,62 +66,70 @@ def build_service(
     """
     if relay_outbox:
         workers = (*workers, _relay)
+    broker = build_broker(settings.kafka_bootstrap_servers, client_id=name)
+    for feature_router in feature_routers:
+        broker.include_router(feature_router)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        # Runs around the broker: the database is open before the first message arrives.
+        # The database is open before the first message arrives, and closes after the last.
         await database.open()
         try:
-            yield
+            await broker.start()
+            tasks = [asyncio.create_task(_supervised(worker, service)) for worker in workers]
+            try:
+                await _announce(service)
+                yield
+            finally:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                await broker.stop()
         finally:
             for close in closing:
                 await close()
             await database.close()
 
-    kafka = KafkaRouter(
-        bootstrap_list(settings.kafka_bootstrap_servers),
-        lifespan=lifespan,
-        schema_url="/asyncapi",
-        **broker_options(client_id=name),
-    )
-    for feature_router in feature_routers:
-        kafka.broker.include_router(feature_router)
-
-    app = FastAPI(title=name, description=description, version="1")
-    app.include_router(kafka)
+    app = FastAPI(title=name, description=description, version="1", lifespan=lifespan)
     for http_router in http_routers:
         app.include_router(http_router)
-    service = Service(name, settings, database, kafka, app)
+    service = Service(name, settings, database, broker, app)
     app.include_router(_health_router(service))
+    app.include_router(_asyncapi_router(service))
     app.mount("/metrics", make_asgi_app(REGISTRY))
-
-    tasks: list[asyncio.Task[None]] = []
-
-    @kafka.after_startup
-    async def start_workers(_app: FastAPI) -> None:
-        for worker in workers:
-            tasks.append(asyncio.create_task(_supervised(worker, service)))
-
-    @kafka.on_broker_shutdown
-    async def stop_workers(_app: FastAPI) -> None:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        tasks.clear()
-
-    @kafka.after_startup
-    async def announce(_app: FastAPI) -> None:
-        subscribers: list[Any] = list(kafka.broker.subscribers)
-        topics = sorted({getattr(t, "name", str(t)) for s in subscribers for t in s.topics})
-        log.info(
-            "connected and idle",
-            kafka=settings.kafka_bootstrap_servers,
-            postgres=await database.server_version(),
-            schema=database.schema,
-            subscribed=topics,
-        )
-
     return service
+
+
+async def _announce(service: Service) -> None:
+    subscribers: list[Any] = list(service.broker.subscribers)
+    topics = sorted({getattr(t, "name", str(t)) for s in subscribers for t in s.topics})
+    log.info(
+        "connected and idle",
+        kafka=service.settings.kafka_bootstrap_servers,
+        postgres=await service.database.server_version(),
+        schema=service.database.schema,
+        subscribed=topics,
+    )
+
+
+def _asyncapi_router(service: Service) -> APIRouter:
+    """The AsyncAPI document, read-only: a page for people, JSON and YAML for tools."""
+    router = APIRouter(prefix="/asyncapi", tags=["asyncapi"])
+
+    @router.get("", summary="The AsyncAPI document as a page.", response_class=HTMLResponse)
+    async def page() -> HTMLResponse:
+        return HTMLResponse(get_asyncapi_html(service.asyncapi().to_specification()))
+
+    @router.get(".json", summary="The AsyncAPI document (JSON).")
+    async def as_json() -> Response:
+        document = service.asyncapi().to_specification().to_jsonable()
+        return Response(json.dumps(document, indent=2), media_type="application/json")
+
+    @router.get(".yaml", summary="The AsyncAPI document (YAML).")
+    async def as_yaml() -> Response:
+        return Response(service.asyncapi().to_specification().to_yaml(), media_type="text/yaml")
+
+    return router
 
 
 async def _relay(service: Service) -> None:

@@ -44,11 +44,8 @@ def _builders() -> dict[str, Callable[[], Any]]:
 
 def render(name: str, build: Callable[[], Any]) -> str:
     service = build()
-    schema = service.kafka.schema
-    schema.title, schema.version = name, "1"
-    schema.description = service.app.description
     # FastStream lists channels in set order, which varies between runs: sort for a stable file.
-    document = yaml.safe_load(schema.to_specification().to_yaml())
+    document = yaml.safe_load(service.asyncapi().to_specification().to_yaml())
     return str(yaml.safe_dump(document, sort_keys=True, allow_unicode=True, width=100))
 
 

@@ -8,8 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from faststream.kafka import KafkaRouter
-from faststream.kafka.fastapi import KafkaMessage
+from faststream.kafka import KafkaMessage, KafkaRouter
 from pydantic import ValidationError
 
 from intake.adapters import referral_store

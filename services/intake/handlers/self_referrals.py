@@ -10,8 +10,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any, TypeAlias
 
-from faststream.kafka import KafkaRouter
-from faststream.kafka.fastapi import KafkaMessage
+from faststream.kafka import KafkaMessage, KafkaRouter
 
 from intake import service_layer
 from intake.adapters.self_referral_codec import Unreadable, decode

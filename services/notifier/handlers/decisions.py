@@ -6,8 +6,7 @@ import uuid
 from typing import TypeAlias
 
 from aiokafka import ConsumerRecord
-from faststream.kafka import KafkaRouter
-from faststream.kafka.fastapi import KafkaMessage
+from faststream.kafka import KafkaMessage, KafkaRouter
 from pydantic import ValidationError
 
 from notifier.service_layer import Incoming, Notifier

@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from faststream.kafka import KafkaRouter
-from faststream.kafka.fastapi import KafkaMessage
+from faststream.kafka import KafkaMessage, KafkaRouter
 from pydantic import ValidationError
 
 from router import service_layer

@@ -106,6 +106,10 @@ class Replica:
 class Load:
     accepted: dict[str, str] = field(default_factory=dict)  # tracking reference -> door
     http_retries: int = 0
+    http_given_up: int = 0  # still not accepted after GIVE_UP_S of retrying
+
+
+GIVE_UP_S = 300  # a GP system's patience with one referral
 
 
 async def wait_ready(url: str, within: float = 120) -> None:
@@ -121,12 +125,14 @@ async def wait_ready(url: str, within: float = 120) -> None:
     raise TimeoutError(f"{url} not ready")
 
 
-async def submit_gp(intakes: list[Replica], key: str, load: Load, stop_at: float) -> None:
-    """As a GP system does: one Idempotency-Key, retried on any replica until accepted."""
+async def submit_gp(intakes: list[Replica], key: str, load: Load) -> None:
+    """As a GP system does: one Idempotency-Key, retried on any replica until accepted (or
+    until it gives up, counted)."""
     idempotency = str(uuid.uuid4())
     headers = {"Authorization": f"Bearer {key}", "Idempotency-Key": idempotency}
+    give_up_at = time.monotonic() + GIVE_UP_S
     async with httpx.AsyncClient(timeout=10) as client:
-        while time.monotonic() < stop_at + 300:
+        while time.monotonic() < give_up_at:
             replica = RNG.choice(intakes)
             try:
                 answer = await client.post(replica.url + "/v1/referrals", json=GP, headers=headers)
@@ -137,6 +143,7 @@ async def submit_gp(intakes: list[Replica], key: str, load: Load, stop_at: float
                 pass
             load.http_retries += 1
             await asyncio.sleep(1)
+    load.http_given_up += 1
 
 
 async def submit_self(bootstrap: str, topic: str, public_key: str, load: Load) -> None:
@@ -342,7 +349,7 @@ async def measure(
     n = 0
     while time.monotonic() < end or not faulting.done():  # load lasts as long as the faults
         job = (
-            submit_gp(intakes, key, load, end)
+            submit_gp(intakes, key, load)
             if n % 2
             else submit_self(bootstrap, topic, public_key, load)
         )
@@ -389,6 +396,7 @@ async def measure(
         "accepted": len(references),
         "by_door": dict(Counter(load.accepted.values())),
         "http_retries": load.http_retries,
+        "http_given_up": load.http_given_up,
         "faults": dict(faults_done),
         "fault_log": done,
         "restarted_after_exit": restarts,
@@ -404,6 +412,7 @@ async def measure(
     print(f"{'Kafka brokers':<36} {args.brokers}")
     print(f"{'offered / accepted':<36} {offered} / {len(references)} {results['by_door']}")
     print(f"{'HTTP retries (same Idempotency-Key)':<36} {load.http_retries}")
+    print(f"{'HTTP referrals given up after 300 s':<36} {load.http_given_up}")
     for name, count in sorted(faults_done.items()):
         print(f"{'fault: ' + name:<36} {count}")
     for what in ("decision", "patient", "clinic"):
@@ -413,7 +422,7 @@ async def measure(
     for status, count in sorted(found["refused"].items()):
         print(f"{'Notify stand-in answered ' + status:<36} {count}")
     print(f"{'drained after the last fault':<36} {drained_after:.1f} s")
-    failed = any(lost.values()) or any(doubled.values()) or drained_after > 60
+    failed = any(lost.values()) or any(doubled.values()) or drained_after > 60 or load.http_given_up
     return 1 if failed else 0
 
 

@@ -31,16 +31,16 @@ from typing import Any
 import httpx
 
 from bench.common import ensure_stack, save_results
+from devstack.samples import self_referral
+from devstack.services import service_process
+from devstack.system import running_system
 from devstack.topics import ensure_topics
 from intake.domain.tracking import new_tracking_reference
 from ops.kafka_views import read_to_end
 from shared.contracts import SelfReferralSubmitted
 from shared.kafka import publish_events
 from shared.sealed import seal
-from tests.processes import service_process
-from tests.samples import self_referral
-from tests.standins import Standins, standins_process
-from tests.system import running_system
+from standins.client import Standins, standins_process
 
 # Routed (pelvic health, Birmingham), told by SMS: one Notify message per woman.
 REFERENCE = re.compile(r"[A-Za-z0-9-]{6,20}")  # shared.contracts.TrackingReference, in a text

@@ -42,6 +42,8 @@ from bench.common import save_results
 from devstack.config import StackSettings
 from devstack.kafka import KafkaServer
 from devstack.postgres import PostgresServer
+from devstack.samples import gp_referral, self_referral
+from devstack.services import ROOT, free_port, run_cli
 from devstack.topics import ensure_topics, leader_of
 from intake.adapters.self_referral_codec import encode
 from intake.domain.tracking import new_tracking_reference
@@ -50,9 +52,7 @@ from shared.kafka import build_broker, publish_event
 from shared.sealed import public_key_of
 from shared.submission import ReferralSubmission
 from shared.topics import REFERRAL_RECEIVED, REFERRAL_ROUTED, SELF_REFERRAL_SUBMITTED
-from tests.processes import ROOT, free_port, run_cli
-from tests.samples import gp_referral, self_referral
-from tests.standins import Standins, standins_process
+from standins.client import Standins, standins_process
 
 SERVICES = ("intake", "router", "notifier")
 # Both routed (pelvic health, Birmingham): the patient is sent one SMS, the clinic one webhook.

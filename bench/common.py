@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tests.processes import ROOT
+from devstack.services import ROOT
 
 RESULTS = ROOT / "bench" / "results"
 

@@ -26,12 +26,12 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer
 
 from bench.common import RESULTS, ensure_stack, peak_rss_mb, save_results
+from devstack.samples import gp_referral, self_referral
+from devstack.services import run_cli, service_process
 from devstack.topics import ensure_topics
 from shared.contracts import SelfReferralSubmitted
 from shared.kafka import publish_events
 from shared.sealed import generate_keypair, seal
-from tests.processes import run_cli, service_process
-from tests.samples import gp_referral, self_referral
 
 
 def wrk(url: str, seconds: int, connections: int, script: Path | None = None) -> dict[str, float]:

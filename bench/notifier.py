@@ -22,13 +22,13 @@ import httpx
 from notifications_python_client.notifications import NotificationsAPIClient
 
 from bench.common import ensure_stack, peak_rss_mb, save_results
+from devstack.samples import gp_referral
+from devstack.services import run_cli, service_process
 from devstack.topics import ensure_topics
 from notifier.settings import LOCAL_NOTIFY_KEY
 from shared.contracts import ReferralRouted
 from shared.kafka import publish_events
-from tests.processes import run_cli, service_process
-from tests.samples import gp_referral
-from tests.standins import standins_process
+from standins.client import standins_process
 
 
 def baseline(url: str, n: int) -> float:

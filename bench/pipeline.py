@@ -34,14 +34,14 @@ import httpx
 from bench.common import ensure_stack, peak_rss_mb, save_results
 from bench.cpu import cpu_ms_per_item, cpu_seconds
 from bench.router import raw_kafka
+from devstack.samples import gp_referral, self_referral
+from devstack.system import System, running_system
 from devstack.topics import ensure_topics
 from shared.contracts import SelfReferralSubmitted
 from shared.db import connect
 from shared.kafka import build_broker, publish_event, publish_events
 from shared.sealed import generate_keypair, seal
-from tests.samples import gp_referral, self_referral
-from tests.standins import standins_process
-from tests.system import System, running_system
+from standins.client import standins_process
 
 # A self-referral that is routed (pelvic health, Birmingham): an SMS and a webhook each.
 SELF = self_referral(**{"patient.postcode": "B1 1AA", "patient.contact_preferences": ["sms"]})

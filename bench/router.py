@@ -23,13 +23,13 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from bench.common import ensure_stack, peak_rss_mb, save_results
+from devstack.samples import received_event as received
+from devstack.services import service_process
 from devstack.topics import ensure_topics
 from router.domain.rules import decide
 from shared.contracts import ReferralReceived
 from shared.directory import load_directory
 from shared.kafka import publish_events
-from tests.integration.router.test_router_service import received
-from tests.processes import service_process
 
 OUTCOMES = ("referrals.routed", "referrals.rejected", "referrals.triage")
 VARIED = [

@@ -10,14 +10,14 @@ from collections.abc import AsyncIterator, Iterator
 import asyncpg
 import pytest
 
+from devstack.services import run_cli, service_process
 from devstack.topics import ensure_topics
 from shared.logging import configure_logging
-from tests.intake_process import Intake
-from tests.keys import INTAKE_PRIVATE_KEY
-from tests.processes import run_cli, service_process
-from tests.running import RunningIntake, intake_settings, running_intake
-from tests.servers import Servers, session_servers
-from tests.standins import Standins, standins_process
+from standins.client import Standins, standins_process
+from tests.support.intake_process import Intake
+from tests.support.keys import INTAKE_PRIVATE_KEY
+from tests.support.running import RunningIntake, intake_settings, running_intake
+from tests.support.servers import Servers, session_servers
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -11,8 +11,8 @@ import uuid
 import httpx
 import pytest
 
-from tests.processes import run_cli, service_process
-from tests.servers import Servers
+from devstack.services import run_cli, service_process
+from tests.support.servers import Servers
 
 
 def register(namespace: dict[str, str], key: str) -> subprocess.CompletedProcess[str]:

@@ -13,12 +13,12 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
+from devstack.samples import FORM_PATIENT, days_from_today, gp_referral
+from devstack.services import run_cli, service_process
 from devstack.topics import ensure_topics
-from tests.kafka_reader import body, wait_for
-from tests.pii import identifiers_in
-from tests.processes import run_cli, service_process
-from tests.samples import FORM_PATIENT, days_from_today, gp_referral
-from tests.servers import Servers
+from tests.support.kafka_reader import body, wait_for
+from tests.support.pii import identifiers_in
+from tests.support.servers import Servers
 
 CHROMIUM = "/usr/bin/chromium"
 RECEIVED = "referrals.received"

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from tests.kafka_reader import read_all
-from tests.pii import identifiers_in
-from tests.servers import Servers
+from tests.support.kafka_reader import read_all
+from tests.support.pii import identifiers_in
+from tests.support.servers import Servers
 
 
 @pytest.mark.last

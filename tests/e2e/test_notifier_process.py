@@ -9,14 +9,14 @@ import uuid
 
 import asyncpg
 
+from devstack.services import service_process
 from devstack.topics import ensure_topics
 from shared.contracts import ReferralNeedsTriage
 from shared.kafka import publish_events
-from tests.intake_process import Intake
-from tests.kafka_reader import wait_for
-from tests.processes import service_process
-from tests.servers import Servers
-from tests.standins import Standins
+from standins.client import Standins
+from tests.support.intake_process import Intake
+from tests.support.kafka_reader import wait_for
+from tests.support.servers import Servers
 
 
 async def statuses(dsn: str, schema: str) -> list[str]:

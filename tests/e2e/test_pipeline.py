@@ -13,19 +13,19 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
+from devstack.samples import GP_PATIENT, SELF_PATIENT, gp_referral, self_referral
+from devstack.services import ServiceProcess
+from devstack.system import running_system
 from devstack.topics import ensure_topics
 from intake.adapters.self_referral_codec import encode
 from intake.domain.tracking import new_tracking_reference
 from ops.__main__ import cli as ops_cli
 from shared.kafka import build_broker, publish_event
 from shared.submission import ReferralSubmission
-from tests.keys import INTAKE_PUBLIC_KEY
-from tests.pii import identifiers_in
-from tests.processes import ServiceProcess
-from tests.samples import GP_PATIENT, SELF_PATIENT, gp_referral, self_referral
-from tests.servers import Servers
-from tests.standins import Standins
-from tests.system import running_system
+from standins.client import Standins
+from tests.support.keys import INTAKE_PUBLIC_KEY
+from tests.support.pii import identifiers_in
+from tests.support.servers import Servers
 
 
 class Pipeline:

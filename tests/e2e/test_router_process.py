@@ -14,14 +14,14 @@ from pathlib import Path
 
 import httpx
 
+from devstack.samples import gp_referral
+from devstack.samples import received_event as received
+from devstack.services import ROOT, run_cli, service_process
 from devstack.topics import ensure_topics
 from shared.kafka import publish_events
-from tests.integration.router.test_router_service import received
-from tests.kafka_reader import read_all
-from tests.pii import identifiers_in
-from tests.processes import ROOT, run_cli, service_process
-from tests.samples import gp_referral
-from tests.servers import Servers
+from tests.support.kafka_reader import read_all
+from tests.support.pii import identifiers_in
+from tests.support.servers import Servers
 
 OUTCOME_TOPICS = ("referrals.routed", "referrals.rejected", "referrals.triage")
 

@@ -9,8 +9,8 @@ import uuid
 import httpx
 import pytest
 
-from tests.processes import service_process
-from tests.servers import Servers
+from devstack.services import service_process
+from tests.support.servers import Servers
 
 
 @pytest.mark.parametrize("service", ["intake", "router", "notifier"])

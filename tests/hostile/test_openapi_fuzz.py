@@ -20,9 +20,9 @@ from pydantic import SecretStr
 
 from intake.main import create_service
 from intake.settings import IntakeSettings
-from tests.intake_process import Intake
-from tests.keys import INTAKE_PRIVATE_KEY
-from tests.servers import Servers
+from tests.support.intake_process import Intake
+from tests.support.keys import INTAKE_PRIVATE_KEY
+from tests.support.servers import Servers
 
 EXAMPLES = int(os.environ.get("HOSTILE_EXAMPLES", "60"))
 

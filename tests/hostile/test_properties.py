@@ -15,14 +15,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from devstack.samples import gp_referral, self_referral
 from intake.adapters.self_referral_codec import Unreadable, decode
 from intake.domain.referral import BadReference, NotASelfReferral, accept_self_referral
 from shared.contracts import ReferralDecided, ReferralReceived
 from shared.reduction import for_routing
 from shared.sealed import seal
 from shared.submission import ReferralSubmission, field_errors
-from tests.keys import INTAKE_PRIVATE_KEY, INTAKE_PUBLIC_KEY
-from tests.samples import gp_referral, self_referral
+from tests.support.keys import INTAKE_PRIVATE_KEY, INTAKE_PUBLIC_KEY
 
 TODAY = date.today()
 TEXT_PATHS = (

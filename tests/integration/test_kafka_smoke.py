@@ -3,31 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from faststream.kafka import KafkaMessage
 
-from shared.contracts import PregnancyStatus, ReferralReceived, ReferrerRole, ServiceCode
+from devstack.samples import received_event
+from shared.contracts import ReferralReceived
 from shared.kafka import SUBSCRIBER_DEFAULTS, build_broker, publish_event
-from tests.servers import Servers
-
-
-def received_event() -> ReferralReceived:
-    return ReferralReceived(
-        correlation_id=str(uuid.uuid4()),
-        referral_id=uuid.uuid4(),
-        tracking_reference="WHR-7K3M-9QXT4",
-        service=ServiceCode.PELVIC_HEALTH,
-        referrer_role=ReferrerRole.GP,
-        referrer_organisation_code="M85001",
-        age_years=34,
-        sex_at_birth="female",
-        postcode_district="B1",
-        pregnancy_status=PregnancyStatus.POSTNATAL,
-        delivery_date="2026-07-14",  # type: ignore[arg-type]
-    )
+from tests.support.servers import Servers
 
 
 async def test_faststream_round_trip_with_shared_contract(

@@ -9,7 +9,7 @@ from notifier.adapters.provider_budget import DAY_SECONDS
 from ops.held import held
 from ops.settings import OpsSettings
 from shared.database import Database
-from tests.servers import Servers
+from tests.support.servers import Servers
 
 MIGRATIONS = Path(__file__).parents[2] / "services" / "notifier" / "migrations"
 

@@ -14,8 +14,8 @@ from shared.contracts import DeadLetter, Event
 from shared.database import Database
 from shared.kafka import build_broker
 from tests.integration.router.test_router_service import received
-from tests.kafka_reader import body, wait_for
-from tests.servers import Servers
+from tests.support.kafka_reader import body, wait_for
+from tests.support.servers import Servers
 
 ROUTER_MIGRATIONS = Path(__file__).parents[2] / "services" / "router" / "migrations"
 

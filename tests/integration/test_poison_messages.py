@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from devstack.samples import gp_referral, self_referral
 from router.main import create_service
 from shared.contracts import DeadLetter, ReferralRouted
 from shared.kafka import MAX_KEPT_ORIGINAL_BYTES, build_broker, publish_event
@@ -27,12 +28,11 @@ from tests.integration.intake.test_self_referral_events import (
 from tests.integration.router.test_router_service import decisions, router_settings
 from tests.integration.router.test_router_service import publish as publish_received
 from tests.integration.router.test_router_service import received as received_event
-from tests.kafka_reader import body, wait_for
-from tests.keys import INTAKE_PRIVATE_KEY, INTAKE_PUBLIC_KEY
-from tests.pii import identifiers_in
-from tests.running import RunningIntake, running
-from tests.samples import gp_referral, self_referral
-from tests.servers import Servers
+from tests.support.kafka_reader import body, wait_for
+from tests.support.keys import INTAKE_PRIVATE_KEY, INTAKE_PUBLIC_KEY
+from tests.support.pii import identifiers_in
+from tests.support.running import RunningIntake, running
+from tests.support.servers import Servers
 
 LARGE = 700 * 1024  # with the old double encoding, its dead letter passed the 1 MiB limit
 

@@ -9,7 +9,7 @@ import asyncpg
 import pytest
 
 from shared.db import MigrationError, apply_migrations, create_pool
-from tests.servers import Servers
+from tests.support.servers import Servers
 
 SERVICES = Path(__file__).resolve().parents[2] / "services"
 

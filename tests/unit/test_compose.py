@@ -13,7 +13,7 @@ from pydantic_settings import BaseSettings
 from intake.settings import IntakeSettings
 from notifier.settings import NotifierSettings
 from router.settings import RouterSettings
-from tests.keys import INTAKE_PRIVATE_KEY
+from tests.support.keys import INTAKE_PRIVATE_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "deploy" / "docker-compose.yml").read_text())

@@ -7,9 +7,9 @@ import uuid
 import pytest
 from pydantic import ValidationError
 
+from devstack.samples import received_event
 from shared import contracts, topics
 from shared.logging import SENSITIVE_KEYS
-from tests.integration.test_kafka_smoke import received_event
 
 EVENT_TYPES = [
     contracts.ReferralReceived,

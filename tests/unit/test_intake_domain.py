@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from devstack.samples import gp_referral
 from intake.domain.tracking import ALPHABET, is_valid_tracking_reference, new_tracking_reference
 from shared.reduction import age_in_years, for_routing
 from shared.submission import ReferralSubmission
-from tests.samples import gp_referral
 from tests.unit.test_submission import TODAY
 
 

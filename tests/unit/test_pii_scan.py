@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 
-from tests.pii import identifiers_in
-from tests.samples import GP_PATIENT
+from devstack.samples import GP_PATIENT
+from tests.support.pii import identifiers_in
 
 
 def test_identifiers_in_clear_json_are_found() -> None:

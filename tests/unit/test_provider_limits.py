@@ -12,10 +12,10 @@ import pytest
 from aiohttp import web
 from aiosmtpd.controller import Controller
 
+from devstack.services import free_port
 from notifier.adapters.smtp_provider import SmtpProvider
 from notifier.adapters.webhook_provider import WebhookProvider
 from notifier.domain.plan import Message
-from tests.processes import free_port
 
 
 class Peak:

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from devstack.samples import gp_referral, self_referral
 from shared.submission import ReferralSubmission, field_errors, postcode_district
-from tests.samples import gp_referral, self_referral
 
 TODAY = date(2026, 11, 23)
 

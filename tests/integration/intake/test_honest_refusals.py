@@ -12,14 +12,14 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from devstack.samples import gp_referral
 from intake.adapters import api_keys
 from intake.main import create_service
 from tests.integration.intake.test_self_referral_form import FORM, filled, token
-from tests.keys import INTAKE_PRIVATE_KEY
-from tests.running import RunningIntake, intake_settings, running
-from tests.samples import gp_referral
-from tests.servers import Servers
-from tests.tcp_proxy import TcpProxy
+from tests.support.keys import INTAKE_PRIVATE_KEY
+from tests.support.running import RunningIntake, intake_settings, running
+from tests.support.servers import Servers
+from tests.support.tcp_proxy import TcpProxy
 
 
 @pytest.fixture

@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 
+from devstack.samples import gp_referral
 from intake.api.csrf import COOKIE, FIELD
 from tests.integration.intake.test_self_referral_form import FORM, filled, token
-from tests.keys import INTAKE_PRIVATE_KEY
-from tests.pii import identifiers_in
-from tests.running import RunningIntake, intake_settings, running_intake
-from tests.samples import gp_referral
-from tests.servers import Servers
+from tests.support.keys import INTAKE_PRIVATE_KEY
+from tests.support.pii import identifiers_in
+from tests.support.running import RunningIntake, intake_settings, running_intake
+from tests.support.servers import Servers
 
 
 @pytest.fixture

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
+from devstack.samples import gp_referral
 from shared.contracts import ReferralReceived
-from tests.kafka_reader import body
-from tests.pii import identifiers_in
-from tests.running import RunningIntake
-from tests.samples import gp_referral
+from tests.support.kafka_reader import body
+from tests.support.pii import identifiers_in
+from tests.support.running import RunningIntake
 
 RECEIVED = "referrals.received"
 

@@ -7,16 +7,16 @@ import json
 import uuid
 from typing import Any
 
+from devstack.samples import gp_referral, self_referral
 from intake.domain.tracking import new_tracking_reference
 from shared.contracts import DeadLetter, ReferralReceived, SelfReferralSubmitted
 from shared.kafka import build_broker, publish_event
 from shared.sealed import open_sealed, seal
 from shared.submission import ReferralSubmission
-from tests.kafka_reader import body, wait_for
-from tests.keys import INTAKE_PRIVATE_KEY, INTAKE_PUBLIC_KEY
-from tests.pii import identifiers_in
-from tests.running import RunningIntake
-from tests.samples import gp_referral, self_referral
+from tests.support.kafka_reader import body, wait_for
+from tests.support.keys import INTAKE_PRIVATE_KEY, INTAKE_PUBLIC_KEY
+from tests.support.pii import identifiers_in
+from tests.support.running import RunningIntake
 
 SELF_REFERRAL, DLQ, RECEIVED = (
     "referrals.self-referral",

@@ -10,14 +10,14 @@ from typing import Any
 
 import pytest
 
+from devstack.samples import FORM_PATIENT, days_from_today, gp_referral
 from intake.api.csrf import FIELD
 from shared.contracts import ReferralNeedsTriage, ReferralRouted, SelfReferralSubmitted
 from shared.kafka import build_broker, publish_event
-from tests.kafka_reader import body, wait_for
-from tests.keys import INTAKE_PRIVATE_KEY
-from tests.running import RunningIntake, intake_settings, running_intake
-from tests.samples import FORM_PATIENT, days_from_today, gp_referral
-from tests.servers import Servers
+from tests.support.kafka_reader import body, wait_for
+from tests.support.keys import INTAKE_PRIVATE_KEY
+from tests.support.running import RunningIntake, intake_settings, running_intake
+from tests.support.servers import Servers
 
 FORM = "/self-referral/pelvic-health"
 

@@ -14,7 +14,7 @@ from notifier.domain.plan import Message
 from notifier.main import create_service
 from notifier.settings import LOCAL_NOTIFY_KEY
 from shared.contracts import ReferralNeedsTriage
-from tests.intake_process import Intake
+from standins.client import Standins
 from tests.integration.notifier.test_notifier import (
     decision,
     for_referral,
@@ -22,9 +22,9 @@ from tests.integration.notifier.test_notifier import (
     publish,
     rows,
 )
-from tests.running import running
-from tests.servers import Servers
-from tests.standins import Standins
+from tests.support.intake_process import Intake
+from tests.support.running import running
+from tests.support.servers import Servers
 
 
 async def test_a_stalled_notifiers_message_is_sent_once_by_whoever_holds_the_lease(

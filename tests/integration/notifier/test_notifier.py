@@ -16,6 +16,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from devstack.samples import GP_PATIENT, SELF_PATIENT
 from notifier.domain.templates import load_templates, sensitive_in
 from notifier.main import create_service
 from notifier.settings import LOCAL_CALLBACK_TOKEN, NotifierSettings
@@ -27,14 +28,13 @@ from shared.contracts import (
 )
 from shared.kafka import build_broker, publish_event
 from shared.service import Service
-from tests.intake_process import Intake
-from tests.kafka_reader import body, read_all, wait_for
-from tests.keys import INTAKE_PUBLIC_KEY
-from tests.pii import identifiers_in
-from tests.running import running
-from tests.samples import GP_PATIENT, SELF_PATIENT
-from tests.servers import Servers
-from tests.standins import Standins
+from standins.client import Standins
+from tests.support.intake_process import Intake
+from tests.support.kafka_reader import body, read_all, wait_for
+from tests.support.keys import INTAKE_PUBLIC_KEY
+from tests.support.pii import identifiers_in
+from tests.support.running import running
+from tests.support.servers import Servers
 
 SENSITIVE = load_templates().sensitive_words
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 from router.main import create_service
 from shared.kafka import build_broker
 from tests.integration.router.test_router_service import router_settings
-from tests.kafka_reader import read_all
-from tests.running import running
-from tests.servers import Servers
+from tests.support.kafka_reader import read_all
+from tests.support.running import running
+from tests.support.servers import Servers
 
 ROUTED = "referrals.routed"
 

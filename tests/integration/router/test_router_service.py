@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from devstack.samples import received_event as received
 from router import service_layer
 from router.domain.triage import TriageError
 from router.main import create_service
@@ -17,29 +18,11 @@ from shared.contracts import DeadLetter, ReferralReceived
 from shared.directory import load_directory
 from shared.kafka import build_broker, publish_event
 from shared.service import Service
-from tests.kafka_reader import body, read_all, wait_for
-from tests.running import running
-from tests.servers import Servers
+from tests.support.kafka_reader import body, read_all, wait_for
+from tests.support.running import running
+from tests.support.servers import Servers
 
 RECEIVED, DLQ = "referrals.received", "referrals.received.dlq"
-
-
-def received(**changes: Any) -> ReferralReceived:
-    values: dict[str, Any] = {
-        "correlation_id": str(uuid.uuid4()),
-        "referral_id": uuid.uuid4(),
-        "tracking_reference": "WHR-2345-6789X",
-        "service": "pelvic-health",
-        "referrer_role": "gp",
-        "referrer_organisation_code": "M85001",
-        "age_years": 34,
-        "sex_at_birth": "female",
-        "postcode_district": "B1",
-        "pregnancy_status": "postnatal",
-        "delivery_date": date(2026, 7, 14),
-        **changes,
-    }
-    return ReferralReceived(**values)
 
 
 def router_settings(

@@ -7,7 +7,7 @@ import re
 
 from stdnum.gb import nhs
 
-from tests.samples import PATIENT_IDENTIFIERS
+from devstack.samples import PATIENT_IDENTIFIERS
 
 _TEN_DIGITS = re.compile(r"(?<![0-9A-Za-z])\d{3}[ -]?\d{3}[ -]?\d{4}(?![0-9A-Za-z])")
 # Anchored at the start of a run and bounded, so that a long base64 run without an "@" is

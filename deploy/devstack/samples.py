@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import copy
+import uuid
+from datetime import date
 from typing import Any
 
 from shared.clock import days_from_today
+from shared.contracts import ReferralReceived
 
 # Identifiers used by any test; none may ever appear on a topic or in a log line.
 GP_PATIENT = {
@@ -105,3 +108,22 @@ def _apply(body: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
         else:
             node[leaf] = value
     return body
+
+
+def received_event(**changes: Any) -> ReferralReceived:
+    """A `ReferralReceived` as intake publishes it (no identifiers), routed by default."""
+    values: dict[str, Any] = {
+        "correlation_id": str(uuid.uuid4()),
+        "referral_id": uuid.uuid4(),
+        "tracking_reference": "WHR-2345-6789X",
+        "service": "pelvic-health",
+        "referrer_role": "gp",
+        "referrer_organisation_code": "M85001",
+        "age_years": 34,
+        "sex_at_birth": "female",
+        "postcode_district": "B1",
+        "pregnancy_status": "postnatal",
+        "delivery_date": date(2026, 7, 14),
+        **changes,
+    }
+    return ReferralReceived(**values)

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from tests.processes import ROOT, free_port, wait_ready
+from devstack.services import ROOT, free_port, wait_ready
 
 
 @dataclass

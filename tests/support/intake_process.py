@@ -9,14 +9,14 @@ from typing import Any
 
 import httpx
 
+from devstack.samples import gp_referral, self_referral
+from devstack.services import ServiceProcess, run_cli
 from intake.adapters.self_referral_codec import encode
 from intake.domain.tracking import new_tracking_reference
 from shared.kafka import build_broker, publish_event
 from shared.submission import ReferralSubmission
-from tests.keys import INTAKE_PUBLIC_KEY
-from tests.processes import ServiceProcess, run_cli
-from tests.samples import gp_referral, self_referral
-from tests.servers import Servers
+from tests.support.keys import INTAKE_PUBLIC_KEY
+from tests.support.servers import Servers
 
 
 class Intake:

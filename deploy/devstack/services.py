@@ -1,4 +1,5 @@
-"""Services as separate processes, as in production: start, wait ready, stop or kill."""
+"""Services as separate processes, as in production: start, wait ready, stop or kill (the
+tests, the benchmarks and the chaos suite run them so)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from devstack.config import PROJECT_ROOT
+
+ROOT = PROJECT_ROOT
 
 
 def free_port() -> int:
@@ -61,14 +63,14 @@ def wait_ready(
     while time.monotonic() < deadline:
         if process.poll() is not None:
             output = log.read_text()
-            pytest.fail(f"{url}: process exited early with {process.returncode}:\n{output}")
+            raise RuntimeError(f"{url}: process exited early with {process.returncode}:\n{output}")
         try:
             if httpx.get(f"{url}{probe}", timeout=2).status_code == 200:
                 return
         except httpx.TransportError:
             pass
         time.sleep(0.2)
-    pytest.fail(f"{url} not ready within {within}s:\n{log.read_text()}")
+    raise TimeoutError(f"{url} not ready within {within}s:\n{log.read_text()}")
 
 
 @contextmanager

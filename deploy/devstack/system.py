@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from tests.processes import ServiceProcess, run_cli, service_process
-from tests.standins import Standins
+from devstack.services import ServiceProcess, run_cli, service_process
+from standins.client import Standins
 
 
 @dataclass(frozen=True)

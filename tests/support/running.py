@@ -18,8 +18,8 @@ from intake.adapters import api_keys
 from intake.main import create_service
 from intake.settings import IntakeSettings
 from shared.service import Service
-from tests.kafka_reader import Record, read_all, wait_for
-from tests.servers import Servers
+from tests.support.kafka_reader import Record, read_all, wait_for
+from tests.support.servers import Servers
 
 
 @dataclass

@@ -15,9 +15,9 @@ import asyncpg
 from intake.adapters import referral_store as store
 from intake.adapters.api_keys import ApiKey
 from intake.domain.referral import AcceptedReferral, accept_professional
+from intake.metrics import REFERRALS_ACCEPTED
 from shared.db import Connection
 from shared.logging import correlation, get_logger
-from shared.metrics import REFERRALS_ACCEPTED
 from shared.submission import ReferralSubmission
 
 log = get_logger(__name__)

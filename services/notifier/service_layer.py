@@ -36,12 +36,12 @@ from notifier.adapters.smtp_provider import SmtpProvider
 from notifier.adapters.webhook_provider import WebhookProvider
 from notifier.domain.plan import Channel, Contact, Message, plan
 from notifier.domain.templates import Templates
+from notifier.metrics import NOTIFICATIONS, NOTIFICATIONS_RATE_LIMITED
 from shared import topics
 from shared.contracts import DeadLetter, NotificationFailed, NotificationSent, ReferralDecided
 from shared.database import Database
 from shared.directory import Directory
 from shared.logging import correlation, get_logger
-from shared.metrics import NOTIFICATIONS, NOTIFICATIONS_RATE_LIMITED
 from shared.poison import Transient
 
 log = get_logger(__name__)

@@ -17,10 +17,10 @@ from router.adapters import decision_store as store
 from router.domain.events import decision_event
 from router.domain.rules import decide
 from router.domain.triage import TriageError, resolve
+from router.metrics import ROUTING_DECISIONS
 from shared.contracts import Outcome, ReferralDecided, ReferralReceived, ServiceCode
 from shared.directory import Directory
 from shared.logging import correlation, get_logger
-from shared.metrics import ROUTING_DECISIONS
 
 log = get_logger(__name__)
 

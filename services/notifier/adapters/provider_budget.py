@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 
+from notifier.metrics import NOTIFICATIONS_HELD
 from shared.logging import get_logger
-from shared.metrics import NOTIFICATIONS_HELD
 from shared.poison import Transient
 from shared.rate_limits import RateLimits
 

@@ -1,0 +1,9 @@
+"""Intake's own counters (served at /metrics with the shared ones)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter
+
+REFERRALS_ACCEPTED = Counter(
+    "referrals_accepted_total", "Referrals intake accepted and stored.", ["channel", "service"]
+)

@@ -16,7 +16,6 @@ import asyncio
 import os
 import time
 import uuid
-from datetime import date
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -27,6 +26,7 @@ from devstack.samples import received_event as received
 from devstack.services import service_process
 from devstack.topics import ensure_topics
 from router.domain.rules import decide
+from shared.clock import days_from_today, today
 from shared.contracts import ReferralReceived
 from shared.directory import load_directory
 from shared.kafka import publish_events
@@ -42,7 +42,7 @@ VARIED = [
         "referrer_role": "consultant-obstetrician",
         "pregnancy_status": "pregnant",
         "delivery_date": None,
-        "expected_delivery_date": date(2027, 3, 1),
+        "expected_delivery_date": days_from_today(89),
         "conditions": ("cardiac",),
     },
 ]
@@ -56,7 +56,7 @@ def engine(n: int) -> dict[str, float]:
     for payload in raw:
         ReferralReceived.model_validate_json(payload)
     parse_s = time.perf_counter() - began
-    as_of = date(2026, 11, 23)
+    as_of = today()  # the samples' dates are computed from today too
     began = time.perf_counter()
     for referral in referrals:
         decide(referral, directory, as_of)

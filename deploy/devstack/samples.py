@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import uuid
-from datetime import date
 from typing import Any
 
 from shared.clock import days_from_today
@@ -123,7 +122,7 @@ def received_event(**changes: Any) -> ReferralReceived:
         "sex_at_birth": "female",
         "postcode_district": "B1",
         "pregnancy_status": "postnatal",
-        "delivery_date": date(2026, 7, 14),
+        "delivery_date": days_from_today(-141),  # a new mother: routed on any day it runs
         **changes,
     }
     return ReferralReceived(**values)

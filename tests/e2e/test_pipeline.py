@@ -20,6 +20,7 @@ from devstack.topics import ensure_topics
 from intake.adapters.self_referral_codec import encode
 from intake.domain.tracking import new_tracking_reference
 from ops.__main__ import cli as ops_cli
+from shared.clock import days_from_today
 from shared.kafka import build_broker, publish_event
 from shared.submission import ReferralSubmission
 from standins.client import Standins
@@ -130,7 +131,7 @@ def test_a_rejected_self_referral_tells_the_woman_the_right_route_once(
             "patient.postcode": "ME14 1XX",
             "clinical.pregnancy_status": "postnatal",
             "clinical.expected_delivery_date": None,
-            "clinical.delivery_date": "2026-06-01",
+            "clinical.delivery_date": days_from_today(-184),
         }
     )
     (message,) = eventually(lambda: mentioning(standins.records("notify"), reference))

@@ -1,0 +1,167 @@
+"""A batch of decisions, end to end: who is told what, claimed, sent, and ended once.
+
+Each message is a row keyed by (decision event, recipient, channel). Rows are claimed before
+the provider is called. A row found still 'sending' (the process died mid-send) is reconciled
+with the provider by its reference before anything is sent again. Transient failures are
+retried with exponential backoff and jitter up to a limit; permanent ones are not.
+
+Each step takes the whole batch at once: one contact read from intake, one statement to create
+the rows, one to claim them, and one transaction for the endings, their events (through the
+outbox) and the inbox. Messages to different referrals are sent concurrently; those of one
+referral in order (a triage notice before its resolution).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from uuid import UUID, uuid4
+
+from notifier.adapters import notification_store as store
+from notifier.adapters.failures import PermanentFailure, TransientFailure
+from notifier.adapters.intake_client import IntakeClient
+from notifier.adapters.notification_store import Ending
+from notifier.adapters.notify_provider import NotifyProvider
+from notifier.adapters.provider_budget import ProviderBudget
+from notifier.adapters.smtp_provider import SmtpProvider
+from notifier.adapters.webhook_provider import WebhookProvider
+from notifier.domain.plan import Channel, Contact, Message, plan
+from notifier.domain.templates import Templates
+from notifier.service_layer import endings
+from notifier.service_layer.claims import Leases
+from notifier.service_layer.sending import Sender
+from notifier.service_layer.work import Incoming, Retry, Task
+from shared.contracts import ReferralDecided
+from shared.database import Database
+from shared.directory import Directory
+from shared.logging import correlation, get_logger
+
+log = get_logger(__name__)
+
+
+@dataclass
+class Notifier:
+    database: Database
+    intake: IntakeClient
+    notify: NotifyProvider
+    webhook: WebhookProvider
+    smtp: SmtpProvider
+    directory: Directory
+    templates: Templates
+    referral_link_base: str
+    retry: Retry
+    concurrency: int = 64  # referrals whose messages are in flight at once
+    lease_seconds: float = 30.0  # see `claims`: what a lease guards, and what it costs
+    owner: UUID = field(default_factory=uuid4)  # this process, as a lease holder
+    budget: ProviderBudget | None = None  # Notify's limits; None: unpaced
+
+    def __post_init__(self) -> None:
+        self.leases = Leases(self.database, self.owner, self.lease_seconds)
+        self.sender = Sender(
+            self.notify, self.webhook, self.smtp, self.leases, self.retry, self._link, self.budget
+        )
+
+    async def handle_batch(self, batch: Sequence[Incoming]) -> list[tuple[Incoming, str]]:
+        """Everything these decisions call for; safe to call again with the same decisions.
+
+        Returns the decisions whose referral intake does not know, with why (for the
+        dead-letter topic). Raises if intake is unreachable (then nothing is sent) or if a
+        send broke unexpectedly (what ended is recorded first; the batch may come again)."""
+        async with self.database.pool.acquire() as conn:
+            done = await store.handled(conn, [i.decision.event_id for i in batch])
+        fresh = [i for i in batch if i.decision.event_id not in done]
+        if len(fresh) < len(batch):
+            log.info("decisions already notified", count=len(batch) - len(fresh))
+        # Only the contacts still needed are read (each read is logged by intake).
+        referral_ids = list(dict.fromkeys(i.decision.referral_id for i in fresh))
+        contacts, why_missing = await self.intake.contacts(referral_ids)
+        known = [i for i in fresh if i.decision.referral_id in contacts]
+        tasks = await self.leases.claim(
+            self._plan([(i, contacts[i.decision.referral_id]) for i in known])
+        )
+
+        ended, failures = await self._end_all(tasks)
+        handled = [
+            (i.decision.event_id, i.source_topic)
+            for i in known
+            if i.decision.referral_id not in failures
+        ]
+        async with self.database.pool.acquire() as conn:
+            await store.finish(conn, ended, handled, owner=self.owner)
+        if failures:
+            raise next(iter(failures.values()))  # the batch comes again; what ended is kept
+        return [(i, why_missing) for i in fresh if i.decision.referral_id not in contacts]
+
+    def _plan(
+        self, known: list[tuple[Incoming, Contact]]
+    ) -> list[tuple[Incoming, Message, str | None]]:
+        """Every message the decisions call for, with why it cannot be sent (None if it can)."""
+        wanted: list[tuple[Incoming, Message, str | None]] = []
+        for incoming, contact in known:
+            messages, missed = plan(
+                incoming.decision,
+                contact,
+                self.directory,
+                self.templates,
+                self._link(incoming.decision),
+            )
+            wanted += [(incoming, m, None) for m in messages]
+            for missing in missed:
+                channel: Channel = "letter" if missing.recipient == "patient" else "email"
+                message = Message(missing.recipient, channel, "", None, "")
+                wanted.append((incoming, message, str(missing)))
+        return wanted
+
+    async def _end_all(self, tasks: list[Task]) -> tuple[list[Ending], dict[UUID, BaseException]]:
+        """End every task: referrals at once, each referral's decisions in order, a decision's
+        own messages at once. Returns the endings, and the referrals whose sending broke."""
+        by_referral: dict[UUID, dict[UUID, list[Task]]] = {}
+        for task in tasks:
+            decision = task.incoming.decision
+            of_referral = by_referral.setdefault(decision.referral_id, {})
+            of_referral.setdefault(decision.event_id, []).append(task)
+        limit = asyncio.Semaphore(self.concurrency)
+
+        async def in_order(decisions: dict[UUID, list[Task]]) -> list[Ending]:
+            async with limit:
+                return [
+                    ending
+                    for of_decision in decisions.values()
+                    for ending in await asyncio.gather(*map(self._end, of_decision))
+                ]
+
+        results = await asyncio.gather(*map(in_order, by_referral.values()), return_exceptions=True)
+        ended: list[Ending] = []
+        failures: dict[UUID, BaseException] = {}
+        for referral_id, result in zip(by_referral, results, strict=True):
+            if isinstance(result, BaseException):
+                failures[referral_id] = result
+            else:
+                ended += result
+        return ended, failures
+
+    async def _end(self, task: Task) -> Ending:
+        decision, message = task.incoming.decision, task.message
+        with correlation(decision.correlation_id):
+            if task.unreachable is not None:
+                return endings.failed(task, task.unreachable, attempts=1)
+            reference = str(task.row.notification_id)
+            if task.row.status == "sending":  # a send may have happened: ask the provider first
+                await self.leases.fence(task)
+                provider_id = await self.sender.already_sent(message, reference)
+                if provider_id is not None:
+                    log.warning(
+                        "notification found at the provider after a restart",
+                        recipient=message.recipient,
+                        channel=message.channel,
+                    )
+                    return endings.sent(task, provider_id)
+            try:
+                provider_id = await self.sender.send(task, reference)
+            except (PermanentFailure, TransientFailure) as error:
+                return endings.failed(task, str(error), task.row.attempts + self.retry.attempts)
+            return endings.sent(task, provider_id)
+
+    def _link(self, decision: ReferralDecided) -> str:
+        return f"{self.referral_link_base.rstrip('/')}/v1/referrals/{decision.referral_id}"

@@ -1,0 +1,83 @@
+"""What a message leaves behind when it ends: its row's state and its event (through the
+outbox), and for a failure a dead letter holding the decision for `dlq replay`."""
+
+from __future__ import annotations
+
+import base64
+
+from notifier.adapters.notification_store import Ending
+from notifier.metrics import NOTIFICATIONS
+from notifier.service_layer.work import Task
+from shared import topics
+from shared.contracts import DeadLetter, NotificationFailed, NotificationSent, ReferralDecided
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+
+def sent(task: Task, provider_id: str) -> Ending:
+    decision, message = task.incoming.decision, task.message
+    event = NotificationSent(
+        correlation_id=decision.correlation_id,
+        decision_event_id=decision.event_id,
+        referral_id=decision.referral_id,
+        recipient=message.recipient,
+        channel=message.channel,
+        provider_reference=provider_id,
+    )
+    NOTIFICATIONS.labels(message.recipient, message.channel, "sent").inc()
+    log.info(
+        "notification sent",
+        recipient=message.recipient,
+        channel=message.channel,
+        referral_id=str(decision.referral_id),
+    )
+    return Ending(
+        task.row.notification_id,
+        "sent",
+        provider_id=provider_id,
+        events=((event, str(decision.referral_id), None),),
+    )
+
+
+def failed(task: Task, error: str, attempts: int) -> Ending:
+    incoming, message = task.incoming, task.message
+    decision = incoming.decision
+    event = NotificationFailed(
+        correlation_id=decision.correlation_id,
+        decision_event_id=decision.event_id,
+        referral_id=decision.referral_id,
+        recipient=message.recipient,
+        channel=message.channel,
+        attempts=max(1, attempts),
+        error=error[:300],
+    )
+    reason = f"{message.recipient}/{message.channel}: {error}"
+    letter = dead_letter(decision, reason, incoming.source_topic)
+    NOTIFICATIONS.labels(message.recipient, message.channel, "failed").inc()
+    log.error(
+        "notification failed",
+        recipient=message.recipient,
+        channel=message.channel,
+        error=error[:300],
+        referral_id=str(decision.referral_id),
+    )
+    key = str(decision.referral_id)
+    return Ending(
+        task.row.notification_id,
+        "failed",
+        error=error[:300],
+        events=((event, key, None), (letter, key, topics.NOTIFICATION_DLQ)),
+    )
+
+
+def dead_letter(decision: ReferralDecided, reason: str, source_topic: str) -> DeadLetter:
+    """The decision itself (no patient details on it), kept for `dlq replay` after a fix."""
+    return DeadLetter(
+        correlation_id=decision.correlation_id,
+        source_topic=source_topic,
+        source_partition=-1,
+        source_offset=-1,
+        reason=reason[:500],
+        original_base64=base64.b64encode(decision.model_dump_json().encode()).decode(),
+    )

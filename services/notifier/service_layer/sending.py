@@ -1,0 +1,110 @@
+"""One message to its provider: paced under Notify's limits, fenced by its lease, retried
+with backoff on transient failures, and never sent again when the provider already has it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from notifier.adapters.failures import RateLimited, TransientFailure
+from notifier.adapters.notify_provider import NotifyProvider
+from notifier.adapters.provider_budget import ProviderBudget
+from notifier.adapters.smtp_provider import SmtpProvider
+from notifier.adapters.webhook_provider import WebhookProvider
+from notifier.domain.plan import Message
+from notifier.metrics import NOTIFICATIONS_RATE_LIMITED
+from notifier.service_layer.claims import Leases
+from notifier.service_layer.work import Retry, Task
+from shared.contracts import ReferralDecided
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+
+@dataclass
+class Sender:
+    notify: NotifyProvider
+    webhook: WebhookProvider
+    smtp: SmtpProvider
+    leases: Leases
+    retry: Retry
+    link: Callable[[ReferralDecided], str]  # the referral's page, for the clinic
+    budget: ProviderBudget | None = None  # Notify's limits; None: unpaced
+
+    async def already_sent(self, message: Message, reference: str) -> str | None:
+        """The provider's id for a message it already has under our reference, if any."""
+        if message.channel in ("sms", "email", "letter") and message.recipient == "patient":
+            return await self.notify.find(reference)
+        return None  # webhooks carry X-Delivery-Id, emails a Message-ID: receivers dedupe
+
+    async def send(self, task: Task, reference: str) -> str:
+        """The provider's id once it has the message; raises when it finally cannot."""
+        message = task.message
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.retry.attempts),
+            wait=wait_exponential_jitter(
+                multiplier=self.retry.initial, max=self.retry.maximum, jitter=self.retry.initial
+            ),
+            retry=retry_if_exception_type(TransientFailure),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                number = attempt.retry_state.attempt_number
+                if number > 1:
+                    log.info("notification retry", attempt=number, channel=message.channel)
+                    # A 5xx or a timeout may come after the provider accepted the message:
+                    # ask it by reference before sending again.
+                    found = await self.already_sent(message, reference)
+                    if found is not None:
+                        return found
+                return await self._send_paced(task, reference)
+        raise AssertionError("unreachable")  # AsyncRetrying returns or raises
+
+    async def _send_paced(self, task: Task, reference: str) -> str:
+        """One attempt. A provider that says "slow down" (429) is waited for and asked again,
+        as often as it says so: that is pacing, not a failed attempt."""
+        decision, message = task.incoming.decision, task.message
+        while True:
+            if self.budget is not None and message.recipient == "patient":
+                await self.budget.wait_turn(message.channel)  # through Notify
+            await self.leases.fence(task)
+            try:
+                return await self._send_once(decision, message, reference)
+            except RateLimited as slow_down:
+                NOTIFICATIONS_RATE_LIMITED.labels(message.channel).inc()
+                log.info(
+                    "provider rate limit, waiting",
+                    channel=message.channel,
+                    wait=slow_down.wait_seconds,
+                )
+                await asyncio.sleep(slow_down.wait_seconds)
+
+    async def _send_once(self, decision: ReferralDecided, message: Message, reference: str) -> str:
+        if message.channel == "webhook":
+            return await self.webhook.send(message, reference, self._clinic_payload(decision))
+        if message.recipient == "referrer":
+            return await self.smtp.send(message, reference)
+        return await self.notify.send(message, reference)
+
+    def _clinic_payload(self, decision: ReferralDecided) -> dict[str, object]:
+        """What a clinic receives: the reference and a link, never the patient's details."""
+        return {
+            "event": "referral.routed",
+            "delivery_for": str(decision.event_id),
+            "referral_id": str(decision.referral_id),
+            "tracking_reference": decision.tracking_reference,
+            "service": decision.service.value,
+            "destination": decision.destination.model_dump() if decision.destination else None,
+            "urgent": decision.urgent,
+            "referral_url": self.link(decision),
+            "decided_at": decision.occurred_at.isoformat(),
+        }

@@ -1,0 +1,38 @@
+"""What the notifier works on: a decision as it arrived, and one message of it with its row."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from notifier.adapters import notification_store as store
+from notifier.adapters.notification_store import Row
+from notifier.domain.plan import Message
+from shared.contracts import ReferralDecided
+
+
+@dataclass(frozen=True)
+class Retry:
+    attempts: int
+    initial: float
+    maximum: float
+
+
+@dataclass(frozen=True)
+class Incoming:
+    decision: ReferralDecided
+    source_topic: str
+
+
+@dataclass(frozen=True)
+class Task:
+    """One message of one decision, with its row; `unreachable` says why it cannot be sent."""
+
+    incoming: Incoming
+    message: Message
+    row: Row
+    unreachable: str | None = None
+
+
+def key(incoming: Incoming, message: Message) -> store.Key:
+    """A message's row: one per (decision event, recipient, channel)."""
+    return (incoming.decision.event_id, message.recipient, message.channel)

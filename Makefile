@@ -1,5 +1,5 @@
 # Two commands do everything on a fresh machine: `make run` and `make test`.
-.PHONY: install run test stack-up stack-down stack-status
+.PHONY: install run test unit stack-up stack-down stack-status
 
 install:
 	bash -c 'source scripts/lib.sh && install_project'
@@ -9,6 +9,10 @@ run:
 
 test:
 	bash scripts/test.sh
+
+# The unit tests alone: no servers, in seconds (the whole suite is `make test`).
+unit:
+	bash -c 'source scripts/lib.sh && install_project && "$${UV[@]}" run --frozen pytest -q tests/unit'
 
 stack-up:
 	bash -c 'source scripts/lib.sh && install_project && "$${UV[@]}" run --frozen python -m devstack up'

@@ -7,8 +7,9 @@ clinic stand-in.
 
     uv run python -m bench.chaos [--brokers 1|3] [--seconds 120] [--rate 6] [--kills 20]
                                  [--broker-kills 5] [--pg-crashes 2] [--stalls 3]
-                                 [--stall-seconds 20] [--notify-per-minute 480]
-                                 [--notifier-per-minute 960] [--notify-error-rate 0.02]
+                                 [--stall-seconds 20] [--notify-per-minute 900]
+                                 [--notifier-per-minute 1800] [--notify-error-rate 0.02]
+                                 [--notify-slow-down-rate 0.02]
 
 Runs on the local stack (devstack; it kills and restarts its brokers and PostgreSQL), not on
 servers named by KAFKA_BOOTSTRAP_SERVERS; the other topology's Kafka, which would hold the same
@@ -304,6 +305,8 @@ async def run(args: argparse.Namespace) -> int:
         str(args.notify_per_minute),
         "--notify-error-rate",
         str(args.notify_error_rate),
+        "--notify-slow-down-rate",
+        str(args.notify_slow_down_rate),
     )
     with standins_process(*notify) as standins:
         env |= standins.notifier_env()
@@ -390,6 +393,7 @@ async def measure(
             "stand_in_per_minute": args.notify_per_minute,
             "notifier_per_minute": args.notifier_per_minute,
             "error_rate": args.notify_error_rate,
+            "slow_down_rate": args.notify_slow_down_rate,
             "refused": dict(found["refused"]),
         },
         "offered": offered,
@@ -433,13 +437,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--brokers", type=int, choices=(1, 3), default=1)
     parser.add_argument(
-        "--notify-per-minute", type=int, default=480, help="the stand-in's limit (429 above)"
+        "--notify-per-minute", type=int, default=900, help="the stand-in's limit (429 above)"
     )
     parser.add_argument(
-        "--notifier-per-minute", type=int, default=960, help="the notifier's own budget"
+        "--notifier-per-minute", type=int, default=1800, help="the notifier's own budget"
     )
     parser.add_argument(
         "--notify-error-rate", type=float, default=0.02, help="share of sends answered 500"
+    )
+    parser.add_argument(
+        "--notify-slow-down-rate", type=float, default=0.02, help="share answered 429 anyway"
     )
     parser.add_argument("--seconds", type=float, default=120)
     parser.add_argument("--rate", type=float, default=6, help="referrals offered per second")

@@ -68,9 +68,20 @@ def serve(
         float,
         typer.Option(envvar="STANDINS_NOTIFY_ERROR_RATE", help="Share of sends answered 500."),
     ] = 0.0,
+    notify_slow_down_rate: Annotated[
+        float,
+        typer.Option(
+            envvar="STANDINS_NOTIFY_SLOW_DOWN_RATE",
+            help="Share of sends answered 429 whatever the count (another user of the key).",
+        ),
+    ] = 0.0,
 ) -> None:
     recorder = Recorder()
-    behaviour = NotifyBehaviour(per_minute=notify_per_minute, error_rate=notify_error_rate)
+    behaviour = NotifyBehaviour(
+        per_minute=notify_per_minute,
+        error_rate=notify_error_rate,
+        slow_down_rate=notify_slow_down_rate,
+    )
     smtp = smtp_server(recorder, host, smtp_port)
     smtp.start()
     try:

@@ -26,10 +26,12 @@ from standins.recorder import Recorder
 @dataclass(frozen=True)
 class NotifyBehaviour:
     """How strict this Notify is: `per_minute` None accepts everything; `error_rate` is the
-    share of sends answered 500 (half of them after the message was accepted)."""
+    share of sends answered 500 (half of them after the message was accepted);
+    `slow_down_rate` the share answered 429 whatever the count (another user of the key)."""
 
     per_minute: int | None = None
     error_rate: float = 0.0
+    slow_down_rate: float = 0.0
 
 
 class RollingMinute:
@@ -89,6 +91,9 @@ def notify_api(
                 "RateLimitError",
                 f"Exceeded rate limit for key type LIVE of {window.limit} requests per 60 seconds",
             )
+        if behaviour.slow_down_rate and chance.random() < behaviour.slow_down_rate:
+            recorder.add("notify_refused", {"status": 429, "at": record["received_at"]})
+            raise _refusal(429, "RateLimitError", "Exceeded rate limit for key type LIVE")
         if behaviour.error_rate and chance.random() < behaviour.error_rate:
             after = chance.random() < 0.5
             if after:  # accepted, but the answer is lost: a retry must not send it again

@@ -108,6 +108,7 @@ class Load:
     accepted: dict[str, str] = field(default_factory=dict)  # tracking reference -> door
     http_retries: int = 0
     http_given_up: int = 0  # still not accepted after GIVE_UP_S of retrying
+    http_answers: Counter[str] = field(default_factory=Counter)  # status, or "no answer"
 
 
 GIVE_UP_S = 300  # a GP system's patience with one referral
@@ -137,11 +138,12 @@ async def submit_gp(intakes: list[Replica], key: str, load: Load) -> None:
             replica = RNG.choice(intakes)
             try:
                 answer = await client.post(replica.url + "/v1/referrals", json=GP, headers=headers)
+                load.http_answers[str(answer.status_code)] += 1
                 if answer.status_code == 202:
                     load.accepted[answer.json()["tracking_reference"]] = "http"
                     return
             except httpx.TransportError:
-                pass
+                load.http_answers["no answer"] += 1
             load.http_retries += 1
             await asyncio.sleep(1)
     load.http_given_up += 1
@@ -401,6 +403,7 @@ async def measure(
         "by_door": dict(Counter(load.accepted.values())),
         "http_retries": load.http_retries,
         "http_given_up": load.http_given_up,
+        "http_answers": dict(load.http_answers),
         "faults": dict(faults_done),
         "fault_log": done,
         "restarted_after_exit": restarts,
@@ -417,6 +420,8 @@ async def measure(
     print(f"{'offered / accepted':<36} {offered} / {len(references)} {results['by_door']}")
     print(f"{'HTTP retries (same Idempotency-Key)':<36} {load.http_retries}")
     print(f"{'HTTP referrals given up after 300 s':<36} {load.http_given_up}")
+    answers = ", ".join(f"{k}: {v}" for k, v in sorted(load.http_answers.items()))
+    print(f"{'HTTP answers (503 = refused honestly)':<36} {answers}")
     for name, count in sorted(faults_done.items()):
         print(f"{'fault: ' + name:<36} {count}")
     for what in ("decision", "patient", "clinic"):

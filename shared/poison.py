@@ -44,7 +44,10 @@ _TRANSIENT: tuple[type[BaseException], ...] = (
 
 
 class Transient(Exception):
-    """Raised by an adapter for a fault that can pass (a provider or service away)."""
+    """Raised by an adapter for a fault that can pass (a provider or service away).
+    `pause_at_most` caps the consumer's backoff for a fault known to pass soon."""
+
+    pause_at_most: float | None = None
 
 
 def is_transient(error: BaseException) -> bool:
@@ -71,7 +74,11 @@ class Backoff:
         try:
             yield
         except Exception as error:
-            wait = min(self.first * 2**self._failures, self.most)
+            wait = min(
+                self.first * 2**self._failures,
+                self.most,
+                getattr(error, "pause_at_most", None) or self.most,
+            )
             self._failures += 1
             log.warning(
                 "batch failed, fetched again",

@@ -3,12 +3,13 @@ fault that can pass is never turned into a dead letter."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 import asyncpg
 import pytest
 
-from shared.poison import Transient, is_transient, isolate
+from shared.poison import Backoff, Transient, is_transient, isolate
 
 
 class FakeStore:
@@ -67,3 +68,36 @@ def test_faults_are_told_apart(error: BaseException, transient: bool) -> None:
 
 async def _never(item: int, error: BaseException) -> None:
     raise AssertionError(f"{item} dead-lettered: {error!r}")
+
+
+class _SoonOver(Transient):
+    pause_at_most = 0.01
+
+
+async def pauses(
+    monkeypatch: pytest.MonkeyPatch, backoff: Backoff, error: Exception, times: int
+) -> list[float]:
+    """The pauses `guard` takes before each of `times` failures propagates."""
+    taken: list[float] = []
+
+    async def record(seconds: float) -> None:
+        taken.append(seconds)
+
+    monkeypatch.setattr(asyncio, "sleep", record)
+    for _ in range(times):
+        with pytest.raises(type(error)):
+            async with backoff.guard():
+                raise error
+    return taken
+
+
+async def test_a_backoff_doubles_up_to_its_most(monkeypatch: pytest.MonkeyPatch) -> None:
+    taken = await pauses(monkeypatch, Backoff("t", first=0.5, most=4.0), Transient("away"), 5)
+    assert taken == [0.5, 1.0, 2.0, 4.0, 4.0]
+
+
+async def test_a_fault_known_to_pass_soon_caps_the_pause(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A lease held by another notifier ends within the lease: ask again soon, not after 30 s."""
+    backoff = Backoff("t", first=0.005, most=30.0)
+    taken = await pauses(monkeypatch, backoff, _SoonOver("held"), 4)
+    assert taken == [0.005, 0.01, 0.01, 0.01]

@@ -22,7 +22,11 @@ log = get_logger(__name__)
 
 
 class HeldElsewhere(Transient):
-    """Another notifier holds a live lease on some of the batch's messages."""
+    """Another notifier holds a live lease on some of the batch's messages. Asked again every
+    2 s at most, not after a backoff grown to 30 s: a lease of a crashed notifier ends within
+    `lease_seconds`, and its messages should go soon after, not up to 30 s later."""
+
+    pause_at_most = 2.0
 
 
 class LeaseLost(Transient):

@@ -31,6 +31,7 @@ from shared.outbox import OutboxRelay
 from shared.settings import ServiceSettings
 
 log = get_logger(__name__)
+WORKERS_GRACE_SECONDS = 10.0  # for background workers to end once cancelled, at shutdown
 
 
 @dataclass
@@ -81,13 +82,16 @@ def build_service(
                 await _announce(service)
                 yield
             finally:
+                # Shutdown is bounded: an orchestrator kills a process that takes too long, and
+                # a test must not hang on one. Each step is given its time, then passed over.
                 for task in tasks:
                     task.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
-                await broker.stop()
+                if tasks:
+                    await _within(WORKERS_GRACE_SECONDS, "background workers", asyncio.wait(tasks))
+                await _within(15, "the Kafka broker", broker.stop())
         finally:
             for close in closing:
-                await close()
+                await _within(5, "a client", close())
             await database.close()
 
     app = FastAPI(title=name, description=description, version="1", lifespan=lifespan)
@@ -98,6 +102,14 @@ def build_service(
     app.include_router(_asyncapi_router(service))
     app.mount("/metrics", make_asgi_app(REGISTRY))
     return service
+
+
+async def _within(seconds: float, what: str, step: Awaitable[Any]) -> None:
+    """One shutdown step, given `seconds`; logged and passed over when it takes longer."""
+    try:
+        await asyncio.wait_for(step, seconds)
+    except TimeoutError:
+        log.warning("shutdown step passed over", step=what, after_seconds=seconds)
 
 
 async def _announce(service: Service) -> None:

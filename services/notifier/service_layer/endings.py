@@ -4,6 +4,7 @@ outbox), and for a failure a dead letter holding the decision for `dlq replay`."
 from __future__ import annotations
 
 import base64
+from typing import Any
 
 from notifier.adapters.notification_store import Ending
 from notifier.metrics import NOTIFICATIONS
@@ -15,16 +16,21 @@ from shared.logging import get_logger
 log = get_logger(__name__)
 
 
+def _about(task: Task) -> dict[str, Any]:
+    """What every notification event says of its message: which decision, to whom, how."""
+    decision, message = task.incoming.decision, task.message
+    return {
+        "correlation_id": decision.correlation_id,
+        "decision_event_id": decision.event_id,
+        "referral_id": decision.referral_id,
+        "recipient": message.recipient,
+        "channel": message.channel,
+    }
+
+
 def sent(task: Task, provider_id: str) -> Ending:
     decision, message = task.incoming.decision, task.message
-    event = NotificationSent(
-        correlation_id=decision.correlation_id,
-        decision_event_id=decision.event_id,
-        referral_id=decision.referral_id,
-        recipient=message.recipient,
-        channel=message.channel,
-        provider_reference=provider_id,
-    )
+    event = NotificationSent(**_about(task), provider_reference=provider_id)
     NOTIFICATIONS.labels(message.recipient, message.channel, "sent").inc()
     log.info(
         "notification sent",
@@ -43,15 +49,7 @@ def sent(task: Task, provider_id: str) -> Ending:
 def failed(task: Task, error: str, attempts: int) -> Ending:
     incoming, message = task.incoming, task.message
     decision = incoming.decision
-    event = NotificationFailed(
-        correlation_id=decision.correlation_id,
-        decision_event_id=decision.event_id,
-        referral_id=decision.referral_id,
-        recipient=message.recipient,
-        channel=message.channel,
-        attempts=max(1, attempts),
-        error=error[:300],
-    )
+    event = NotificationFailed(**_about(task), attempts=max(1, attempts), error=error[:300])
     reason = f"{message.recipient}/{message.channel}: {error}"
     letter = dead_letter(decision, reason, incoming.source_topic)
     NOTIFICATIONS.labels(message.recipient, message.channel, "failed").inc()

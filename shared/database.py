@@ -9,7 +9,7 @@ from typing import TypeVar
 
 import asyncpg
 
-from shared.db import apply_migrations, create_pool
+from shared.db import COMMON_MIGRATIONS, apply_migrations, create_pool
 
 T = TypeVar("T")
 
@@ -47,10 +47,11 @@ class Database:
         return self._pool
 
     async def open(self) -> list[str]:
-        """Open the pool and apply pending migrations; return the files applied."""
+        """Open the pool and apply pending migrations (the outbox and inbox first, then the
+        service's own); return the files applied."""
         self._pool = await create_pool(self.dsn, self.schema, max_size=self.max_size)
         async with self._pool.acquire() as conn:
-            return await apply_migrations(conn, self.schema, self.migrations)
+            return await apply_migrations(conn, self.schema, COMMON_MIGRATIONS, self.migrations)
 
     async def server_version(self) -> str:
         return str(await self.pool.fetchval("SHOW server_version"))

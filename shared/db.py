@@ -3,6 +3,8 @@
 Hand-written because no well-kept migration tool runs on asyncpg; it is 60 lines:
 files `NNN_name.sql` are applied once each, all in one transaction, recorded with a
 checksum, under an advisory lock so that two processes starting together do not race.
+Every service's schema starts with `COMMON_MIGRATIONS` (version 000: the outbox and the inbox,
+defined once), then its own files from 001.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ Connection: TypeAlias = "asyncpg.Connection[Any] | PoolConnectionProxy[Any]"
 
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _MIGRATION_FILE = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
+COMMON_MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def _checked_schema(schema: str) -> str:
@@ -78,23 +81,26 @@ class MigrationError(RuntimeError):
     pass
 
 
-def load_migrations(directory: Path) -> list[Migration]:
+def load_migrations(*directories: Path) -> list[Migration]:
+    """The files of all `directories`, in version order; a version may appear only once."""
     migrations = []
-    for path in sorted(directory.glob("*.sql")):
-        match = _MIGRATION_FILE.match(path.name)
-        if match is None:
-            raise MigrationError(f"{path}: migration files are named NNN_lower_snake.sql")
-        migrations.append(Migration(match.group(1), path.name, path.read_text()))
+    for directory in directories:
+        for path in directory.glob("*.sql"):
+            match = _MIGRATION_FILE.match(path.name)
+            if match is None:
+                raise MigrationError(f"{path}: migration files are named NNN_lower_snake.sql")
+            migrations.append(Migration(match.group(1), path.name, path.read_text()))
     versions = [m.version for m in migrations]
     if len(versions) != len(set(versions)):
-        raise MigrationError(f"{directory}: two migrations share a version number")
-    return migrations
+        named = ", ".join(str(d) for d in directories)
+        raise MigrationError(f"{named}: two migrations share a version number")
+    return sorted(migrations, key=lambda m: m.version)
 
 
-async def apply_migrations(conn: Connection, schema: str, directory: Path) -> list[str]:
+async def apply_migrations(conn: Connection, schema: str, *directories: Path) -> list[str]:
     """Bring `schema` up to date; return the names of the files applied by this call."""
     schema = _checked_schema(schema)
-    migrations = load_migrations(directory)
+    migrations = load_migrations(*directories)
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"migrations:{schema}")
         await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")

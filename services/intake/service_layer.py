@@ -16,6 +16,7 @@ from intake.adapters import referral_store as store
 from intake.adapters.api_keys import ApiKey
 from intake.domain.referral import AcceptedReferral, accept_professional
 from intake.metrics import REFERRALS_ACCEPTED
+from shared import inbox
 from shared.db import Connection
 from shared.logging import correlation, get_logger
 from shared.submission import ReferralSubmission
@@ -93,7 +94,7 @@ async def store_self_referrals(
     id). Returns those whose referral id or reference was already taken by another referral:
     nothing of them is kept, and the caller dead-letters them."""
     async with pool.acquire() as conn, conn.transaction():
-        first = await store.first_times(conn, [event_id for _, event_id in batch], topic)
+        first = await inbox.first_times(conn, [event_id for _, event_id in batch], topic)
         fresh = []
         for accepted, event_id in batch:
             if event_id in first:
@@ -104,7 +105,7 @@ async def store_self_referrals(
         kept = await store.add_many(conn, [accepted for accepted, _ in fresh])
         taken = [item for item, ok in zip(fresh, kept, strict=True) if not ok]
         if taken:
-            await store.forget(conn, [event_id for _, event_id in taken])
+            await inbox.forget(conn, [event_id for _, event_id in taken])
     for (accepted, _), ok in zip(fresh, kept, strict=True):
         if ok:
             with correlation(accepted.received.correlation_id):

@@ -18,6 +18,7 @@ from router.domain.events import decision_event
 from router.domain.rules import decide
 from router.domain.triage import TriageError, resolve
 from router.metrics import ROUTING_DECISIONS
+from shared import inbox
 from shared.contracts import Outcome, ReferralDecided, ReferralReceived, ServiceCode
 from shared.directory import Directory
 from shared.logging import correlation, get_logger
@@ -55,7 +56,7 @@ async def decide_batch(
         for received in unique
     ]
     async with pool.acquire() as conn, conn.transaction():
-        new = await store.first_times(conn, [r.event_id for r in unique], topic)
+        new = await inbox.first_times(conn, [r.event_id for r in unique], topic)
         fresh = [(r, d) for r, d in pairs if r.event_id in new]
         await store.record_many(conn, fresh)
     for received, event in fresh:

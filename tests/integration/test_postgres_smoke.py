@@ -8,7 +8,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from shared.db import MigrationError, apply_migrations, create_pool
+from shared.db import COMMON_MIGRATIONS, MigrationError, apply_migrations, create_pool
 from tests.support.servers import Servers
 
 SERVICES = Path(__file__).resolve().parents[2] / "services"
@@ -19,17 +19,79 @@ async def test_service_migrations_apply_once_and_are_recorded(
     service: str, db_schema: str, pg: asyncpg.Connection
 ) -> None:
     directory = SERVICES / service / "migrations"
-    files = sorted(p.name for p in directory.glob("*.sql"))
+    files = ["000_outbox_and_inbox.sql", *sorted(p.name for p in directory.glob("*.sql"))]
 
-    assert await apply_migrations(pg, db_schema, directory) == files
-    assert await apply_migrations(pg, db_schema, directory) == []
+    assert await apply_migrations(pg, db_schema, COMMON_MIGRATIONS, directory) == files
+    assert await apply_migrations(pg, db_schema, COMMON_MIGRATIONS, directory) == []
 
     recorded = await pg.fetch(f"SELECT name FROM {db_schema}.schema_migrations ORDER BY version")
     assert [r["name"] for r in recorded] == files
     tables = await pg.fetch(
         "SELECT table_name FROM information_schema.tables WHERE table_schema = $1", db_schema
     )
-    assert len(tables) > 1  # the service's own tables, beside schema_migrations
+    names = {t["table_name"] for t in tables}
+    assert {"outbox", "inbox", "schema_migrations"} < names  # and the service's own tables
+
+
+# The outbox and inbox as each service made them before they were shared (three copies).
+_BEFORE_SHARED = {
+    "001_outbox.sql": """CREATE TABLE outbox (event_id uuid PRIMARY KEY, topic text NOT NULL,
+        key text NOT NULL, payload jsonb NOT NULL, headers jsonb NOT NULL DEFAULT '{}',
+        created_at timestamptz NOT NULL DEFAULT now(), published_at timestamptz);
+        CREATE INDEX outbox_unpublished ON outbox (created_at) WHERE published_at IS NULL;""",
+    "002_inbox.sql": """CREATE TABLE inbox (event_id uuid PRIMARY KEY, topic text NOT NULL,
+        handled_at timestamptz NOT NULL DEFAULT now());""",
+    "003_outbox_parked.sql": """ALTER TABLE outbox ADD COLUMN parked_at timestamptz,
+        ADD COLUMN parked_reason text; DROP INDEX outbox_unpublished;
+        CREATE INDEX outbox_unpublished ON outbox (created_at)
+        WHERE published_at IS NULL AND parked_at IS NULL;""",
+}
+
+
+async def _columns_and_indexes(pg: asyncpg.Connection, schema: str) -> list[tuple[str, ...]]:
+    columns = await pg.fetch(
+        "SELECT table_name, column_name, data_type, is_nullable, column_default"
+        " FROM information_schema.columns WHERE table_schema = $1"
+        " AND table_name IN ('outbox', 'inbox') ORDER BY table_name, column_name",
+        schema,
+    )
+    indexes = await pg.fetch(
+        "SELECT indexname, replace(indexdef, $1, '') FROM pg_indexes WHERE schemaname = $2"
+        " AND tablename IN ('outbox', 'inbox') ORDER BY indexname",
+        schema + ".",
+        schema,
+    )
+    return [tuple(str(v) for v in r.values()) for r in [*columns, *indexes]]
+
+
+async def test_shared_outbox_and_inbox_match_what_existing_schemas_have(
+    tmp_path: Path, db_schema: str, pg: asyncpg.Connection
+) -> None:
+    """A schema made before the tables were shared takes the shared migration as a no-op, and
+    a new schema gets exactly the tables the old ones have."""
+    for name, sql in _BEFORE_SHARED.items():
+        (tmp_path / name).write_text(sql)
+    await apply_migrations(pg, db_schema, tmp_path)
+    old = await _columns_and_indexes(pg, db_schema)
+    assert await apply_migrations(pg, db_schema, COMMON_MIGRATIONS, tmp_path) == [
+        "000_outbox_and_inbox.sql"
+    ]
+    assert await _columns_and_indexes(pg, db_schema) == old
+
+    fresh = db_schema + "_fresh"
+    try:
+        await apply_migrations(pg, fresh, COMMON_MIGRATIONS)
+        assert await _columns_and_indexes(pg, fresh) == old
+    finally:
+        await pg.execute(f"DROP SCHEMA IF EXISTS {fresh} CASCADE")
+
+
+async def test_two_migrations_with_one_version_are_refused(
+    tmp_path: Path, db_schema: str, pg: asyncpg.Connection
+) -> None:
+    (tmp_path / "000_mine.sql").write_text("CREATE TABLE mine (id int);")
+    with pytest.raises(MigrationError, match="share a version"):
+        await apply_migrations(pg, db_schema, COMMON_MIGRATIONS, tmp_path)
 
 
 async def test_edited_migration_is_refused(

@@ -185,19 +185,3 @@ async def record_decisions(
         [d[3] for d in decisions],
     )
     return {row["referral_id"] for row in rows}
-
-
-async def forget(conn: Connection, event_ids: Sequence[UUID]) -> None:
-    """Undo inbox entries (their events were not stored after all, and may be replayed)."""
-    await conn.execute("DELETE FROM inbox WHERE event_id = ANY($1::uuid[])", list(event_ids))
-
-
-async def first_times(conn: Connection, event_ids: Sequence[UUID], topic: str) -> set[UUID]:
-    """Inbox for a batch: which of these events are handled for the first time."""
-    rows = await conn.fetch(
-        "INSERT INTO inbox (event_id, topic) SELECT e, $2 FROM unnest($1::uuid[]) AS e"
-        " ON CONFLICT DO NOTHING RETURNING event_id",
-        list(event_ids),
-        topic,
-    )
-    return {row["event_id"] for row in rows}

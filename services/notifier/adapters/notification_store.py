@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from uuid import UUID
 
-from shared import outbox
+from shared import inbox, outbox
 from shared.db import Connection
 
 Key = tuple[UUID, str, str]  # decision event id, recipient, channel
@@ -140,20 +140,7 @@ async def finish(
                 conn, [q for e in endings if e.notification_id in ours for q in e.events]
             )
         if handled:
-            await conn.execute(
-                "INSERT INTO inbox (event_id, topic) SELECT * FROM unnest($1::uuid[], $2::text[])"
-                " ON CONFLICT DO NOTHING",
-                [event_id for event_id, _ in handled],
-                [topic for _, topic in handled],
-            )
-
-
-async def handled(conn: Connection, event_ids: Sequence[UUID]) -> set[UUID]:
-    """Which of these decisions were already notified in full (inbox)."""
-    rows = await conn.fetch(
-        "SELECT event_id FROM inbox WHERE event_id = ANY($1::uuid[])", list(event_ids)
-    )
-    return {r["event_id"] for r in rows}
+            await inbox.record(conn, handled)
 
 
 async def record_delivery(conn: Connection, reference: UUID, delivery_status: str) -> bool:

@@ -32,6 +32,7 @@ from notifier.service_layer import endings
 from notifier.service_layer.claims import Leases
 from notifier.service_layer.sending import Sender
 from notifier.service_layer.work import Incoming, Retry, Task
+from shared import inbox
 from shared.contracts import ReferralDecided
 from shared.database import Database
 from shared.directory import Directory
@@ -69,7 +70,7 @@ class Notifier:
         dead-letter topic). Raises if intake is unreachable (then nothing is sent) or if a
         send broke unexpectedly (what ended is recorded first; the batch may come again)."""
         async with self.database.pool.acquire() as conn:
-            done = await store.handled(conn, [i.decision.event_id for i in batch])
+            done = await inbox.already_handled(conn, [i.decision.event_id for i in batch])
         fresh = [i for i in batch if i.decision.event_id not in done]
         if len(fresh) < len(batch):
             log.info("decisions already notified", count=len(batch) - len(fresh))

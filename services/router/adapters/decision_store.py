@@ -21,17 +21,6 @@ class PendingTriage:
     since: datetime
 
 
-async def first_times(conn: Connection, event_ids: list[UUID], topic: str) -> set[UUID]:
-    """Inbox for a batch: the ids not handled before (now recorded as handled)."""
-    rows = await conn.fetch(
-        "INSERT INTO inbox (event_id, topic) SELECT unnest($1::uuid[]), $2"
-        " ON CONFLICT DO NOTHING RETURNING event_id",
-        event_ids,
-        topic,
-    )
-    return {r["event_id"] for r in rows}
-
-
 async def record_many(
     conn: Connection, pairs: list[tuple[ReferralReceived, ReferralDecided]]
 ) -> None:

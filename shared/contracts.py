@@ -153,12 +153,12 @@ class Destination(BaseModel):
     name: Text
 
 
-class ReferralDecided(Event):
-    """The router's decision; published on the topic of its outcome."""
+class RoutingDecision(BaseModel):
+    """The routing decision (docs/CONTRACTS.md, "Routing decision"): what the rules, or a person
+    at triage, decided for one referral. The one model of it, from the rule engine to the
+    event that announces it (`ReferralDecided`) and the status intake shows."""
 
-    referral_id: UUID
-    tracking_reference: TrackingReference
-    received_event_id: UUID
+    model_config = ConfigDict(frozen=True)
     outcome: Outcome
     service: ServiceCode
     destination: Destination | None
@@ -166,7 +166,41 @@ class ReferralDecided(Event):
     signposting: tuple[Text, ...] = Field(default=(), max_length=20)
     urgent: bool = False
     rules_version: str = Field(pattern=r"^[A-Za-z0-9_.:-]{1,100}$")
+
+
+class ReferralDecided(RoutingDecision, Event):
+    """The router's decision, announced on the topic of its outcome."""
+
+    referral_id: UUID
+    tracking_reference: TrackingReference
+    received_event_id: UUID
     decided_by: Text = Field(default="rules", description="'rules', or the person who triaged it.")
+
+    @property
+    def decision(self) -> RoutingDecision:
+        return RoutingDecision.model_validate(
+            self.model_dump(include=set(RoutingDecision.model_fields))
+        )
+
+    @staticmethod
+    def announce(
+        decision: RoutingDecision,
+        *,
+        referral_id: UUID,
+        tracking_reference: str,
+        received_event_id: UUID,
+        correlation_id: str,
+        decided_by: str = "rules",
+    ) -> ReferralDecided:
+        """The event for `decision`, of the type (and so the topic) of its outcome."""
+        return _EVENT_FOR_OUTCOME[decision.outcome](
+            **decision.model_dump(),
+            referral_id=referral_id,
+            tracking_reference=tracking_reference,
+            received_event_id=received_event_id,
+            correlation_id=correlation_id,
+            decided_by=decided_by,
+        )
 
 
 class ReferralRouted(ReferralDecided):
@@ -184,8 +218,47 @@ class ReferralNeedsTriage(ReferralDecided):
     outcome: Literal[Outcome.NEEDS_TRIAGE] = Outcome.NEEDS_TRIAGE
 
 
-Channel = Literal["sms", "email", "letter", "webhook"]
+_EVENT_FOR_OUTCOME: dict[Outcome, type[ReferralDecided]] = {
+    Outcome.ROUTED: ReferralRouted,
+    Outcome.REJECTED: ReferralRejected,
+    Outcome.NEEDS_TRIAGE: ReferralNeedsTriage,
+}
+
+ContactChannel = Literal["sms", "email", "letter"]
+Channel = Literal[ContactChannel, "webhook"]
 Recipient = Literal["patient", "clinic", "referrer"]
+MAX_CONTACT_LOOKUP = 500  # one notifier batch of decisions
+
+
+class PatientContact(BaseModel):
+    """How to reach one referral's patient and referrer: what intake's contact endpoint gives
+    the notifier, the only patient details the notifier ever holds, and only while it sends.
+    Never on a topic."""
+
+    model_config = ConfigDict(frozen=True)
+    given_name: str
+    email: str | None
+    mobile: str | None
+    address: tuple[str, ...] | None = Field(
+        default=None, description="A letter's address block: her name, the lines, postcode last."
+    )
+    contact_preferences: tuple[ContactChannel, ...]
+    message_detail: Literal["discreet", "full"] = "discreet"
+    referrer_role: ReferrerRole
+    referrer_email: str | None
+
+
+class ContactLookup(BaseModel):
+    """The notifier asks intake for the contacts of a batch of referrals."""
+
+    referral_ids: list[UUID] = Field(min_length=1, max_length=MAX_CONTACT_LOOKUP)
+
+
+class Contacts(BaseModel):
+    """Intake's answer: each known referral's contact, and the ids it does not know."""
+
+    contacts: dict[UUID, PatientContact]
+    unknown: list[UUID]
 
 
 class NotificationSent(Event):

@@ -27,6 +27,7 @@ from stdnum.gb import nhs
 
 from shared.contracts import (
     MAX_AGE_YEARS,
+    ContactChannel,
     PregnancyStatus,
     ReferrerRole,
     ServiceCode,
@@ -48,7 +49,6 @@ _BIDI_CONTROLS = frozenset(
 )
 _NAME_PUNCTUATION = frozenset(" '\u2019-.")
 
-ContactChannel = Literal["sms", "email", "letter"]
 MessageDetail = Literal["discreet", "full"]
 
 

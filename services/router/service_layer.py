@@ -14,7 +14,6 @@ from uuid import UUID
 import asyncpg
 
 from router.adapters import decision_store as store
-from router.domain.events import decision_event
 from router.domain.rules import decide
 from router.domain.triage import TriageError, resolve
 from router.metrics import ROUTING_DECISIONS
@@ -45,7 +44,7 @@ async def decide_batch(
     pairs = [
         (
             received,
-            decision_event(
+            ReferralDecided.announce(
                 decide(received, directory, as_of),
                 referral_id=received.referral_id,
                 tracking_reference=received.tracking_reference,
@@ -105,7 +104,7 @@ async def resolve_triage(
             signposting=signposting,
             urgent=bool(current["urgent"]),
         )
-        event = decision_event(
+        event = ReferralDecided.announce(
             decision,
             referral_id=referral_id,
             tracking_reference=received.tracking_reference,

@@ -63,3 +63,49 @@ def test_decision_outcome_is_fixed_by_its_type() -> None:
             reasons=(),
             rules_version="v",
         )
+
+
+@pytest.mark.parametrize("outcome", list(contracts.Outcome))
+def test_a_decision_is_announced_on_the_topic_of_its_outcome_and_read_back_whole(
+    outcome: contracts.Outcome,
+) -> None:
+    decision = contracts.RoutingDecision(
+        outcome=outcome,
+        service=contracts.ServiceCode.PELVIC_HEALTH,
+        destination=None,
+        reasons=(contracts.Reason(rule="pelvic-health.a-rule", message="Why."),),
+        signposting=("Ask your GP.",),
+        urgent=True,
+        rules_version="sha256:abc",
+    )
+    event = contracts.ReferralDecided.announce(
+        decision,
+        referral_id=uuid.uuid4(),
+        tracking_reference="WHR-7KQ4-M2X9P",
+        received_event_id=uuid.uuid4(),
+        correlation_id="c-1",
+        decided_by="A. Person",
+    )
+    assert event.TOPIC.name == f"referrals.{'triage' if outcome == 'needs-triage' else outcome}"
+    assert event.decision == decision
+    assert event.decided_by == "A. Person"
+    assert type(event).model_validate_json(event.model_dump_json()) == event
+
+
+def test_the_contact_intake_gives_is_the_contact_the_notifier_reads() -> None:
+    """One contact contract: intake's answer, as JSON, parses back to the same contacts."""
+    contact = contracts.PatientContact(
+        given_name="Jane",
+        email=None,
+        mobile="07700900123",
+        address=("Jane Doe", "1 High Street", "B1 1AA"),
+        contact_preferences=("letter", "sms"),
+        referrer_role=contracts.ReferrerRole.SELF,
+        referrer_email=None,
+    )
+    answer = contracts.Contacts(contacts={uuid.uuid4(): contact}, unknown=[uuid.uuid4()])
+    assert contracts.Contacts.model_validate_json(answer.model_dump_json()) == answer
+    with pytest.raises(ValidationError):
+        contracts.PatientContact.model_validate(
+            contact.model_dump() | {"contact_preferences": ("pigeon",)}
+        )

@@ -9,15 +9,15 @@ from uuid import uuid4
 import pytest
 import yaml
 
-from notifier.domain.plan import Contact, plan
+from notifier.domain.plan import plan
 from notifier.domain.templates import DEFAULT_TEMPLATES, TemplateError, load_templates, sensitive_in
-from shared.contracts import Outcome, ReferralDecided, ServiceCode
+from shared.contracts import Outcome, PatientContact, ReferralDecided, ServiceCode
 from shared.directory import load_directory
 
 DIRECTORY, TEMPLATES = load_directory(), load_templates()
 
 
-def contact(**changes: Any) -> Contact:
+def contact(**changes: Any) -> PatientContact:
     values: dict[str, Any] = {
         "given_name": "Jane",
         "email": "jane@example.com",
@@ -27,7 +27,7 @@ def contact(**changes: Any) -> Contact:
         "referrer_role": "gp",
         "referrer_email": "gp@example.nhs.uk",
     }
-    return Contact(**{**values, **changes})
+    return PatientContact.model_validate({**values, **changes})
 
 
 def decided(outcome: Outcome, service: ServiceCode) -> ReferralDecided:

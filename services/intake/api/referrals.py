@@ -13,7 +13,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from limits import RateLimitItem
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from intake import service_layer
 from intake.adapters import api_keys, referral_store
@@ -21,8 +21,9 @@ from intake.adapters.api_keys import ApiKey
 from intake.adapters.referral_store import IdempotencyConflict
 from intake.api.body import read_json
 from intake.api.problems import PROBLEM_JSON, Problem
-from intake.domain.referral import NotYourOrganisation
+from intake.domain.referral import NotYourOrganisation, RecordedDecision
 from shared.clock import today
+from shared.contracts import ContactLookup, Contacts, PatientContact
 from shared.database import Database
 from shared.logging import correlation, get_logger
 from shared.rate_limits import RateLimits
@@ -32,7 +33,6 @@ log = get_logger(__name__)
 
 _IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,200}$")
 _CORRELATION_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
-MAX_CONTACT_LOOKUP = 500  # one notifier batch of decisions
 
 
 class Accepted(BaseModel):
@@ -42,45 +42,14 @@ class Accepted(BaseModel):
     status_url: str
 
 
-class Decision(BaseModel):
-    outcome: str
-    destination: dict[str, str] | None
-    reasons: list[dict[str, str]]
-    signposting: list[str]
-    urgent: bool
-    rules_version: str
-    decided_by: str
-    decided_at: datetime
-
-
 class ReferralStatus(BaseModel):
     referral_id: UUID
     tracking_reference: str
     service: str
     status: str
     received_at: datetime
-    decision: Decision | None
+    decision: RecordedDecision | None
     submission: dict[str, Any] | None = None
-
-
-class PatientContact(BaseModel):
-    given_name: str
-    email: str | None
-    mobile: str | None
-    address: list[str] | None = None
-    contact_preferences: list[str]
-    message_detail: str
-    referrer_role: str
-    referrer_email: str | None
-
-
-class ContactLookup(BaseModel):
-    referral_ids: list[UUID] = Field(min_length=1, max_length=MAX_CONTACT_LOOKUP)
-
-
-class Contacts(BaseModel):
-    contacts: dict[UUID, PatientContact]
-    unknown: list[UUID]
 
 
 def _submission_body_schema() -> dict[str, Any]:
@@ -223,7 +192,11 @@ def referrals_api(
             raise Problem(404, "No referral with this id is yours to see.")
         if clinic:
             log.info("referral read by clinic", referral_id=str(referral_id), key_id=key.key_id)
-        decision = Decision.model_validate(stored.decision) if stored.decision else None
+        decision = (  # decisions kept before the service was recorded with them lack it
+            RecordedDecision.model_validate({"service": stored.service, **stored.decision})
+            if stored.decision
+            else None
+        )
         return ReferralStatus(
             referral_id=stored.referral_id,
             tracking_reference=stored.tracking_reference,

@@ -3,16 +3,29 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Literal
 from uuid import UUID, uuid4
 
 from intake.domain.tracking import canonical_tracking_reference, new_tracking_reference
-from shared.contracts import ReferralReceived, ReferrerRole
+from shared.contracts import ReferralDecided, ReferralReceived, ReferrerRole, RoutingDecision
 from shared.reduction import for_routing
 from shared.submission import ReferralSubmission
 
 Channel = Literal["api", "self-referral"]
+
+
+class RecordedDecision(RoutingDecision):
+    """A referral's latest routing decision as intake keeps and shows it: who, and when."""
+
+    decided_by: str
+    decided_at: datetime
+
+    @classmethod
+    def of(cls, event: ReferralDecided) -> RecordedDecision:
+        return cls(
+            **event.decision.model_dump(), decided_by=event.decided_by, decided_at=event.occurred_at
+        )
 
 
 class NotYourOrganisation(Exception):

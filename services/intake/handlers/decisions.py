@@ -12,6 +12,7 @@ from faststream.kafka import KafkaMessage, KafkaRouter
 from pydantic import ValidationError
 
 from intake.adapters import referral_store
+from intake.domain.referral import RecordedDecision
 from intake.settings import IntakeSettings
 from shared import topics
 from shared.contracts import DeadLetter, ReferralDecided
@@ -71,7 +72,12 @@ def decisions_router(settings: IntakeSettings, database: Database) -> KafkaRoute
                 changed = await referral_store.record_decisions(
                     conn,
                     [
-                        (d.referral_id, d.outcome.value, _summary(d), d.occurred_at)
+                        (
+                            d.referral_id,
+                            d.outcome.value,
+                            RecordedDecision.of(d).model_dump(mode="json"),
+                            d.occurred_at,
+                        )
                         for d, _record in batch
                     ],
                 )
@@ -91,20 +97,3 @@ def decisions_router(settings: IntakeSettings, database: Database) -> KafkaRoute
             )
 
     return router
-
-
-def _summary(decision: ReferralDecided) -> dict[str, Any]:
-    summary = decision.model_dump(
-        mode="json",
-        include={
-            "outcome",
-            "destination",
-            "reasons",
-            "signposting",
-            "urgent",
-            "rules_version",
-            "decided_by",
-        },
-    )
-    summary["decided_at"] = decision.occurred_at.isoformat()
-    return summary

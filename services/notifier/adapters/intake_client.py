@@ -7,13 +7,10 @@ from collections.abc import Collection
 from uuid import UUID
 
 import aiohttp
-from pydantic import TypeAdapter
 
 from notifier.adapters.http_session import LazySession
-from notifier.domain.plan import Contact
+from shared.contracts import ContactLookup, Contacts, PatientContact
 from shared.poison import Transient
-
-_CONTACTS = TypeAdapter(dict[UUID, Contact])
 
 
 class IntakeUnreachable(Transient):
@@ -26,14 +23,16 @@ class IntakeClient:
         self._headers = {"Authorization": f"Bearer {api_key}"}
         self._session = LazySession(timeout=timeout, connections=4)
 
-    async def contacts(self, referral_ids: Collection[UUID]) -> tuple[dict[UUID, Contact], str]:
+    async def contacts(
+        self, referral_ids: Collection[UUID]
+    ) -> tuple[dict[UUID, PatientContact], str]:
         """Each known referral's contact, and why the others are missing.
 
         A refused key (401/403) leaves every referral missing, since retrying will not help;
         intake away or failing raises IntakeUnreachable."""
         if not referral_ids:
             return {}, ""
-        lookup = {"referral_ids": [str(i) for i in referral_ids]}
+        lookup = ContactLookup(referral_ids=list(referral_ids)).model_dump(mode="json")
         try:
             async with self._session.get().post(
                 self._url, json=lookup, headers=self._headers
@@ -42,7 +41,7 @@ class IntakeClient:
                     return {}, f"intake answered {response.status} to the notifier's key"
                 if response.status != 200:
                     raise IntakeUnreachable(f"intake answered {response.status}")
-                found = _CONTACTS.validate_python((await response.json())["contacts"])
+                found = Contacts.model_validate(await response.json()).contacts
         except (aiohttp.ClientError, TimeoutError) as error:
             raise IntakeUnreachable(type(error).__name__) from error
         return found, "unknown to intake"

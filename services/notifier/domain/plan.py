@@ -8,29 +8,17 @@ Needs triage: the patient, that it was received and is being looked at.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 from notifier.domain.templates import Templates, render
-from shared.contracts import Outcome, ReferralDecided, ReferrerRole
+from shared.contracts import (
+    Channel,
+    Outcome,
+    PatientContact,
+    Recipient,
+    ReferralDecided,
+    ReferrerRole,
+)
 from shared.directory import Directory
-
-Recipient = Literal["patient", "clinic", "referrer"]
-Channel = Literal["sms", "email", "letter", "webhook"]
-
-
-@dataclass(frozen=True)
-class Contact:
-    """From intake's contact endpoint: the only patient details the notifier ever holds,
-    and only while it sends."""
-
-    given_name: str
-    email: str | None
-    mobile: str | None
-    contact_preferences: tuple[str, ...]
-    message_detail: Literal["discreet", "full"]
-    referrer_role: str
-    referrer_email: str | None
-    address: tuple[str, ...] | None = None  # name, address lines, postcode last
 
 
 @dataclass(frozen=True)
@@ -52,7 +40,7 @@ class Unreachable(Exception):
 
 def plan(
     decision: ReferralDecided,
-    contact: Contact,
+    contact: PatientContact,
     directory: Directory,
     templates: Templates,
     referral_url: str,
@@ -95,7 +83,7 @@ def plan(
 
 
 def _to_patient(
-    outcome: Outcome, contact: Contact, templates: Templates, values: dict[str, str]
+    outcome: Outcome, contact: PatientContact, templates: Templates, values: dict[str, str]
 ) -> Message:
     texts = templates.patient[outcome.value]
     detail = contact.message_detail

@@ -26,14 +26,14 @@ from notifier.adapters.notify_provider import NotifyProvider
 from notifier.adapters.provider_budget import ProviderBudget
 from notifier.adapters.smtp_provider import SmtpProvider
 from notifier.adapters.webhook_provider import WebhookProvider
-from notifier.domain.plan import Channel, Contact, Message, plan
+from notifier.domain.plan import Message, plan
 from notifier.domain.templates import Templates
 from notifier.service_layer import endings
 from notifier.service_layer.claims import Leases
 from notifier.service_layer.sending import Sender
 from notifier.service_layer.work import Incoming, Retry, Task
 from shared import inbox
-from shared.contracts import ReferralDecided
+from shared.contracts import Channel, PatientContact, ReferralDecided
 from shared.database import Database
 from shared.directory import Directory
 from shared.logging import correlation, get_logger
@@ -95,7 +95,7 @@ class Notifier:
         return [(i, why_missing) for i in fresh if i.decision.referral_id not in contacts]
 
     def _plan(
-        self, known: list[tuple[Incoming, Contact]]
+        self, known: list[tuple[Incoming, PatientContact]]
     ) -> list[tuple[Incoming, Message, str | None]]:
         """Every message the decisions call for, with why it cannot be sent (None if it can)."""
         wanted: list[tuple[Incoming, Message, str | None]] = []

@@ -7,15 +7,13 @@ import calendar
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from pydantic import BaseModel, ConfigDict
-
 from shared.contracts import (
     Destination,
     Outcome,
     PregnancyStatus,
     Reason,
     ReferralReceived,
-    ServiceCode,
+    RoutingDecision,
 )
 from shared.directory import Directory, Service
 
@@ -29,19 +27,6 @@ DEFAULT_RULE_IDS = {
     "no-site": "area-has-clinic",
     "served": "area-has-clinic",
 }
-
-
-class RoutingDecision(BaseModel):
-    """The contract's routing decision (docs/CONTRACTS.md)."""
-
-    model_config = ConfigDict(frozen=True)
-    outcome: Outcome
-    service: ServiceCode
-    destination: Destination | None
-    reasons: tuple[Reason, ...]
-    signposting: tuple[str, ...]
-    urgent: bool
-    rules_version: str
 
 
 @dataclass

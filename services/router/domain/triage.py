@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from router.domain.rules import RoutingDecision
-from shared.contracts import Destination, Outcome, Reason, ServiceCode
+from shared.contracts import Destination, Outcome, Reason, RoutingDecision, ServiceCode
 from shared.directory import Directory
 
 

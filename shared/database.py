@@ -18,16 +18,19 @@ def run_on_database(
     dsn: str, schema: str, migrations: Path, action: Callable[[asyncpg.Pool], Awaitable[T]]
 ) -> T:
     """For commands: open the schema (migrations applied), run `action` on its pool, close."""
+    return asyncio.run(on_database(dsn, schema, migrations, action))
 
-    async def run() -> T:
-        database = Database(dsn, schema, migrations, max_size=2)
-        await database.open()
-        try:
-            return await action(database.pool)
-        finally:
-            await database.close()
 
-    return asyncio.run(run())
+async def on_database(
+    dsn: str, schema: str, migrations: Path, action: Callable[[asyncpg.Pool], Awaitable[T]]
+) -> T:
+    """`run_on_database` for a caller already in an event loop."""
+    database = Database(dsn, schema, migrations, max_size=2)
+    await database.open()
+    try:
+        return await action(database.pool)
+    finally:
+        await database.close()
 
 
 class Database:

@@ -14,9 +14,9 @@ from uuid import UUID
 
 import typer
 
+from notifier.__main__ import held
 from ops import samples
 from ops.dead_letters import ReplayRefused, dead_letters, replay
-from ops.held import held as held_back
 from ops.kafka_views import follow, readable, topic_views
 from ops.settings import OpsSettings
 from ops.timeline import timeline
@@ -26,6 +26,7 @@ cli = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=True)
 dlq = typer.Typer(help="Dead-lettered events.", no_args_is_help=True)
 cli.add_typer(dlq, name="dlq")
 cli.add_typer(triage, name="triage")
+cli.command()(held)  # the notifier's and router's own commands, not a copy of their SQL
 
 
 @cli.command()
@@ -76,13 +77,6 @@ def show(ref: str) -> None:
         raise typer.Exit(1)
     for when, service, what in events:
         typer.echo(f"{when:%Y-%m-%d %H:%M:%S}  {service:<9} {what}")
-
-
-@cli.command()
-def held() -> None:
-    """What the notifier holds back and why: leased messages, Notify's minute and day."""
-    for line in asyncio.run(held_back(OpsSettings())):
-        typer.echo(line)
 
 
 @dlq.command("list")

@@ -13,11 +13,11 @@ from uuid import UUID
 
 from aiokafka import AIOKafkaProducer
 
+from notifier.__main__ import reopen_failed
 from ops.kafka_views import read_to_end
 from ops.settings import OpsSettings
 from shared import topics
 from shared.contracts import DeadLetter
-from shared.db import connect
 
 DLQ_TOPICS = (
     topics.SELF_REFERRAL_DLQ,
@@ -60,7 +60,7 @@ async def replay(settings: OpsSettings, event_id: UUID) -> str:
         )
     original = base64.b64decode(letter.original_base64)
     if dlq_topic == topics.NOTIFICATION_DLQ.qualified(settings.kafka_topic_prefix):
-        await _reopen_notifications(settings, UUID(json.loads(original)["event_id"]))
+        await reopen_failed(UUID(json.loads(original)["event_id"]))  # the notifier's own command
     producer = AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap_servers, acks="all", enable_idempotence=True
     )
@@ -71,18 +71,3 @@ async def replay(settings: OpsSettings, event_id: UUID) -> str:
     finally:
         await producer.stop()
     return letter.source_topic
-
-
-async def _reopen_notifications(settings: OpsSettings, decision_event_id: UUID) -> None:
-    schema = settings.notifier_schema
-    conn = await connect(str(settings.database_url))
-    try:
-        async with conn.transaction():
-            await conn.execute(
-                f"UPDATE {schema}.notifications SET status = 'pending', error = NULL"
-                " WHERE decision_event_id = $1 AND status = 'failed'",
-                decision_event_id,
-            )
-            await conn.execute(f"DELETE FROM {schema}.inbox WHERE event_id = $1", decision_event_id)
-    finally:
-        await conn.close()

@@ -21,9 +21,28 @@ _PLACEHOLDERS = {
 }
 
 
-class NotifierSettings(ServiceSettings):
-    http_port: int = Field(default=8002, validation_alias="NOTIFIER_HTTP_PORT")
+class NotifierDatabaseSettings(ServiceSettings):
+    """Enough to reach the notifier's tables (its operators' commands need no more, and no
+    secret)."""
+
     db_schema: str = Field(default="notifier", validation_alias="NOTIFIER_DB_SCHEMA")
+    notify_per_minute: int = Field(
+        default=3000,
+        gt=0,
+        validation_alias="NOTIFIER_NOTIFY_PER_MINUTE",
+        description="Notify's messages per rolling minute for the API key, shared by every "
+        "notifier process.",
+    )
+    notify_per_day: dict[str, int] = Field(
+        default={"sms": 250_000, "email": 250_000, "letter": 20_000},
+        validation_alias="NOTIFIER_NOTIFY_PER_DAY",
+        description="Notify's daily limits per channel (JSON); past one, messages wait for "
+        "the next day.",
+    )
+
+
+class NotifierSettings(NotifierDatabaseSettings):
+    http_port: int = Field(default=8002, validation_alias="NOTIFIER_HTTP_PORT")
     consumer_group: str = Field(default="notifier", validation_alias="NOTIFIER_CONSUMER_GROUP")
     relay_enabled: bool = Field(default=True, validation_alias="NOTIFIER_RELAY_ENABLED")
     directory: Path = Field(default=DEFAULT_DIRECTORY, validation_alias="NOTIFIER_DIRECTORY")
@@ -88,19 +107,6 @@ class NotifierSettings(ServiceSettings):
         description="Webhook URL for a site the directory gives none for; {site} is its id.",
     )
 
-    notify_per_minute: int = Field(
-        default=3000,
-        gt=0,
-        validation_alias="NOTIFIER_NOTIFY_PER_MINUTE",
-        description="Notify's messages per rolling minute for the API key, shared by every "
-        "notifier process.",
-    )
-    notify_per_day: dict[str, int] = Field(
-        default={"sms": 250_000, "email": 250_000, "letter": 20_000},
-        validation_alias="NOTIFIER_NOTIFY_PER_DAY",
-        description="Notify's daily limits per channel (JSON); past one, messages wait for "
-        "the next day.",
-    )
     webhook_per_clinic: int = Field(
         default=4,
         gt=0,

@@ -154,3 +154,34 @@ async def record_delivery(conn: Connection, reference: UUID, delivery_status: st
             delivery_status,
         )
     )
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """How many messages wait in one state: pending, or sending with a live lease or not."""
+
+    status: str
+    leased: bool | None
+    count: int
+
+
+async def waiting(conn: Connection) -> list[Waiting]:
+    rows = await conn.fetch(
+        "SELECT status, lease_expires_at > now() AS leased, count(*) AS n FROM notifications"
+        " WHERE status IN ('pending', 'sending') GROUP BY 1, 2 ORDER BY 1, 2"
+    )
+    return [Waiting(r["status"], r["leased"], r["n"]) for r in rows]
+
+
+async def reopen_failed(conn: Connection, decision_event_id: UUID) -> int:
+    """Make a decision's failed messages pending again and take the decision out of the inbox,
+    so that its replayed event is tried again (after the cause of the failure was fixed).
+    Messages that were sent stay sent: a replay never sends them twice. Returns how many."""
+    async with conn.transaction():
+        reopened = await conn.fetch(
+            "UPDATE notifications SET status = 'pending', error = NULL"
+            " WHERE decision_event_id = $1 AND status = 'failed' RETURNING notification_id",
+            decision_event_id,
+        )
+        await inbox.forget(conn, [decision_event_id])
+    return len(reopened)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 
 from notifier.metrics import NOTIFICATIONS_HELD
+from shared.db import Connection
 from shared.logging import get_logger
 from shared.poison import Transient
 from shared.rate_limits import RateLimits
@@ -42,3 +43,17 @@ class ProviderBudget:
         ) is not None:
             NOTIFICATIONS_HELD.labels(channel, "per-minute-limit").inc()
             await asyncio.sleep(wait)
+
+
+async def used_now(conn: Connection) -> dict[str, int]:
+    """Notify messages counted in the current window and day: {"notify-minute": n,
+    "notify-day:<channel>": n, ...}."""
+    rows = await conn.fetch(
+        "SELECT key, hits FROM rate_limits WHERE key LIKE 'notify-%'"
+        " AND window_start = to_timestamp(floor(extract(epoch FROM now())"
+        " / CASE WHEN key = 'notify-minute' THEN $1::int ELSE $2::int END)"
+        " * CASE WHEN key = 'notify-minute' THEN $1::int ELSE $2::int END)",
+        WINDOW_SECONDS,
+        DAY_SECONDS,
+    )
+    return {r["key"]: r["hits"] for r in rows}

@@ -6,18 +6,21 @@ import asyncio
 import base64
 import logging
 import uuid
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from faststream import BaseMiddleware
 from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.middlewares import AckPolicy
+from pydantic import TypeAdapter, ValidationError
 
 from shared.contracts import DeadLetter, Event
 from shared.logging import correlation, get_logger
 from shared.metrics import DEAD_LETTERS, REGISTRY
 from shared.sealed import seal
+from shared.submission import describe
 
 log = get_logger(__name__)
 
@@ -107,7 +110,48 @@ async def publish_events(
 def batch_records(message: Any) -> tuple[Any, ...]:
     """The consumer records of a batch subscriber's message."""
     records = message.raw_message
-    return records if isinstance(records, tuple) else (records,)
+    return tuple(records) if isinstance(records, (tuple, list)) else (records,)
+
+
+E = TypeVar("E")
+
+
+@dataclass(frozen=True)
+class ReadBatch(Generic[E]):
+    """A fetched batch, read: each event with the record it came in, and each record that is
+    not such an event, with why (for its dead letter)."""
+
+    events: list[tuple[E, Any]]
+    unreadable: list[tuple[Any, str]]
+
+
+def typed_batch(event_type: Any, what: str) -> Callable[[Any], Awaitable[list[Any]]]:
+    """A batch subscriber's decoder: the handler takes `list[<event_type>]` (so the AsyncAPI
+    document shows the payload's schema), and a record that is not such an event is set
+    aside instead of failing the whole batch. `read_batch(message)` gives both.
+
+    Hand-written because FastStream validates a batch whole: one bad record would stop the
+    partition."""
+    adapter: TypeAdapter[Any] = TypeAdapter(event_type)
+
+    async def decode(message: Any) -> list[Any]:
+        events: list[tuple[Any, Any]] = []
+        unreadable: list[tuple[Any, str]] = []
+        for record in batch_records(message):
+            try:
+                events.append((adapter.validate_json(record.value or b""), record))
+            except ValidationError as error:
+                unreadable.append((record, f"not {what}: {describe(error)}"))
+        message.read_batch = ReadBatch(events, unreadable)
+        return [event for event, _ in events]
+
+    return decode
+
+
+def read_batch(message: Any) -> ReadBatch[Any]:
+    """What `typed_batch` read from this message."""
+    batch: ReadBatch[Any] = message.read_batch
+    return batch
 
 
 # A dead letter must fit the producer's 1 MiB request limit once base64-encoded (x4/3):

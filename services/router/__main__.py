@@ -14,10 +14,11 @@ import typer
 from pydantic import ValidationError
 
 from router import service_layer
-from router.adapters import decision_store
+from router.adapters.decision_store import PostgresDecisions
 from router.domain.rules import decide
 from router.domain.triage import TriageError
 from router.main import MIGRATIONS, create_service
+from router.ports import PendingTriage
 from router.settings import RouterDatabaseSettings, RouterSettings
 from shared.clock import today
 from shared.database import run_on_database
@@ -66,15 +67,14 @@ def explain(
 def triage_list() -> None:
     """Referrals awaiting a person's decision, oldest first."""
 
-    async def awaiting(pool: asyncpg.Pool) -> list[decision_store.PendingTriage]:
-        async with pool.acquire() as conn:
-            return await decision_store.pending_triage(conn)
+    async def awaiting(pool: asyncpg.Pool) -> list[PendingTriage]:
+        return await service_layer.pending_triage(lambda: PostgresDecisions(pool))
 
     pending = _with_database(awaiting)
     if not pending:
         typer.echo("nothing awaits triage")
     for item in pending:
-        why = "; ".join(r["message"] for r in item.reasons)
+        why = "; ".join(reason.message for reason in item.reasons)
         typer.echo(
             f"{item.referral_id}  {item.tracking_reference}  {item.service:<18}"
             f" since {item.since:%Y-%m-%d %H:%M}  {why}"
@@ -105,7 +105,7 @@ def triage_resolve(
 
     async def resolve(pool: asyncpg.Pool) -> str:
         event = await service_layer.resolve_triage(
-            pool,
+            lambda: PostgresDecisions(pool),
             referral_id,
             directory,
             route_to=route_to,

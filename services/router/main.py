@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from router import __doc__ as DESCRIPTION
+from router.adapters.decision_store import PostgresDecisions
 from router.handlers.received import received_router
 from router.settings import RouterSettings
 from shared.database import Database
@@ -30,7 +31,9 @@ def create_service(settings: RouterSettings | None = None) -> Service:
         "router",
         settings,
         database,
-        feature_routers=[received_router(settings, database, directory)],
+        feature_routers=[
+            received_router(settings, lambda: PostgresDecisions(database.pool), directory)
+        ],
         relay_outbox=settings.relay_enabled,
         description=DESCRIPTION or "",
     )

@@ -4,6 +4,8 @@ Decision and publish stay consistent across crashes through the transactional ou
 decision row and its event commit together; the relay publishes after), rather than Kafka
 transactions: the state lives in PostgreSQL, and a Kafka transaction cannot include a
 PostgreSQL commit, so it would still need the inbox to dedupe and gain nothing.
+
+Each use case takes a `UnitOfWork` (`router.ports`): PostgreSQL in the service, memory in tests.
 """
 
 from __future__ import annotations
@@ -11,14 +13,11 @@ from __future__ import annotations
 from datetime import date
 from uuid import UUID
 
-import asyncpg
-
-from router.adapters import decision_store as store
 from router.domain.rules import decide
 from router.domain.triage import TriageError, resolve
 from router.metrics import ROUTING_DECISIONS
-from shared import inbox
-from shared.contracts import Outcome, ReferralDecided, ReferralReceived, ServiceCode
+from router.ports import PendingTriage, UnitOfWork
+from shared.contracts import Outcome, ReferralDecided, ReferralReceived
 from shared.directory import Directory
 from shared.logging import correlation, get_logger
 
@@ -26,7 +25,7 @@ log = get_logger(__name__)
 
 
 async def decide_batch(
-    pool: asyncpg.Pool,
+    unit_of_work: UnitOfWork,
     batch: list[ReferralReceived],
     directory: Directory,
     *,
@@ -54,10 +53,10 @@ async def decide_batch(
         )
         for received in unique
     ]
-    async with pool.acquire() as conn, conn.transaction():
-        new = await inbox.first_times(conn, [r.event_id for r in unique], topic)
+    async with unit_of_work() as decisions:
+        new = await decisions.first_times([r.event_id for r in unique], topic)
         fresh = [(r, d) for r, d in pairs if r.event_id in new]
-        await store.record_many(conn, fresh)
+        await decisions.record_many(fresh)
     for received, event in fresh:
         ROUTING_DECISIONS.labels(event.service.value, event.outcome.value, "rules").inc()
         with correlation(received.correlation_id):
@@ -75,7 +74,7 @@ async def decide_batch(
 
 
 async def resolve_triage(
-    pool: asyncpg.Pool,
+    unit_of_work: UnitOfWork,
     referral_id: UUID,
     directory: Directory,
     *,
@@ -86,23 +85,22 @@ async def resolve_triage(
 ) -> ReferralDecided:
     if not decided_by.strip():
         raise TriageError("say who decided (--by)")
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", str(referral_id))
-        current = await store.latest(conn, referral_id)
+    async with unit_of_work() as decisions:
+        current = await decisions.lock_latest(referral_id)
         if current is None:
             raise TriageError(f"no referral {referral_id}")
-        if current["outcome"] != Outcome.NEEDS_TRIAGE.value:
+        if current.outcome != Outcome.NEEDS_TRIAGE:
             raise TriageError(
-                f"referral {referral_id} is {current['outcome']}, not awaiting triage"
+                f"referral {referral_id} is {current.outcome.value}, not awaiting triage"
             )
-        received = ReferralReceived.model_validate(current["received"])
+        received = current.received
         decision = resolve(
-            ServiceCode(current["received"]["service"]),
+            received.service,
             directory,
             route_to=route_to,
             reason=reason,
             signposting=signposting,
-            urgent=bool(current["urgent"]),
+            urgent=current.urgent,
         )
         event = ReferralDecided.announce(
             decision,
@@ -112,7 +110,13 @@ async def resolve_triage(
             correlation_id=received.correlation_id,
             decided_by=decided_by.strip(),
         )
-        await store.record(conn, event)
+        await decisions.record(event)
     ROUTING_DECISIONS.labels(event.service.value, event.outcome.value, "person").inc()
     log.info("triage resolved", referral_id=str(referral_id), outcome=event.outcome.value)
     return event
+
+
+async def pending_triage(unit_of_work: UnitOfWork) -> list[PendingTriage]:
+    """Referrals awaiting a person's decision, oldest first."""
+    async with unit_of_work() as decisions:
+        return await decisions.pending_triage()

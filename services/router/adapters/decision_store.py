@@ -1,45 +1,109 @@
-"""Decisions in PostgreSQL: recorded with their outbox event in one transaction."""
+"""The router's state in PostgreSQL (`router.ports.Decisions`): decisions recorded with their
+outbox events and inbox entries in one transaction."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from collections.abc import Sequence
+from contextlib import AsyncExitStack
+from types import TracebackType
 from uuid import UUID
 
-from shared import outbox
-from shared.contracts import ReferralDecided, ReferralReceived
+import asyncpg
+
+from router.ports import Latest, PendingTriage
+from shared import inbox, outbox
+from shared.contracts import Outcome, Reason, ReferralDecided, ReferralReceived
 from shared.db import Connection
 
 
-@dataclass(frozen=True)
-class PendingTriage:
-    referral_id: UUID
-    tracking_reference: str
-    service: str
-    reasons: list[dict[str, str]]
-    since: datetime
+class PostgresDecisions:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self._stack = AsyncExitStack()
+        self._conn: Connection | None = None
+
+    @property
+    def conn(self) -> Connection:
+        if self._conn is None:
+            raise RuntimeError("use `async with` to begin the transaction")
+        return self._conn
+
+    async def __aenter__(self) -> PostgresDecisions:
+        conn = await self._stack.enter_async_context(self._pool.acquire())
+        await self._stack.enter_async_context(conn.transaction())
+        self._conn = conn
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._conn = None
+        await self._stack.__aexit__(exc_type, exc, traceback)
+
+    async def first_times(self, event_ids: Sequence[UUID], topic: str) -> set[UUID]:
+        return await inbox.first_times(self.conn, event_ids, topic)
+
+    async def record_many(self, pairs: Sequence[tuple[ReferralReceived, ReferralDecided]]) -> None:
+        await self.conn.executemany(
+            "INSERT INTO referrals (referral_id, tracking_reference, service, received)"
+            " VALUES ($1, $2, $3, $4) ON CONFLICT (referral_id) DO NOTHING",
+            [
+                (r.referral_id, r.tracking_reference, r.service.value, r.model_dump(mode="json"))
+                for r, _ in pairs
+            ],
+        )
+        await self.conn.executemany(_INSERT_DECISION, [_decision_row(d) for _, d in pairs])
+        await outbox.enqueue_many(self.conn, [(d, str(d.referral_id), None) for _, d in pairs])
+
+    async def lock_latest(self, referral_id: UUID) -> Latest | None:
+        await self.conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", str(referral_id))
+        row = await self.conn.fetchrow(
+            "SELECT d.outcome, d.urgent, r.received FROM decisions d"
+            " JOIN referrals r USING (referral_id)"
+            " WHERE referral_id = $1 ORDER BY decided_at DESC LIMIT 1",
+            referral_id,
+        )
+        if row is None:
+            return None
+        return Latest(
+            Outcome(row["outcome"]), row["urgent"], ReferralReceived.model_validate(row["received"])
+        )
+
+    async def record(self, decision: ReferralDecided) -> None:
+        await self.conn.execute(_INSERT_DECISION, *_decision_row(decision))
+        await outbox.enqueue(self.conn, decision, key=str(decision.referral_id))
+
+    async def pending_triage(self) -> list[PendingTriage]:
+        rows = await self.conn.fetch(
+            "SELECT DISTINCT ON (referral_id) referral_id, outcome, reasons, decided_at,"
+            " r.tracking_reference, r.service"
+            " FROM decisions JOIN referrals r USING (referral_id)"
+            " ORDER BY referral_id, decided_at DESC"
+        )
+        return sorted(
+            (
+                PendingTriage(
+                    r["referral_id"],
+                    r["tracking_reference"],
+                    r["service"],
+                    tuple(Reason.model_validate(reason) for reason in r["reasons"]),
+                    r["decided_at"],
+                )
+                for r in rows
+                if r["outcome"] == Outcome.NEEDS_TRIAGE.value
+            ),
+            key=lambda p: p.since,
+        )
 
 
-async def record_many(
-    conn: Connection, pairs: list[tuple[ReferralReceived, ReferralDecided]]
-) -> None:
-    """A batch of referrals and their decisions, with their events queued; in a transaction."""
-    await conn.executemany(
-        "INSERT INTO referrals (referral_id, tracking_reference, service, received)"
-        " VALUES ($1, $2, $3, $4) ON CONFLICT (referral_id) DO NOTHING",
-        [
-            (r.referral_id, r.tracking_reference, r.service.value, r.model_dump(mode="json"))
-            for r, _ in pairs
-        ],
-    )
-    await conn.executemany(
-        "INSERT INTO decisions (decision_id, referral_id, outcome, destination, reasons,"
-        " signposting, urgent, rules_version, decided_by, decided_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        [_decision_row(d) for _, d in pairs],
-    )
-    await outbox.enqueue_many(conn, [(d, str(d.referral_id), None) for _, d in pairs])
+_INSERT_DECISION = (
+    "INSERT INTO decisions (decision_id, referral_id, outcome, destination, reasons,"
+    " signposting, urgent, rules_version, decided_by, decided_at)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+)
 
 
 def _decision_row(decision: ReferralDecided) -> tuple[object, ...]:
@@ -54,47 +118,4 @@ def _decision_row(decision: ReferralDecided) -> tuple[object, ...]:
         decision.rules_version,
         decision.decided_by,
         decision.occurred_at,
-    )
-
-
-async def record(conn: Connection, decision: ReferralDecided) -> None:
-    """Keep the decision and queue its event; call inside a transaction."""
-    await conn.execute(
-        "INSERT INTO decisions (decision_id, referral_id, outcome, destination, reasons,"
-        " signposting, urgent, rules_version, decided_by, decided_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        *_decision_row(decision),
-    )
-    await outbox.enqueue(conn, decision, key=str(decision.referral_id))
-
-
-async def latest(conn: Connection, referral_id: UUID) -> dict[str, Any] | None:
-    row = await conn.fetchrow(
-        "SELECT d.*, r.received FROM decisions d JOIN referrals r USING (referral_id)"
-        " WHERE referral_id = $1 ORDER BY decided_at DESC LIMIT 1",
-        referral_id,
-    )
-    return None if row is None else dict(row)
-
-
-async def pending_triage(conn: Connection) -> list[PendingTriage]:
-    rows = await conn.fetch(
-        "SELECT DISTINCT ON (referral_id) referral_id, outcome, reasons, decided_at,"
-        " r.tracking_reference, r.service"
-        " FROM decisions JOIN referrals r USING (referral_id)"
-        " ORDER BY referral_id, decided_at DESC"
-    )
-    return sorted(
-        (
-            PendingTriage(
-                r["referral_id"],
-                r["tracking_reference"],
-                r["service"],
-                r["reasons"],
-                r["decided_at"],
-            )
-            for r in rows
-            if r["outcome"] == "needs-triage"
-        ),
-        key=lambda p: p.since,
     )

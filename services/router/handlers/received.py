@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from faststream.kafka import KafkaMessage, KafkaRouter
-from pydantic import ValidationError
 
 from router import service_layer
+from router.ports import UnitOfWork
 from router.settings import RouterSettings
 from shared import topics
 from shared.clock import today
@@ -23,17 +23,17 @@ from shared.contracts import (
     ReferralRejected,
     ReferralRouted,
 )
-from shared.database import Database
 from shared.directory import Directory
 from shared.kafka import (
     SUBSCRIBER_DEFAULTS,
     DeadLetters,
-    batch_records,
+    ReadBatch,
     document_outbox_events,
+    read_batch,
+    typed_batch,
 )
 from shared.logging import get_logger
 from shared.poison import Backoff, isolate, why
-from shared.submission import describe
 
 log = get_logger(__name__)
 # Up to this many events share one transaction and one offset commit.
@@ -41,7 +41,7 @@ BATCH_SIZE = 500
 
 
 def received_router(
-    settings: RouterSettings, database: Database, directory: Directory
+    settings: RouterSettings, unit_of_work: UnitOfWork, directory: Directory
 ) -> KafkaRouter:
     router = KafkaRouter()
     document_outbox_events(
@@ -65,25 +65,21 @@ def received_router(
         description="Accepted referrals (ReferralReceived), decided against the directory.",
         batch=True,
         max_records=BATCH_SIZE,
+        decoder=typed_batch(ReferralReceived, "a ReferralReceived event"),
         **SUBSCRIBER_DEFAULTS,
     )
-    async def on_received(message: KafkaMessage) -> None:
+    async def on_received(events: list[ReferralReceived], message: KafkaMessage) -> None:
         async with backoff.guard():
-            await handle(batch_records(message))
+            await handle(read_batch(message))
 
-    async def handle(records: tuple[Any, ...]) -> None:
-        readable: list[tuple[ReferralReceived, Any]] = []
-        for record in records:
-            try:
-                readable.append((ReferralReceived.model_validate_json(record.value or b""), record))
-            except ValidationError as error:
-                reason = f"not a ReferralReceived event: {describe(error)}"
-                await dead_letters.send(record, reason, readable=False)
+    async def handle(batch: ReadBatch[ReferralReceived]) -> None:
+        for record, reason in batch.unreadable:
+            await dead_letters.send(record, reason, readable=False)
 
-        async def decide(batch: Sequence[tuple[ReferralReceived, Any]]) -> list[object]:
+        async def decide(items: Sequence[tuple[ReferralReceived, Any]]) -> list[object]:
             await service_layer.decide_batch(
-                database.pool,
-                [received for received, _ in batch],
+                unit_of_work,
+                [received for received, _ in items],
                 directory,
                 as_of=today(),
                 topic=source_topic,
@@ -93,6 +89,6 @@ def received_router(
         async def poison(item: tuple[ReferralReceived, Any], error: BaseException) -> None:
             await dead_letters.send(item[1], why(error), readable=True)
 
-        await isolate(readable, decide, poison)
+        await isolate(batch.events, decide, poison)
 
     return router

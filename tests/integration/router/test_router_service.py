@@ -11,6 +11,7 @@ import pytest
 
 from devstack.samples import received_event as received
 from router import service_layer
+from router.adapters.decision_store import PostgresDecisions
 from router.domain.triage import TriageError
 from router.main import create_service
 from router.settings import RouterSettings
@@ -114,7 +115,7 @@ async def test_a_person_resolves_triage_and_it_is_published(
 
     with pytest.raises(TriageError, match="not a site of pelvic-health"):
         await service_layer.resolve_triage(
-            router.database.pool,
+            lambda: PostgresDecisions(router.database.pool),
             event.referral_id,
             directory,
             route_to="hub-dgs",
@@ -122,7 +123,7 @@ async def test_a_person_resolves_triage_and_it_is_published(
             reason="Checked the address.",
         )
     resolved = await service_layer.resolve_triage(
-        router.database.pool,
+        lambda: PostgresDecisions(router.database.pool),
         event.referral_id,
         directory,
         route_to="pelvic-bsol",
@@ -139,7 +140,7 @@ async def test_a_person_resolves_triage_and_it_is_published(
     ]
     with pytest.raises(TriageError, match="not awaiting triage"):
         await service_layer.resolve_triage(
-            router.database.pool,
+            lambda: PostgresDecisions(router.database.pool),
             event.referral_id,
             directory,
             route_to=None,
@@ -171,10 +172,18 @@ async def test_an_event_repeated_within_one_batch_is_decided_once(router: Servic
     event = received()
     directory = load_directory()
     decided = await service_layer.decide_batch(
-        router.database.pool, [event, event], directory, as_of=date(2026, 11, 23), topic="t"
+        lambda: PostgresDecisions(router.database.pool),
+        [event, event],
+        directory,
+        as_of=date(2026, 11, 23),
+        topic="t",
     )
     again = await service_layer.decide_batch(
-        router.database.pool, [event], directory, as_of=date(2026, 11, 23), topic="t"
+        lambda: PostgresDecisions(router.database.pool),
+        [event],
+        directory,
+        as_of=date(2026, 11, 23),
+        topic="t",
     )
     assert (len(decided), again) == (1, [])
     assert len(await decisions(router)) == 1

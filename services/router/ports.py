@@ -1,0 +1,68 @@
+"""What the router's service layer needs from the world, as Protocols: the adapters implement
+them over PostgreSQL, the unit tests over memory (`tests/support/fakes.py`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol
+from uuid import UUID
+
+from shared.contracts import Outcome, Reason, ReferralDecided, ReferralReceived
+
+
+@dataclass(frozen=True)
+class Latest:
+    """A referral's latest decision, with the event it was decided from."""
+
+    outcome: Outcome
+    urgent: bool
+    received: ReferralReceived
+
+
+@dataclass(frozen=True)
+class PendingTriage:
+    referral_id: UUID
+    tracking_reference: str
+    service: str
+    reasons: tuple[Reason, ...]
+    since: datetime
+
+
+class Decisions(Protocol):
+    """The router's state, in one transaction: `async with` begins it, a clean exit commits
+    it, an exception rolls all of it back. A decision is kept with its event queued (outbox)."""
+
+    async def __aenter__(self) -> Decisions: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None: ...
+
+    async def first_times(self, event_ids: Sequence[UUID], topic: str) -> set[UUID]:
+        """Record events as handled (inbox); return those not handled before."""
+        ...
+
+    async def record_many(self, pairs: Sequence[tuple[ReferralReceived, ReferralDecided]]) -> None:
+        """Keep each referral and its first decision, and queue the decision events."""
+        ...
+
+    async def lock_latest(self, referral_id: UUID) -> Latest | None:
+        """The referral's latest decision, locked until the transaction ends."""
+        ...
+
+    async def record(self, decision: ReferralDecided) -> None:
+        """Keep a later decision (a person's, at triage) and queue its event."""
+        ...
+
+    async def pending_triage(self) -> list[PendingTriage]:
+        """Referrals whose latest decision is needs-triage, oldest first."""
+        ...
+
+
+UnitOfWork = Callable[[], Decisions]

@@ -52,6 +52,13 @@ def decode(
         raise Unreadable(
             "not a SelfReferralSubmitted event: " + describe(error), envelope_ok=False
         ) from error
+    return event, open_submission(event, private_key, today)
+
+
+def open_submission(
+    event: SelfReferralSubmitted, private_key: str, today: date
+) -> ReferralSubmission:
+    """The submission sealed in a well-formed envelope, validated as on the API."""
     try:
         plaintext = open_sealed(private_key, event.sealed_submission)
     except SealError as error:
@@ -60,4 +67,4 @@ def decode(
         submission = ReferralSubmission.model_validate_json(plaintext, context={"today": today})
     except ValidationError as error:
         raise Unreadable("invalid submission: " + describe(error), envelope_ok=True) from error
-    return event, submission
+    return submission

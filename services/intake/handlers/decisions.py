@@ -9,7 +9,6 @@ from typing import Any
 from uuid import UUID
 
 from faststream.kafka import KafkaMessage, KafkaRouter
-from pydantic import ValidationError
 
 from intake.adapters import referral_store
 from intake.domain.referral import RecordedDecision
@@ -17,11 +16,10 @@ from intake.settings import IntakeSettings
 from shared import topics
 from shared.contracts import DeadLetter, ReferralDecided
 from shared.database import Database
-from shared.kafka import SUBSCRIBER_DEFAULTS, DeadLetters, batch_records
+from shared.kafka import SUBSCRIBER_DEFAULTS, DeadLetters, ReadBatch, read_batch, typed_batch
 from shared.logging import get_logger
 from shared.poison import Backoff, isolate, why
 from shared.sealed import public_key_of
-from shared.submission import describe
 
 log = get_logger(__name__)
 
@@ -47,22 +45,18 @@ def decisions_router(settings: IntakeSettings, database: Database) -> KafkaRoute
         description="Routing decisions, kept as each referral's status.",
         batch=True,
         max_records=BATCH_SIZE,
+        decoder=typed_batch(ReferralDecided, "a decision"),
         **SUBSCRIBER_DEFAULTS,
     )
-    async def on_decisions(message: KafkaMessage) -> None:
+    async def on_decisions(decisions: list[ReferralDecided], message: KafkaMessage) -> None:
         async with backoff.guard():
-            await handle(batch_records(message))
+            await handle(read_batch(message))
 
-    async def handle(records: tuple[Any, ...]) -> None:
+    async def handle(read: ReadBatch[ReferralDecided]) -> None:
+        for record, reason in read.unreadable:
+            await dead_letters.send(record, reason, readable=False)
         latest: dict[UUID, tuple[ReferralDecided, Any]] = {}
-        for record in records:
-            try:
-                decision = ReferralDecided.model_validate_json(record.value or b"")
-            except ValidationError as error:
-                await dead_letters.send(
-                    record, f"not a decision: {describe(error)}", readable=False
-                )
-                continue
+        for decision, record in read.events:
             earlier = latest.get(decision.referral_id)
             if earlier is None or earlier[0].occurred_at < decision.occurred_at:
                 latest[decision.referral_id] = (decision, record)

@@ -13,7 +13,7 @@ from typing import Any, TypeAlias
 from faststream.kafka import KafkaMessage, KafkaRouter
 
 from intake import service_layer
-from intake.adapters.self_referral_codec import Unreadable, decode
+from intake.adapters.self_referral_codec import Unreadable, open_submission
 from intake.domain.referral import (
     AcceptedReferral,
     BadReference,
@@ -23,13 +23,15 @@ from intake.domain.referral import (
 from intake.settings import IntakeSettings
 from shared import topics
 from shared.clock import today
-from shared.contracts import DeadLetter, ReferralReceived
+from shared.contracts import DeadLetter, ReferralReceived, SelfReferralSubmitted
 from shared.database import Database
 from shared.kafka import (
     SUBSCRIBER_DEFAULTS,
     DeadLetters,
-    batch_records,
+    ReadBatch,
     document_outbox_events,
+    read_batch,
+    typed_batch,
 )
 from shared.logging import get_logger
 from shared.poison import Backoff, isolate, why
@@ -63,18 +65,21 @@ def self_referral_router(settings: IntakeSettings, database: Database) -> KafkaR
         description="Self-referral submissions (SelfReferralSubmitted), sealed to intake's key.",
         batch=True,
         max_records=BATCH_SIZE,
+        decoder=typed_batch(SelfReferralSubmitted, "a SelfReferralSubmitted event"),
         **SUBSCRIBER_DEFAULTS,
     )
-    async def on_self_referrals(message: KafkaMessage) -> None:
+    async def on_self_referrals(events: list[SelfReferralSubmitted], message: KafkaMessage) -> None:
         async with backoff.guard():
-            await handle(batch_records(message))
+            await handle(read_batch(message))
 
-    async def handle(records: tuple[Any, ...]) -> None:
+    async def handle(batch: ReadBatch[SelfReferralSubmitted]) -> None:
+        for record, reason in batch.unreadable:  # not an envelope: may hold details in clear
+            await dead_letters.send(record, reason, readable=False)
         accepted: list[Pending] = []
         record_of: dict[uuid.UUID, Any] = {}
-        for record in records:
+        for event, record in batch.events:
             try:
-                event, submission = decode(record.value or b"", private_key, today())
+                submission = open_submission(event, private_key, today())
                 pending = (
                     accept_self_referral(
                         submission,

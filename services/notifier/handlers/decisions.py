@@ -7,7 +7,6 @@ from typing import TypeAlias
 
 from aiokafka import ConsumerRecord
 from faststream.kafka import KafkaMessage, KafkaRouter
-from pydantic import ValidationError
 
 from notifier.service_layer import Incoming, Notifier
 from notifier.settings import NotifierSettings
@@ -16,12 +15,13 @@ from shared.contracts import DeadLetter, NotificationFailed, NotificationSent, R
 from shared.kafka import (
     SUBSCRIBER_DEFAULTS,
     DeadLetters,
-    batch_records,
+    ReadBatch,
     document_outbox_events,
+    read_batch,
+    typed_batch,
 )
 from shared.logging import get_logger
 from shared.poison import Backoff, isolate, why
-from shared.submission import describe
 
 log = get_logger(__name__)
 Record: TypeAlias = ConsumerRecord[bytes, bytes]
@@ -49,24 +49,20 @@ def decisions_router(settings: NotifierSettings, notifier: Notifier) -> KafkaRou
         description="Routing decisions (ReferralDecided): who is told what, on which channel.",
         batch=True,
         max_records=BATCH_SIZE,
+        decoder=typed_batch(ReferralDecided, "a decision"),
         **SUBSCRIBER_DEFAULTS,
     )
-    async def on_decisions(message: KafkaMessage) -> None:
+    async def on_decisions(decisions: list[ReferralDecided], message: KafkaMessage) -> None:
         # Intake away: a pause before the batch comes again (nothing was sent).
         async with backoff.guard():
-            await handle(batch_records(message))
+            await handle(read_batch(message))
 
-    async def handle(records: tuple[Record, ...]) -> None:
+    async def handle(read: ReadBatch[ReferralDecided]) -> None:
+        for unreadable, reason in read.unreadable:
+            await dead_letters.send(unreadable, reason, readable=False)
         record_of: dict[uuid.UUID, Record] = {}
         batch: list[Incoming] = []
-        for record in records:
-            try:
-                decision = ReferralDecided.model_validate_json(record.value or b"")
-            except ValidationError as error:
-                await dead_letters.send(
-                    record, f"not a decision: {describe(error)}", readable=False
-                )
-                continue
+        for decision, record in read.events:
             if decision.event_id not in record_of:  # a duplicate in one batch: once is enough
                 record_of[decision.event_id] = record
                 batch.append(Incoming(decision, record.topic))

@@ -4,7 +4,6 @@ rest of the batch goes on. The real broker is in tests/integration/router."""
 
 from __future__ import annotations
 
-import json
 from uuid import UUID
 
 import pytest
@@ -12,7 +11,6 @@ from faststream.kafka import KafkaBroker, TestKafkaBroker
 
 from devstack.samples import received_event
 from router.handlers.received import received_router
-from router.main import create_service
 from router.settings import RouterSettings
 from shared.contracts import DeadLetter, Outcome, ReferralDecided
 from shared.directory import load_directory
@@ -74,10 +72,3 @@ async def test_what_cannot_be_read_or_kept_is_dead_lettered_and_the_rest_decided
     assert unreadable.original_sealed or not unreadable.original_base64
     assert unkept.reason == "cannot be processed (ValueError)"  # no message: it could quote data
     assert not unkept.original_sealed  # a well-formed event is kept as it was
-
-
-def test_the_asyncapi_document_shows_the_payload_schema() -> None:
-    document = create_service(SETTINGS).asyncapi().to_specification().to_jsonable()
-    schemas = json.dumps(document["components"])
-    assert "EmptyPayload" not in schemas
-    assert "postcode_district" in schemas  # ReferralReceived's fields, not an empty payload

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from intake import __doc__ as DESCRIPTION
+from intake.adapters.referral_store import PostgresReferrals
 from intake.api.problems import Problem, problem_response
 from intake.api.referrals import referrals_api
 from intake.api.security_headers import SecurityHeaders
@@ -37,17 +38,22 @@ def create_service(settings: IntakeSettings | None = None) -> Service:
     public_key = public_key_of(private_key)
 
     rate_limits = RateLimits(database, derive_secret(private_key, "rate-limit-keys"))
+
+    def unit_of_work() -> PostgresReferrals:
+        return PostgresReferrals(database.pool)
+
     service = build_service(
         "intake",
         settings,
         database,
         feature_routers=[
-            self_referral_router(settings, database),
+            self_referral_router(settings, unit_of_work),
             decisions_router(settings, database),
         ],
         http_routers=[
             referrals_api(
                 database,
+                unit_of_work,
                 settings.max_body_bytes,
                 rate_limits,
                 parse_limit(settings.failed_key_limit),

@@ -1,7 +1,8 @@
 """Use cases: each takes a validated submission through the domain rules into storage.
 
 Thin orchestration between the domain (pure) and the adapters (SQL), in the manner of
-*Architecture Patterns with Python*'s service layer; HTTP and Kafka handlers call these.
+*Architecture Patterns with Python*'s service layer; HTTP and Kafka handlers call these, with
+a `UnitOfWork` (`intake.ports`): PostgreSQL in the service, memory in tests.
 """
 
 from __future__ import annotations
@@ -10,14 +11,10 @@ from dataclasses import dataclass
 from datetime import date
 from uuid import UUID
 
-import asyncpg
-
-from intake.adapters import referral_store as store
 from intake.adapters.api_keys import ApiKey
 from intake.domain.referral import AcceptedReferral, accept_professional
 from intake.metrics import REFERRALS_ACCEPTED
-from shared import inbox
-from shared.db import Connection
+from intake.ports import AlreadyUsed, Referrals, UnitOfWork
 from shared.logging import correlation, get_logger
 from shared.submission import ReferralSubmission
 
@@ -39,7 +36,7 @@ class _LostRace(Exception):
 
 
 async def submit_professional(
-    pool: asyncpg.Pool,
+    unit_of_work: UnitOfWork,
     submission: ReferralSubmission,
     *,
     api_key: ApiKey,
@@ -53,48 +50,46 @@ async def submit_professional(
     Intake draws the id and tracking reference; one already in use (a reference is 9 random
     symbols, so rarely) is drawn again rather than refused."""
     org = api_key.organisation_code
-    accepted = accept_professional(
-        submission, organisation_code=org, correlation_id=correlation_id, today=today
-    )
-    async with pool.acquire() as conn:
-        if idempotency is not None:
-            earlier = await store.find_idempotent(conn, org, *idempotency)
+    if idempotency is not None:
+        async with unit_of_work() as referrals:
+            earlier = await referrals.find_idempotent(org, *idempotency)
             if earlier is not None:
-                return await _replay(conn, earlier)
-        for draw in range(1, _DRAWS + 1):
-            if draw > 1:
-                accepted = accept_professional(
-                    submission, organisation_code=org, correlation_id=correlation_id, today=today
-                )
-            try:
-                async with conn.transaction():
-                    await store.add(conn, accepted)
-                    if idempotency is not None and not await store.remember_idempotent(
-                        conn, org, *idempotency, accepted.referral_id
-                    ):
-                        raise _LostRace
-                break
-            except store.AlreadyUsed:
-                log.warning("referral id or tracking reference already in use, drawn again")
-                if draw == _DRAWS:
-                    raise
-            except _LostRace:
-                assert idempotency is not None
-                earlier = await store.find_idempotent(conn, org, *idempotency)
+                return await _replay(referrals, earlier)
+    for draw in range(1, _DRAWS + 1):
+        accepted = accept_professional(
+            submission, organisation_code=org, correlation_id=correlation_id, today=today
+        )
+        try:
+            async with unit_of_work() as referrals:
+                if not all(await referrals.add_many([accepted])):  # [False]: not kept
+                    raise AlreadyUsed("the referral id or tracking reference is already in use")
+                if idempotency is not None and not await referrals.remember_idempotent(
+                    org, *idempotency, accepted.referral_id
+                ):
+                    raise _LostRace
+            break
+        except AlreadyUsed:
+            log.warning("referral id or tracking reference already in use, drawn again")
+            if draw == _DRAWS:
+                raise
+        except _LostRace:
+            assert idempotency is not None
+            async with unit_of_work() as referrals:
+                earlier = await referrals.find_idempotent(org, *idempotency)
                 assert earlier is not None
-                return await _replay(conn, earlier)
+                return await _replay(referrals, earlier)
     _log_accepted(accepted)
     return Submitted(accepted.referral_id, accepted.tracking_reference)
 
 
 async def store_self_referrals(
-    pool: asyncpg.Pool, batch: list[tuple[AcceptedReferral, UUID]], *, topic: str
+    unit_of_work: UnitOfWork, batch: list[tuple[AcceptedReferral, UUID]], *, topic: str
 ) -> list[tuple[AcceptedReferral, UUID]]:
     """Store a fetched batch of self-referrals in one transaction, each once (inbox by event
     id). Returns those whose referral id or reference was already taken by another referral:
     nothing of them is kept, and the caller dead-letters them."""
-    async with pool.acquire() as conn, conn.transaction():
-        first = await inbox.first_times(conn, [event_id for _, event_id in batch], topic)
+    async with unit_of_work() as referrals:
+        first = await referrals.first_times([event_id for _, event_id in batch], topic)
         fresh = []
         for accepted, event_id in batch:
             if event_id in first:
@@ -102,10 +97,10 @@ async def store_self_referrals(
                 fresh.append((accepted, event_id))
             else:
                 log.info("self-referral already stored", event_id=str(event_id))
-        kept = await store.add_many(conn, [accepted for accepted, _ in fresh])
+        kept = await referrals.add_many([accepted for accepted, _ in fresh])
         taken = [item for item, ok in zip(fresh, kept, strict=True) if not ok]
         if taken:
-            await inbox.forget(conn, [event_id for _, event_id in taken])
+            await referrals.forget([event_id for _, event_id in taken])
     for (accepted, _), ok in zip(fresh, kept, strict=True):
         if ok:
             with correlation(accepted.received.correlation_id):
@@ -113,8 +108,8 @@ async def store_self_referrals(
     return taken
 
 
-async def _replay(conn: Connection, referral_id: UUID) -> Submitted:
-    stored = await store.get(conn, referral_id, organisation_code=None)
+async def _replay(referrals: Referrals, referral_id: UUID) -> Submitted:
+    stored = await referrals.get(referral_id)
     assert stored is not None
     log.info("idempotent replay", referral_id=str(referral_id))
     return Submitted(stored.referral_id, stored.tracking_reference, replayed=True)

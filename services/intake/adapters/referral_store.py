@@ -4,38 +4,15 @@ scoped to the organisation that made them."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from intake.domain.referral import AcceptedReferral
-from shared import outbox
+from intake.ports import IdempotencyConflict, StoredReferral
+from shared import inbox, outbox
 from shared.db import Connection
-
-
-class IdempotencyConflict(Exception):
-    """The Idempotency-Key was used before for a different request."""
-
-
-class AlreadyUsed(Exception):
-    """The referral id or tracking reference belongs to another referral."""
-
-
-@dataclass(frozen=True)
-class StoredReferral:
-    referral_id: UUID
-    tracking_reference: str
-    service: str
-    status: str
-    received_at: datetime
-    decision: dict[str, Any] | None
-
-
-async def add(conn: Connection, referral: AcceptedReferral) -> None:
-    """Store the referral and queue its `referrals.received` event; call in a transaction."""
-    if not all(await add_many(conn, [referral])):  # [False] when it was not stored
-        raise AlreadyUsed("the referral id or tracking reference is already in use")
+from shared.unit_of_work import PostgresTransaction
 
 
 async def add_many(conn: Connection, referrals: Sequence[AcceptedReferral]) -> list[bool]:
@@ -185,3 +162,31 @@ async def record_decisions(
         [d[3] for d in decisions],
     )
     return {row["referral_id"] for row in rows}
+
+
+class PostgresReferrals(PostgresTransaction):
+    """`intake.ports.Referrals` over this module's statements."""
+
+    async def add_many(self, referrals: Sequence[AcceptedReferral]) -> list[bool]:
+        return await add_many(self.conn, referrals)
+
+    async def find_idempotent(
+        self, organisation_code: str, key: str, request_sha256: bytes
+    ) -> UUID | None:
+        return await find_idempotent(self.conn, organisation_code, key, request_sha256)
+
+    async def remember_idempotent(
+        self, organisation_code: str, key: str, request_sha256: bytes, referral_id: UUID
+    ) -> bool:
+        return await remember_idempotent(
+            self.conn, organisation_code, key, request_sha256, referral_id
+        )
+
+    async def get(self, referral_id: UUID) -> StoredReferral | None:
+        return await get(self.conn, referral_id, organisation_code=None)
+
+    async def first_times(self, event_ids: Sequence[UUID], topic: str) -> set[UUID]:
+        return await inbox.first_times(self.conn, event_ids, topic)
+
+    async def forget(self, event_ids: Sequence[UUID]) -> None:
+        await inbox.forget(self.conn, event_ids)

@@ -18,10 +18,10 @@ from pydantic import BaseModel, ValidationError
 from intake import service_layer
 from intake.adapters import api_keys, referral_store
 from intake.adapters.api_keys import ApiKey
-from intake.adapters.referral_store import IdempotencyConflict
 from intake.api.body import read_json
 from intake.api.problems import PROBLEM_JSON, Problem
 from intake.domain.referral import NotYourOrganisation, RecordedDecision
+from intake.ports import IdempotencyConflict, UnitOfWork
 from shared.clock import today
 from shared.contracts import ContactLookup, Contacts, PatientContact
 from shared.database import Database
@@ -70,6 +70,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 
 def referrals_api(
     database: Database,
+    unit_of_work: UnitOfWork,
     max_body_bytes: int,
     rate_limits: RateLimits,
     failed_key_limit: RateLimitItem,
@@ -143,7 +144,7 @@ def referrals_api(
                 idempotency = (idempotency_key, _fingerprint(submission))
             try:
                 submitted = await service_layer.submit_professional(
-                    database.pool,
+                    unit_of_work,
                     submission,
                     api_key=key,
                     idempotency=idempotency,

@@ -20,11 +20,11 @@ from intake.domain.referral import (
     NotASelfReferral,
     accept_self_referral,
 )
+from intake.ports import UnitOfWork
 from intake.settings import IntakeSettings
 from shared import topics
 from shared.clock import today
 from shared.contracts import DeadLetter, ReferralReceived, SelfReferralSubmitted
-from shared.database import Database
 from shared.kafka import (
     SUBSCRIBER_DEFAULTS,
     DeadLetters,
@@ -43,7 +43,7 @@ BATCH_SIZE = 500
 Pending: TypeAlias = tuple[AcceptedReferral, uuid.UUID]  # a referral and its event's id
 
 
-def self_referral_router(settings: IntakeSettings, database: Database) -> KafkaRouter:
+def self_referral_router(settings: IntakeSettings, unit_of_work: UnitOfWork) -> KafkaRouter:
     router = KafkaRouter()
     document_outbox_events(router, settings.kafka_topic_prefix, (ReferralReceived,))
     prefix = settings.kafka_topic_prefix
@@ -103,7 +103,7 @@ def self_referral_router(settings: IntakeSettings, database: Database) -> KafkaR
 
         async def store(batch: Sequence[Pending]) -> list[Pending]:
             return await service_layer.store_self_referrals(
-                database.pool, list(batch), topic=source_topic
+                unit_of_work, list(batch), topic=source_topic
             )
 
         async def poison(item: Pending, error: BaseException) -> None:

@@ -4,45 +4,15 @@ outbox events and inbox entries in one transaction."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import AsyncExitStack
-from types import TracebackType
 from uuid import UUID
-
-import asyncpg
 
 from router.ports import Latest, PendingTriage
 from shared import inbox, outbox
 from shared.contracts import Outcome, Reason, ReferralDecided, ReferralReceived
-from shared.db import Connection
+from shared.unit_of_work import PostgresTransaction
 
 
-class PostgresDecisions:
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self._pool = pool
-        self._stack = AsyncExitStack()
-        self._conn: Connection | None = None
-
-    @property
-    def conn(self) -> Connection:
-        if self._conn is None:
-            raise RuntimeError("use `async with` to begin the transaction")
-        return self._conn
-
-    async def __aenter__(self) -> PostgresDecisions:
-        conn = await self._stack.enter_async_context(self._pool.acquire())
-        await self._stack.enter_async_context(conn.transaction())
-        self._conn = conn
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self._conn = None
-        await self._stack.__aexit__(exc_type, exc, traceback)
-
+class PostgresDecisions(PostgresTransaction):
     async def first_times(self, event_ids: Sequence[UUID], topic: str) -> set[UUID]:
         return await inbox.first_times(self.conn, event_ids, topic)
 

@@ -1,0 +1,41 @@
+"""The PostgreSQL side of a service's unit of work: one connection from the pool, one
+transaction, committed on a clean exit and rolled back on an exception. Each service's adapter
+subclasses it with the statements its port names (`router.ports`, `intake.ports`)."""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+from types import TracebackType
+from typing import Self
+
+import asyncpg
+
+from shared.db import Connection
+
+
+class PostgresTransaction:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self._stack = AsyncExitStack()
+        self._conn: Connection | None = None
+
+    @property
+    def conn(self) -> Connection:
+        if self._conn is None:
+            raise RuntimeError("use `async with` to begin the transaction")
+        return self._conn
+
+    async def __aenter__(self) -> Self:
+        conn = await self._stack.enter_async_context(self._pool.acquire())
+        await self._stack.enter_async_context(conn.transaction())
+        self._conn = conn
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._conn = None
+        await self._stack.__aexit__(exc_type, exc, traceback)

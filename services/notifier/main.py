@@ -6,6 +6,7 @@ from pathlib import Path
 
 from notifier import __doc__ as DESCRIPTION
 from notifier.adapters.intake_client import IntakeClient
+from notifier.adapters.notification_store import PostgresNotifications
 from notifier.adapters.notify_provider import NotifyProvider
 from notifier.adapters.provider_budget import ProviderBudget
 from notifier.adapters.smtp_provider import SmtpProvider
@@ -28,22 +29,25 @@ def create_service(settings: NotifierSettings | None = None) -> Service:
     directory = load_directory(settings.directory)
     database = Database(str(settings.database_url), settings.db_schema, MIGRATIONS)
     sites = {site.id: site.webhook for s in directory.services.values() for site in s.sites}
+    intake = IntakeClient(settings.intake_url, settings.intake_api_key.get_secret_value())
+    notify = NotifyProvider(
+        settings.notify_api_key.get_secret_value(),
+        settings.notify_base_url,
+        settings.notify_sms_template_id,
+        settings.notify_email_template_id,
+        settings.notify_letter_template_id,
+    )
+    webhook = WebhookProvider(
+        settings.webhook_secret.get_secret_value().encode(),
+        {site: url for site, url in sites.items() if url},
+        settings.clinic_webhook_url,
+        per_clinic=settings.webhook_per_clinic,
+    )
     notifier = Notifier(
-        database=database,
-        intake=IntakeClient(settings.intake_url, settings.intake_api_key.get_secret_value()),
-        notify=NotifyProvider(
-            settings.notify_api_key.get_secret_value(),
-            settings.notify_base_url,
-            settings.notify_sms_template_id,
-            settings.notify_email_template_id,
-            settings.notify_letter_template_id,
-        ),
-        webhook=WebhookProvider(
-            settings.webhook_secret.get_secret_value().encode(),
-            {site: url for site, url in sites.items() if url},
-            settings.clinic_webhook_url,
-            per_clinic=settings.webhook_per_clinic,
-        ),
+        store=PostgresNotifications(database),
+        intake=intake,
+        notify=notify,
+        webhook=webhook,
         smtp=SmtpProvider(
             settings.smtp_host,
             settings.smtp_port,
@@ -71,7 +75,7 @@ def create_service(settings: NotifierSettings | None = None) -> Service:
         feature_routers=[decisions_router(settings, notifier)],
         http_routers=[callbacks_api(database, settings.callback_token.get_secret_value())],
         relay_outbox=settings.relay_enabled,
-        closing=[notifier.intake.close, notifier.notify.close, notifier.webhook.close],
+        closing=[intake.close, notify.close, webhook.close],
         description=DESCRIPTION or "",
     )
     return service

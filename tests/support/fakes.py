@@ -4,7 +4,9 @@ its state in plain collections and honours the port's transaction (all or nothin
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Sequence
+import time
+import uuid
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
@@ -12,8 +14,10 @@ from uuid import UUID
 
 from intake.domain.referral import AcceptedReferral
 from intake.ports import IdempotencyConflict, StoredReferral
+from notifier.domain.plan import Message
+from notifier.ports import Ending, Key, Row
 from router.ports import Latest, PendingTriage
-from shared.contracts import Outcome, ReferralDecided, ReferralReceived
+from shared.contracts import Event, Outcome, PatientContact, ReferralDecided, ReferralReceived
 
 
 @dataclass
@@ -184,3 +188,122 @@ class InMemoryReferrals:
     async def forget(self, event_ids: Sequence[UUID]) -> None:
         for event_id in event_ids:
             self.state.inbox.pop(event_id, None)
+
+
+@dataclass
+class NotificationRow:
+    notification_id: UUID
+    referral_id: UUID
+    status: str = "pending"
+    attempts: int = 0
+    lease_owner: UUID | None = None
+    lease_expires_at: float | None = None  # time.monotonic()
+    provider_id: str | None = None
+    error: str | None = None
+
+
+@dataclass
+class NotifierState:
+    """What the notifier keeps: its rows by (decision, recipient, channel), inbox, outbox."""
+
+    rows: dict[Key, NotificationRow] = field(default_factory=dict)
+    inbox: dict[UUID, str] = field(default_factory=dict)
+    outbox: list[Event] = field(default_factory=list)
+
+
+class InMemoryNotifications:
+    """`notifier.ports.Notifications` over a `NotifierState`, with the same leases and fence
+    as the PostgreSQL statements (a lease lives `lease_seconds` of monotonic time)."""
+
+    def __init__(self, state: NotifierState) -> None:
+        self.state = state
+
+    def _by_id(self, notification_id: UUID) -> NotificationRow:
+        (row,) = [r for r in self.state.rows.values() if r.notification_id == notification_id]
+        return row
+
+    async def already_handled(self, decision_event_ids: Sequence[UUID]) -> set[UUID]:
+        return {i for i in decision_event_ids if i in self.state.inbox}
+
+    async def ensure(self, wanted: Sequence[tuple[Key, UUID]]) -> dict[Key, Row]:
+        for key, referral_id in wanted:
+            self.state.rows.setdefault(key, NotificationRow(uuid.uuid4(), referral_id))
+        return {
+            key: Row(row.notification_id, row.status, row.attempts)
+            for key, _ in wanted
+            for row in [self.state.rows[key]]
+        }
+
+    async def claim(
+        self, notification_ids: Sequence[UUID], owner: UUID, lease_seconds: float
+    ) -> dict[UUID, str]:
+        now, taken = time.monotonic(), {}
+        for notification_id in notification_ids:
+            row = self._by_id(notification_id)
+            ended = row.lease_expires_at is None or row.lease_expires_at < now
+            if row.status == "pending" or (
+                row.status == "sending" and (row.lease_owner == owner or ended)
+            ):
+                taken[notification_id] = row.status
+                row.status, row.attempts = "sending", row.attempts + 1
+                row.lease_owner, row.lease_expires_at = owner, now + lease_seconds
+        return taken
+
+    async def still_ours(self, notification_id: UUID, owner: UUID, lease_seconds: float) -> bool:
+        row, now = self._by_id(notification_id), time.monotonic()
+        alive = row.lease_expires_at is not None and row.lease_expires_at > now
+        if row.status == "sending" and row.lease_owner == owner and alive:
+            row.lease_expires_at = now + lease_seconds
+            return True
+        return False
+
+    async def finish(
+        self, endings: Sequence[Ending], handled: Sequence[tuple[UUID, str]], *, owner: UUID
+    ) -> None:
+        for ending in endings:
+            row = self._by_id(ending.notification_id)
+            if row.lease_owner == owner or (row.lease_owner is None and row.status == "pending"):
+                row.status, row.provider_id, row.error = (
+                    ending.status,
+                    ending.provider_id,
+                    ending.error,
+                )
+                row.lease_expires_at = None
+                self.state.outbox.extend(event for event, _key, _topic in ending.events)
+        self.state.inbox.update(dict(handled))
+
+
+@dataclass
+class FakeContacts:
+    """`notifier.ports.ContactSource`: the contacts intake knows."""
+
+    known: dict[UUID, PatientContact] = field(default_factory=dict)
+
+    async def contacts(
+        self, referral_ids: Collection[UUID]
+    ) -> tuple[dict[UUID, PatientContact], str]:
+        return {i: self.known[i] for i in referral_ids if i in self.known}, "unknown to intake"
+
+
+@dataclass
+class FakeProvider:
+    """A provider (Notify, a clinic's webhook, the SMTP relay) that keeps what it accepted by
+    our reference. `failures` are raised, one per call, before it answers normally; a failure
+    in `after_accepting` is raised after it has kept the message (a 5xx after the fact)."""
+
+    accepted: dict[str, Message] = field(default_factory=dict)
+    failures: list[Exception] = field(default_factory=list)
+    after_accepting: list[Exception] = field(default_factory=list)
+    calls: int = 0
+
+    async def send(self, message: Message, reference: str, *_payload: object) -> str:
+        self.calls += 1
+        if self.failures:
+            raise self.failures.pop(0)
+        self.accepted.setdefault(reference, message)
+        if self.after_accepting:
+            raise self.after_accepting.pop(0)
+        return f"provider-{reference}"
+
+    async def find(self, reference: str) -> str | None:
+        return f"provider-{reference}" if reference in self.accepted else None

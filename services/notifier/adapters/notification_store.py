@@ -5,31 +5,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from uuid import UUID
 
+from notifier.ports import Ending, Key, Row
 from shared import inbox, outbox
+from shared.database import Database
 from shared.db import Connection
-
-Key = tuple[UUID, str, str]  # decision event id, recipient, channel
-
-
-@dataclass(frozen=True)
-class Row:
-    notification_id: UUID
-    status: str
-    attempts: int
-
-
-@dataclass(frozen=True)
-class Ending:
-    """How one notification ended, and the events that say so."""
-
-    notification_id: UUID
-    status: str  # 'sent' or 'failed'
-    provider_id: str | None = None
-    error: str | None = None
-    events: tuple[outbox.Queued, ...] = field(default=())
 
 
 async def ensure(conn: Connection, wanted: Sequence[tuple[Key, UUID]]) -> dict[Key, Row]:
@@ -185,3 +167,34 @@ async def reopen_failed(conn: Connection, decision_event_id: UUID) -> int:
         )
         await inbox.forget(conn, [decision_event_id])
     return len(reopened)
+
+
+class PostgresNotifications:
+    """`notifier.ports.Notifications` over this module's statements, on the service's pool."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    async def already_handled(self, decision_event_ids: Sequence[UUID]) -> set[UUID]:
+        async with self._database.pool.acquire() as conn:
+            return await inbox.already_handled(conn, decision_event_ids)
+
+    async def ensure(self, wanted: Sequence[tuple[Key, UUID]]) -> dict[Key, Row]:
+        async with self._database.pool.acquire() as conn:
+            return await ensure(conn, wanted)
+
+    async def claim(
+        self, notification_ids: Sequence[UUID], owner: UUID, lease_seconds: float
+    ) -> dict[UUID, str]:
+        async with self._database.pool.acquire() as conn:
+            return await claim(conn, notification_ids, owner, lease_seconds)
+
+    async def still_ours(self, notification_id: UUID, owner: UUID, lease_seconds: float) -> bool:
+        async with self._database.pool.acquire() as conn:
+            return await still_ours(conn, notification_id, owner, lease_seconds)
+
+    async def finish(
+        self, endings: Sequence[Ending], handled: Sequence[tuple[UUID, str]], *, owner: UUID
+    ) -> None:
+        async with self._database.pool.acquire() as conn:
+            await finish(conn, endings, handled, owner=owner)

@@ -18,23 +18,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from uuid import UUID, uuid4
 
-from notifier.adapters import notification_store as store
 from notifier.adapters.failures import PermanentFailure, TransientFailure
-from notifier.adapters.intake_client import IntakeClient
-from notifier.adapters.notification_store import Ending
-from notifier.adapters.notify_provider import NotifyProvider
-from notifier.adapters.provider_budget import ProviderBudget
-from notifier.adapters.smtp_provider import SmtpProvider
-from notifier.adapters.webhook_provider import WebhookProvider
 from notifier.domain.plan import Message, plan
 from notifier.domain.templates import Templates
+from notifier.ports import (
+    Budget,
+    ClinicWebhooks,
+    ContactSource,
+    Ending,
+    Notifications,
+    PatientMessages,
+    ReferrerEmail,
+)
 from notifier.service_layer import endings
 from notifier.service_layer.claims import Leases
 from notifier.service_layer.sending import Sender
 from notifier.service_layer.work import Incoming, Retry, Task
-from shared import inbox
 from shared.contracts import Channel, PatientContact, ReferralDecided
-from shared.database import Database
 from shared.directory import Directory
 from shared.logging import correlation, get_logger
 
@@ -43,11 +43,11 @@ log = get_logger(__name__)
 
 @dataclass
 class Notifier:
-    database: Database
-    intake: IntakeClient
-    notify: NotifyProvider
-    webhook: WebhookProvider
-    smtp: SmtpProvider
+    store: Notifications
+    intake: ContactSource
+    notify: PatientMessages
+    webhook: ClinicWebhooks
+    smtp: ReferrerEmail
     directory: Directory
     templates: Templates
     referral_link_base: str
@@ -55,10 +55,10 @@ class Notifier:
     concurrency: int = 64  # referrals whose messages are in flight at once
     lease_seconds: float = 30.0  # see `claims`: what a lease guards, and what it costs
     owner: UUID = field(default_factory=uuid4)  # this process, as a lease holder
-    budget: ProviderBudget | None = None  # Notify's limits; None: unpaced
+    budget: Budget | None = None  # Notify's limits; None: unpaced
 
     def __post_init__(self) -> None:
-        self.leases = Leases(self.database, self.owner, self.lease_seconds)
+        self.leases = Leases(self.store, self.owner, self.lease_seconds)
         self.sender = Sender(
             self.notify, self.webhook, self.smtp, self.leases, self.retry, self._link, self.budget
         )
@@ -69,8 +69,7 @@ class Notifier:
         Returns the decisions whose referral intake does not know, with why (for the
         dead-letter topic). Raises if intake is unreachable (then nothing is sent) or if a
         send broke unexpectedly (what ended is recorded first; the batch may come again)."""
-        async with self.database.pool.acquire() as conn:
-            done = await inbox.already_handled(conn, [i.decision.event_id for i in batch])
+        done = await self.store.already_handled([i.decision.event_id for i in batch])
         fresh = [i for i in batch if i.decision.event_id not in done]
         if len(fresh) < len(batch):
             log.info("decisions already notified", count=len(batch) - len(fresh))
@@ -88,8 +87,7 @@ class Notifier:
             for i in known
             if i.decision.referral_id not in failures
         ]
-        async with self.database.pool.acquire() as conn:
-            await store.finish(conn, ended, handled, owner=self.owner)
+        await self.store.finish(ended, handled, owner=self.owner)
         if failures:
             raise next(iter(failures.values()))  # the batch comes again; what ended is kept
         return [(i, why_missing) for i in fresh if i.decision.referral_id not in contacts]

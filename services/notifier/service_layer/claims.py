@@ -11,10 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from uuid import UUID
 
-from notifier.adapters import notification_store as store
 from notifier.domain.plan import Message
+from notifier.ports import Notifications
 from notifier.service_layer.work import Incoming, Task, key
-from shared.database import Database
 from shared.logging import get_logger
 from shared.poison import Transient
 
@@ -35,36 +34,30 @@ class LeaseLost(Transient):
 
 @dataclass
 class Leases:
-    database: Database
+    store: Notifications
     owner: UUID  # this process, as a lease holder
     lease_seconds: float
 
     async def claim(self, wanted: list[tuple[Incoming, Message, str | None]]) -> list[Task]:
         """The messages still to end, their rows created and claimed in two statements.
         `wanted` is each planned message with why it cannot be sent (None if it can)."""
-        async with self.database.pool.acquire() as conn:
-            rows = await store.ensure(
-                conn, [(key(i, m), i.decision.referral_id) for i, m, _ in wanted]
-            )
-            tasks = []
-            for incoming, message, unreachable in wanted:
-                row = rows[key(incoming, message)]
-                if row.status in ("sent", "delivered", "failed"):
-                    log.info(
-                        "notification already handled",
-                        status=row.status,
-                        recipient=message.recipient,
-                        channel=message.channel,
-                    )
-                elif unreachable is None or row.status == "pending":
-                    tasks.append(Task(incoming, message, row, unreachable))
-            claimable = [t for t in tasks if t.unreachable is None]
-            taken = await store.claim(
-                conn,
-                [t.row.notification_id for t in claimable],
-                self.owner,
-                self.lease_seconds,
-            )
+        rows = await self.store.ensure([(key(i, m), i.decision.referral_id) for i, m, _ in wanted])
+        tasks = []
+        for incoming, message, unreachable in wanted:
+            row = rows[key(incoming, message)]
+            if row.status in ("sent", "delivered", "failed"):
+                log.info(
+                    "notification already handled",
+                    status=row.status,
+                    recipient=message.recipient,
+                    channel=message.channel,
+                )
+            elif unreachable is None or row.status == "pending":
+                tasks.append(Task(incoming, message, row, unreachable))
+        claimable = [t for t in tasks if t.unreachable is None]
+        taken = await self.store.claim(
+            [t.row.notification_id for t in claimable], self.owner, self.lease_seconds
+        )
         held = [t for t in claimable if t.row.notification_id not in taken]
         if held:
             # Another notifier holds a live lease (it may be stalled, or still sending): its
@@ -80,10 +73,7 @@ class Leases:
 
     async def fence(self, task: Task) -> None:
         """Immediately before a provider call: is the lease still ours? (renews it)."""
-        async with self.database.pool.acquire() as conn:
-            ours = await store.still_ours(
-                conn, task.row.notification_id, self.owner, self.lease_seconds
-            )
+        ours = await self.store.still_ours(task.row.notification_id, self.owner, self.lease_seconds)
         if not ours:
             log.warning(
                 "notification lease lost, send given up",

@@ -6,8 +6,8 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from notifier.adapters.notification_store import Ending
 from notifier.metrics import NOTIFICATIONS
+from notifier.ports import Ending
 from notifier.service_layer.work import Task
 from shared import topics
 from shared.contracts import DeadLetter, NotificationFailed, NotificationSent, ReferralDecided

@@ -15,12 +15,9 @@ from tenacity import (
 )
 
 from notifier.adapters.failures import RateLimited, TransientFailure
-from notifier.adapters.notify_provider import NotifyProvider
-from notifier.adapters.provider_budget import ProviderBudget
-from notifier.adapters.smtp_provider import SmtpProvider
-from notifier.adapters.webhook_provider import WebhookProvider
 from notifier.domain.plan import Message
 from notifier.metrics import NOTIFICATIONS_RATE_LIMITED
+from notifier.ports import Budget, ClinicWebhooks, PatientMessages, ReferrerEmail
 from notifier.service_layer.claims import Leases
 from notifier.service_layer.work import Retry, Task
 from shared.contracts import ReferralDecided
@@ -31,13 +28,13 @@ log = get_logger(__name__)
 
 @dataclass
 class Sender:
-    notify: NotifyProvider
-    webhook: WebhookProvider
-    smtp: SmtpProvider
+    notify: PatientMessages
+    webhook: ClinicWebhooks
+    smtp: ReferrerEmail
     leases: Leases
     retry: Retry
     link: Callable[[ReferralDecided], str]  # the referral's page, for the clinic
-    budget: ProviderBudget | None = None  # Notify's limits; None: unpaced
+    budget: Budget | None = None  # Notify's limits; None: unpaced
 
     async def already_sent(self, message: Message, reference: str) -> str | None:
         """The provider's id for a message it already has under our reference, if any."""

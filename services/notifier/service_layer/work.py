@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from notifier.adapters import notification_store as store
-from notifier.adapters.notification_store import Row
 from notifier.domain.plan import Message
+from notifier.ports import Key, Row
 from shared.contracts import ReferralDecided
 
 
@@ -33,6 +32,6 @@ class Task:
     unreachable: str | None = None
 
 
-def key(incoming: Incoming, message: Message) -> store.Key:
+def key(incoming: Incoming, message: Message) -> Key:
     """A message's row: one per (decision event, recipient, channel)."""
     return (incoming.decision.event_id, message.recipient, message.channel)

@@ -1,16 +1,28 @@
-"""The PostgreSQL side of a service's unit of work: one connection from the pool, one
-transaction, committed on a clean exit and rolled back on an exception. Each service's adapter
-subclasses it with the statements its port names (`router.ports`, `intake.ports`)."""
+"""A service's unit of work: one transaction, committed on a clean exit and rolled back on an
+exception. `Transaction` is what a port (`router.ports`, `intake.ports`) extends;
+`PostgresTransaction` is its PostgreSQL side (one connection from the pool), which each
+service's adapter subclasses with the statements its port names."""
 
 from __future__ import annotations
 
 from contextlib import AsyncExitStack
 from types import TracebackType
-from typing import Self
+from typing import Protocol, Self
 
 import asyncpg
 
 from shared.db import Connection
+
+
+class Transaction(Protocol):
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None: ...
 
 
 class PostgresTransaction:

@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from types import TracebackType
 from typing import Any, Protocol
 from uuid import UUID
 
 from intake.domain.referral import AcceptedReferral
+from shared.unit_of_work import Transaction
 
 
 class IdempotencyConflict(Exception):
@@ -31,18 +31,9 @@ class StoredReferral:
     decision: dict[str, Any] | None
 
 
-class Referrals(Protocol):
+class Referrals(Transaction, Protocol):
     """Intake's state, in one transaction: `async with` begins it, a clean exit commits it,
     an exception rolls all of it back. A referral is kept with its event queued (outbox)."""
-
-    async def __aenter__(self) -> Referrals: ...
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None: ...
 
     async def add_many(self, referrals: Sequence[AcceptedReferral]) -> list[bool]:
         """Keep each referral and queue its event; whether each was kept (not when its id or

@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from types import TracebackType
 from typing import Protocol
 from uuid import UUID
 
 from shared.contracts import Outcome, Reason, ReferralDecided, ReferralReceived
+from shared.unit_of_work import Transaction
 
 
 @dataclass(frozen=True)
@@ -31,18 +31,9 @@ class PendingTriage:
     since: datetime
 
 
-class Decisions(Protocol):
+class Decisions(Transaction, Protocol):
     """The router's state, in one transaction: `async with` begins it, a clean exit commits
     it, an exception rolls all of it back. A decision is kept with its event queued (outbox)."""
-
-    async def __aenter__(self) -> Decisions: ...
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None: ...
 
     async def first_times(self, event_ids: Sequence[UUID], topic: str) -> set[UUID]:
         """Record events as handled (inbox); return those not handled before."""

@@ -10,6 +10,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
+from typing import Any, Self
 from uuid import UUID
 
 from intake.domain.referral import AcceptedReferral
@@ -18,6 +19,26 @@ from notifier.domain.plan import Message
 from notifier.ports import Ending, Key, Row
 from router.ports import Latest, PendingTriage
 from shared.contracts import Event, Outcome, PatientContact, ReferralDecided, ReferralReceived
+
+
+class InMemoryTransaction:
+    """A transaction over a dataclass of plain collections: entering takes a snapshot, an
+    exception puts it back."""
+
+    state: Any
+
+    async def __aenter__(self) -> Self:
+        self._before = copy.deepcopy(self.state)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if exc_type is not None:
+            self.state.__dict__.update(self._before.__dict__)  # roll back
 
 
 @dataclass
@@ -30,7 +51,7 @@ class RouterState:
     outbox: list[ReferralDecided] = field(default_factory=list)
 
 
-class InMemoryDecisions:
+class InMemoryDecisions(InMemoryTransaction):
     """`router.ports.Decisions` over a `RouterState`; a transaction that raises leaves the
     state as it was. `fails` gives the error recording a decision raises (a store that
     breaks on it), or None."""
@@ -42,21 +63,6 @@ class InMemoryDecisions:
     ) -> None:
         self.state = state
         self.fails = fails
-        self._before: RouterState | None = None
-
-    async def __aenter__(self) -> InMemoryDecisions:
-        self._before = copy.deepcopy(self.state)
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        if exc_type is not None and self._before is not None:
-            self.state.__dict__.update(self._before.__dict__)  # roll back
-        self._before = None
 
     async def first_times(self, event_ids: Sequence[UUID], topic: str) -> set[UUID]:
         new = {event_id for event_id in event_ids if event_id not in self.state.inbox}
@@ -104,7 +110,7 @@ class IntakeState:
     outbox: list[ReferralReceived] = field(default_factory=list)
 
 
-class InMemoryReferrals:
+class InMemoryReferrals(InMemoryTransaction):
     """`intake.ports.Referrals` over an `IntakeState`; a transaction that raises leaves the
     state as it was. `before_remember` runs just before a key is recorded, as another
     transaction that commits first (a concurrent request): a rollback here keeps its work."""
@@ -116,21 +122,6 @@ class InMemoryReferrals:
     ) -> None:
         self.state = state
         self.before_remember = before_remember
-        self._before: IntakeState | None = None
-
-    async def __aenter__(self) -> InMemoryReferrals:
-        self._before = copy.deepcopy(self.state)
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        if exc_type is not None and self._before is not None:
-            self.state.__dict__.update(self._before.__dict__)  # roll back
-        self._before = None
 
     async def add_many(self, referrals: Sequence[AcceptedReferral]) -> list[bool]:
         kept = []
@@ -160,8 +151,7 @@ class InMemoryReferrals:
         self, organisation_code: str, key: str, request_sha256: bytes, referral_id: UUID
     ) -> bool:
         self.before_remember(self.state)
-        if self._before is not None:
-            self.before_remember(self._before)
+        self.before_remember(self._before)
         if (organisation_code, key) in self.state.idempotency:
             return False
         self.state.idempotency[(organisation_code, key)] = (request_sha256, referral_id)

@@ -57,6 +57,18 @@ class Outcome(StrEnum):
     NEEDS_TRIAGE = "needs-triage"
 
 
+class ReferralState(StrEnum):
+    """Where a referral stands (its state machine: `intake.domain.lifecycle`)."""
+
+    RECEIVED = "received"
+    ROUTED = "routed"
+    REJECTED = "rejected"
+    NEEDS_TRIAGE = "needs-triage"
+    ACCEPTED = "accepted"
+    RETURNED = "returned"
+    CANCELLED = "cancelled"
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -223,6 +235,63 @@ _EVENT_FOR_OUTCOME: dict[Outcome, type[ReferralDecided]] = {
     Outcome.REJECTED: ReferralRejected,
     Outcome.NEEDS_TRIAGE: ReferralNeedsTriage,
 }
+
+SiteId = Annotated[str, Field(pattern=r"^[a-z0-9-]{1,100}$")]
+ReasonCode = Annotated[str, Field(pattern=r"^[a-z0-9-]{1,60}$")]
+
+
+class ReferralTransitioned(Event):
+    """A step of a referral's life after routing, on `referrals.lifecycle`, keyed by referral
+    so that its steps keep their order. No patient identifiers: who acted is a role, and a
+    clinic its site id; a reason is a code from the directory with its plain words."""
+
+    TOPIC: ClassVar[topics.Topic] = topics.REFERRAL_LIFECYCLE
+    referral_id: UUID
+    tracking_reference: TrackingReference
+    service: ServiceCode
+    before: ReferralState
+    after: ReferralState
+    by: Literal["clinic", "referrer", "patient"]
+    site: SiteId | None = Field(
+        default=None, description="The clinic that acted, or that held the referral; else null."
+    )
+
+
+class ReferralAccepted(ReferralTransitioned):
+    """The clinic accepted it: it will contact the woman to book."""
+
+    transition: Literal["accepted"] = "accepted"
+
+
+class ReferralReturned(ReferralTransitioned):
+    """The clinic returned it: to the referrer (final), or to triage to find the right site."""
+
+    transition: Literal["returned"] = "returned"
+    to: Literal["referrer", "triage"]
+    reason_code: ReasonCode
+    reason: Text = Field(description="The directory's plain words for the reason code.")
+
+
+class ReferralCancelled(ReferralTransitioned):
+    """The referrer, or the woman herself, cancelled it."""
+
+    transition: Literal["cancelled"] = "cancelled"
+    reason_code: ReasonCode
+    reason: Text
+
+
+class ReferralAmended(ReferralTransitioned):
+    """The referrer corrected it; `reroute`: a fact routing depends on changed, and a new
+    ReferralReceived follows on `referrals.received` for the router to decide again."""
+
+    transition: Literal["amended"] = "amended"
+    reroute: bool
+
+
+LifecycleEvent = Annotated[
+    ReferralAccepted | ReferralReturned | ReferralCancelled | ReferralAmended,
+    Field(discriminator="transition"),
+]
 
 ContactChannel = Literal["sms", "email", "letter"]
 Channel = Literal[ContactChannel, "webhook"]

@@ -121,11 +121,24 @@ class Service(_Data):
         return self
 
 
+class ReturnReason(_Data):
+    """Why a clinic returns a referral: where it goes next, and the words the referrer (and a
+    woman who referred herself) are told."""
+
+    to: Literal["referrer", "triage"]
+    message: str
+
+
+ReasonCode = Annotated[str, Field(pattern=r"^[a-z0-9-]{1,60}$")]
+
+
 class Directory(_Data):
     policy: Policy
     regions: Regions
     kent_and_medway: Areas
     services: dict[ServiceCode, Service]
+    return_reasons: dict[ReasonCode, ReturnReason] = Field(min_length=1)
+    cancel_reasons: dict[ReasonCode, str] = Field(min_length=1)
     rules_version: str = ""
 
     @model_validator(mode="after")

@@ -39,6 +39,11 @@ REFERRAL_REJECTED = Topic(
 REFERRAL_TRIAGE = Topic(
     "referrals.triage", 6, "Referrals the rules could not decide; a person will."
 )
+REFERRAL_LIFECYCLE = Topic(
+    "referrals.lifecycle",
+    6,
+    "A referral's steps after routing: accepted, returned, cancelled, amended (by referral).",
+)
 STATUS_DLQ = Topic(
     "referrals.status.dlq", 1, "Decisions intake could not keep as a referral's status."
 )
@@ -56,6 +61,7 @@ ALL_TOPICS: tuple[Topic, ...] = (
     REFERRAL_ROUTED,
     REFERRAL_REJECTED,
     REFERRAL_TRIAGE,
+    REFERRAL_LIFECYCLE,
     STATUS_DLQ,
     NOTIFICATION_SENT,
     NOTIFICATION_FAILED,

@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 
 from devstack.services import run_cli, service_process
-from devstack.topics import ensure_topics
+from devstack.topics import delete_namespace, ensure_topics
 from shared.logging import configure_logging
 from standins.client import Standins, standins_process
 from tests.support.intake_process import Intake
@@ -97,9 +97,11 @@ async def pg(servers: Servers) -> AsyncIterator[asyncpg.Connection]:
 
 
 @pytest.fixture
-def topic_prefix() -> str:
-    """A Kafka namespace of this test's own (KAFKA_TOPIC_PREFIX)."""
-    return f"t{uuid.uuid4().hex[:10]}."
+def topic_prefix(servers: Servers) -> Iterator[str]:
+    """A Kafka namespace of this test's own (KAFKA_TOPIC_PREFIX), deleted when it ends."""
+    prefix = f"t{uuid.uuid4().hex[:10]}."
+    yield prefix
+    asyncio.run(delete_namespace(servers.kafka_bootstrap, prefix))
 
 
 @pytest.fixture
@@ -132,3 +134,4 @@ def intake_process(servers: Servers) -> Iterator[Intake]:
     with service_process("intake", env) as process:
         key = run_cli("intake", "keys", "create", "--organisation", "M85001", env=env)
         yield Intake(process, env, key)
+    asyncio.run(delete_namespace(servers.kafka_bootstrap, prefix))

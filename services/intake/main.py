@@ -48,7 +48,7 @@ def create_service(settings: IntakeSettings | None = None) -> Service:
         database,
         feature_routers=[
             self_referral_router(settings, unit_of_work),
-            decisions_router(settings, database),
+            decisions_router(settings, unit_of_work),
         ],
         http_routers=[
             referrals_api(

@@ -9,7 +9,9 @@ from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
 
-from intake.domain.referral import AcceptedReferral
+from intake.domain.lifecycle import State, Transition
+from intake.domain.referral import AcceptedReferral, RecordedDecision
+from shared.contracts import Event
 from shared.unit_of_work import Transaction
 
 
@@ -29,6 +31,49 @@ class StoredReferral:
     status: str
     received_at: datetime
     decision: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Where one referral stands, and what decides who may act on it."""
+
+    referral_id: UUID
+    tracking_reference: str
+    service: str
+    state: State
+    destination: str | None  # the site it is routed to (or accepted by)
+    organisation_code: str | None  # the referrer's; None for a self-referral
+    received_event_id: UUID | None  # the ReferralReceived its decision must answer
+    decided_at: datetime | None
+    correlation_id: str
+
+
+@dataclass(frozen=True)
+class Step:
+    """One transition to keep: the referral's new state, its history row, and the events
+    that announce it (through the outbox)."""
+
+    referral_id: UUID
+    transition_id: UUID
+    transition: Transition
+    actor_id: str | None
+    at: datetime
+    reason_code: str | None = None
+    reason: str | None = None
+    decision: RecordedDecision | None = None  # a decision's, to show with the status
+    events: tuple[Event, ...] = ()
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    action: str
+    actor: str
+    actor_id: str | None
+    before: str
+    after: str
+    reason_code: str | None
+    reason: str | None
+    at: datetime
 
 
 class Referrals(Transaction, Protocol):
@@ -62,6 +107,25 @@ class Referrals(Transaction, Protocol):
     async def forget(self, event_ids: Sequence[UUID]) -> None:
         """Take events out of the inbox: they were not kept after all."""
         ...
+
+    async def standing(self, referral_ids: Sequence[UUID]) -> dict[UUID, Standing]:
+        """Where each known referral stands, locked until the transaction ends."""
+        ...
+
+    async def record_steps(self, steps: Sequence[Step]) -> None:
+        """Keep each step (a step already kept, by its id, changes nothing)."""
+        ...
+
+    async def replace_submission(self, referral: AcceptedReferral, *, reroute: bool) -> None:
+        """An amendment: the corrected submission; with `reroute`, its new ReferralReceived
+        is queued and becomes the event the next decision must answer."""
+        ...
+
+    async def submission_of(self, referral_id: UUID) -> dict[str, Any] | None:
+        """The submission as stored (the latest, after amendments)."""
+        ...
+
+    async def history(self, referral_id: UUID) -> list[HistoryEntry]: ...
 
 
 UnitOfWork = Callable[[], Referrals]

@@ -135,7 +135,7 @@ async def test_the_status_consumer_dead_letters_what_it_cannot_read_and_keeps_th
         correlation_id="c",
         referral_id=referral["referral_id"],
         tracking_reference=referral["tracking_reference"],
-        received_event_id=uuid.uuid4(),
+        received_event_id=await intake.received_event_id(referral["referral_id"]),
         service="pelvic-health",  # type: ignore[arg-type]
         destination={"id": "pelvic-bsol", "name": "Pelvic health"},  # type: ignore[arg-type]
         reasons=(),

@@ -7,18 +7,25 @@ import copy
 import time
 import uuid
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
 from uuid import UUID
 
 from intake.domain.referral import AcceptedReferral
-from intake.ports import IdempotencyConflict, StoredReferral
+from intake.ports import HistoryEntry, IdempotencyConflict, Standing, Step, StoredReferral
 from notifier.domain.plan import Message
 from notifier.ports import Ending, Key, Row
 from router.ports import Latest, PendingTriage
-from shared.contracts import Event, Outcome, PatientContact, ReferralDecided, ReferralReceived
+from shared.contracts import (
+    Event,
+    Outcome,
+    PatientContact,
+    ReferralDecided,
+    ReferralReceived,
+    ReferralState,
+)
 
 
 class InMemoryTransaction:
@@ -105,9 +112,11 @@ class IntakeState:
     """What intake keeps: referrals (by id), idempotency keys, the inbox, the outbox."""
 
     referrals: dict[UUID, AcceptedReferral] = field(default_factory=dict)
+    standing: dict[UUID, Standing] = field(default_factory=dict)
     idempotency: dict[tuple[str, str], tuple[bytes, UUID]] = field(default_factory=dict)
     inbox: dict[UUID, str] = field(default_factory=dict)
-    outbox: list[ReferralReceived] = field(default_factory=list)
+    outbox: list[Event] = field(default_factory=list)
+    steps: dict[UUID, Step] = field(default_factory=dict)
 
 
 class InMemoryReferrals(InMemoryTransaction):
@@ -133,6 +142,17 @@ class InMemoryReferrals(InMemoryTransaction):
             )
             if ok:
                 self.state.referrals[referral.referral_id] = referral
+                self.state.standing[referral.referral_id] = Standing(
+                    referral.referral_id,
+                    referral.tracking_reference,
+                    referral.submission.service.value,
+                    ReferralState.RECEIVED,
+                    None,
+                    referral.organisation_code,
+                    referral.received.event_id,
+                    None,
+                    referral.received.correlation_id,
+                )
                 self.state.outbox.append(referral.received)
             kept.append(ok)
         return kept
@@ -178,6 +198,54 @@ class InMemoryReferrals(InMemoryTransaction):
     async def forget(self, event_ids: Sequence[UUID]) -> None:
         for event_id in event_ids:
             self.state.inbox.pop(event_id, None)
+
+    async def standing(self, referral_ids: Sequence[UUID]) -> dict[UUID, Standing]:
+        return {i: self.state.standing[i] for i in referral_ids if i in self.state.standing}
+
+    async def record_steps(self, steps: Sequence[Step]) -> None:
+        for step in steps:
+            if step.transition_id in self.state.steps:
+                continue
+            self.state.steps[step.transition_id] = step
+            now = self.state.standing[step.referral_id]
+            changes: dict[str, object] = {"state": step.transition.after}
+            if step.decision is not None:
+                destination = step.decision.destination
+                changes |= {
+                    "decided_at": step.decision.decided_at,
+                    "destination": destination.id if destination else now.destination,
+                }
+            self.state.standing[step.referral_id] = replace(now, **changes)  # type: ignore[arg-type]
+            self.state.outbox.extend(step.events)
+
+    async def replace_submission(self, referral: AcceptedReferral, *, reroute: bool) -> None:
+        self.state.referrals[referral.referral_id] = referral
+        if reroute:
+            now = self.state.standing[referral.referral_id]
+            self.state.standing[referral.referral_id] = replace(
+                now, received_event_id=referral.received.event_id
+            )
+            self.state.outbox.append(referral.received)
+
+    async def submission_of(self, referral_id: UUID) -> dict[str, Any] | None:
+        referral = self.state.referrals.get(referral_id)
+        return referral.submission.model_dump(mode="json") if referral else None
+
+    async def history(self, referral_id: UUID) -> list[HistoryEntry]:
+        return [
+            HistoryEntry(
+                s.transition.action,
+                s.transition.actor,
+                s.actor_id,
+                s.transition.before.value,
+                s.transition.after.value,
+                s.reason_code,
+                s.reason,
+                s.at,
+            )
+            for s in sorted(self.state.steps.values(), key=lambda s: s.at)
+            if s.referral_id == referral_id
+        ]
 
 
 @dataclass

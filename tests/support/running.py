@@ -4,6 +4,7 @@ schema, consumer group), reached over ASGI with httpx."""
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -51,6 +52,11 @@ class RunningIntake:
 
     async def events(self, name: str) -> list[Record]:
         return await read_all(self.servers.kafka_bootstrap, self.topic(name))
+
+    async def received_event_id(self, referral_id: str) -> uuid.UUID:
+        """The ReferralReceived intake published for a referral: the event a decision answers."""
+        (record,) = await self.wait_events("referrals.received", referral_id)
+        return uuid.UUID(json.loads(record.value or b"")["event_id"])
 
     async def wait_events(self, name: str, key: str, **options: Any) -> list[Record]:
         return await wait_for(

@@ -18,6 +18,10 @@ EVENT_TYPES = [
     contracts.ReferralNeedsTriage,
     contracts.NotificationSent,
     contracts.NotificationFailed,
+    contracts.ReferralAccepted,
+    contracts.ReferralReturned,
+    contracts.ReferralCancelled,
+    contracts.ReferralAmended,
 ]
 
 

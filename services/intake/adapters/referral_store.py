@@ -4,12 +4,12 @@ scoped to the organisation that made them."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from intake.domain.lifecycle import State
 from intake.domain.referral import AcceptedReferral
-from intake.ports import IdempotencyConflict, StoredReferral
+from intake.ports import HistoryEntry, IdempotencyConflict, Standing, Step, StoredReferral
 from shared import inbox, outbox
 from shared.db import Connection
 from shared.unit_of_work import PostgresTransaction
@@ -23,9 +23,10 @@ async def add_many(conn: Connection, referrals: Sequence[AcceptedReferral]) -> l
         return []
     rows = await conn.fetch(
         "INSERT INTO referrals (referral_id, tracking_reference, channel, source,"
-        " organisation_code, service, submission, correlation_id)"
+        " organisation_code, service, submission, correlation_id, received_event_id)"
         " SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[],"
-        " $6::text[], $7::jsonb[], $8::text[]) ON CONFLICT DO NOTHING RETURNING referral_id",
+        " $6::text[], $7::jsonb[], $8::text[], $9::uuid[])"
+        " ON CONFLICT DO NOTHING RETURNING referral_id",
         [r.referral_id for r in referrals],
         [r.tracking_reference for r in referrals],
         [r.channel for r in referrals],
@@ -34,6 +35,7 @@ async def add_many(conn: Connection, referrals: Sequence[AcceptedReferral]) -> l
         [r.submission.service.value for r in referrals],
         [r.submission.model_dump(mode="json") for r in referrals],
         [r.received.correlation_id for r in referrals],
+        [r.received.event_id for r in referrals],
     )
     inserted = {row["referral_id"] for row in rows}
     stored = []
@@ -97,7 +99,7 @@ async def get(
         "SELECT referral_id, tracking_reference, service, status, received_at, decision"
         " FROM referrals WHERE referral_id = $1"
         " AND ($2::text IS NULL OR organisation_code = $2)"
-        " AND ($3::text IS NULL OR (status = 'routed' AND decision->'destination'->>'id' = $3))",
+        " AND ($3::text IS NULL OR (status IN ('routed', 'accepted') AND destination = $3))",
         referral_id,
         organisation_code,
         destination,
@@ -144,26 +146,6 @@ def _contact_in(submission: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def record_decisions(
-    conn: Connection, decisions: Sequence[tuple[UUID, str, dict[str, Any], datetime]]
-) -> set[UUID]:
-    """Keep each referral's latest decision (a triage resolution follows a needs-triage), in
-    one statement; a redelivered or older one changes nothing. Give one decision per referral.
-    Returns the referrals updated (an id that is not intake's changes nothing)."""
-    rows = await conn.fetch(
-        "UPDATE referrals AS r SET status = u.outcome, decision = u.decision, decided_at = u.at"
-        " FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::timestamptz[])"
-        " AS u (id, outcome, decision, at)"
-        " WHERE r.referral_id = u.id AND (r.decided_at IS NULL OR r.decided_at < u.at)"
-        " RETURNING r.referral_id",
-        [d[0] for d in decisions],
-        [d[1] for d in decisions],
-        [d[2] for d in decisions],
-        [d[3] for d in decisions],
-    )
-    return {row["referral_id"] for row in rows}
-
-
 class PostgresReferrals(PostgresTransaction):
     """`intake.ports.Referrals` over this module's statements."""
 
@@ -190,3 +172,90 @@ class PostgresReferrals(PostgresTransaction):
 
     async def forget(self, event_ids: Sequence[UUID]) -> None:
         await inbox.forget(self.conn, event_ids)
+
+    async def standing(self, referral_ids: Sequence[UUID]) -> dict[UUID, Standing]:
+        rows = await self.conn.fetch(
+            "SELECT referral_id, tracking_reference, service, status, destination,"
+            " organisation_code, received_event_id, decided_at, correlation_id FROM referrals"
+            " WHERE referral_id = ANY($1::uuid[]) ORDER BY referral_id FOR UPDATE",
+            list(referral_ids),
+        )
+        return {
+            r["referral_id"]: Standing(
+                r["referral_id"],
+                r["tracking_reference"],
+                r["service"],
+                State(r["status"]),
+                r["destination"],
+                r["organisation_code"],
+                r["received_event_id"],
+                r["decided_at"],
+                r["correlation_id"],
+            )
+            for r in rows
+        }
+
+    async def record_steps(self, steps: Sequence[Step]) -> None:
+        kept = await self.conn.fetch(
+            "INSERT INTO transitions (transition_id, referral_id, action, actor, actor_id,"
+            " before, after, reason_code, reason, at) SELECT * FROM unnest($1::uuid[],"
+            " $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],"
+            " $8::text[], $9::text[], $10::timestamptz[])"
+            " ON CONFLICT (transition_id) DO NOTHING RETURNING transition_id",
+            [s.transition_id for s in steps],
+            [s.referral_id for s in steps],
+            [s.transition.action for s in steps],
+            [s.transition.actor for s in steps],
+            [s.actor_id for s in steps],
+            [s.transition.before.value for s in steps],
+            [s.transition.after.value for s in steps],
+            [s.reason_code for s in steps],
+            [s.reason for s in steps],
+            [s.at for s in steps],
+        )
+        new = {row["transition_id"] for row in kept}
+        fresh = [s for s in steps if s.transition_id in new]
+        await self.conn.executemany(
+            "UPDATE referrals SET status = $2,"
+            " decision = COALESCE($3, decision), decided_at = COALESCE($4, decided_at),"
+            " destination = CASE WHEN $3::jsonb IS NULL THEN destination"
+            "                    ELSE $3::jsonb->'destination'->>'id' END"
+            " WHERE referral_id = $1",
+            [
+                (
+                    s.referral_id,
+                    s.transition.after.value,
+                    s.decision.model_dump(mode="json") if s.decision else None,
+                    s.decision.decided_at if s.decision else None,
+                )
+                for s in fresh
+            ],
+        )
+        await outbox.enqueue_many(
+            self.conn, [(e, str(s.referral_id), None) for s in fresh for e in s.events]
+        )
+
+    async def replace_submission(self, referral: AcceptedReferral, *, reroute: bool) -> None:
+        await self.conn.execute(
+            "UPDATE referrals SET submission = $2, service = $3,"
+            " received_event_id = CASE WHEN $4 THEN $5 ELSE received_event_id END"
+            " WHERE referral_id = $1",
+            referral.referral_id,
+            referral.submission.model_dump(mode="json"),
+            referral.submission.service.value,
+            reroute,
+            referral.received.event_id,
+        )
+        if reroute:
+            await outbox.enqueue(self.conn, referral.received, key=str(referral.referral_id))
+
+    async def submission_of(self, referral_id: UUID) -> dict[str, Any] | None:
+        return await submission(self.conn, referral_id)
+
+    async def history(self, referral_id: UUID) -> list[HistoryEntry]:
+        rows = await self.conn.fetch(
+            "SELECT action, actor, actor_id, before, after, reason_code, reason, at"
+            " FROM transitions WHERE referral_id = $1 ORDER BY at, transition_id",
+            referral_id,
+        )
+        return [HistoryEntry(**dict(r)) for r in rows]

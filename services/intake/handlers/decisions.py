@@ -10,12 +10,11 @@ from uuid import UUID
 
 from faststream.kafka import KafkaMessage, KafkaRouter
 
-from intake.adapters import referral_store
-from intake.domain.referral import RecordedDecision
+from intake import service_layer
+from intake.ports import UnitOfWork
 from intake.settings import IntakeSettings
 from shared import topics
 from shared.contracts import DeadLetter, ReferralDecided
-from shared.database import Database
 from shared.kafka import SUBSCRIBER_DEFAULTS, DeadLetters, ReadBatch, read_batch, typed_batch
 from shared.logging import get_logger
 from shared.poison import Backoff, isolate, why
@@ -27,7 +26,7 @@ BATCH_SIZE = 500
 DECISION_TOPICS = (topics.REFERRAL_ROUTED, topics.REFERRAL_REJECTED, topics.REFERRAL_TRIAGE)
 
 
-def decisions_router(settings: IntakeSettings, database: Database) -> KafkaRouter:
+def decisions_router(settings: IntakeSettings, unit_of_work: UnitOfWork) -> KafkaRouter:
     router = KafkaRouter()
     names = [t.qualified(settings.kafka_topic_prefix) for t in DECISION_TOPICS]
     dead_letters = DeadLetters(
@@ -55,37 +54,20 @@ def decisions_router(settings: IntakeSettings, database: Database) -> KafkaRoute
     async def handle(read: ReadBatch[ReferralDecided]) -> None:
         for record, reason in read.unreadable:
             await dead_letters.send(record, reason, readable=False)
-        latest: dict[UUID, tuple[ReferralDecided, Any]] = {}
-        for decision, record in read.events:
-            earlier = latest.get(decision.referral_id)
-            if earlier is None or earlier[0].occurred_at < decision.occurred_at:
-                latest[decision.referral_id] = (decision, record)
+        unique = list({d.event_id: (d, record) for d, record in read.events}.values())
 
-        async def store(batch: Sequence[tuple[ReferralDecided, Any]]) -> list[UUID]:
-            async with database.pool.acquire() as conn:
-                changed = await referral_store.record_decisions(
-                    conn,
-                    [
-                        (
-                            d.referral_id,
-                            d.outcome.value,
-                            RecordedDecision.of(d).model_dump(mode="json"),
-                            d.occurred_at,
-                        )
-                        for d, _record in batch
-                    ],
-                )
-            return list(changed)
+        async def keep(batch: Sequence[tuple[ReferralDecided, Any]]) -> list[UUID]:
+            return list(await service_layer.record_decisions(unit_of_work, [d for d, _ in batch]))
 
         async def poison(item: tuple[ReferralDecided, Any], error: BaseException) -> None:
             await dead_letters.send(item[1], why(error), readable=True)
 
-        changed = set(await isolate(list(latest.values()), store, poison))
-        for decision, _record in latest.values():
+        changed = set(await isolate(unique, keep, poison))
+        for decision, _record in unique:
             log.info(
                 "decision recorded"
                 if decision.referral_id in changed
-                else "decision already recorded, older, or not kept",
+                else "decision already recorded, passed over, or not ours",
                 referral_id=str(decision.referral_id),
                 outcome=decision.outcome.value,
             )

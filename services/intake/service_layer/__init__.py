@@ -1,0 +1,29 @@
+"""Intake's use cases, split by job: `submissions` (a referral in, once: the API and the
+self-referral events) and `lifecycle` (what happens to it after: decisions kept as its state,
+a clinic's acceptance or return, a cancellation, an amendment)."""
+
+from intake.service_layer.lifecycle import (
+    Actor,
+    NotFound,
+    act,
+    amend,
+    history,
+    record_decisions,
+)
+from intake.service_layer.submissions import (
+    Submitted,
+    store_self_referrals,
+    submit_professional,
+)
+
+__all__ = [
+    "Actor",
+    "NotFound",
+    "Submitted",
+    "act",
+    "amend",
+    "history",
+    "record_decisions",
+    "store_self_referrals",
+    "submit_professional",
+]

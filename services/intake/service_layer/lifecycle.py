@@ -1,0 +1,286 @@
+"""What happens to a referral after it came in: the router's decisions kept as its state, and
+the clinic's, the referrer's and the woman's actions on it, each through the state machine
+(`intake.domain.lifecycle`), recorded with who, when and why, and announced on
+`referrals.lifecycle` through the outbox, in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import ValidationError
+
+from intake.domain import lifecycle
+from intake.domain.lifecycle import (
+    Accept,
+    Amend,
+    Cancel,
+    Command,
+    Decide,
+    IllegalTransition,
+    Return,
+    State,
+    Transition,
+)
+from intake.domain.referral import AcceptedReferral, RecordedDecision
+from intake.ports import HistoryEntry, Referrals, Standing, Step, UnitOfWork
+from shared.contracts import (
+    ReferralAccepted,
+    ReferralAmended,
+    ReferralCancelled,
+    ReferralDecided,
+    ReferralReceived,
+    ReferralReturned,
+    ReferralTransitioned,
+    ServiceCode,
+)
+from shared.directory import Directory
+from shared.logging import correlation, get_logger
+from shared.reduction import for_routing
+from shared.submission import ReferralSubmission
+
+log = get_logger(__name__)
+
+HELD = (State.ROUTED, State.ACCEPTED)  # a clinic holds the referral (and sees its details)
+
+
+class NotFound(Exception):
+    """No such referral for this actor: someone else's looks exactly like none."""
+
+
+class UnknownReason(ValueError):
+    """A reason code the directory does not list."""
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: a clinic (its site id), a referrer (its organisation) or the woman herself
+    (her identity checked before; no id)."""
+
+    role: Literal["clinic", "referrer", "patient"]
+    id: str | None
+
+    def may_act_on(self, standing: Standing) -> bool:
+        if self.role == "clinic":
+            return standing.destination == self.id and standing.state in (*HELD, State.RETURNED)
+        if self.role == "referrer":
+            return standing.organisation_code == self.id
+        return standing.organisation_code is None  # the woman: her own self-referral
+
+
+async def record_decisions(
+    unit_of_work: UnitOfWork, decisions: Sequence[ReferralDecided]
+) -> set[UUID]:
+    """Keep each decision as its referral's state, through the state machine. A decision is
+    passed over when the referral moved on (cancelled, or decided later), or when it answers
+    facts since amended. Returns the referrals whose state changed."""
+    async with unit_of_work() as referrals:
+        standing = await referrals.standing([d.referral_id for d in decisions])
+        steps: list[Step] = []
+        for decision in sorted(decisions, key=lambda d: d.occurred_at):
+            now = standing.get(decision.referral_id)
+            if now is None or not _answers(decision, now):
+                continue
+            try:
+                transition = lifecycle.apply(now.state, Decide(State(decision.outcome.value)))
+            except IllegalTransition as refused:
+                log.info(
+                    "decision passed over",
+                    referral_id=str(decision.referral_id),
+                    outcome=decision.outcome.value,
+                    why=refused.why,
+                )
+                continue
+            recorded = RecordedDecision.of(decision)
+            steps.append(
+                Step(
+                    decision.referral_id,
+                    decision.event_id,
+                    transition,
+                    actor_id=decision.decided_by,
+                    at=decision.occurred_at,
+                    decision=recorded,
+                )
+            )
+            standing[decision.referral_id] = replace(
+                now, state=transition.after, decided_at=decision.occurred_at
+            )
+        await referrals.record_steps(steps)
+    return {step.referral_id for step in steps}
+
+
+def _answers(decision: ReferralDecided, now: Standing) -> bool:
+    """Is this the decision the referral waits for: on its current facts, and newer than the
+    one it has?"""
+    if now.received_event_id not in (None, decision.received_event_id):
+        return False
+    return now.decided_at is None or now.decided_at < decision.occurred_at
+
+
+async def act(
+    unit_of_work: UnitOfWork,
+    referral_id: UUID,
+    command: Accept | Return | Cancel,
+    actor: Actor,
+    directory: Directory,
+    *,
+    reason_code: str | None = None,
+) -> Standing:
+    """A clinic accepts or returns, a referrer or the woman cancels. Raises NotFound,
+    UnknownReason, or IllegalTransition (with where the referral stands)."""
+    command, words = _with_reason(command, reason_code, directory)
+    async with unit_of_work() as referrals:
+        now = await _standing_for(referrals, referral_id, actor)
+        transition = lifecycle.apply(now.state, command, destination=now.destination)
+        event = _announce(now, transition, command, reason_code, words)
+        await referrals.record_steps(
+            [
+                Step(
+                    referral_id,
+                    event.event_id,
+                    transition,
+                    actor_id=actor.id,
+                    at=event.occurred_at,
+                    reason_code=reason_code if words is not None else None,
+                    reason=words,
+                    events=(event,),
+                )
+            ]
+        )
+    with correlation(now.correlation_id):
+        log.info(
+            "referral " + transition.action,
+            referral_id=str(referral_id),
+            before=transition.before.value,
+            after=transition.after.value,
+            by=actor.role,
+            reason_code=reason_code,
+        )
+    return replace(now, state=transition.after)
+
+
+async def amend(
+    unit_of_work: UnitOfWork, corrected: AcceptedReferral, actor: Actor, *, today: date
+) -> tuple[Standing, bool]:
+    """The referrer's corrected submission, validated as a new one (`corrected`, with the
+    referral's id and reference). Routing runs again only when a fact it depends on changed;
+    otherwise the referral keeps its place. Returns where it stands and whether it reroutes."""
+    async with unit_of_work() as referrals:
+        now = await _standing_for(referrals, corrected.referral_id, actor)
+        stored = await referrals.submission_of(corrected.referral_id)
+        changed = _routing_changed(stored, corrected, today)
+        transition = lifecycle.apply(now.state, Amend(routing_changed=changed))
+        event = _announce(now, transition, Amend(changed), None, None)
+        await referrals.replace_submission(corrected, reroute=changed)
+        await referrals.record_steps(
+            [
+                Step(
+                    corrected.referral_id,
+                    event.event_id,
+                    transition,
+                    actor_id=actor.id,
+                    at=event.occurred_at,
+                    events=(event,),
+                )
+            ]
+        )
+    with correlation(now.correlation_id):
+        log.info(
+            "referral amended",
+            referral_id=str(corrected.referral_id),
+            reroute=changed,
+            after=transition.after.value,
+        )
+    return replace(now, state=transition.after), changed
+
+
+async def history(unit_of_work: UnitOfWork, referral_id: UUID) -> list[HistoryEntry]:
+    async with unit_of_work() as referrals:
+        return await referrals.history(referral_id)
+
+
+async def _standing_for(referrals: Referrals, referral_id: UUID, actor: Actor) -> Standing:
+    now = (await referrals.standing([referral_id])).get(referral_id)
+    if now is None or not actor.may_act_on(now):
+        raise NotFound(referral_id)
+    return now
+
+
+def _with_reason(
+    command: Accept | Return | Cancel, reason_code: str | None, directory: Directory
+) -> tuple[Accept | Return | Cancel, str | None]:
+    """The command with where a return goes (the reason's route), and the reason's words."""
+    if isinstance(command, Return):
+        reason = directory.return_reasons.get(reason_code or "")
+        if reason is None:
+            raise UnknownReason(_choose(directory.return_reasons))
+        return replace(command, to=reason.to), reason.message
+    if isinstance(command, Cancel):
+        words = directory.cancel_reasons.get(reason_code or "")
+        if words is None:
+            raise UnknownReason(_choose(directory.cancel_reasons))
+        return command, words
+    return command, None
+
+
+def _routing_changed(
+    stored: dict[str, Any] | None, corrected: AcceptedReferral, today: date
+) -> bool:
+    """Does the correction change a fact routing depends on? (A stored submission that no
+    longer validates counts as changed: routing runs again.)"""
+    try:
+        previous = ReferralSubmission.model_validate(stored, context={"today": today})
+    except ValidationError:
+        return True
+    before = for_routing(
+        previous,
+        referral_id=corrected.referral_id,
+        tracking_reference=corrected.tracking_reference,
+        correlation_id=corrected.received.correlation_id,
+        today=today,
+    )
+    return _facts(before) != _facts(corrected.received)
+
+
+def _facts(received: ReferralReceived) -> dict[str, Any]:
+    """What routing depends on: the event without its envelope."""
+    return received.model_dump(
+        mode="json", exclude={"event_id", "occurred_at", "correlation_id", "schema_version"}
+    )
+
+
+def _choose(reasons: Mapping[str, object]) -> str:
+    return "reason_code must be one of: " + ", ".join(sorted(reasons))
+
+
+def _announce(
+    now: Standing,
+    transition: Transition,
+    command: Command,
+    reason_code: str | None,
+    words: str | None,
+) -> ReferralTransitioned:
+    common = {
+        "correlation_id": now.correlation_id,
+        "referral_id": now.referral_id,
+        "tracking_reference": now.tracking_reference,
+        "service": ServiceCode(now.service),
+        "before": transition.before,
+        "after": transition.after,
+        "by": transition.actor,
+        "site": now.destination if now.state in HELD else None,
+        "occurred_at": datetime.now(UTC),
+    }
+    match command:
+        case Accept():
+            return ReferralAccepted(**common)
+        case Return(to=to):
+            return ReferralReturned(**common, to=to, reason_code=reason_code, reason=words)
+        case Cancel():
+            return ReferralCancelled(**common, reason_code=reason_code, reason=words)
+        case Amend(routing_changed=changed):
+            return ReferralAmended(**common, reroute=changed)
+    raise TypeError(f"no event for {command!r}")  # pragma: no cover

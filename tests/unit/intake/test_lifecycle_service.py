@@ -1,0 +1,211 @@
+"""A referral's life through intake's use cases, over the in-memory store: decisions kept as
+its state in order, a clinic's acceptance and return, a cancellation and an amendment, each
+recorded and announced once; whoever may not act is refused."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from devstack.samples import gp_referral
+from intake import service_layer
+from intake.domain.lifecycle import Accept, Cancel, IllegalTransition, Return
+from intake.domain.referral import AcceptedReferral, accept_professional
+from intake.ports import UnitOfWork
+from intake.service_layer import Actor, NotFound
+from intake.service_layer.lifecycle import UnknownReason
+from shared.contracts import (
+    Outcome,
+    ReferralAccepted,
+    ReferralAmended,
+    ReferralCancelled,
+    ReferralDecided,
+    ReferralReceived,
+    ReferralReturned,
+    ReferralState,
+    RoutingDecision,
+)
+from shared.directory import load_directory
+from shared.submission import ReferralSubmission
+from tests.support.fakes import InMemoryReferrals, IntakeState
+
+DIRECTORY = load_directory()
+TODAY = date.today()
+SITE = "pelvic-bsol"
+GP = Actor("referrer", "M85001")
+CLINIC = Actor("clinic", SITE)
+
+
+def store(state: IntakeState) -> UnitOfWork:
+    return lambda: InMemoryReferrals(state)
+
+
+def accepted(**changes: object) -> AcceptedReferral:
+    submission = ReferralSubmission.model_validate(
+        gp_referral("M85001", **changes), context={"today": TODAY}
+    )
+    return accept_professional(
+        submission, organisation_code="M85001", correlation_id="c-1", today=TODAY
+    )
+
+
+async def stored(state: IntakeState) -> AcceptedReferral:
+    referral = accepted()
+    assert await InMemoryReferrals(state).add_many([referral]) == [True]
+    return referral
+
+
+def decided(received: ReferralReceived, outcome: Outcome, *, minutes: int = 0) -> ReferralDecided:
+    destination = {"id": SITE, "name": "Birmingham"} if outcome == Outcome.ROUTED else None
+    decision = RoutingDecision.model_validate(
+        {
+            "outcome": outcome,
+            "service": received.service,
+            "destination": destination,
+            "reasons": [{"rule": "r.x", "message": "Why."}],
+            "rules_version": "v1",
+        }
+    )
+    event = ReferralDecided.announce(
+        decision,
+        referral_id=received.referral_id,
+        tracking_reference=received.tracking_reference,
+        received_event_id=received.event_id,
+        correlation_id=received.correlation_id,
+    )
+    at = datetime.now(UTC) + timedelta(minutes=minutes)
+    return event.model_copy(update={"occurred_at": at})
+
+
+async def routed(state: IntakeState) -> AcceptedReferral:
+    referral = await stored(state)
+    await service_layer.record_decisions(store(state), [decided(referral.received, Outcome.ROUTED)])
+    return referral
+
+
+async def test_decisions_are_kept_in_order_and_a_stale_one_is_passed_over() -> None:
+    state = IntakeState()
+    referral = await stored(state)
+    triage = decided(referral.received, Outcome.NEEDS_TRIAGE, minutes=0)
+    resolved = decided(referral.received, Outcome.ROUTED, minutes=1)
+    changed = await service_layer.record_decisions(store(state), [resolved, triage])
+    assert changed == {referral.referral_id}
+    now = state.standing[referral.referral_id]
+    assert (now.state, now.destination) == (ReferralState.ROUTED, SITE)
+    history = await service_layer.history(store(state), referral.referral_id)
+    assert [(h.before, h.after) for h in history] == [
+        ("received", "needs-triage"),
+        ("needs-triage", "routed"),
+    ]
+    late = decided(referral.received, Outcome.REJECTED, minutes=-5)  # older than the last
+    assert await service_layer.record_decisions(store(state), [late]) == set()
+    assert await service_layer.record_decisions(store(state), [resolved]) == set()  # again
+    assert state.standing[referral.referral_id].state == ReferralState.ROUTED
+
+
+async def test_the_clinic_accepts_once_and_nobody_else_may() -> None:
+    state = IntakeState()
+    referral = await routed(state)
+    with pytest.raises(NotFound):
+        await service_layer.act(
+            store(state), referral.referral_id, Accept("pelvic-dgs"),
+            Actor("clinic", "pelvic-dgs"), DIRECTORY,
+        )  # fmt: skip
+    now = await service_layer.act(
+        store(state), referral.referral_id, Accept(SITE), CLINIC, DIRECTORY
+    )
+    assert now.state == ReferralState.ACCEPTED
+    (event,) = [e for e in state.outbox if isinstance(e, ReferralAccepted)]
+    assert (event.site, event.by, event.before) == (SITE, "clinic", ReferralState.ROUTED)
+    with pytest.raises(IllegalTransition) as refused:
+        await service_layer.act(store(state), referral.referral_id, Accept(SITE), CLINIC, DIRECTORY)
+    assert refused.value.current == ReferralState.ACCEPTED
+    assert len([e for e in state.outbox if isinstance(e, ReferralAccepted)]) == 1
+
+
+@pytest.mark.parametrize(
+    ("code", "after"),
+    [("wrong-service", ReferralState.RETURNED), ("wrong-site", ReferralState.NEEDS_TRIAGE)],
+)
+async def test_a_return_goes_where_its_reason_says(code: str, after: ReferralState) -> None:
+    state = IntakeState()
+    referral = await routed(state)
+    with pytest.raises(UnknownReason, match="wrong-service"):
+        await service_layer.act(
+            store(state), referral.referral_id, Return(SITE, "referrer"), CLINIC, DIRECTORY,
+            reason_code="because",
+        )  # fmt: skip
+    now = await service_layer.act(
+        store(state), referral.referral_id, Return(SITE, "referrer"), CLINIC, DIRECTORY,
+        reason_code=code,
+    )  # fmt: skip
+    assert now.state == after
+    (event,) = [e for e in state.outbox if isinstance(e, ReferralReturned)]
+    assert event.reason_code == code
+    assert event.reason == DIRECTORY.return_reasons[code].message
+    (entry,) = [h for h in await service_layer.history(store(state), referral.referral_id)
+                if h.action == "returned"]  # fmt: skip
+    assert (entry.actor, entry.actor_id, entry.reason_code) == ("clinic", SITE, code)
+
+
+async def test_only_the_referrer_may_cancel_and_only_while_it_is_not_final() -> None:
+    state = IntakeState()
+    referral = await routed(state)
+    with pytest.raises(NotFound):
+        await service_layer.act(
+            store(state), referral.referral_id, Cancel("referrer"), Actor("referrer", "Y00001"),
+            DIRECTORY, reason_code="sent-in-error",
+        )  # fmt: skip
+    now = await service_layer.act(
+        store(state), referral.referral_id, Cancel("referrer"), GP, DIRECTORY,
+        reason_code="sent-in-error",
+    )  # fmt: skip
+    assert now.state == ReferralState.CANCELLED
+    (event,) = [e for e in state.outbox if isinstance(e, ReferralCancelled)]
+    assert event.site == SITE  # the clinic held it: it is told
+    with pytest.raises(IllegalTransition):
+        await service_layer.act(
+            store(state), referral.referral_id, Cancel("referrer"), GP, DIRECTORY,
+            reason_code="sent-in-error",
+        )  # fmt: skip
+    # A decision that arrives after the cancellation does not bring it back.
+    later = decided(referral.received, Outcome.ROUTED, minutes=10)
+    assert await service_layer.record_decisions(store(state), [later]) == set()
+
+
+async def test_an_amendment_reroutes_only_when_a_routing_fact_changed() -> None:
+    state = IntakeState()
+    referral = await routed(state)
+
+    def corrected(**changes: object) -> AcceptedReferral:
+        fresh = accepted(**changes)
+        received = fresh.received.model_copy(
+            update={
+                "referral_id": referral.referral_id,
+                "tracking_reference": referral.tracking_reference,
+                "event_id": uuid.uuid4(),
+            }
+        )
+        return AcceptedReferral(
+            referral.referral_id, referral.tracking_reference, "api", "M85001", "M85001",
+            fresh.submission, received,
+        )  # fmt: skip
+
+    same_facts = corrected(**{"patient.mobile": "07700900999"})
+    now, reroute = await service_layer.amend(store(state), same_facts, GP, today=TODAY)
+    assert (now.state, reroute) == (ReferralState.ROUTED, False)
+
+    moved = corrected(**{"patient.postcode": "ZZ1 1AA"})
+    now, reroute = await service_layer.amend(store(state), moved, GP, today=TODAY)
+    assert (now.state, reroute) == (ReferralState.RECEIVED, True)
+    amended = [e for e in state.outbox if isinstance(e, ReferralAmended)]
+    assert [e.reroute for e in amended] == [False, True]
+    assert state.outbox[-2] == moved.received  # the router decides again, on the new facts
+    # The decision on the old facts, still in flight, is not applied; the new one is.
+    stale = decided(referral.received, Outcome.ROUTED, minutes=5)
+    fresh = decided(moved.received, Outcome.NEEDS_TRIAGE, minutes=6)
+    assert await service_layer.record_decisions(store(state), [stale]) == set()
+    assert await service_layer.record_decisions(store(state), [fresh]) == {referral.referral_id}
+    assert state.standing[referral.referral_id].state == ReferralState.NEEDS_TRIAGE

@@ -11,6 +11,8 @@ from fastapi.staticfiles import StaticFiles
 
 from intake import __doc__ as DESCRIPTION
 from intake.adapters.referral_store import PostgresReferrals
+from intake.api.auth import api_key_dependency
+from intake.api.lifecycle import lifecycle_api
 from intake.api.problems import Problem, problem_response
 from intake.api.referrals import referrals_api
 from intake.api.security_headers import SecurityHeaders
@@ -22,6 +24,7 @@ from intake.settings import IntakeSettings
 from shared import topics
 from shared.contracts import SelfReferralSubmitted
 from shared.database import Database
+from shared.directory import load_directory
 from shared.kafka import publish_event
 from shared.rate_limits import RateLimits, parse_limit
 from shared.sealed import derive_secret, public_key_of
@@ -39,6 +42,9 @@ def create_service(settings: IntakeSettings | None = None) -> Service:
 
     rate_limits = RateLimits(database, derive_secret(private_key, "rate-limit-keys"))
 
+    directory = load_directory(settings.directory)
+    api_key = api_key_dependency(database, rate_limits, parse_limit(settings.failed_key_limit))
+
     def unit_of_work() -> PostgresReferrals:
         return PostgresReferrals(database.pool)
 
@@ -51,13 +57,8 @@ def create_service(settings: IntakeSettings | None = None) -> Service:
             decisions_router(settings, unit_of_work),
         ],
         http_routers=[
-            referrals_api(
-                database,
-                unit_of_work,
-                settings.max_body_bytes,
-                rate_limits,
-                parse_limit(settings.failed_key_limit),
-            )
+            referrals_api(database, unit_of_work, api_key, settings.max_body_bytes),
+            lifecycle_api(database, unit_of_work, directory, api_key, settings.max_body_bytes),
         ],
         relay_outbox=settings.relay_enabled,
         description=DESCRIPTION or "",

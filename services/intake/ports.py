@@ -121,6 +121,24 @@ class Referrals(Transaction, Protocol):
         is queued and becomes the event the next decision must answer."""
         ...
 
+    async def find_action(
+        self, organisation_code: str, key: str, request_sha256: bytes
+    ) -> dict[str, Any] | None:
+        """The answer an earlier identical action (cancel, amend, ...) was given under this
+        Idempotency-Key, or None; raises IdempotencyConflict for another request."""
+        ...
+
+    async def remember_action(
+        self,
+        organisation_code: str,
+        key: str,
+        request_sha256: bytes,
+        referral_id: UUID,
+        answer: dict[str, Any],
+    ) -> bool:
+        """Keep the answer under the key; False if a concurrent request kept one first."""
+        ...
+
     async def submission_of(self, referral_id: UUID) -> dict[str, Any] | None:
         """The submission as stored (the latest, after amendments)."""
         ...

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field, SecretStr
 
+from shared.directory import DEFAULT_DIRECTORY
 from shared.settings import ServiceSettings
 
 
@@ -21,6 +24,11 @@ class IntakeSettings(IntakeDatabaseSettings):
         "keys` makes one. Forms seal to its public key, shown at /v1/self-referral-key.",
     )
     consumer_group: str = Field(default="intake", validation_alias="INTAKE_CONSUMER_GROUP")
+    directory: Path = Field(
+        default=DEFAULT_DIRECTORY,
+        validation_alias="INTAKE_DIRECTORY",
+        description="The service directory (YAML): its return and cancel reasons.",
+    )
     max_body_bytes: int = Field(
         default=64 * 1024,
         validation_alias="INTAKE_MAX_BODY_BYTES",

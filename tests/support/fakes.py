@@ -117,6 +117,7 @@ class IntakeState:
     inbox: dict[UUID, str] = field(default_factory=dict)
     outbox: list[Event] = field(default_factory=list)
     steps: dict[UUID, Step] = field(default_factory=dict)
+    actions: dict[tuple[str, str], tuple[bytes, dict[str, Any]]] = field(default_factory=dict)
 
 
 class InMemoryReferrals(InMemoryTransaction):
@@ -226,6 +227,29 @@ class InMemoryReferrals(InMemoryTransaction):
                 now, received_event_id=referral.received.event_id
             )
             self.state.outbox.append(referral.received)
+
+    async def find_action(
+        self, organisation_code: str, key: str, request_sha256: bytes
+    ) -> dict[str, Any] | None:
+        found = self.state.actions.get((organisation_code, key))
+        if found is None:
+            return None
+        if found[0] != request_sha256:
+            raise IdempotencyConflict("this Idempotency-Key was used for a different request")
+        return found[1]
+
+    async def remember_action(
+        self,
+        organisation_code: str,
+        key: str,
+        request_sha256: bytes,
+        referral_id: UUID,
+        answer: dict[str, Any],
+    ) -> bool:
+        if (organisation_code, key) in self.state.actions:
+            return False
+        self.state.actions[(organisation_code, key)] = (request_sha256, answer)
+        return True
 
     async def submission_of(self, referral_id: UUID) -> dict[str, Any] | None:
         referral = self.state.referrals.get(referral_id)

@@ -15,9 +15,12 @@ import httpx
 from pydantic import SecretStr
 
 from devstack.topics import ensure_topics
+from intake import service_layer
 from intake.adapters import api_keys
+from intake.adapters.referral_store import PostgresReferrals
 from intake.main import create_service
 from intake.settings import IntakeSettings
+from shared.contracts import Destination, Outcome, ReferralDecided, RoutingDecision
 from shared.service import Service
 from tests.support.kafka_reader import Record, read_all, wait_for
 from tests.support.servers import Servers
@@ -52,6 +55,31 @@ class RunningIntake:
 
     async def events(self, name: str) -> list[Record]:
         return await read_all(self.servers.kafka_bootstrap, self.topic(name))
+
+    async def route(self, referral_id: str, site: str) -> None:
+        """As the router's decision does, through intake's own use case (no router here)."""
+        pool = self.service.database.pool
+        row = await pool.fetchrow(
+            "SELECT tracking_reference, service, correlation_id, received_event_id"
+            " FROM referrals WHERE referral_id = $1",
+            uuid.UUID(referral_id),
+        )
+        decision = RoutingDecision(
+            outcome=Outcome.ROUTED,
+            service=row["service"],
+            destination=Destination(id=site, name=site),
+            reasons=(),
+            rules_version="sha256:test",
+        )
+        event = ReferralDecided.announce(
+            decision,
+            referral_id=uuid.UUID(referral_id),
+            tracking_reference=row["tracking_reference"],
+            received_event_id=row["received_event_id"],
+            correlation_id=row["correlation_id"],
+        )
+        changed = await service_layer.record_decisions(lambda: PostgresReferrals(pool), [event])
+        assert changed == {uuid.UUID(referral_id)}
 
     async def received_event_id(self, referral_id: str) -> uuid.UUID:
         """The ReferralReceived intake published for a referral: the event a decision answers."""

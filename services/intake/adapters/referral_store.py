@@ -4,6 +4,7 @@ scoped to the organisation that made them."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -146,6 +147,36 @@ def _contact_in(submission: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+async def worklist(
+    conn: Connection,
+    site: str,
+    state: State,
+    limit: int,
+    after: tuple[datetime, UUID] | None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """A clinic's referrals in one state, oldest first, a page at a time (keyset: the cursor
+    is the last item's received time and id); and the cursor of the next page, if any."""
+    rows = await conn.fetch(
+        "SELECT referral_id, tracking_reference, service, status, received_at, decided_at,"
+        " COALESCE((decision->>'urgent')::boolean, false) AS urgent FROM referrals"
+        " WHERE destination = $1 AND status = $2"
+        " AND ($3::timestamptz IS NULL OR (received_at, referral_id) > ($3, $4::uuid))"
+        " ORDER BY received_at, referral_id LIMIT $5",
+        site,
+        state.value,
+        after[0] if after else None,
+        after[1] if after else None,
+        limit + 1,
+    )
+    page = [dict(r) for r in rows[:limit]]
+    following = (
+        f"{page[-1]['received_at'].isoformat()}_{page[-1]['referral_id']}"
+        if len(rows) > limit
+        else None
+    )
+    return page, following
+
+
 class PostgresReferrals(PostgresTransaction):
     """`intake.ports.Referrals` over this module's statements."""
 
@@ -248,6 +279,43 @@ class PostgresReferrals(PostgresTransaction):
         )
         if reroute:
             await outbox.enqueue(self.conn, referral.received, key=str(referral.referral_id))
+
+    async def find_action(
+        self, organisation_code: str, key: str, request_sha256: bytes
+    ) -> dict[str, Any] | None:
+        row = await self.conn.fetchrow(
+            "SELECT request_sha256, answer FROM action_keys"
+            " WHERE organisation_code = $1 AND idempotency_key = $2",
+            organisation_code,
+            key,
+        )
+        if row is None:
+            return None
+        if bytes(row["request_sha256"]) != request_sha256:
+            raise IdempotencyConflict("this Idempotency-Key was used for a different request")
+        answer: dict[str, Any] = row["answer"]
+        return answer
+
+    async def remember_action(
+        self,
+        organisation_code: str,
+        key: str,
+        request_sha256: bytes,
+        referral_id: UUID,
+        answer: dict[str, Any],
+    ) -> bool:
+        return bool(
+            await self.conn.fetchval(
+                "INSERT INTO action_keys (organisation_code, idempotency_key, request_sha256,"
+                " referral_id, answer) VALUES ($1, $2, $3, $4, $5)"
+                " ON CONFLICT DO NOTHING RETURNING true",
+                organisation_code,
+                key,
+                request_sha256,
+                referral_id,
+                answer,
+            )
+        )
 
     async def submission_of(self, referral_id: UUID) -> dict[str, Any] | None:
         return await submission(self.conn, referral_id)

@@ -16,13 +16,15 @@ class Problem(Exception):
         title: str,
         errors: list[dict[str, str]] | None = None,
         headers: dict[str, str] | None = None,
+        extra: dict[str, object] | None = None,
     ) -> None:
         super().__init__(title)
         self.status, self.title, self.errors, self.headers = status, title, errors, headers
+        self.extra = extra or {}  # RFC 9457 extension members, such as `current_state`
 
 
 def problem_response(problem: Problem) -> JSONResponse:
-    body: dict[str, object] = {"type": "about:blank", "title": problem.title}
+    body: dict[str, object] = {**problem.extra, "type": "about:blank", "title": problem.title}
     body["status"] = problem.status
     if problem.errors is not None:
         body["errors"] = problem.errors

@@ -2,37 +2,30 @@
 
 # No `from __future__ import annotations`: FastAPI must evaluate the route signatures, which
 # name a dependency local to `referrals_api`.
-import hashlib
-import json
-import re
-import uuid
 from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Request, Response
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from limits import RateLimitItem
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from intake import service_layer
-from intake.adapters import api_keys, referral_store
+from intake.adapters import referral_store
 from intake.adapters.api_keys import ApiKey
+from intake.api.auth import ApiKeyDependency
 from intake.api.body import read_json
 from intake.api.problems import PROBLEM_JSON, Problem
+from intake.api.request_headers import checked_idempotency_key, correlation_id, fingerprint
 from intake.domain.referral import NotYourOrganisation, RecordedDecision
 from intake.ports import IdempotencyConflict, UnitOfWork
 from shared.clock import today
 from shared.contracts import ContactLookup, Contacts, PatientContact
 from shared.database import Database
-from shared.logging import correlation, get_logger
-from shared.rate_limits import RateLimits
+from shared.logging import correlation as bound_correlation
+from shared.logging import get_logger
 from shared.submission import ReferralSubmission, field_errors
 
 log = get_logger(__name__)
-
-_IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,200}$")
-_CORRELATION_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
 
 
 class Accepted(BaseModel):
@@ -42,6 +35,19 @@ class Accepted(BaseModel):
     status_url: str
 
 
+class HistoryItem(BaseModel):
+    """One step of the referral's life: what, by whom, when and why."""
+
+    action: str = Field(description="decided, accepted, returned, cancelled or amended.")
+    by: str = Field(description="router, clinic, referrer or patient.")
+    by_id: str | None = Field(description="The site, the organisation, or who triaged it.")
+    before: str
+    after: str
+    reason_code: str | None
+    reason: str | None
+    at: datetime
+
+
 class ReferralStatus(BaseModel):
     referral_id: UUID
     tracking_reference: str
@@ -49,6 +55,7 @@ class ReferralStatus(BaseModel):
     status: str
     received_at: datetime
     decision: RecordedDecision | None
+    history: list[HistoryItem] = Field(description="Every step since it was received, in order.")
     submission: dict[str, Any] | None = None
 
 
@@ -71,37 +78,10 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 def referrals_api(
     database: Database,
     unit_of_work: UnitOfWork,
+    api_key: ApiKeyDependency,
     max_body_bytes: int,
-    rate_limits: RateLimits,
-    failed_key_limit: RateLimitItem,
 ) -> APIRouter:
     router = APIRouter(prefix="/v1/referrals", tags=["referrals"])
-    bearer = HTTPBearer(auto_error=False, description="The organisation's API key.")
-
-    async def api_key(
-        request: Request,
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-    ) -> ApiKey:
-        client = request.client.host if request.client else "unknown"
-        wait = await rate_limits.exceeded("failed-api-key", client, failed_key_limit)
-        if wait is not None:
-            log.warning("api key attempts refused: too many failures from one client")
-            raise Problem(
-                429,
-                "Too many requests with a wrong API key. Try again later.",
-                headers={"Retry-After": str(wait)},
-            )
-        if credentials is not None:
-            async with database.pool.acquire() as conn:
-                key = await api_keys.authenticate(conn, credentials.credentials)
-            if key is not None:
-                return key
-        await rate_limits.hit("failed-api-key", client, failed_key_limit)
-        raise Problem(
-            401,
-            "A valid API key is required (Authorization: Bearer <key>).",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
 
     @router.post(
         "",
@@ -124,31 +104,18 @@ def referrals_api(
     ) -> Accepted:
         if key.scope != "referrer":
             raise Problem(403, "This key may not submit referrals.")
-        correlation_id = _correlation_id(x_correlation_id)
-        with correlation(correlation_id):
-            submission = _parse(await read_json(request, max_body_bytes))
-            idempotency = None
-            if idempotency_key is not None:
-                if not _IDEMPOTENCY_KEY.match(idempotency_key):
-                    raise Problem(
-                        422,
-                        "The request is not valid.",
-                        [
-                            {
-                                "field": "Idempotency-Key",
-                                "message": "Use 1 to 200 letters, "
-                                "digits and the characters _ . : -",
-                            }
-                        ],
-                    )
-                idempotency = (idempotency_key, _fingerprint(submission))
+        correlation = correlation_id(x_correlation_id)
+        with bound_correlation(correlation):
+            submission = parse_submission(await read_json(request, max_body_bytes))
+            key_given = checked_idempotency_key(idempotency_key)
+            idempotency = (key_given, fingerprint(submission)) if key_given else None
             try:
                 submitted = await service_layer.submit_professional(
                     unit_of_work,
                     submission,
                     api_key=key,
                     idempotency=idempotency,
-                    correlation_id=correlation_id,
+                    correlation_id=correlation,
                     today=today(),
                 )
             except NotYourOrganisation as error:
@@ -198,7 +165,21 @@ def referrals_api(
             if stored.decision
             else None
         )
+        steps = await service_layer.history(unit_of_work, referral_id)
         return ReferralStatus(
+            history=[
+                HistoryItem(
+                    action=h.action,
+                    by=h.actor,
+                    by_id=h.actor_id,
+                    before=h.before,
+                    after=h.after,
+                    reason_code=h.reason_code,
+                    reason=h.reason,
+                    at=h.at,
+                )
+                for h in steps
+            ],
             referral_id=stored.referral_id,
             tracking_reference=stored.tracking_reference,
             service=stored.service,
@@ -244,25 +225,14 @@ def referrals_api(
     return router
 
 
-def _parse(data: Any) -> ReferralSubmission:
+def parse_submission(data: Any) -> ReferralSubmission:
+    """A v1 submission, validated as of today, or 422 with every failing field."""
     try:
         return ReferralSubmission.model_validate(data, context={"today": today()})
     except ValidationError as error:
         errors = field_errors(error)
         log.info("referral refused", errors=errors)
         raise Problem(422, "The referral is not valid.", errors) from error
-
-
-def _fingerprint(submission: ReferralSubmission) -> bytes:
-    """The same referral however its JSON was spaced or ordered."""
-    canonical = json.dumps(submission.model_dump(mode="json"), sort_keys=True)
-    return hashlib.sha256(canonical.encode()).digest()
-
-
-def _correlation_id(supplied: str | None) -> str:
-    if supplied and _CORRELATION_ID.match(supplied):
-        return supplied
-    return str(uuid.uuid4())
 
 
 __all__ = ["PROBLEM_JSON", "referrals_api"]

@@ -99,6 +99,33 @@ def accept_self_referral(
     )
 
 
+def amendment(
+    submission: ReferralSubmission,
+    *,
+    referral_id: UUID,
+    tracking_reference: str,
+    organisation_code: str,
+    correlation_id: str,
+    today: date,
+) -> AcceptedReferral:
+    """A referrer's corrected submission for a referral it made: the same checks as a new
+    one, under the referral's own id and reference."""
+    if submission.referrer.organisation_code != organisation_code:
+        raise NotYourOrganisation(
+            "referrer.organisation_code must be the organisation this API key belongs to"
+        )
+    return _accept(
+        submission,
+        channel="api",
+        source=organisation_code,
+        organisation_code=organisation_code,
+        correlation_id=correlation_id,
+        today=today,
+        referral_id=referral_id,
+        tracking_reference=tracking_reference,
+    )
+
+
 def _accept(
     submission: ReferralSubmission,
     *,

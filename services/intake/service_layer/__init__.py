@@ -4,7 +4,9 @@ a clinic's acceptance or return, a cancellation, an amendment)."""
 
 from intake.service_layer.lifecycle import (
     Actor,
+    Done,
     NotFound,
+    UnknownReason,
     act,
     amend,
     history,
@@ -18,8 +20,10 @@ from intake.service_layer.submissions import (
 
 __all__ = [
     "Actor",
+    "Done",
     "NotFound",
     "Submitted",
+    "UnknownReason",
     "act",
     "amend",
     "history",

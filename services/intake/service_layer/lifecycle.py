@@ -25,8 +25,15 @@ from intake.domain.lifecycle import (
     State,
     Transition,
 )
-from intake.domain.referral import AcceptedReferral, RecordedDecision
-from intake.ports import HistoryEntry, Referrals, Standing, Step, UnitOfWork
+from intake.domain.referral import AcceptedReferral, RecordedDecision, amendment
+from intake.ports import (
+    HistoryEntry,
+    IdempotencyConflict,
+    Referrals,
+    Standing,
+    Step,
+    UnitOfWork,
+)
 from shared.contracts import (
     ReferralAccepted,
     ReferralAmended,
@@ -45,6 +52,31 @@ from shared.submission import ReferralSubmission
 log = get_logger(__name__)
 
 HELD = (State.ROUTED, State.ACCEPTED)  # a clinic holds the referral (and sees its details)
+
+
+@dataclass(frozen=True)
+class Done:
+    """The answer to an action: where the referral stands now (and, for an amendment,
+    whether routing runs again); `replayed` for a repeat under the same Idempotency-Key."""
+
+    referral_id: UUID
+    status: State
+    rerouted: bool | None = None
+    replayed: bool = False
+
+    def answer(self) -> dict[str, Any]:
+        return {
+            "referral_id": str(self.referral_id),
+            "status": self.status.value,
+            "rerouted": self.rerouted,
+        }
+
+    @classmethod
+    def replay(cls, answer: dict[str, Any]) -> Done:
+        return cls(UUID(answer["referral_id"]), State(answer["status"]), answer["rerouted"], True)
+
+
+Idempotency = tuple[str, str, bytes]  # organisation, Idempotency-Key, request hash
 
 
 class NotFound(Exception):
@@ -128,12 +160,16 @@ async def act(
     directory: Directory,
     *,
     reason_code: str | None = None,
-) -> Standing:
+    idempotency: Idempotency | None = None,
+) -> Done:
     """A clinic accepts or returns, a referrer or the woman cancels. Raises NotFound,
-    UnknownReason, or IllegalTransition (with where the referral stands)."""
+    UnknownReason, IdempotencyConflict, or IllegalTransition (with where the referral
+    stands). A repeat under the same Idempotency-Key gets the first answer."""
     command, words = _with_reason(command, reason_code, directory)
     async with unit_of_work() as referrals:
         now = await _standing_for(referrals, referral_id, actor)
+        if idempotency is not None and (earlier := await referrals.find_action(*idempotency)):
+            return Done.replay(earlier)
         transition = lifecycle.apply(now.state, command, destination=now.destination)
         event = _announce(now, transition, command, reason_code, words)
         await referrals.record_steps(
@@ -150,6 +186,8 @@ async def act(
                 )
             ]
         )
+        done = Done(referral_id, transition.after)
+        await _remember(referrals, idempotency, done)
     with correlation(now.correlation_id):
         log.info(
             "referral " + transition.action,
@@ -159,17 +197,34 @@ async def act(
             by=actor.role,
             reason_code=reason_code,
         )
-    return replace(now, state=transition.after)
+    return done
 
 
 async def amend(
-    unit_of_work: UnitOfWork, corrected: AcceptedReferral, actor: Actor, *, today: date
-) -> tuple[Standing, bool]:
-    """The referrer's corrected submission, validated as a new one (`corrected`, with the
-    referral's id and reference). Routing runs again only when a fact it depends on changed;
-    otherwise the referral keeps its place. Returns where it stands and whether it reroutes."""
+    unit_of_work: UnitOfWork,
+    referral_id: UUID,
+    submission: ReferralSubmission,
+    actor: Actor,
+    *,
+    correlation_id: str,
+    today: date,
+    idempotency: Idempotency | None = None,
+) -> Done:
+    """The referrer's corrected submission (validated as a new one) for a referral it made.
+    Routing runs again only when a fact it depends on changed; otherwise the referral keeps
+    its place. Raises NotFound, NotYourOrganisation, IllegalTransition."""
     async with unit_of_work() as referrals:
-        now = await _standing_for(referrals, corrected.referral_id, actor)
+        now = await _standing_for(referrals, referral_id, actor)
+        if idempotency is not None and (earlier := await referrals.find_action(*idempotency)):
+            return Done.replay(earlier)
+        corrected = amendment(
+            submission,
+            referral_id=referral_id,
+            tracking_reference=now.tracking_reference,
+            organisation_code=str(actor.id),
+            correlation_id=correlation_id,
+            today=today,
+        )
         stored = await referrals.submission_of(corrected.referral_id)
         changed = _routing_changed(stored, corrected, today)
         transition = lifecycle.apply(now.state, Amend(routing_changed=changed))
@@ -187,6 +242,8 @@ async def amend(
                 )
             ]
         )
+        done = Done(corrected.referral_id, transition.after, rerouted=changed)
+        await _remember(referrals, idempotency, done)
     with correlation(now.correlation_id):
         log.info(
             "referral amended",
@@ -194,7 +251,16 @@ async def amend(
             reroute=changed,
             after=transition.after.value,
         )
-    return replace(now, state=transition.after), changed
+    return done
+
+
+async def _remember(referrals: Referrals, idempotency: Idempotency | None, done: Done) -> None:
+    """Keep the answer under the Idempotency-Key, in the action's transaction. A concurrent
+    request with the same key that kept its answer first wins: this one is rolled back."""
+    if idempotency is not None and not await referrals.remember_action(
+        *idempotency, done.referral_id, done.answer()
+    ):
+        raise IdempotencyConflict("a request with this Idempotency-Key is being handled")
 
 
 async def history(unit_of_work: UnitOfWork, referral_id: UUID) -> list[HistoryEntry]:

@@ -9,15 +9,7 @@ from typing import Any
 import pytest
 
 from devstack.samples import gp_referral
-from intake import service_layer
-from intake.adapters.referral_store import PostgresReferrals
-from shared.contracts import (
-    Destination,
-    Outcome,
-    ReferralDecided,
-    ReferralReceived,
-    RoutingDecision,
-)
+from shared.contracts import ReferralReceived
 from tests.support.kafka_reader import body
 from tests.support.pii import identifiers_in
 from tests.support.running import RunningIntake
@@ -241,32 +233,6 @@ async def test_only_the_notifier_key_reads_patient_contacts(intake: RunningIntak
     assert response.status_code == 422
 
 
-async def route(intake: RunningIntake, referral_id: uuid.UUID, site: str) -> None:
-    """As the router's decision does, through intake's own use case."""
-    pool = intake.service.database.pool
-    row = await pool.fetchrow(
-        "SELECT tracking_reference, service, correlation_id, received_event_id FROM referrals"
-        " WHERE referral_id = $1",
-        referral_id,
-    )
-    decision = RoutingDecision(
-        outcome=Outcome.ROUTED,
-        service=row["service"],
-        destination=Destination(id=site, name=site),
-        reasons=(),
-        rules_version="sha256:test",
-    )
-    event = ReferralDecided.announce(
-        decision,
-        referral_id=referral_id,
-        tracking_reference=row["tracking_reference"],
-        received_event_id=row["received_event_id"],
-        correlation_id=row["correlation_id"],
-    )
-    changed = await service_layer.record_decisions(lambda: PostgresReferrals(pool), [event])
-    assert changed == {referral_id}
-
-
 async def test_a_clinic_sees_only_the_referrals_routed_to_it(intake: RunningIntake) -> None:
     referrer = await intake.new_key("M85001")
     bsol, other = (
@@ -276,7 +242,7 @@ async def test_a_clinic_sees_only_the_referrals_routed_to_it(intake: RunningInta
     answer = (await submit(intake, gp_referral(), referrer)).json()
     url = answer["status_url"]
     assert (await intake.client.get(url, headers=bearer(bsol))).status_code == 404  # not routed
-    await route(intake, uuid.UUID(answer["referral_id"]), "pelvic-bsol")
+    await intake.route(answer["referral_id"], "pelvic-bsol")
     seen = await intake.client.get(url, headers=bearer(bsol))
     assert seen.status_code == 200
     assert seen.json()["submission"]["patient"]["nhs_number"] == "9434765919"

@@ -4,7 +4,6 @@ recorded and announced once; whoever may not act is refused."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -13,7 +12,7 @@ from devstack.samples import gp_referral
 from intake import service_layer
 from intake.domain.lifecycle import Accept, Cancel, IllegalTransition, Return
 from intake.domain.referral import AcceptedReferral, accept_professional
-from intake.ports import UnitOfWork
+from intake.ports import IdempotencyConflict, UnitOfWork
 from intake.service_layer import Actor, NotFound
 from intake.service_layer.lifecycle import UnknownReason
 from shared.contracts import (
@@ -116,7 +115,7 @@ async def test_the_clinic_accepts_once_and_nobody_else_may() -> None:
     now = await service_layer.act(
         store(state), referral.referral_id, Accept(SITE), CLINIC, DIRECTORY
     )
-    assert now.state == ReferralState.ACCEPTED
+    assert now.status == ReferralState.ACCEPTED
     (event,) = [e for e in state.outbox if isinstance(e, ReferralAccepted)]
     assert (event.site, event.by, event.before) == (SITE, "clinic", ReferralState.ROUTED)
     with pytest.raises(IllegalTransition) as refused:
@@ -141,7 +140,7 @@ async def test_a_return_goes_where_its_reason_says(code: str, after: ReferralSta
         store(state), referral.referral_id, Return(SITE, "referrer"), CLINIC, DIRECTORY,
         reason_code=code,
     )  # fmt: skip
-    assert now.state == after
+    assert now.status == after
     (event,) = [e for e in state.outbox if isinstance(e, ReferralReturned)]
     assert event.reason_code == code
     assert event.reason == DIRECTORY.return_reasons[code].message
@@ -162,7 +161,7 @@ async def test_only_the_referrer_may_cancel_and_only_while_it_is_not_final() -> 
         store(state), referral.referral_id, Cancel("referrer"), GP, DIRECTORY,
         reason_code="sent-in-error",
     )  # fmt: skip
-    assert now.state == ReferralState.CANCELLED
+    assert now.status == ReferralState.CANCELLED
     (event,) = [e for e in state.outbox if isinstance(e, ReferralCancelled)]
     assert event.site == SITE  # the clinic held it: it is told
     with pytest.raises(IllegalTransition):
@@ -179,33 +178,47 @@ async def test_an_amendment_reroutes_only_when_a_routing_fact_changed() -> None:
     state = IntakeState()
     referral = await routed(state)
 
-    def corrected(**changes: object) -> AcceptedReferral:
-        fresh = accepted(**changes)
-        received = fresh.received.model_copy(
-            update={
-                "referral_id": referral.referral_id,
-                "tracking_reference": referral.tracking_reference,
-                "event_id": uuid.uuid4(),
-            }
+    async def amend(**changes: object) -> service_layer.Done:
+        submission = ReferralSubmission.model_validate(
+            gp_referral("M85001", **changes), context={"today": TODAY}
         )
-        return AcceptedReferral(
-            referral.referral_id, referral.tracking_reference, "api", "M85001", "M85001",
-            fresh.submission, received,
-        )  # fmt: skip
+        return await service_layer.amend(
+            store(state), referral.referral_id, submission, GP, correlation_id="c-2", today=TODAY
+        )
 
-    same_facts = corrected(**{"patient.mobile": "07700900999"})
-    now, reroute = await service_layer.amend(store(state), same_facts, GP, today=TODAY)
-    assert (now.state, reroute) == (ReferralState.ROUTED, False)
+    now = await amend(**{"patient.mobile": "07700900999"})
+    assert (now.status, now.rerouted) == (ReferralState.ROUTED, False)
 
-    moved = corrected(**{"patient.postcode": "ZZ1 1AA"})
-    now, reroute = await service_layer.amend(store(state), moved, GP, today=TODAY)
-    assert (now.state, reroute) == (ReferralState.RECEIVED, True)
+    now = await amend(**{"patient.postcode": "ZZ1 1AA"})
+    assert (now.status, now.rerouted) == (ReferralState.RECEIVED, True)
     amended = [e for e in state.outbox if isinstance(e, ReferralAmended)]
     assert [e.reroute for e in amended] == [False, True]
-    assert state.outbox[-2] == moved.received  # the router decides again, on the new facts
+    moved = state.outbox[-2]  # the router decides again, on the new facts
+    assert isinstance(moved, ReferralReceived)
+    assert (moved.referral_id, moved.postcode_district) == (referral.referral_id, "ZZ1")
     # The decision on the old facts, still in flight, is not applied; the new one is.
     stale = decided(referral.received, Outcome.ROUTED, minutes=5)
-    fresh = decided(moved.received, Outcome.NEEDS_TRIAGE, minutes=6)
+    fresh = decided(moved, Outcome.NEEDS_TRIAGE, minutes=6)
     assert await service_layer.record_decisions(store(state), [stale]) == set()
     assert await service_layer.record_decisions(store(state), [fresh]) == {referral.referral_id}
     assert state.standing[referral.referral_id].state == ReferralState.NEEDS_TRIAGE
+
+
+async def test_a_cancellation_repeated_under_its_idempotency_key_gets_the_first_answer() -> None:
+    state = IntakeState()
+    referral = await routed(state)
+    key = ("M85001", "cancel-1", b"hash-a")
+
+    async def cancel(idempotency: tuple[str, str, bytes]) -> service_layer.Done:
+        return await service_layer.act(
+            store(state), referral.referral_id, Cancel("referrer"), GP, DIRECTORY,
+            reason_code="sent-in-error", idempotency=idempotency,
+        )  # fmt: skip
+
+    first = await cancel(key)
+    again = await cancel(key)
+    assert (first.replayed, again.replayed) == (False, True)
+    assert again.status == first.status == ReferralState.CANCELLED
+    assert len([e for e in state.outbox if isinstance(e, ReferralCancelled)]) == 1
+    with pytest.raises(IdempotencyConflict):
+        await cancel(("M85001", "cancel-1", b"hash-b"))

@@ -1,0 +1,54 @@
+"""The API key every `/v1` route takes: a Bearer key per organisation (or clinic site), with
+wrong keys counted per client so that guessing is slowed to `INTAKE_FAILED_KEY_LIMIT`."""
+
+# No `from __future__ import annotations`: FastAPI evaluates the dependency's signature.
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from limits import RateLimitItem
+
+from intake.adapters import api_keys
+from intake.adapters.api_keys import ApiKey
+from intake.api.problems import Problem
+from shared.database import Database
+from shared.logging import get_logger
+from shared.rate_limits import RateLimits
+
+log = get_logger(__name__)
+
+ApiKeyDependency = Callable[..., Awaitable[ApiKey]]
+
+
+def api_key_dependency(
+    database: Database, rate_limits: RateLimits, failed_key_limit: RateLimitItem
+) -> ApiKeyDependency:
+    bearer = HTTPBearer(auto_error=False, description="The organisation's API key.")
+
+    async def api_key(
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> ApiKey:
+        client = request.client.host if request.client else "unknown"
+        wait = await rate_limits.exceeded("failed-api-key", client, failed_key_limit)
+        if wait is not None:
+            log.warning("api key attempts refused: too many failures from one client")
+            raise Problem(
+                429,
+                "Too many requests with a wrong API key. Try again later.",
+                headers={"Retry-After": str(wait)},
+            )
+        if credentials is not None:
+            async with database.pool.acquire() as conn:
+                key = await api_keys.authenticate(conn, credentials.credentials)
+            if key is not None:
+                return key
+        await rate_limits.hit("failed-api-key", client, failed_key_limit)
+        raise Problem(
+            401,
+            "A valid API key is required (Authorization: Bearer <key>).",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+    return api_key

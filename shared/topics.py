@@ -30,7 +30,7 @@ REFERRAL_RECEIVED = Topic(
     "referrals.received", 6, "Accepted referrals, reduced to what routing needs (no identifiers)."
 )
 REFERRAL_RECEIVED_DLQ = Topic(
-    "referrals.received.dlq", 1, "Received events the router could not parse, with reason."
+    "referrals.received.dlq", 1, "Events the router could not handle (received, lifecycle)."
 )
 REFERRAL_ROUTED = Topic("referrals.routed", 6, "Routing decisions with a destination.")
 REFERRAL_REJECTED = Topic(

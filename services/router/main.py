@@ -6,6 +6,7 @@ from pathlib import Path
 
 from router import __doc__ as DESCRIPTION
 from router.adapters.decision_store import PostgresDecisions
+from router.handlers.lifecycle import lifecycle_router
 from router.handlers.received import received_router
 from router.settings import RouterSettings
 from shared.database import Database
@@ -27,12 +28,16 @@ def create_service(settings: RouterSettings | None = None) -> Service:
     )
     database = Database(str(settings.database_url), settings.db_schema, MIGRATIONS)
 
+    def unit_of_work() -> PostgresDecisions:
+        return PostgresDecisions(database.pool)
+
     return build_service(
         "router",
         settings,
         database,
         feature_routers=[
-            received_router(settings, lambda: PostgresDecisions(database.pool), directory)
+            received_router(settings, unit_of_work, directory),
+            lifecycle_router(settings, unit_of_work),
         ],
         relay_outbox=settings.relay_enabled,
         description=DESCRIPTION or "",

@@ -9,7 +9,13 @@ from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
-from shared.contracts import Outcome, Reason, ReferralDecided, ReferralReceived
+from shared.contracts import (
+    Outcome,
+    Reason,
+    ReferralDecided,
+    ReferralReceived,
+    ReferralReturned,
+)
 from shared.unit_of_work import Transaction
 
 
@@ -52,8 +58,20 @@ class Decisions(Transaction, Protocol):
         ...
 
     async def pending_triage(self) -> list[PendingTriage]:
-        """Referrals whose latest decision is needs-triage, oldest first."""
+        """Referrals whose latest decision is needs-triage and that are not closed, oldest
+        first."""
         ...
+
+    async def keep_return(self, returned: ReferralReturned) -> None:
+        """A clinic returned a referral to triage: it awaits a person again (kept as a
+        needs-triage decision by that clinic, announced by intake, not by us)."""
+        ...
+
+    async def close(self, referral_id: UUID, why: str) -> None:
+        """The referral left routing for good (cancelled): triage no longer waits on it."""
+        ...
+
+    async def is_closed(self, referral_id: UUID) -> bool: ...
 
 
 UnitOfWork = Callable[[], Decisions]

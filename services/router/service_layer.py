@@ -10,6 +10,7 @@ Each use case takes a `UnitOfWork` (`router.ports`): PostgreSQL in the service, 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from uuid import UUID
 
@@ -17,7 +18,14 @@ from router.domain.rules import decide
 from router.domain.triage import TriageError, resolve
 from router.metrics import ROUTING_DECISIONS
 from router.ports import PendingTriage, UnitOfWork
-from shared.contracts import Outcome, ReferralDecided, ReferralReceived
+from shared.contracts import (
+    LifecycleEvent,
+    Outcome,
+    ReferralCancelled,
+    ReferralDecided,
+    ReferralReceived,
+    ReferralReturned,
+)
 from shared.directory import Directory
 from shared.logging import correlation, get_logger
 
@@ -89,6 +97,8 @@ async def resolve_triage(
         current = await decisions.lock_latest(referral_id)
         if current is None:
             raise TriageError(f"no referral {referral_id}")
+        if await decisions.is_closed(referral_id):
+            raise TriageError(f"referral {referral_id} was cancelled")
         if current.outcome != Outcome.NEEDS_TRIAGE:
             raise TriageError(
                 f"referral {referral_id} is {current.outcome.value}, not awaiting triage"
@@ -120,3 +130,22 @@ async def pending_triage(unit_of_work: UnitOfWork) -> list[PendingTriage]:
     """Referrals awaiting a person's decision, oldest first."""
     async with unit_of_work() as decisions:
         return await decisions.pending_triage()
+
+
+async def follow_lifecycle(
+    unit_of_work: UnitOfWork, events: Sequence[LifecycleEvent], *, topic: str
+) -> None:
+    """What routing must know of a referral's later life, each event once: a return to
+    triage puts it back in the triage list; a cancellation takes it out for good."""
+    async with unit_of_work() as decisions:
+        new = await decisions.first_times([e.event_id for e in events], topic)
+        for event in events:
+            if event.event_id not in new:
+                continue
+            new.discard(event.event_id)  # repeated within the batch: once
+            if isinstance(event, ReferralReturned) and event.to == "triage":
+                await decisions.keep_return(event)
+                log.info("returned to triage", referral_id=str(event.referral_id), by=event.site)
+            elif isinstance(event, ReferralCancelled):
+                await decisions.close(event.referral_id, "cancelled")
+                log.info("referral closed: cancelled", referral_id=str(event.referral_id))

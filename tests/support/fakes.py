@@ -24,6 +24,7 @@ from shared.contracts import (
     PatientContact,
     ReferralDecided,
     ReferralReceived,
+    ReferralReturned,
     ReferralState,
 )
 
@@ -56,6 +57,7 @@ class RouterState:
     received: dict[UUID, ReferralReceived] = field(default_factory=dict)
     decisions: list[ReferralDecided] = field(default_factory=list)
     outbox: list[ReferralDecided] = field(default_factory=list)
+    closed: set[UUID] = field(default_factory=set)
 
 
 class InMemoryDecisions(InMemoryTransaction):
@@ -103,8 +105,34 @@ class InMemoryDecisions(InMemoryTransaction):
                 d.referral_id, d.tracking_reference, d.service.value, d.reasons, d.occurred_at
             )
             for d in latest.values()
-            if d.outcome == Outcome.NEEDS_TRIAGE
+            if d.outcome == Outcome.NEEDS_TRIAGE and d.referral_id not in self.state.closed
         ]
+
+    async def keep_return(self, returned: ReferralReturned) -> None:
+        latest = max(
+            (d for d in self.state.decisions if d.referral_id == returned.referral_id),
+            key=lambda d: d.occurred_at,
+        )
+        again = ReferralDecided.model_validate(
+            latest.model_dump()
+            | {
+                "event_id": returned.event_id,
+                "occurred_at": returned.occurred_at,
+                "outcome": Outcome.NEEDS_TRIAGE,
+                "destination": None,
+                "reasons": [
+                    {"rule": f"clinic.returned.{returned.reason_code}", "message": returned.reason}
+                ],
+                "decided_by": f"clinic {returned.site}",
+            }
+        )
+        self.state.decisions.append(again)  # kept, not announced (intake announced it)
+
+    async def close(self, referral_id: UUID, why: str) -> None:
+        self.state.closed.add(referral_id)
+
+    async def is_closed(self, referral_id: UUID) -> bool:
+        return referral_id in self.state.closed
 
 
 @dataclass

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from router.ports import Latest, PendingTriage
 from shared import inbox, outbox
-from shared.contracts import Outcome, Reason, ReferralDecided, ReferralReceived
+from shared.contracts import Outcome, Reason, ReferralDecided, ReferralReceived, ReferralReturned
 from shared.unit_of_work import PostgresTransaction
 
 
@@ -19,7 +19,8 @@ class PostgresDecisions(PostgresTransaction):
     async def record_many(self, pairs: Sequence[tuple[ReferralReceived, ReferralDecided]]) -> None:
         await self.conn.executemany(
             "INSERT INTO referrals (referral_id, tracking_reference, service, received)"
-            " VALUES ($1, $2, $3, $4) ON CONFLICT (referral_id) DO NOTHING",
+            " VALUES ($1, $2, $3, $4) ON CONFLICT (referral_id) DO UPDATE"  # an amendment
+            " SET service = EXCLUDED.service, received = EXCLUDED.received",
             [
                 (r.referral_id, r.tracking_reference, r.service.value, r.model_dump(mode="json"))
                 for r, _ in pairs
@@ -51,6 +52,7 @@ class PostgresDecisions(PostgresTransaction):
             "SELECT DISTINCT ON (referral_id) referral_id, outcome, reasons, decided_at,"
             " r.tracking_reference, r.service"
             " FROM decisions JOIN referrals r USING (referral_id)"
+            " WHERE NOT EXISTS (SELECT 1 FROM closed c WHERE c.referral_id = r.referral_id)"
             " ORDER BY referral_id, decided_at DESC"
         )
         return sorted(
@@ -66,6 +68,37 @@ class PostgresDecisions(PostgresTransaction):
                 if r["outcome"] == Outcome.NEEDS_TRIAGE.value
             ),
             key=lambda p: p.since,
+        )
+
+    async def keep_return(self, returned: ReferralReturned) -> None:
+        await self.conn.execute(
+            "INSERT INTO decisions (decision_id, referral_id, outcome, destination, reasons,"
+            " signposting, urgent, rules_version, decided_by, decided_at)"
+            " SELECT $1, $2, 'needs-triage', NULL, $3, '[]'::jsonb, d.urgent, d.rules_version,"
+            " $4, $5 FROM decisions d WHERE d.referral_id = $2"
+            " ORDER BY d.decided_at DESC LIMIT 1 ON CONFLICT (decision_id) DO NOTHING",
+            returned.event_id,
+            returned.referral_id,
+            [
+                Reason(
+                    rule=f"clinic.returned.{returned.reason_code}", message=returned.reason
+                ).model_dump()
+            ],
+            f"clinic {returned.site}",
+            returned.occurred_at,
+        )
+
+    async def close(self, referral_id: UUID, why: str) -> None:
+        await self.conn.execute(
+            "INSERT INTO closed (referral_id, why) SELECT $1, $2 WHERE EXISTS"
+            " (SELECT 1 FROM referrals WHERE referral_id = $1) ON CONFLICT DO NOTHING",
+            referral_id,
+            why,
+        )
+
+    async def is_closed(self, referral_id: UUID) -> bool:
+        return bool(
+            await self.conn.fetchval("SELECT true FROM closed WHERE referral_id = $1", referral_id)
         )
 
 

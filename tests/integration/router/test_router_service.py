@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import date
@@ -15,7 +16,7 @@ from router.adapters.decision_store import PostgresDecisions
 from router.domain.triage import TriageError
 from router.main import create_service
 from router.settings import RouterSettings
-from shared.contracts import DeadLetter, ReferralReceived
+from shared.contracts import DeadLetter, ReferralCancelled, ReferralReceived, ReferralReturned
 from shared.directory import load_directory
 from shared.kafka import build_broker, publish_event
 from shared.service import Service
@@ -187,3 +188,46 @@ async def test_an_event_repeated_within_one_batch_is_decided_once(router: Servic
     )
     assert (len(decided), again) == (1, [])
     assert len(await decisions(router)) == 1
+
+
+async def test_a_return_to_triage_and_a_cancellation_reach_the_triage_list(
+    router: Service, servers: Servers
+) -> None:
+    event = received()
+    await publish(servers, prefix_of(router), event)
+    await wait_for(servers.kafka_bootstrap, prefix_of(router) + "referrals.routed", lambda _r: True)
+    pool = router.database.pool
+
+    async def pending() -> list[uuid.UUID]:
+        found = await service_layer.pending_triage(lambda: PostgresDecisions(pool))
+        return [p.referral_id for p in found]
+
+    common: dict[str, Any] = {
+        "correlation_id": event.correlation_id,
+        "referral_id": event.referral_id,
+        "tracking_reference": event.tracking_reference,
+        "service": event.service,
+        "site": "pelvic-bsol",
+    }
+    returned = ReferralReturned(
+        **common, before="routed", after="needs-triage", by="clinic", to="triage",
+        reason_code="wrong-site", reason="Not our area.",
+    )  # fmt: skip
+    cancelled = ReferralCancelled(
+        **common, before="needs-triage", after="cancelled", by="referrer",
+        reason_code="sent-in-error", reason="Sent in error.",
+    )  # fmt: skip
+    lifecycle = prefix_of(router) + "referrals.lifecycle"
+    async with build_broker(servers.kafka_bootstrap, "test-intake") as broker:
+        await publish_event(broker, returned, key=str(event.referral_id), topic=lifecycle)
+        await until(lambda: pending(), lambda ids: ids == [event.referral_id])
+        await publish_event(broker, cancelled, key=str(event.referral_id), topic=lifecycle)
+        await until(lambda: pending(), lambda ids: ids == [])
+
+
+async def until(read: Any, done: Any, within: float = 30) -> None:
+    """Poll `read()` until `done(value)`; fail after `within` seconds."""
+    deadline = asyncio.get_running_loop().time() + within
+    while not done(value := await read()):
+        assert asyncio.get_running_loop().time() < deadline, f"still {value!r}"
+        await asyncio.sleep(0.1)

@@ -11,7 +11,7 @@ from devstack.samples import received_event
 from router import service_layer
 from router.domain.triage import TriageError
 from router.ports import UnitOfWork
-from shared.contracts import Outcome, ReferralRouted
+from shared.contracts import Outcome, ReferralCancelled, ReferralReturned, ReferralRouted
 from shared.directory import load_directory
 from tests.support.fakes import InMemoryDecisions, RouterState
 
@@ -106,4 +106,41 @@ async def test_an_unknown_referral_cannot_be_resolved() -> None:
         await service_layer.resolve_triage(
             store(RouterState()), event.referral_id, DIRECTORY,
             route_to=None, decided_by="Sam Jones", reason="?",
+        )  # fmt: skip
+
+
+async def test_a_return_to_triage_waits_for_a_person_and_a_cancellation_ends_the_wait() -> None:
+    state = RouterState()
+    event = received_event()
+    (routed,) = await service_layer.decide_batch(
+        store(state), [event], DIRECTORY, as_of=TODAY, topic="t"
+    )
+    assert await service_layer.pending_triage(store(state)) == []
+
+    def step(kind: type, **more: object) -> object:
+        return kind(
+            correlation_id=event.correlation_id, referral_id=event.referral_id,
+            tracking_reference=event.tracking_reference, service=event.service,
+            before="routed", after=more.pop("after"), by=more.pop("by"), site="pelvic-bsol",
+            **more,
+        )  # fmt: skip
+
+    returned = step(
+        ReferralReturned, after="needs-triage", by="clinic", to="triage",
+        reason_code="wrong-site", reason="Not our area.",
+    )  # fmt: skip
+    await service_layer.follow_lifecycle(store(state), [returned, returned], topic="l")  # type: ignore[list-item]
+    (pending,) = await service_layer.pending_triage(store(state))
+    assert pending.reasons[0].message == "Not our area."
+    assert state.outbox == [routed]  # nothing announced by the router: intake did
+    cancelled = step(
+        ReferralCancelled, after="cancelled", by="referrer", reason_code="sent-in-error",
+        reason="Sent in error.",
+    )  # fmt: skip
+    await service_layer.follow_lifecycle(store(state), [cancelled], topic="l")  # type: ignore[list-item]
+    assert await service_layer.pending_triage(store(state)) == []
+    with pytest.raises(TriageError, match="cancelled"):
+        await service_layer.resolve_triage(
+            store(state), event.referral_id, DIRECTORY,
+            route_to="pelvic-bsol", decided_by="Sam Jones", reason="Found the site.",
         )  # fmt: skip

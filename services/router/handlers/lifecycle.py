@@ -24,7 +24,11 @@ def lifecycle_router(settings: RouterSettings, unit_of_work: UnitOfWork) -> Kafk
     prefix = settings.kafka_topic_prefix
     source_topic = topics.REFERRAL_LIFECYCLE.qualified(prefix)
     dead_letters = DeadLetters(
-        router.publisher(topics.REFERRAL_RECEIVED_DLQ.qualified(prefix), schema=DeadLetter),
+        router.publisher(
+            topics.REFERRAL_RECEIVED_DLQ.qualified(prefix),
+            schema=DeadLetter,
+            title=f"{topics.REFERRAL_RECEIVED_DLQ.qualified(prefix)}:lifecycle",
+        ),
         seal_to=settings.dead_letter_public_key,
         source="lifecycle",
     )

@@ -246,6 +246,7 @@ class ReferralTransitioned(Event):
     clinic its site id; a reason is a code from the directory with its plain words."""
 
     TOPIC: ClassVar[topics.Topic] = topics.REFERRAL_LIFECYCLE
+    transition: Literal["accepted", "returned", "cancelled", "amended"]
     referral_id: UUID
     tracking_reference: TrackingReference
     service: ServiceCode
@@ -315,6 +316,11 @@ class PatientContact(BaseModel):
     message_detail: Literal["discreet", "full"] = "discreet"
     referrer_role: ReferrerRole
     referrer_email: str | None
+    status: ReferralState | None = Field(
+        default=None,
+        description="Where the referral stands now: a decision that arrives "
+        "after it was cancelled is not told.",
+    )
 
 
 class ContactLookup(BaseModel):

@@ -119,10 +119,13 @@ async def contacts(conn: Connection, referral_ids: list[UUID]) -> dict[UUID, dic
     """What the notifier needs to reach each patient and referrer, and nothing else, in one
     query; unknown ids are simply absent."""
     rows = await conn.fetch(
-        "SELECT referral_id, submission FROM referrals WHERE referral_id = ANY($1::uuid[])",
+        "SELECT referral_id, submission, status FROM referrals WHERE referral_id = ANY($1::uuid[])",
         referral_ids,
     )
-    return {row["referral_id"]: _contact_in(row["submission"]) for row in rows}
+    return {
+        row["referral_id"]: {**_contact_in(row["submission"]), "status": row["status"]}
+        for row in rows
+    }
 
 
 def _contact_in(submission: dict[str, Any]) -> dict[str, Any]:

@@ -9,13 +9,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from notifier.domain.templates import Templates, render
+from notifier.domain.templates import PatientNews, ReferrerNews, Templates, render
 from shared.contracts import (
     Channel,
     Outcome,
     PatientContact,
     Recipient,
+    ReferralAccepted,
+    ReferralAmended,
+    ReferralCancelled,
     ReferralDecided,
+    ReferralReturned,
+    ReferralTransitioned,
     ReferrerRole,
 )
 from shared.directory import Directory
@@ -60,7 +65,7 @@ def plan(
     tell_patient = decision.outcome is not Outcome.REJECTED or self_referral
     if tell_patient:
         try:
-            messages.append(_to_patient(decision.outcome, contact, templates, values))
+            messages.append(_to_patient(decision.outcome.value, contact, templates, values))
         except Unreachable as error:
             missed.append(error)
     if decision.outcome is Outcome.ROUTED and decision.destination is not None:
@@ -83,9 +88,9 @@ def plan(
 
 
 def _to_patient(
-    outcome: Outcome, contact: PatientContact, templates: Templates, values: dict[str, str]
+    news: PatientNews, contact: PatientContact, templates: Templates, values: dict[str, str]
 ) -> Message:
-    texts = templates.patient[outcome.value]
+    texts = templates.patient[news]
     detail = contact.message_detail
     # Her preferences first; else whatever we can reach, SMS first (shorter, discreet).
     for channel in (*contact.contact_preferences, "sms", "email", "letter"):
@@ -103,3 +108,61 @@ def _to_patient(
             address = "\n".join(contact.address)
             return Message("patient", "letter", address, subject, render(texts.email.body, values))
     raise Unreachable("patient", "no mobile number, email address or postal address")
+
+
+def plan_step(
+    step: ReferralTransitioned,
+    contact: PatientContact,
+    directory: Directory,
+    templates: Templates,
+    referral_url: str,
+) -> tuple[list[Message], list[Unreachable]]:
+    """Who is told of a step after routing (DOMAIN.md, "After routing"). Accepted: the woman,
+    that the clinic will contact her. Returned to the referrer: the referrer, with the reason
+    (and a woman who referred herself, in plain words); returned to triage: nobody yet.
+    Cancelled: the clinic if it held the referral, and whoever cancelled. Amended: the clinic
+    if it holds it."""
+    service = directory.services[step.service]
+    sites = {site.id: site.name for site in service.sites}
+    values = {
+        "given_name": contact.given_name,
+        "tracking_reference": step.tracking_reference,
+        "service_name": service.name,
+        "destination_name": sites.get(step.site or "", "the clinic"),
+        "reasons": getattr(step, "reason", ""),
+        "signposting": "",
+        "referral_url": referral_url,
+    }
+    messages: list[Message] = []
+    missed: list[Unreachable] = []
+    self_referral = contact.referrer_role == ReferrerRole.SELF.value
+
+    def patient(news: PatientNews) -> None:
+        try:
+            messages.append(_to_patient(news, contact, templates, values))
+        except Unreachable as error:
+            missed.append(error)
+
+    def referrer(news: ReferrerNews) -> None:
+        if not contact.referrer_email:
+            missed.append(Unreachable("referrer", "the referral gave no referrer email"))
+            return
+        text = templates.referrer[news]
+        subject, body = render(text.subject, values), render(text.body, values)
+        messages.append(Message("referrer", "email", contact.referrer_email, subject, body))
+
+    def clinic() -> None:
+        if step.site is not None:
+            messages.append(Message("clinic", "webhook", step.site, None, ""))
+
+    match step:
+        case ReferralAccepted():
+            patient("accepted")
+        case ReferralReturned(to="referrer"):
+            patient("returned") if self_referral else referrer("returned")
+        case ReferralCancelled(by=by):
+            clinic()
+            patient("cancelled") if by == "patient" or self_referral else referrer("cancelled")
+        case ReferralAmended():
+            clinic()
+    return messages, missed

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import string
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, model_validator
@@ -13,6 +13,9 @@ from shared.errors import ConfigurationError
 
 DEFAULT_TEMPLATES = Path(__file__).resolve().parent.parent / "templates.yaml"
 Detail = Literal["discreet", "full"]
+# What a patient and a referrer may be told: routing's outcomes, and the steps after it.
+PatientNews = Literal["routed", "rejected", "needs-triage", "accepted", "returned", "cancelled"]
+ReferrerNews = Literal["rejected", "returned", "cancelled"]
 
 
 class TemplateError(ConfigurationError):
@@ -49,8 +52,16 @@ class ReferrerEmail(_Data):
 class Templates(_Data):
     discreet_placeholders: frozenset[str]
     sensitive_words: tuple[str, ...]
-    patient: dict[Literal["routed", "rejected", "needs-triage"], PatientOutcome]
-    referrer: dict[Literal["rejected"], ReferrerEmail]
+    patient: dict[PatientNews, PatientOutcome]
+    referrer: dict[ReferrerNews, ReferrerEmail]
+
+    @model_validator(mode="after")
+    def every_news_has_words(self) -> Templates:
+        for table, wanted in ((self.patient, PatientNews), (self.referrer, ReferrerNews)):
+            missing = sorted(set(get_args(wanted)) - set(table))
+            if missing:
+                raise ValueError(f"no template for {', '.join(missing)}")
+        return self
 
     @model_validator(mode="after")
     def discreet_texts_stay_discreet(self) -> Templates:

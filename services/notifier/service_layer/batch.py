@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from uuid import UUID, uuid4
 
 from notifier.adapters.failures import PermanentFailure, TransientFailure
-from notifier.domain.plan import Message, plan
+from notifier.domain.plan import Message, plan, plan_step
 from notifier.domain.templates import Templates
 from notifier.ports import (
     Budget,
@@ -33,8 +33,8 @@ from notifier.ports import (
 from notifier.service_layer import endings
 from notifier.service_layer.claims import Leases
 from notifier.service_layer.sending import Sender
-from notifier.service_layer.work import Incoming, Retry, Task
-from shared.contracts import Channel, PatientContact, ReferralDecided
+from notifier.service_layer.work import Incoming, Retry, Task, Told
+from shared.contracts import Channel, PatientContact, ReferralDecided, ReferralState
 from shared.directory import Directory
 from shared.logging import correlation, get_logger
 
@@ -69,28 +69,28 @@ class Notifier:
         Returns the decisions whose referral intake does not know, with why (for the
         dead-letter topic). Raises if intake is unreachable (then nothing is sent) or if a
         send broke unexpectedly (what ended is recorded first; the batch may come again)."""
-        done = await self.store.already_handled([i.decision.event_id for i in batch])
-        fresh = [i for i in batch if i.decision.event_id not in done]
+        done = await self.store.already_handled([i.event.event_id for i in batch])
+        fresh = [i for i in batch if i.event.event_id not in done]
         if len(fresh) < len(batch):
             log.info("decisions already notified", count=len(batch) - len(fresh))
         # Only the contacts still needed are read (each read is logged by intake).
-        referral_ids = list(dict.fromkeys(i.decision.referral_id for i in fresh))
+        referral_ids = list(dict.fromkeys(i.event.referral_id for i in fresh))
         contacts, why_missing = await self.intake.contacts(referral_ids)
-        known = [i for i in fresh if i.decision.referral_id in contacts]
+        known = [i for i in fresh if i.event.referral_id in contacts]
         tasks = await self.leases.claim(
-            self._plan([(i, contacts[i.decision.referral_id]) for i in known])
+            self._plan(
+                [(i, contacts[i.event.referral_id]) for i in known if _still_news(i, contacts)]
+            )
         )
 
         ended, failures = await self._end_all(tasks)
         handled = [
-            (i.decision.event_id, i.source_topic)
-            for i in known
-            if i.decision.referral_id not in failures
+            (i.event.event_id, i.source_topic) for i in known if i.event.referral_id not in failures
         ]
         await self.store.finish(ended, handled, owner=self.owner)
         if failures:
             raise next(iter(failures.values()))  # the batch comes again; what ended is kept
-        return [(i, why_missing) for i in fresh if i.decision.referral_id not in contacts]
+        return [(i, why_missing) for i in fresh if i.event.referral_id not in contacts]
 
     def _plan(
         self, known: list[tuple[Incoming, PatientContact]]
@@ -98,12 +98,11 @@ class Notifier:
         """Every message the decisions call for, with why it cannot be sent (None if it can)."""
         wanted: list[tuple[Incoming, Message, str | None]] = []
         for incoming, contact in known:
-            messages, missed = plan(
-                incoming.decision,
-                contact,
-                self.directory,
-                self.templates,
-                self._link(incoming.decision),
+            event, link = incoming.event, self._link(incoming.event)
+            messages, missed = (
+                plan(event, contact, self.directory, self.templates, link)
+                if isinstance(event, ReferralDecided)
+                else plan_step(event, contact, self.directory, self.templates, link)
             )
             wanted += [(incoming, m, None) for m in messages]
             for missing in missed:
@@ -117,7 +116,7 @@ class Notifier:
         own messages at once. Returns the endings, and the referrals whose sending broke."""
         by_referral: dict[UUID, dict[UUID, list[Task]]] = {}
         for task in tasks:
-            decision = task.incoming.decision
+            decision = task.incoming.event
             of_referral = by_referral.setdefault(decision.referral_id, {})
             of_referral.setdefault(decision.event_id, []).append(task)
         limit = asyncio.Semaphore(self.concurrency)
@@ -141,7 +140,7 @@ class Notifier:
         return ended, failures
 
     async def _end(self, task: Task) -> Ending:
-        decision, message = task.incoming.decision, task.message
+        decision, message = task.incoming.event, task.message
         with correlation(decision.correlation_id):
             if task.unreachable is not None:
                 return endings.failed(task, task.unreachable, attempts=1)
@@ -162,5 +161,18 @@ class Notifier:
                 return endings.failed(task, str(error), task.row.attempts + self.retry.attempts)
             return endings.sent(task, provider_id)
 
-    def _link(self, decision: ReferralDecided) -> str:
-        return f"{self.referral_link_base.rstrip('/')}/v1/referrals/{decision.referral_id}"
+    def _link(self, event: Told) -> str:
+        return f"{self.referral_link_base.rstrip('/')}/v1/referrals/{event.referral_id}"
+
+
+def _still_news(incoming: Incoming, contacts: dict[UUID, PatientContact]) -> bool:
+    """A decision that reaches us after its referral was cancelled is told to nobody (it
+    raced the cancellation across topics); it is still marked handled."""
+    cancelled = contacts[incoming.event.referral_id].status == ReferralState.CANCELLED
+    if cancelled and isinstance(incoming.event, ReferralDecided):
+        log.info(
+            "decision on a cancelled referral, not told",
+            referral_id=str(incoming.event.referral_id),
+        )
+        return False
+    return True

@@ -41,7 +41,7 @@ class Leases:
     async def claim(self, wanted: list[tuple[Incoming, Message, str | None]]) -> list[Task]:
         """The messages still to end, their rows created and claimed in two statements.
         `wanted` is each planned message with why it cannot be sent (None if it can)."""
-        rows = await self.store.ensure([(key(i, m), i.decision.referral_id) for i, m, _ in wanted])
+        rows = await self.store.ensure([(key(i, m), i.event.referral_id) for i, m, _ in wanted])
         tasks = []
         for incoming, message, unreachable in wanted:
             row = rows[key(incoming, message)]

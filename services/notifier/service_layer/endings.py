@@ -8,9 +8,9 @@ from typing import Any
 
 from notifier.metrics import NOTIFICATIONS
 from notifier.ports import Ending
-from notifier.service_layer.work import Task
+from notifier.service_layer.work import Task, Told
 from shared import topics
-from shared.contracts import DeadLetter, NotificationFailed, NotificationSent, ReferralDecided
+from shared.contracts import DeadLetter, NotificationFailed, NotificationSent
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -18,7 +18,7 @@ log = get_logger(__name__)
 
 def _about(task: Task) -> dict[str, Any]:
     """What every notification event says of its message: which decision, to whom, how."""
-    decision, message = task.incoming.decision, task.message
+    decision, message = task.incoming.event, task.message
     return {
         "correlation_id": decision.correlation_id,
         "decision_event_id": decision.event_id,
@@ -29,7 +29,7 @@ def _about(task: Task) -> dict[str, Any]:
 
 
 def sent(task: Task, provider_id: str) -> Ending:
-    decision, message = task.incoming.decision, task.message
+    decision, message = task.incoming.event, task.message
     event = NotificationSent(**_about(task), provider_reference=provider_id)
     NOTIFICATIONS.labels(message.recipient, message.channel, "sent").inc()
     log.info(
@@ -48,7 +48,7 @@ def sent(task: Task, provider_id: str) -> Ending:
 
 def failed(task: Task, error: str, attempts: int) -> Ending:
     incoming, message = task.incoming, task.message
-    decision = incoming.decision
+    decision = incoming.event
     event = NotificationFailed(**_about(task), attempts=max(1, attempts), error=error[:300])
     reason = f"{message.recipient}/{message.channel}: {error}"
     letter = dead_letter(decision, reason, incoming.source_topic)
@@ -69,8 +69,8 @@ def failed(task: Task, error: str, attempts: int) -> Ending:
     )
 
 
-def dead_letter(decision: ReferralDecided, reason: str, source_topic: str) -> DeadLetter:
-    """The decision itself (no patient details on it), kept for `dlq replay` after a fix."""
+def dead_letter(decision: Told, reason: str, source_topic: str) -> DeadLetter:
+    """The event itself (no patient details on it), kept for `dlq replay` after a fix."""
     return DeadLetter(
         correlation_id=decision.correlation_id,
         source_topic=source_topic,

@@ -19,8 +19,8 @@ from notifier.domain.plan import Message
 from notifier.metrics import NOTIFICATIONS_RATE_LIMITED
 from notifier.ports import Budget, ClinicWebhooks, PatientMessages, ReferrerEmail
 from notifier.service_layer.claims import Leases
-from notifier.service_layer.work import Retry, Task
-from shared.contracts import ReferralDecided
+from notifier.service_layer.work import Retry, Task, Told
+from shared.contracts import ReferralTransitioned
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -33,7 +33,7 @@ class Sender:
     smtp: ReferrerEmail
     leases: Leases
     retry: Retry
-    link: Callable[[ReferralDecided], str]  # the referral's page, for the clinic
+    link: Callable[[Told], str]  # the referral's page, for the clinic
     budget: Budget | None = None  # Notify's limits; None: unpaced
 
     async def already_sent(self, message: Message, reference: str) -> str | None:
@@ -69,7 +69,7 @@ class Sender:
     async def _send_paced(self, task: Task, reference: str) -> str:
         """One attempt. A provider that says "slow down" (429) is waited for and asked again,
         as often as it says so: that is pacing, not a failed attempt."""
-        decision, message = task.incoming.decision, task.message
+        decision, message = task.incoming.event, task.message
         while True:
             if self.budget is not None and message.recipient == "patient":
                 await self.budget.wait_turn(message.channel)  # through Notify
@@ -85,15 +85,28 @@ class Sender:
                 )
                 await asyncio.sleep(slow_down.wait_seconds)
 
-    async def _send_once(self, decision: ReferralDecided, message: Message, reference: str) -> str:
+    async def _send_once(self, event: Told, message: Message, reference: str) -> str:
         if message.channel == "webhook":
-            return await self.webhook.send(message, reference, self._clinic_payload(decision))
+            return await self.webhook.send(message, reference, self._clinic_payload(event))
         if message.recipient == "referrer":
             return await self.smtp.send(message, reference)
         return await self.notify.send(message, reference)
 
-    def _clinic_payload(self, decision: ReferralDecided) -> dict[str, object]:
+    def _clinic_payload(self, event: Told) -> dict[str, object]:
         """What a clinic receives: the reference and a link, never the patient's details."""
+        if isinstance(event, ReferralTransitioned):  # a later step of one it received
+            return {
+                "event": f"referral.{event.transition}",
+                "delivery_for": str(event.event_id),
+                "referral_id": str(event.referral_id),
+                "tracking_reference": event.tracking_reference,
+                "service": event.service.value,
+                "site": event.site,
+                "status": event.after.value,
+                "referral_url": self.link(event),
+                "occurred_at": event.occurred_at.isoformat(),
+            }
+        decision = event
         return {
             "event": "referral.routed",
             "delivery_for": str(decision.event_id),

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from notifier.domain.plan import Message
 from notifier.ports import Key, Row
-from shared.contracts import ReferralDecided
+from shared.contracts import ReferralDecided, ReferralTransitioned
 
 
 @dataclass(frozen=True)
@@ -16,9 +16,14 @@ class Retry:
     maximum: float
 
 
+Told = ReferralDecided | ReferralTransitioned  # what calls for messages
+
+
 @dataclass(frozen=True)
 class Incoming:
-    decision: ReferralDecided
+    """A decision, or a later step of the referral's life, as it arrived (and from where)."""
+
+    event: Told
     source_topic: str
 
 
@@ -34,4 +39,4 @@ class Task:
 
 def key(incoming: Incoming, message: Message) -> Key:
     """A message's row: one per (decision event, recipient, channel)."""
-    return (incoming.decision.event_id, message.recipient, message.channel)
+    return (incoming.event.event_id, message.recipient, message.channel)

@@ -114,7 +114,7 @@ async def test_a_referral_intake_does_not_know_is_handed_back_and_nothing_is_sen
     decision = routed()
     world = World()  # intake knows no contact
     missing = await world.notifier().handle_batch([Incoming(decision, ROUTED)])
-    assert [(i.decision.event_id, why) for i, why in missing] == [
+    assert [(i.event.event_id, why) for i, why in missing] == [
         (decision.event_id, "unknown to intake")
     ]
     assert world.notify.calls == world.webhook.calls == 0

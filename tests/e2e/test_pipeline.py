@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from devstack.samples import GP_PATIENT, SELF_PATIENT, gp_referral, self_referral
-from devstack.services import ServiceProcess
+from devstack.services import ServiceProcess, run_cli
 from devstack.system import running_system
 from devstack.topics import ensure_topics
 from intake.adapters.self_referral_codec import encode
@@ -231,3 +231,59 @@ def test_the_sample_referrals_reach_every_outcome_with_the_right_messages(
             assert line in blocks[name], blocks[name]
     assert "referrer by email" not in blocks["Self-referral: Thrive (needs a professional)"]
     assert identifiers_in(shown) == []
+
+
+def test_the_clinic_accepts_and_the_referrer_cancels_and_each_is_told_once(
+    pipeline: Pipeline, standins: Standins
+) -> None:
+    """Through the three processes: a routed referral accepted by its clinic (the woman hears
+    it will contact her), another cancelled by its GP (the clinic that held it and the GP are
+    told); each message once, and nothing told of a step twice."""
+    clinic = run_cli(
+        "intake", "keys", "create", "--organisation", "pelvic-bsol", "--scope", "clinic",
+        env=pipeline.env,
+    )  # fmt: skip
+    first, second = pipeline.submit(gp_referral()), pipeline.submit(gp_referral())
+    for answer in (first, second):
+        eventually(
+            lambda a=answer: mentioning(standins.records("webhook"), a["tracking_reference"])
+        )
+
+    def act(key: str, path: str, **body: str) -> httpx.Response:
+        return httpx.post(
+            f"{pipeline.intake.url}{path}", json=body or None,
+            headers={"Authorization": f"Bearer {key}"},
+        )  # fmt: skip
+
+    accepted = act(clinic, f"{first['status_url']}/accept")
+    assert (accepted.status_code, accepted.json()["status"]) == (200, "accepted")
+    cancelled = act(pipeline.key, f"{second['status_url']}/cancel", reason_code="sent-in-error")
+    assert (cancelled.status_code, cancelled.json()["status"]) == (200, "cancelled")
+
+    def to_patient(reference: str) -> list[dict[str, Any]]:
+        return mentioning(standins.records("notify"), reference)
+
+    eventually(lambda: len(to_patient(first["tracking_reference"])) == 2)  # routed, accepted
+    hooks = eventually(
+        lambda: (
+            len(found := mentioning(standins.records("webhook"), second["tracking_reference"])) == 2
+            and found
+        )
+    )
+    emails = eventually(lambda: mentioning(standins.records("email"), second["tracking_reference"]))
+    time.sleep(2)  # anything sent twice would have arrived by now
+    assert len(to_patient(first["tracking_reference"])) == 2
+    assert (
+        "will contact you" in to_patient(first["tracking_reference"])[-1]["personalisation"]["body"]
+    )
+    assert [
+        h["body"]["event"]
+        for h in mentioning(standins.records("webhook"), second["tracking_reference"])
+    ] == [
+        "referral.routed",
+        "referral.cancelled",
+    ]
+    assert hooks[-1]["body"]["status"] == "cancelled"
+    assert len(emails) == 1
+    assert len(to_patient(second["tracking_reference"])) == 1  # routed only: her GP cancelled
+    assert identifiers_in(pipeline.logs()) == []

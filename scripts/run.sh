@@ -50,7 +50,10 @@ done
 echo "== sample referrals, one per outcome (what happened to each):"
 REFERRALS_DEMO_API_KEY=$("${UV[@]}" run --frozen python -m intake keys create \
   --organisation M85001 --label "make run samples" 2>/dev/null)
-REFERRALS_DEMO_API_KEY=$REFERRALS_DEMO_API_KEY "${UV[@]}" run --frozen referrals demo 2>/dev/null \
+REFERRALS_DEMO_CLINIC_KEY=$("${UV[@]}" run --frozen python -m intake keys create \
+  --organisation pelvic-bsol --scope clinic --label "make run samples (clinic)" 2>/dev/null)
+REFERRALS_DEMO_API_KEY=$REFERRALS_DEMO_API_KEY REFERRALS_DEMO_CLINIC_KEY=$REFERRALS_DEMO_CLINIC_KEY \
+  "${UV[@]}" run --frozen referrals demo 2>/dev/null \
   || echo "   (the samples could not be shown; see .devstack/logs/)"
 cat <<MSG
 

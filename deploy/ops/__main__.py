@@ -112,12 +112,22 @@ def demo(
             envvar="REFERRALS_DEMO_API_KEY", help="A referrer key for organisation M85001."
         ),
     ] = "",
+    clinic_key: Annotated[
+        str,
+        typer.Option(
+            envvar="REFERRALS_DEMO_CLINIC_KEY",
+            help="A clinic key for site pelvic-bsol: it accepts and returns samples.",
+        ),
+    ] = "",
 ) -> None:
-    """Submit sample referrals covering every outcome and print what happened to each."""
+    """Submit sample referrals covering every outcome, then accept, return and cancel some as
+    their clinic and GP would, and print what happened to each."""
     settings = OpsSettings()
 
     async def run() -> list[tuple[samples.Submitted, list[str]]]:
         submitted = await samples.submit_all(settings, intake_url, api_key)
+        if clinic_key:
+            await samples.act_after_routing(intake_url, api_key, clinic_key, submitted)
         return await samples.outcomes(settings, submitted)
 
     for sample, lines in asyncio.run(run()):

@@ -138,10 +138,26 @@ SAMPLES: list[tuple[str, str, dict[str, Any]]] = [
 ]
 
 
+# Samples that go on after routing: what the clinic (pelvic-bsol) or the GP then does.
+_NEW_MOTHER = _referral(
+    "pelvic-health",
+    _GP,
+    "B1 1AA",
+    {"pregnancy_status": "postnatal", "delivery_date": days_from_today(-100)},
+)
+AFTER_ROUTING: list[tuple[str, dict[str, Any], str, str | None]] = [
+    ("GP: pelvic health, then accepted by the clinic", _NEW_MOTHER, "accept", None),
+    ("GP: pelvic health, then returned by the clinic", _NEW_MOTHER, "return", "wrong-service"),
+    ("GP: pelvic health, then cancelled by the GP", _NEW_MOTHER, "cancel", "sent-in-error"),
+]
+SAMPLES += [(name, "api", payload) for name, payload, _, _ in AFTER_ROUTING]
+
+
 @dataclass
 class Submitted:
     name: str
     tracking_reference: str
+    referral_id: str | None = None
 
 
 async def submit_all(settings: OpsSettings, intake_url: str, api_key: str) -> list[Submitted]:
@@ -154,10 +170,36 @@ async def submit_all(settings: OpsSettings, intake_url: str, api_key: str) -> li
                     "/v1/referrals", json=payload, headers={"Authorization": f"Bearer {api_key}"}
                 )
                 answer.raise_for_status()
-                done.append(Submitted(name, answer.json()["tracking_reference"]))
+                body = answer.json()
+                done.append(Submitted(name, body["tracking_reference"], body["referral_id"]))
             else:
                 done.append(Submitted(name, await _self_refer(settings, public_key, payload)))
         return done
+
+
+async def act_after_routing(
+    intake_url: str, api_key: str, clinic_key: str, submitted: list[Submitted], within: float = 60
+) -> None:
+    """Once each AFTER_ROUTING sample is routed, what its clinic or GP does with it."""
+    actions = {name: (action, code) for name, _, action, code in AFTER_ROUTING}
+    async with httpx.AsyncClient(base_url=intake_url, timeout=30) as client:
+        for sample in submitted:
+            if sample.name not in actions or sample.referral_id is None:
+                continue
+            action, code = actions[sample.name]
+            url = f"/v1/referrals/{sample.referral_id}"
+            gp = {"Authorization": f"Bearer {api_key}"}
+            deadline = time.monotonic() + within
+            while (await client.get(url, headers=gp)).json()["status"] != "routed":
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{sample.name}: not routed within {within} s")
+                await asyncio.sleep(0.3)
+            key = api_key if action == "cancel" else clinic_key
+            body = {"reason_code": code} if code else None
+            answer = await client.post(
+                f"{url}/{action}", json=body, headers={"Authorization": f"Bearer {key}"}
+            )
+            answer.raise_for_status()
 
 
 async def _self_refer(settings: OpsSettings, public_key: str, payload: dict[str, Any]) -> str:
@@ -190,11 +232,17 @@ async def outcomes(
             (s, [what for _, _, what in await timeline(settings, s.tracking_reference)])
             for s in submitted
         ]
+        after = {name for name, _, _, _ in AFTER_ROUTING}
         settled = all(
             any(w.startswith(("routed", "rejected", "needs-triage")) for w in lines)
+            and (
+                s.name not in after
+                or (any(w.startswith(("accepted", "returned", "cancelled")) for w in lines)
+                and sum(" by " in w and "attempt" in w for w in lines) >= 3)
+            )
             and not any(": pending" in w or ": sending" in w for w in lines)
             and any(" by " in w and "attempt" in w for w in lines)
-            for _, lines in results
+            for s, lines in results
         )
         if settled or time.monotonic() > deadline:
             return results

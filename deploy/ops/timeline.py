@@ -29,6 +29,12 @@ async def timeline(settings: OpsSettings, ref: str) -> list[tuple[datetime, str,
                 f"{referral['channel']} from {referral['source']}); status {referral['status']}",
             )
         ]
+        for t in await _rows(conn, settings.intake_schema, "transitions", rid, "at"):
+            if t["action"] == "decided":
+                continue  # the router's line says it, with its rules
+            who = f"{t['actor']} {t['actor_id']}" if t["actor_id"] else t["actor"]
+            why = f" ({t['reason_code']}: {t['reason']})" if t["reason_code"] else ""
+            events.append((t["at"], "intake", f"{t['action']} by {who}: now {t['after']}{why}"))
         for d in await _rows(conn, settings.router_schema, "decisions", rid, "decided_at"):
             where = f" to {d['destination']['id']}" if d["destination"] else ""
             rules = ", ".join(r["rule"] for r in d["reasons"])

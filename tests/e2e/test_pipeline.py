@@ -196,7 +196,14 @@ def test_a_dead_lettered_notification_is_replayed_once_after_the_fix(
 def test_the_sample_referrals_reach_every_outcome_with_the_right_messages(
     pipeline: Pipeline,
 ) -> None:
-    shown = ops(pipeline, "demo", "--intake-url", pipeline.intake.url, "--api-key", pipeline.key)
+    clinic = run_cli(
+        "intake", "keys", "create", "--organisation", "pelvic-bsol", "--scope", "clinic",
+        env=pipeline.env,
+    )  # fmt: skip
+    shown = ops(
+        pipeline, "demo", "--intake-url", pipeline.intake.url, "--api-key", pipeline.key,
+        "--clinic-key", clinic,
+    )  # fmt: skip
     blocks = {block.split("  [")[0]: block for block in shown.strip().split("\n\n")}
     expected = {
         "GP: new mother, Birmingham, pelvic health": [
@@ -224,6 +231,17 @@ def test_the_sample_referrals_reach_every_outcome_with_the_right_messages(
         "Self-referral: Thrive (needs a professional)": [
             "thrive.referrer-is-professional",
             "patient by sms: sent",
+        ],
+        "GP: pelvic health, then accepted by the clinic": [
+            "accepted by clinic pelvic-bsol: now accepted",
+        ],
+        "GP: pelvic health, then returned by the clinic": [
+            "returned by clinic pelvic-bsol: now returned (wrong-service",
+            "referrer by email: sent",
+        ],
+        "GP: pelvic health, then cancelled by the GP": [
+            "cancelled by referrer M85001: now cancelled (sent-in-error",
+            "referrer by email: sent",
         ],
     }
     for name, lines in expected.items():

@@ -237,8 +237,10 @@ async def outcomes(
             any(w.startswith(("routed", "rejected", "needs-triage")) for w in lines)
             and (
                 s.name not in after
-                or (any(w.startswith(("accepted", "returned", "cancelled")) for w in lines)
-                and sum(" by " in w and "attempt" in w for w in lines) >= 3)
+                or (
+                    any(w.startswith(("accepted", "returned", "cancelled")) for w in lines)
+                    and sum(" by " in w and "attempt" in w for w in lines) >= 3
+                )
             )
             and not any(": pending" in w or ": sending" in w for w in lines)
             and any(" by " in w and "attempt" in w for w in lines)

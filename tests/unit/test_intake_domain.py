@@ -67,4 +67,4 @@ def test_routing_event_carries_no_patient_identifier() -> None:
         assert identifier not in wire
     assert event.age_years == 34
     assert event.postcode_district == "B1"
-    assert event.delivery_date == date(2026, 7, 14)
+    assert event.delivery_date == submission.clinical.delivery_date  # carried as given

@@ -12,10 +12,13 @@ from fastapi.staticfiles import StaticFiles
 from intake import __doc__ as DESCRIPTION
 from intake.adapters.referral_store import PostgresReferrals
 from intake.api.auth import api_key_dependency
+from intake.api.clinic_pages import clinic_pages
+from intake.api.html_pages import Pages
 from intake.api.lifecycle import lifecycle_api
 from intake.api.problems import Problem, problem_response
 from intake.api.referrals import referrals_api
 from intake.api.security_headers import SecurityHeaders
+from intake.api.self_cancel import self_cancel_page
 from intake.api.self_referral_form import self_referral_form
 from intake.api.unavailable import on_unexpected
 from intake.handlers.decisions import decisions_router
@@ -72,15 +75,31 @@ def create_service(settings: IntakeSettings | None = None) -> Service:
         )
 
     app = service.app
+    pages = Pages(
+        derive_secret(private_key, "csrf"),
+        rate_limits,
+        parse_limit(settings.form_rate_limit),
+        settings.max_form_bytes,
+    )
+    app.include_router(self_cancel_page(pages, unit_of_work, directory))  # before /{slug}
+    clinic_forms = Pages(
+        derive_secret(private_key, "csrf"),
+        rate_limits,
+        parse_limit(settings.failed_key_limit),  # sign-in attempts, like wrong API keys
+        settings.max_form_bytes,
+        path="/clinic",
+    )
     app.include_router(
-        self_referral_form(
-            public_key=public_key,
-            csrf_secret=derive_secret(private_key, "csrf"),
-            rate_limits=rate_limits,
-            rate_limit=parse_limit(settings.form_rate_limit),
-            max_form_bytes=settings.max_form_bytes,
-            publish=publish_self_referral,
+        clinic_pages(
+            clinic_forms,
+            database,
+            unit_of_work,
+            directory,
+            derive_secret(private_key, "clinic-session"),
         )
+    )
+    app.include_router(
+        self_referral_form(pages=pages, public_key=public_key, publish=publish_self_referral)
     )
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

@@ -143,6 +143,10 @@ class Referrals(Transaction, Protocol):
         """The submission as stored (the latest, after amendments)."""
         ...
 
+    async def self_referral_by_reference(self, tracking_reference: str) -> UUID | None:
+        """The self-referral with this reference (a professional's is never found here)."""
+        ...
+
     async def history(self, referral_id: UUID) -> list[HistoryEntry]: ...
 
 

@@ -162,3 +162,53 @@ def test_x_forwarded_for_does_not_pick_a_new_rate_limit_key(
             statuses.append(answer.status_code)
     assert statuses == [422, 422, 429]
     assert "Retry-After" in answer.headers
+
+
+def test_a_woman_cancels_her_request_in_a_real_browser(
+    servers: Servers, namespace: dict[str, str]
+) -> None:
+    """From the confirmation page's link, without JavaScript: her reference, date of birth and
+    postcode; the same kind answer whatever she typed; her request cancelled and announced."""
+    prefix = namespace["KAFKA_TOPIC_PREFIX"]
+    with service_process("intake", namespace) as intake:
+        reference = refer_herself(intake.url)
+        (received,) = asyncio.run(
+            wait_for(
+                servers.kafka_bootstrap,
+                prefix + RECEIVED,
+                lambda r: json.loads(r.value or b"{}").get("tracking_reference") == reference,
+            )
+        )
+        referral_id = json.loads(received.value or b"{}")["referral_id"]
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=CHROMIUM,
+                args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+            )
+            try:
+                page = browser.new_page(java_script_enabled=False)
+                page.goto(f"{intake.url}/self-referral")
+                page.get_by_role("link", name="Cancel a request you sent").click()
+                expect(page.get_by_role("heading", level=1)).to_have_text(
+                    "Cancel a request you sent"
+                )
+                page.get_by_role("button", name="Cancel my request").click()
+                expect(page.get_by_role("alert")).to_contain_text("Enter your reference")
+                page.get_by_label("Your reference").fill(reference)
+                page.get_by_label("Date of birth").fill(FORM_PATIENT["date_of_birth"])
+                page.get_by_label("Postcode").fill(FORM_PATIENT["postcode"])
+                page.get_by_role("button", name="Cancel my request").click()
+                expect(page.get_by_role("heading", level=1)).to_have_text("Thank you")
+                expect(page.locator("main")).to_contain_text("If these details match")
+            finally:
+                browser.close()
+        (cancelled,) = asyncio.run(
+            wait_for(
+                servers.kafka_bootstrap,
+                prefix + "referrals.lifecycle",
+                lambda r: r.key == referral_id.encode(),
+            )
+        )
+        assert body(cancelled)["transition"] == "cancelled"
+        assert body(cancelled)["by"] == "patient"
+        assert identifiers_in(intake.output()) == []

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import expect, sync_playwright
 from typer.testing import CliRunner
 
 from devstack.samples import GP_PATIENT, SELF_PATIENT, gp_referral, self_referral
@@ -304,4 +305,42 @@ def test_the_clinic_accepts_and_the_referrer_cancels_and_each_is_told_once(
     assert hooks[-1]["body"]["status"] == "cancelled"
     assert len(emails) == 1
     assert len(to_patient(second["tracking_reference"])) == 1  # routed only: her GP cancelled
+    assert identifiers_in(pipeline.logs()) == []
+
+
+def test_a_clinic_works_through_its_worklist_in_a_real_browser(
+    pipeline: Pipeline, standins: Standins
+) -> None:
+    """Sign in with the site's key, open the oldest referral, accept it, without JavaScript;
+    the woman is told once that the clinic will contact her."""
+    clinic = run_cli(
+        "intake", "keys", "create", "--organisation", "pelvic-bsol", "--scope", "clinic",
+        env=pipeline.env,
+    )  # fmt: skip
+    answer = pipeline.submit(gp_referral())
+    reference = answer["tracking_reference"]
+    eventually(lambda: mentioning(standins.records("webhook"), reference))
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+        )
+        try:
+            page = browser.new_page(java_script_enabled=False)
+            page.goto(f"{pipeline.intake.url}/clinic")
+            page.get_by_label("Clinic key").fill(clinic)
+            page.get_by_role("button", name="Sign in").click()
+            expect(page.get_by_role("heading", level=1)).to_have_text("Referrals for pelvic-bsol")
+            page.get_by_role("link", name=reference).click()
+            expect(page.locator("#status")).to_have_text("routed")
+            page.get_by_role("button", name="Accept: we will contact her").click()
+            expect(page.get_by_role("status")).to_contain_text("Referral accepted")
+            page.get_by_role("link", name="Accepted").click()
+            expect(page.get_by_role("link", name=reference)).to_be_visible()
+        finally:
+            browser.close()
+    messages = eventually(
+        lambda: len(found := mentioning(standins.records("notify"), reference)) == 2 and found
+    )
+    assert "will contact you" in messages[-1]["personalisation"]["body"]
     assert identifiers_in(pipeline.logs()) == []

@@ -279,6 +279,12 @@ class InMemoryReferrals(InMemoryTransaction):
         self.state.actions[(organisation_code, key)] = (request_sha256, answer)
         return True
 
+    async def self_referral_by_reference(self, tracking_reference: str) -> UUID | None:
+        for referral in self.state.referrals.values():
+            if referral.tracking_reference == tracking_reference and not referral.organisation_code:
+                return referral.referral_id
+        return None
+
     async def submission_of(self, referral_id: UUID) -> dict[str, Any] | None:
         referral = self.state.referrals.get(referral_id)
         return referral.submission.model_dump(mode="json") if referral else None

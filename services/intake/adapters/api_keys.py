@@ -113,6 +113,16 @@ async def authenticate(conn: Connection, presented: str) -> ApiKey | None:
     return None if row is None else ApiKey(row["key_id"], row["organisation_code"], row["scope"])
 
 
+async def still_valid(conn: Connection, key_id: str) -> ApiKey | None:
+    """The key behind a session, if it has not been revoked since (checked on every page)."""
+    row = await conn.fetchrow(
+        "SELECT key_id, organisation_code, scope FROM api_keys"
+        " WHERE key_id = $1 AND revoked_at IS NULL",
+        key_id,
+    )
+    return None if row is None else ApiKey(row["key_id"], row["organisation_code"], row["scope"])
+
+
 async def list_keys(conn: Connection) -> list[KeyRecord]:
     rows = await conn.fetch(
         "SELECT key_id, organisation_code, scope, label, created_at, revoked_at"

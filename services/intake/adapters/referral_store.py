@@ -150,6 +150,15 @@ def _contact_in(submission: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def parse_cursor(after: str | None) -> tuple[datetime, UUID] | None:
+    """A worklist cursor, `<received_at ISO>_<referral id>` of the page's last item; raises
+    ValueError for anything else."""
+    if after is None:
+        return None
+    when, _, referral_id = after.rpartition("_")
+    return datetime.fromisoformat(when), UUID(referral_id)
+
+
 async def worklist(
     conn: Connection,
     site: str,
@@ -322,6 +331,14 @@ class PostgresReferrals(PostgresTransaction):
 
     async def submission_of(self, referral_id: UUID) -> dict[str, Any] | None:
         return await submission(self.conn, referral_id)
+
+    async def self_referral_by_reference(self, tracking_reference: str) -> UUID | None:
+        found = await self.conn.fetchval(
+            "SELECT referral_id FROM referrals WHERE tracking_reference = $1"
+            " AND organisation_code IS NULL",
+            tracking_reference,
+        )
+        return found if isinstance(found, UUID) else None
 
     async def history(self, referral_id: UUID) -> list[HistoryEntry]:
         rows = await self.conn.fetch(

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from intake import service_layer
 from intake.adapters.api_keys import ApiKey
-from intake.adapters.referral_store import worklist
+from intake.adapters.referral_store import parse_cursor, worklist
 from intake.api.auth import ApiKeyDependency
 from intake.api.body import read_json
 from intake.api.problems import Problem
@@ -264,12 +264,8 @@ def _reason(data: Any) -> Reason:
 
 
 def _cursor(after: str | None) -> tuple[datetime, UUID] | None:
-    """`after` is `<received_at ISO>_<referral id>` of the last item of the page before."""
-    if after is None:
-        return None
     try:
-        when, _, referral_id = after.rpartition("_")
-        return datetime.fromisoformat(when), UUID(referral_id)
+        return parse_cursor(after)
     except ValueError as error:
         raise Problem(
             422, "The request is not valid.", [{"field": "after", "message": "Not a cursor."}]

@@ -7,8 +7,8 @@ from __future__ import annotations
 from fastapi import Request
 from fastapi.responses import Response
 
+from intake.api.html_pages import TEMPLATES
 from intake.api.problems import Problem, problem_response
-from intake.api.self_referral_form import TEMPLATES
 from shared.logging import get_logger
 from shared.poison import is_transient
 

@@ -9,6 +9,7 @@ from intake.service_layer.lifecycle import (
     UnknownReason,
     act,
     amend,
+    cancel_for_her,
     history,
     record_decisions,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "UnknownReason",
     "act",
     "amend",
+    "cancel_for_her",
     "history",
     "record_decisions",
     "store_self_referrals",

@@ -5,6 +5,7 @@ the clinic's, the referrer's and the woman's actions on it, each through the sta
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
@@ -26,6 +27,7 @@ from intake.domain.lifecycle import (
     Transition,
 )
 from intake.domain.referral import AcceptedReferral, RecordedDecision, amendment
+from intake.domain.tracking import canonical_tracking_reference
 from intake.ports import (
     HistoryEntry,
     IdempotencyConflict,
@@ -261,6 +263,46 @@ async def _remember(referrals: Referrals, idempotency: Idempotency | None, done:
         *idempotency, done.referral_id, done.answer()
     ):
         raise IdempotencyConflict("a request with this Idempotency-Key is being handled")
+
+
+async def cancel_for_her(
+    unit_of_work: UnitOfWork,
+    directory: Directory,
+    *,
+    tracking_reference: str,
+    date_of_birth: str,
+    postcode: str,
+) -> bool:
+    """A woman cancels her own self-referral: her reference, date of birth and postcode must
+    all match. Whether it did is for the log only: the page she sees says the same either
+    way, so that nobody can learn from it whether a referral exists."""
+    reference = canonical_tracking_reference(tracking_reference.strip())
+    if reference is None:
+        return False
+    async with unit_of_work() as referrals:
+        referral_id = await referrals.self_referral_by_reference(reference)
+        stored = await referrals.submission_of(referral_id) if referral_id else None
+    patient = (stored or {}).get("patient", {})
+    matches = [
+        hmac.compare_digest(str(patient.get("date_of_birth", "")), date_of_birth.strip()),
+        hmac.compare_digest(_compact(str(patient.get("postcode", ""))), _compact(postcode)),
+    ]
+    if referral_id is None or not all(matches):
+        log.info("self-cancellation: no referral matched")
+        return False
+    try:
+        await act(
+            unit_of_work, referral_id, Cancel("patient"), Actor("patient", None), directory,
+            reason_code="patient-request",
+        )  # fmt: skip
+    except IllegalTransition:
+        log.info("self-cancellation: already final", referral_id=str(referral_id))
+        return False
+    return True
+
+
+def _compact(postcode: str) -> str:
+    return "".join(postcode.split()).upper()
 
 
 async def history(unit_of_work: UnitOfWork, referral_id: UUID) -> list[HistoryEntry]:

@@ -8,10 +8,10 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from devstack.samples import gp_referral
+from devstack.samples import gp_referral, self_referral
 from intake import service_layer
 from intake.domain.lifecycle import Accept, Cancel, IllegalTransition, Return
-from intake.domain.referral import AcceptedReferral, accept_professional
+from intake.domain.referral import AcceptedReferral, accept_professional, accept_self_referral
 from intake.ports import IdempotencyConflict, UnitOfWork
 from intake.service_layer import Actor, NotFound
 from intake.service_layer.lifecycle import UnknownReason
@@ -222,3 +222,31 @@ async def test_a_cancellation_repeated_under_its_idempotency_key_gets_the_first_
     assert len([e for e in state.outbox if isinstance(e, ReferralCancelled)]) == 1
     with pytest.raises(IdempotencyConflict):
         await cancel(("M85001", "cancel-1", b"hash-b"))
+
+
+async def test_she_cancels_her_own_self_referral_only_when_every_detail_matches() -> None:
+    state = IntakeState()
+    submission = ReferralSubmission.model_validate(self_referral(), context={"today": TODAY})
+    mine = accept_self_referral(submission, source="form", correlation_id="c", today=TODAY)
+    assert await InMemoryReferrals(state).add_many([mine]) == [True]
+    gp = await stored(state)  # a professional referral: never cancelled from the public page
+    patient = submission.patient
+
+    async def cancel(reference: str, birth: str, postcode: str) -> bool:
+        return await service_layer.cancel_for_her(
+            store(state), DIRECTORY, tracking_reference=reference, date_of_birth=birth,
+            postcode=postcode,
+        )  # fmt: skip
+
+    birth, postcode = patient.date_of_birth.isoformat(), patient.postcode
+    assert not await cancel(mine.tracking_reference, "1900-01-01", postcode)
+    assert not await cancel(mine.tracking_reference, birth, "ZZ9 9ZZ")
+    assert not await cancel("WHR-0000-00000", birth, postcode)
+    assert not await cancel(gp.tracking_reference, birth, postcode)
+    assert state.standing[mine.referral_id].state == ReferralState.RECEIVED
+    # Her reference as she may type it: lower case, her postcode without its space.
+    assert await cancel(mine.tracking_reference.lower(), birth, postcode.replace(" ", ""))
+    assert state.standing[mine.referral_id].state == ReferralState.CANCELLED
+    (event,) = [e for e in state.outbox if isinstance(e, ReferralCancelled)]
+    assert (event.by, event.reason_code) == ("patient", "patient-request")
+    assert not await cancel(mine.tracking_reference, birth, postcode)  # once

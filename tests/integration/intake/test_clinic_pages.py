@@ -1,0 +1,106 @@
+"""The clinic's worklist pages through the real intake: sign in with the site's key for a
+session cookie (HttpOnly, SameSite=Strict), see only the site's referrals, accept or return
+with a CSRF token; a revoked key ends the session; the same rules as the API."""
+
+from __future__ import annotations
+
+import re
+
+from devstack.samples import GP_PATIENT, gp_referral
+from intake.api.csrf import FIELD
+from tests.support.running import RunningIntake
+
+SITE = "pelvic-bsol"
+
+
+def csrf(page: str) -> str:
+    found = re.search(rf'name="{FIELD}" value="([^"]+)"', page)
+    assert found is not None
+    return found.group(1)
+
+
+async def routed(intake: RunningIntake, referrer: str) -> dict[str, str]:
+    answer = await intake.client.post(
+        "/v1/referrals", json=gp_referral(), headers={"Authorization": f"Bearer {referrer}"}
+    )
+    referral: dict[str, str] = answer.json()
+    await intake.route(referral["referral_id"], SITE)
+    return referral
+
+
+async def sign_in(intake: RunningIntake, key: str) -> None:
+    page = await intake.client.get("/clinic")
+    assert "Sign in to your clinic" in page.text
+    answer = await intake.client.post("/clinic/sign-in", data={FIELD: csrf(page.text), "key": key})
+    assert answer.status_code == 303
+    cookie = answer.headers["set-cookie"]
+    assert "HttpOnly" in cookie
+    assert "SameSite=strict" in cookie
+    assert "Path=/clinic" in cookie
+
+
+async def test_a_clinic_signs_in_sees_its_referrals_and_accepts_one(intake: RunningIntake) -> None:
+    referrer = await intake.new_key("M85001")
+    clinic = await intake.new_key(SITE, scope="clinic")
+    first, second = await routed(intake, referrer), await routed(intake, referrer)
+
+    refused = await intake.client.post("/clinic/sign-in", data={"key": clinic})  # no token
+    assert refused.status_code == 403
+    page = await intake.client.get("/clinic")
+    wrong = await intake.client.post(
+        "/clinic/sign-in", data={FIELD: csrf(page.text), "key": referrer}
+    )
+    assert wrong.status_code == 401  # a referrer's key is not a clinic's
+
+    await sign_in(intake, clinic)
+    worklist = await intake.client.get("/clinic")
+    assert worklist.text.index(first["tracking_reference"]) < worklist.text.index(
+        second["tracking_reference"]
+    )  # oldest first
+    details = await intake.client.get(f"/clinic/referrals/{first['referral_id']}")
+    assert GP_PATIENT["nhs_number"] in details.text  # what she needs to book her
+    forged = await intake.client.post(
+        f"/clinic/referrals/{first['referral_id']}/accept", data={FIELD: "forged"}
+    )
+    assert forged.status_code == 403
+    accepted = await intake.client.post(
+        f"/clinic/referrals/{first['referral_id']}/accept", data={FIELD: csrf(details.text)}
+    )
+    assert accepted.status_code == 303
+    assert "Referral accepted" in (await intake.client.get(accepted.headers["location"])).text
+    again = await intake.client.post(
+        f"/clinic/referrals/{first['referral_id']}/accept", data={FIELD: csrf(details.text)}
+    )
+    assert again.status_code == 409
+    assert "now accepted" in again.text
+
+    no_reason = await intake.client.post(
+        f"/clinic/referrals/{second['referral_id']}/return", data={FIELD: csrf(details.text)}
+    )
+    assert no_reason.status_code == 409
+    assert "Choose a reason" in no_reason.text
+    returned = await intake.client.post(
+        f"/clinic/referrals/{second['referral_id']}/return",
+        data={FIELD: csrf(details.text), "reason_code": "wrong-site"},
+    )
+    assert returned.status_code == 303
+    assert (
+        await intake.client.get(f"/clinic/referrals/{second['referral_id']}")
+    ).status_code == 404
+    accepted_tab = await intake.client.get("/clinic?state=accepted")
+    assert first["tracking_reference"] in accepted_tab.text
+
+
+async def test_another_site_sees_nothing_and_a_revoked_key_ends_the_session(
+    intake: RunningIntake,
+) -> None:
+    referrer = await intake.new_key("M85001")
+    other = await intake.new_key("pelvic-nw", scope="clinic")
+    referral = await routed(intake, referrer)
+    await sign_in(intake, other)
+    assert referral["tracking_reference"] not in (await intake.client.get("/clinic")).text
+    assert (
+        await intake.client.get(f"/clinic/referrals/{referral['referral_id']}")
+    ).status_code == 404
+    await intake.revoke_all()
+    assert "Sign in to your clinic" in (await intake.client.get("/clinic")).text

@@ -344,3 +344,48 @@ def test_a_clinic_works_through_its_worklist_in_a_real_browser(
     )
     assert "will contact you" in messages[-1]["personalisation"]["body"]
     assert identifiers_in(pipeline.logs()) == []
+
+
+def test_a_return_and_an_amendment_are_told_once_to_the_people_they_concern(
+    pipeline: Pipeline, standins: Standins
+) -> None:
+    """Returned to the referrer: the GP hears why, once. Amended without a change routing
+    depends on: the clinic that holds it hears, once, and it keeps its place."""
+    clinic = run_cli(
+        "intake", "keys", "create", "--organisation", "pelvic-bsol", "--scope", "clinic",
+        env=pipeline.env,
+    )  # fmt: skip
+    returned, amended = pipeline.submit(gp_referral()), pipeline.submit(gp_referral())
+    for answer in (returned, amended):
+        eventually(
+            lambda a=answer: mentioning(standins.records("webhook"), a["tracking_reference"])
+        )
+    back = httpx.post(
+        f"{pipeline.intake.url}{returned['status_url']}/return",
+        json={"reason_code": "wrong-service"},
+        headers={"Authorization": f"Bearer {clinic}"},
+    )
+    assert back.json()["status"] == "returned"
+    changed = httpx.put(
+        f"{pipeline.intake.url}{amended['status_url']}",
+        json=gp_referral(**{"patient.mobile": "07700900999"}),
+        headers={"Authorization": f"Bearer {pipeline.key}"},
+    )
+    assert (changed.json()["status"], changed.json()["rerouted"]) == ("routed", False)
+
+    (email,) = eventually(
+        lambda: mentioning(standins.records("email"), returned["tracking_reference"])
+    )
+    hooks = eventually(
+        lambda: (
+            len(found := mentioning(standins.records("webhook"), amended["tracking_reference"]))
+            == 2
+            and found
+        )
+    )
+    time.sleep(2)  # anything sent twice would have arrived by now
+    assert len(mentioning(standins.records("email"), returned["tracking_reference"])) == 1
+    assert "not the right one" in str(email)
+    assert [h["body"]["event"] for h in hooks] == ["referral.routed", "referral.amended"]
+    assert len(mentioning(standins.records("webhook"), amended["tracking_reference"])) == 2
+    assert identifiers_in(pipeline.logs()) == []

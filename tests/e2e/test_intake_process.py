@@ -11,16 +11,16 @@ import uuid
 import asyncpg
 import httpx
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from devstack.samples import FORM_PATIENT, days_from_today, gp_referral
 from devstack.services import run_cli, service_process
 from devstack.topics import ensure_topics
+from tests.support.browser import browser_page
 from tests.support.kafka_reader import body, wait_for
 from tests.support.pii import identifiers_in
 from tests.support.servers import Servers
 
-CHROMIUM = "/usr/bin/chromium"
 RECEIVED = "referrals.received"
 
 
@@ -97,34 +97,24 @@ def test_a_woman_refers_herself_in_a_real_browser(
 def refer_herself(base_url: str) -> str:
     """Through the form, without JavaScript, first with nothing filled in; returns the
     tracking reference the confirmation page shows."""
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+    with browser_page() as page:
+        page.goto(f"{base_url}/self-referral")
+        page.get_by_role("link", name="Pelvic health support in pregnancy and after birth").click()
+        expect(page.get_by_role("heading", level=1)).to_contain_text("Pelvic health")
+
+        page.get_by_role("button", name="Send my request").click()
+        expect(page).to_have_title(re.compile(r"^Error: "))
+        summary = page.get_by_role("alert")
+        expect(summary).to_contain_text("There is a problem")
+        expect(summary.get_by_role("link", name="Enter your first name.")).to_have_attribute(
+            "href", "#patient-given_name"
         )
-        try:
-            page = browser.new_page(java_script_enabled=False)
-            page.goto(f"{base_url}/self-referral")
-            page.get_by_role(
-                "link", name="Pelvic health support in pregnancy and after birth"
-            ).click()
-            expect(page.get_by_role("heading", level=1)).to_contain_text("Pelvic health")
+        expect(page.locator("#patient-given_name-error")).to_be_visible()
 
-            page.get_by_role("button", name="Send my request").click()
-            expect(page).to_have_title(re.compile(r"^Error: "))
-            summary = page.get_by_role("alert")
-            expect(summary).to_contain_text("There is a problem")
-            expect(summary.get_by_role("link", name="Enter your first name.")).to_have_attribute(
-                "href", "#patient-given_name"
-            )
-            expect(page.locator("#patient-given_name-error")).to_be_visible()
-
-            fill_in(page)
-            page.get_by_role("button", name="Send my request").click()
-            expect(page.get_by_role("heading", level=1)).to_have_text("Your request has been sent")
-            return page.locator("#tracking-reference").inner_text()
-        finally:
-            browser.close()
+        fill_in(page)
+        page.get_by_role("button", name="Send my request").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Your request has been sent")
+        return page.locator("#tracking-reference").inner_text()
 
 
 def fill_in(page: Page) -> None:
@@ -180,28 +170,18 @@ def test_a_woman_cancels_her_request_in_a_real_browser(
             )
         )
         referral_id = json.loads(received.value or b"{}")["referral_id"]
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=CHROMIUM,
-                args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
-            )
-            try:
-                page = browser.new_page(java_script_enabled=False)
-                page.goto(f"{intake.url}/self-referral")
-                page.get_by_role("link", name="Cancel a request you sent").click()
-                expect(page.get_by_role("heading", level=1)).to_have_text(
-                    "Cancel a request you sent"
-                )
-                page.get_by_role("button", name="Cancel my request").click()
-                expect(page.get_by_role("alert")).to_contain_text("Enter your reference")
-                page.get_by_label("Your reference").fill(reference)
-                page.get_by_label("Date of birth").fill(FORM_PATIENT["date_of_birth"])
-                page.get_by_label("Postcode").fill(FORM_PATIENT["postcode"])
-                page.get_by_role("button", name="Cancel my request").click()
-                expect(page.get_by_role("heading", level=1)).to_have_text("Thank you")
-                expect(page.locator("main")).to_contain_text("If these details match")
-            finally:
-                browser.close()
+        with browser_page() as page:
+            page.goto(f"{intake.url}/self-referral")
+            page.get_by_role("link", name="Cancel a request you sent").click()
+            expect(page.get_by_role("heading", level=1)).to_have_text("Cancel a request you sent")
+            page.get_by_role("button", name="Cancel my request").click()
+            expect(page.get_by_role("alert")).to_contain_text("Enter your reference")
+            page.get_by_label("Your reference").fill(reference)
+            page.get_by_label("Date of birth").fill(FORM_PATIENT["date_of_birth"])
+            page.get_by_label("Postcode").fill(FORM_PATIENT["postcode"])
+            page.get_by_role("button", name="Cancel my request").click()
+            expect(page.get_by_role("heading", level=1)).to_have_text("Thank you")
+            expect(page.locator("main")).to_contain_text("If these details match")
         (cancelled,) = asyncio.run(
             wait_for(
                 servers.kafka_bootstrap,

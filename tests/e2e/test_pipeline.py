@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 from typer.testing import CliRunner
 
 from devstack.samples import GP_PATIENT, SELF_PATIENT, gp_referral, self_referral
@@ -25,6 +25,7 @@ from shared.clock import days_from_today
 from shared.kafka import build_broker, publish_event
 from shared.submission import ReferralSubmission
 from standins.client import Standins
+from tests.support.browser import browser_page
 from tests.support.keys import INTAKE_PUBLIC_KEY
 from tests.support.pii import identifiers_in
 from tests.support.servers import Servers
@@ -320,25 +321,17 @@ def test_a_clinic_works_through_its_worklist_in_a_real_browser(
     answer = pipeline.submit(gp_referral())
     reference = answer["tracking_reference"]
     eventually(lambda: mentioning(standins.records("webhook"), reference))
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium",
-            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
-        )
-        try:
-            page = browser.new_page(java_script_enabled=False)
-            page.goto(f"{pipeline.intake.url}/clinic")
-            page.get_by_label("Clinic key").fill(clinic)
-            page.get_by_role("button", name="Sign in").click()
-            expect(page.get_by_role("heading", level=1)).to_have_text("Referrals for pelvic-bsol")
-            page.get_by_role("link", name=reference).click()
-            expect(page.locator("#status")).to_have_text("routed")
-            page.get_by_role("button", name="Accept: we will contact her").click()
-            expect(page.get_by_role("status")).to_contain_text("Referral accepted")
-            page.get_by_role("link", name="Accepted").click()
-            expect(page.get_by_role("link", name=reference)).to_be_visible()
-        finally:
-            browser.close()
+    with browser_page() as page:
+        page.goto(f"{pipeline.intake.url}/clinic")
+        page.get_by_label("Clinic key").fill(clinic)
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Referrals for pelvic-bsol")
+        page.get_by_role("link", name=reference).click()
+        expect(page.locator("#status")).to_have_text("routed")
+        page.get_by_role("button", name="Accept: we will contact her").click()
+        expect(page.get_by_role("status")).to_contain_text("Referral accepted")
+        page.get_by_role("link", name="Accepted").click()
+        expect(page.get_by_role("link", name=reference)).to_be_visible()
     messages = eventually(
         lambda: len(found := mentioning(standins.records("notify"), reference)) == 2 and found
     )

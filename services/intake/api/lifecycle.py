@@ -16,7 +16,7 @@ from intake.adapters.api_keys import ApiKey
 from intake.adapters.referral_store import parse_cursor, worklist
 from intake.api.auth import ApiKeyDependency
 from intake.api.body import read_json
-from intake.api.problems import Problem
+from intake.api.problems import ANSWERS, Problem
 from intake.api.referrals import parse_submission
 from intake.api.request_headers import checked_idempotency_key, correlation_id, fingerprint
 from intake.domain.lifecycle import Accept, Cancel, IllegalTransition, Return
@@ -60,11 +60,7 @@ class Worklist(BaseModel):
 
 
 _ANSWERS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "No API key, or a key that is unknown or revoked."},
-    403: {"description": "This key's kind may not do this."},
-    404: {"description": "No such referral for this key."},
-    409: {"description": "Not allowed where the referral stands (`current_state` says where)."},
-    422: {"description": "An unknown reason code, or an invalid body."},
+    code: ANSWERS[code] for code in (401, 403, 404, 409, 422)
 }
 
 

@@ -14,7 +14,7 @@ from intake.adapters import referral_store
 from intake.adapters.api_keys import ApiKey
 from intake.api.auth import ApiKeyDependency
 from intake.api.body import read_json
-from intake.api.problems import PROBLEM_JSON, Problem
+from intake.api.problems import ANSWERS, PROBLEM_JSON, Problem
 from intake.api.request_headers import checked_idempotency_key, correlation_id, fingerprint
 from intake.domain.referral import NotYourOrganisation, RecordedDecision
 from intake.ports import IdempotencyConflict, UnitOfWork
@@ -67,11 +67,7 @@ def _submission_body_schema() -> dict[str, Any]:
 
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "No API key, or a key that is unknown or revoked."},
-    403: {"description": "The key's organisation may not do this."},
-    413: {"description": "The body is larger than the limit."},
-    415: {"description": "The body is not declared as application/json."},
-    422: {"description": "Invalid submission: every failing field, with a plain message."},
+    code: ANSWERS[code] for code in (401, 403, 413, 415, 422)
 }
 
 

@@ -54,19 +54,13 @@ class AcceptedReferral:
 def accept_professional(
     submission: ReferralSubmission, *, organisation_code: str, correlation_id: str, today: date
 ) -> AcceptedReferral:
-    if submission.referrer.organisation_code != organisation_code:
-        raise NotYourOrganisation(
-            "referrer.organisation_code must be the organisation this API key belongs to"
-        )
-    return _accept(
+    return amendment(
         submission,
-        channel="api",
-        source=organisation_code,
+        referral_id=uuid4(),
+        tracking_reference=new_tracking_reference(),
         organisation_code=organisation_code,
         correlation_id=correlation_id,
         today=today,
-        referral_id=uuid4(),
-        tracking_reference=new_tracking_reference(),
     )
 
 
@@ -108,8 +102,9 @@ def amendment(
     correlation_id: str,
     today: date,
 ) -> AcceptedReferral:
-    """A referrer's corrected submission for a referral it made: the same checks as a new
-    one, under the referral's own id and reference."""
+    """A professional's submission under a given id and reference: a new referral (fresh
+    ones), or a corrected one for a referral it made (the referral's own), with the same
+    checks."""
     if submission.referrer.organisation_code != organisation_code:
         raise NotYourOrganisation(
             "referrer.organisation_code must be the organisation this API key belongs to"

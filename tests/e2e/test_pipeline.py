@@ -4,6 +4,7 @@ is decided, and the right people are told once."""
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -381,4 +382,37 @@ def test_a_return_and_an_amendment_are_told_once_to_the_people_they_concern(
     assert "not the right one" in str(email)
     assert [h["body"]["event"] for h in hooks] == ["referral.routed", "referral.amended"]
     assert len(mentioning(standins.records("webhook"), amended["tracking_reference"])) == 2
+    assert identifiers_in(pipeline.logs()) == []
+
+
+def test_a_woman_cancels_her_own_request_and_she_and_the_clinic_are_told_once(
+    pipeline: Pipeline, standins: Standins
+) -> None:
+    reference = pipeline.self_refer()
+    eventually(lambda: mentioning(standins.records("webhook"), reference))
+    eventually(lambda: mentioning(standins.records("notify"), reference))
+    with httpx.Client(base_url=pipeline.intake.url) as browser:
+        page = browser.get("/self-referral/cancel")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert token is not None
+        answer = browser.post(
+            "/self-referral/cancel",
+            data={
+                "csrf_token": token.group(1),
+                "tracking_reference": reference,
+                "date_of_birth": SELF_PATIENT["date_of_birth"],
+                "postcode": SELF_PATIENT["postcode"],
+            },
+        )
+        assert answer.status_code == 200
+    told = eventually(
+        lambda: len(found := mentioning(standins.records("notify"), reference)) == 2 and found
+    )
+    hooks = eventually(
+        lambda: len(found := mentioning(standins.records("webhook"), reference)) == 2 and found
+    )
+    time.sleep(2)  # anything sent twice would have arrived by now
+    assert len(mentioning(standins.records("notify"), reference)) == 2  # routed, then cancelled
+    assert "has been cancelled, as you asked" in str(told[-1])
+    assert [h["body"]["event"] for h in hooks] == ["referral.routed", "referral.cancelled"]
     assert identifiers_in(pipeline.logs()) == []

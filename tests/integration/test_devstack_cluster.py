@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import socket
 from collections import Counter
 from collections.abc import Iterator
 
@@ -17,7 +18,6 @@ from aiokafka.errors import KafkaError
 
 from devstack.config import StackSettings
 from devstack.kafka import KafkaServer
-from devstack.processes import port_open
 from devstack.topics import ensure_topics, leader_of
 from shared.kafka import build_broker
 from shared.topics import Topic
@@ -27,12 +27,25 @@ MESSAGES = 600
 
 
 def free_port_run(count: int) -> int:
-    """A base port with `count` free ports after it (node n uses base + 2n and base + 2n + 1)."""
+    """A base port with `count` free ports after it (node n uses base + 2n and base + 2n + 1).
+
+    Drawn below the kernel's ephemeral range (32768 up, by default), which outgoing
+    connections take ports from: a port found free there could be taken by a client before
+    the broker binds it (seen once in CI: "Address already in use")."""
     for _ in range(200):
-        base = random.randrange(30_000, 60_000, 2)
-        if not any(port_open("127.0.0.1", base + i, timeout=0.1) for i in range(count)):
+        base = random.randrange(20_000, 32_000 - count, 2)
+        if all(_bindable(base + i) for i in range(count)):
             return base
     raise RuntimeError("no run of free ports")
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 @pytest.fixture(scope="module")

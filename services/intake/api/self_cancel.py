@@ -1,9 +1,13 @@
 """A woman cancels her own self-referral from the self-referral pages: her reference, date
 of birth and postcode must all match. The answer is the same whether or not a referral was
-found and cancelled, so the page cannot tell anyone whether a referral exists; posts are
-checked (size, CSRF, Origin) and rate-limited per client like the form."""
+found and cancelled, and comes after the same time, so the page cannot tell anyone whether a
+referral exists; posts are checked (size, CSRF, Origin) and rate-limited per client like the
+form."""
 
 from __future__ import annotations
+
+import asyncio
+import time
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -14,6 +18,7 @@ from intake.ports import UnitOfWork
 from shared.directory import Directory
 
 FIELDS = ("tracking_reference", "date_of_birth", "postcode")
+ANSWER_AFTER_SECONDS = 0.5  # well above a cancellation's own time (a few ms)
 
 
 def self_cancel_page(pages: Pages, unit_of_work: UnitOfWork, directory: Directory) -> APIRouter:
@@ -38,6 +43,7 @@ def self_cancel_page(pages: Pages, unit_of_work: UnitOfWork, directory: Director
                 values=values,
                 error="Enter your reference, your date of birth and your postcode",
             )
+        started = time.monotonic()
         await service_layer.cancel_for_her(
             unit_of_work,
             directory,
@@ -45,6 +51,9 @@ def self_cancel_page(pages: Pages, unit_of_work: UnitOfWork, directory: Director
             date_of_birth=values["date_of_birth"],
             postcode=values["postcode"],
         )
+        # Nor how long it took: a cancellation does more work than a miss, so every answer
+        # waits until the same moment.
+        await asyncio.sleep(max(0.0, ANSWER_AFTER_SECONDS - (time.monotonic() - started)))
         return pages.notice(
             request,
             200,

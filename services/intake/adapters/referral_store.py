@@ -58,17 +58,34 @@ async def find_idempotent(
     conn: Connection, organisation_code: str, key: str, request_sha256: bytes
 ) -> UUID | None:
     """The referral an earlier identical request made, or None if the key is new."""
+    referral_id = await _earlier(
+        conn, "idempotency_keys", "referral_id", organisation_code, key, request_sha256
+    )
+    return None if referral_id is None else UUID(str(referral_id))
+
+
+# Where an Idempotency-Key's first answer is kept, and which column holds it.
+_KEYED_ANSWERS = {"idempotency_keys": "referral_id", "action_keys": "answer"}
+
+
+async def _earlier(
+    conn: Connection, table: str, column: str, organisation_code: str, key: str, sha256: bytes
+) -> Any:
+    """The first answer kept under (organisation, key), or None if the key is new; raises
+    IdempotencyConflict if the key was used for another request."""
+    if _KEYED_ANSWERS.get(table) != column:
+        raise ValueError(f"no keyed answers in {table}.{column}")
     row = await conn.fetchrow(
-        "SELECT request_sha256, referral_id FROM idempotency_keys"
+        f"SELECT request_sha256, {column} FROM {table}"  # noqa: S608 - names checked above
         " WHERE organisation_code = $1 AND idempotency_key = $2",
         organisation_code,
         key,
     )
     if row is None:
         return None
-    if bytes(row["request_sha256"]) != request_sha256:
+    if bytes(row["request_sha256"]) != sha256:
         raise IdempotencyConflict("this Idempotency-Key was used for a different request")
-    return UUID(str(row["referral_id"]))
+    return row[column]
 
 
 async def remember_idempotent(
@@ -295,17 +312,9 @@ class PostgresReferrals(PostgresTransaction):
     async def find_action(
         self, organisation_code: str, key: str, request_sha256: bytes
     ) -> dict[str, Any] | None:
-        row = await self.conn.fetchrow(
-            "SELECT request_sha256, answer FROM action_keys"
-            " WHERE organisation_code = $1 AND idempotency_key = $2",
-            organisation_code,
-            key,
+        answer: dict[str, Any] | None = await _earlier(
+            self.conn, "action_keys", "answer", organisation_code, key, request_sha256
         )
-        if row is None:
-            return None
-        if bytes(row["request_sha256"]) != request_sha256:
-            raise IdempotencyConflict("this Idempotency-Key was used for a different request")
-        answer: dict[str, Any] = row["answer"]
         return answer
 
     async def remember_action(

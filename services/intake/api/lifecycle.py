@@ -23,6 +23,7 @@ from intake.domain.lifecycle import Accept, Cancel, IllegalTransition, Return
 from intake.domain.referral import NotYourOrganisation
 from intake.ports import IdempotencyConflict, UnitOfWork
 from intake.service_layer import Actor, Done, NotFound, UnknownReason
+from intake.service_layer.lifecycle import Idempotency
 from shared.clock import today
 from shared.contracts import ReasonCode, ReferralState
 from shared.database import Database
@@ -142,12 +143,7 @@ def lifecycle_api(
     ) -> ActionResult:
         actor = referrer(key)
         reason = _reason(await read_json(request, max_body_bytes))
-        given = checked_idempotency_key(idempotency_key)
-        idempotency = (
-            (key.organisation_code, given, fingerprint("cancel", str(referral_id), reason))
-            if given
-            else None
-        )
+        idempotency = _idempotency(key, idempotency_key, "cancel", str(referral_id), reason)
         return _answer(
             await _acting(
                 service_layer.act(
@@ -180,12 +176,7 @@ def lifecycle_api(
     ) -> ActionResult:
         actor = referrer(key)
         submission = parse_submission(await read_json(request, max_body_bytes))
-        given = checked_idempotency_key(idempotency_key)
-        idempotency = (
-            (key.organisation_code, given, fingerprint("amend", str(referral_id), submission))
-            if given
-            else None
-        )
+        idempotency = _idempotency(key, idempotency_key, "amend", str(referral_id), submission)
         return _answer(
             await _acting(
                 service_layer.amend(
@@ -244,6 +235,14 @@ async def _acting(action: Any) -> Done:
             [{"field": "referrer.organisation_code", "message": str(error)}],
         ) from error
     return done
+
+
+def _idempotency(
+    key: ApiKey, idempotency_key: str | None, *request: BaseModel | str
+) -> Idempotency | None:
+    """(organisation, checked key, fingerprint of the request) when a key was given."""
+    given = checked_idempotency_key(idempotency_key)
+    return (key.organisation_code, given, fingerprint(*request)) if given else None
 
 
 def _answer(done: Done, response: Response) -> ActionResult:

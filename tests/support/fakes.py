@@ -10,7 +10,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 from uuid import UUID
 
 from intake.domain.referral import AcceptedReferral
@@ -28,10 +28,13 @@ from shared.contracts import (
     ReferralState,
 )
 
+T = TypeVar("T")
+
 
 class InMemoryTransaction:
     """A transaction over a dataclass of plain collections: entering takes a snapshot, an
-    exception puts it back."""
+    exception puts it back. The state has an `inbox` (event id to topic), as every service's
+    has."""
 
     state: Any
 
@@ -47,6 +50,23 @@ class InMemoryTransaction:
     ) -> None:
         if exc_type is not None:
             self.state.__dict__.update(self._before.__dict__)  # roll back
+
+    async def first_times(self, event_ids: Sequence[UUID], topic: str) -> set[UUID]:
+        new = {event_id for event_id in event_ids if event_id not in self.state.inbox}
+        self.state.inbox.update(dict.fromkeys(new, topic))
+        return new
+
+
+def _earlier(
+    kept: dict[tuple[str, str], tuple[bytes, T]], org: str, key: str, sha: bytes
+) -> T | None:
+    """The first answer kept under an Idempotency-Key, as the PostgreSQL adapter finds it."""
+    found = kept.get((org, key))
+    if found is None:
+        return None
+    if found[0] != sha:
+        raise IdempotencyConflict("this Idempotency-Key was used for a different request")
+    return found[1]
 
 
 @dataclass
@@ -72,11 +92,6 @@ class InMemoryDecisions(InMemoryTransaction):
     ) -> None:
         self.state = state
         self.fails = fails
-
-    async def first_times(self, event_ids: Sequence[UUID], topic: str) -> set[UUID]:
-        new = {event_id for event_id in event_ids if event_id not in self.state.inbox}
-        self.state.inbox.update(dict.fromkeys(new, topic))
-        return new
 
     async def record_many(self, pairs: Sequence[tuple[ReferralReceived, ReferralDecided]]) -> None:
         for received, decision in pairs:
@@ -189,12 +204,7 @@ class InMemoryReferrals(InMemoryTransaction):
     async def find_idempotent(
         self, organisation_code: str, key: str, request_sha256: bytes
     ) -> UUID | None:
-        found = self.state.idempotency.get((organisation_code, key))
-        if found is None:
-            return None
-        if found[0] != request_sha256:
-            raise IdempotencyConflict("this Idempotency-Key was used for a different request")
-        return found[1]
+        return _earlier(self.state.idempotency, organisation_code, key, request_sha256)
 
     async def remember_idempotent(
         self, organisation_code: str, key: str, request_sha256: bytes, referral_id: UUID
@@ -218,11 +228,6 @@ class InMemoryReferrals(InMemoryTransaction):
             datetime.now(UTC),
             None,
         )
-
-    async def first_times(self, event_ids: Sequence[UUID], topic: str) -> set[UUID]:
-        new = {event_id for event_id in event_ids if event_id not in self.state.inbox}
-        self.state.inbox.update(dict.fromkeys(new, topic))
-        return new
 
     async def forget(self, event_ids: Sequence[UUID]) -> None:
         for event_id in event_ids:
@@ -259,12 +264,7 @@ class InMemoryReferrals(InMemoryTransaction):
     async def find_action(
         self, organisation_code: str, key: str, request_sha256: bytes
     ) -> dict[str, Any] | None:
-        found = self.state.actions.get((organisation_code, key))
-        if found is None:
-            return None
-        if found[0] != request_sha256:
-            raise IdempotencyConflict("this Idempotency-Key was used for a different request")
-        return found[1]
+        return _earlier(self.state.actions, organisation_code, key, request_sha256)
 
     async def remember_action(
         self,

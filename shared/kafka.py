@@ -19,6 +19,7 @@ from pydantic import TypeAdapter, ValidationError
 from shared.contracts import DeadLetter, Event
 from shared.logging import correlation, get_logger
 from shared.metrics import DEAD_LETTERS, REGISTRY
+from shared.poison import isolate, why
 from shared.sealed import seal
 from shared.submission import describe
 
@@ -114,6 +115,7 @@ def batch_records(message: Any) -> tuple[Any, ...]:
 
 
 E = TypeVar("E")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -215,6 +217,28 @@ class DeadLetters:
 
     def __init__(self, publisher: Any, *, seal_to: str | None, source: str) -> None:
         self.publisher, self.seal_to, self.source = publisher, seal_to, source
+
+    async def process(
+        self,
+        batch: ReadBatch[E],
+        work: Callable[[list[E]], Awaitable[Sequence[R]]],
+        events: Sequence[tuple[E, Any]] | None = None,
+    ) -> list[R]:
+        """A read batch handled as every consumer handles one: what could not be read is
+        dead-lettered (sealed, as it may hold details in clear); `events` (the batch's, unless
+        given, for instance without repeats) go to `work` together, and one that fails alone
+        for a reason a retry cannot fix is dead-lettered as it was. Transient faults propagate:
+        the batch comes again."""
+        for record, reason in batch.unreadable:
+            await self.send(record, reason, readable=False)
+
+        async def together(items: Sequence[tuple[E, Any]]) -> Sequence[R]:
+            return await work([event for event, _record in items])
+
+        async def alone(item: tuple[E, Any], error: BaseException) -> None:
+            await self.send(item[1], why(error), readable=True)
+
+        return await isolate(list(batch.events if events is None else events), together, alone)
 
     async def send(self, record: Any, reason: str, *, readable: bool) -> None:
         await dead_letter(

@@ -4,8 +4,6 @@ A decision that cannot be read or kept goes to `referrals.status.dlq` with the r
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
 from uuid import UUID
 
 from faststream.kafka import KafkaMessage, KafkaRouter
@@ -17,7 +15,7 @@ from shared import topics
 from shared.contracts import DeadLetter, ReferralDecided
 from shared.kafka import SUBSCRIBER_DEFAULTS, DeadLetters, ReadBatch, read_batch, typed_batch
 from shared.logging import get_logger
-from shared.poison import Backoff, isolate, why
+from shared.poison import Backoff
 from shared.sealed import public_key_of
 
 log = get_logger(__name__)
@@ -52,17 +50,12 @@ def decisions_router(settings: IntakeSettings, unit_of_work: UnitOfWork) -> Kafk
             await handle(read_batch(message))
 
     async def handle(read: ReadBatch[ReferralDecided]) -> None:
-        for record, reason in read.unreadable:
-            await dead_letters.send(record, reason, readable=False)
         unique = list({d.event_id: (d, record) for d, record in read.events}.values())
 
-        async def keep(batch: Sequence[tuple[ReferralDecided, Any]]) -> list[UUID]:
-            return list(await service_layer.record_decisions(unit_of_work, [d for d, _ in batch]))
+        async def keep(decisions: list[ReferralDecided]) -> list[UUID]:
+            return list(await service_layer.record_decisions(unit_of_work, decisions))
 
-        async def poison(item: tuple[ReferralDecided, Any], error: BaseException) -> None:
-            await dead_letters.send(item[1], why(error), readable=True)
-
-        changed = set(await isolate(unique, keep, poison))
+        changed = set(await dead_letters.process(read, keep, unique))
         for decision, _record in unique:
             log.info(
                 "decision recorded"

@@ -3,9 +3,6 @@ a cancellation takes it out. Whatever cannot be read or kept is dead-lettered.""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
 from faststream.kafka import KafkaMessage, KafkaRouter
 
 from router import service_layer
@@ -14,7 +11,7 @@ from router.settings import RouterSettings
 from shared import topics
 from shared.contracts import DeadLetter, LifecycleEvent
 from shared.kafka import SUBSCRIBER_DEFAULTS, DeadLetters, ReadBatch, read_batch, typed_batch
-from shared.poison import Backoff, isolate, why
+from shared.poison import Backoff
 
 BATCH_SIZE = 500
 
@@ -48,18 +45,10 @@ def lifecycle_router(settings: RouterSettings, unit_of_work: UnitOfWork) -> Kafk
             await handle(read_batch(message))
 
     async def handle(batch: ReadBatch[LifecycleEvent]) -> None:
-        for record, reason in batch.unreadable:
-            await dead_letters.send(record, reason, readable=False)
-
-        async def follow(items: Sequence[tuple[LifecycleEvent, Any]]) -> list[object]:
-            await service_layer.follow_lifecycle(
-                unit_of_work, [e for e, _ in items], topic=source_topic
-            )
+        async def follow(events: list[LifecycleEvent]) -> list[object]:
+            await service_layer.follow_lifecycle(unit_of_work, events, topic=source_topic)
             return []
 
-        async def poison(item: tuple[LifecycleEvent, Any], error: BaseException) -> None:
-            await dead_letters.send(item[1], why(error), readable=True)
-
-        await isolate(batch.events, follow, poison)
+        await dead_letters.process(batch, follow)
 
     return router

@@ -6,9 +6,6 @@ bytes sealed when it was not a well-formed event), and the partition moves on.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
 from faststream.kafka import KafkaMessage, KafkaRouter
 
 from router import service_layer
@@ -33,7 +30,7 @@ from shared.kafka import (
     typed_batch,
 )
 from shared.logging import get_logger
-from shared.poison import Backoff, isolate, why
+from shared.poison import Backoff
 
 log = get_logger(__name__)
 # Up to this many events share one transaction and one offset commit.
@@ -73,22 +70,12 @@ def received_router(
             await handle(read_batch(message))
 
     async def handle(batch: ReadBatch[ReferralReceived]) -> None:
-        for record, reason in batch.unreadable:
-            await dead_letters.send(record, reason, readable=False)
-
-        async def decide(items: Sequence[tuple[ReferralReceived, Any]]) -> list[object]:
+        async def decide(events: list[ReferralReceived]) -> list[object]:
             await service_layer.decide_batch(
-                unit_of_work,
-                [received for received, _ in items],
-                directory,
-                as_of=today(),
-                topic=source_topic,
+                unit_of_work, events, directory, as_of=today(), topic=source_topic
             )
             return []
 
-        async def poison(item: tuple[ReferralReceived, Any], error: BaseException) -> None:
-            await dead_letters.send(item[1], why(error), readable=True)
-
-        await isolate(batch.events, decide, poison)
+        await dead_letters.process(batch, decide)
 
     return router

@@ -120,6 +120,16 @@ def asyncapi(
     typer.echo(f"devstack: AsyncAPI {'up to date' if check else 'written'} in {DOCS}")
 
 
+@cli.command("bars-examples")
+def bars_examples() -> None:
+    """Write one BaRS referral message per service into docs/bars/examples/, dated today."""
+    from devstack.bars_examples import write_examples
+    from shared.clock import today
+
+    for path in write_examples(today()):
+        typer.echo(f"devstack: wrote {path}")
+
+
 def main() -> None:
     cli()
 

@@ -10,11 +10,14 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from intake import __doc__ as DESCRIPTION
+from intake.adapters.bars.mapping import load_mapping
 from intake.adapters.referral_store import PostgresReferrals
 from intake.api.auth import api_key_dependency
 from intake.api.clinic_pages import clinic_pages
+from intake.api.fhir import fhir_api
 from intake.api.html_pages import Pages
 from intake.api.lifecycle import lifecycle_api
+from intake.api.operation_outcomes import FHIR_BASE, problem_as_outcome
 from intake.api.problems import Problem, problem_response
 from intake.api.referrals import referrals_api
 from intake.api.security_headers import SecurityHeaders
@@ -46,6 +49,7 @@ def create_service(settings: IntakeSettings | None = None) -> Service:
     rate_limits = RateLimits(database, derive_secret(private_key, "rate-limit-keys"))
 
     directory = load_directory(settings.directory)
+    mapping = load_mapping(settings.bars_mapping)
     api_key = api_key_dependency(database, rate_limits, parse_limit(settings.failed_key_limit))
 
     def unit_of_work() -> PostgresReferrals:
@@ -62,6 +66,7 @@ def create_service(settings: IntakeSettings | None = None) -> Service:
         http_routers=[
             referrals_api(database, unit_of_work, api_key, settings.max_body_bytes),
             lifecycle_api(database, unit_of_work, directory, api_key, settings.max_body_bytes),
+            fhir_api(unit_of_work, directory, mapping, api_key, settings.max_body_bytes),
         ],
         relay_outbox=settings.relay_enabled,
         description=DESCRIPTION or "",
@@ -109,17 +114,22 @@ def create_service(settings: IntakeSettings | None = None) -> Service:
         return {"algorithm": "libsodium-sealed-box-x25519", "public_key": public_key}
 
     @app.exception_handler(Problem)
-    async def on_problem(_request: Request, problem: Problem) -> JSONResponse:
+    async def on_problem(request: Request, problem: Problem) -> JSONResponse:
+        if request.url.path.startswith(FHIR_BASE):
+            return problem_as_outcome(problem)
         return problem_response(problem)
 
     @app.exception_handler(RequestValidationError)
-    async def on_invalid(_request: Request, error: RequestValidationError) -> JSONResponse:
+    async def on_invalid(request: Request, error: RequestValidationError) -> JSONResponse:
         # FastAPI's own answer quotes the input back; ours names the fields only.
         errors = [
             {"field": ".".join(str(p) for p in e["loc"]), "message": str(e["msg"])}
             for e in error.errors()
         ]
-        return problem_response(Problem(422, "The request is not valid.", errors))
+        problem = Problem(422, "The request is not valid.", errors)
+        if request.url.path.startswith(FHIR_BASE):
+            return problem_as_outcome(problem)
+        return problem_response(problem)
 
     app.add_exception_handler(Exception, on_unexpected)
     app.add_middleware(SecurityHeaders)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pydantic import Field, SecretStr
 
+from intake.adapters.bars.mapping import DEFAULT_MAPPING
 from shared.directory import DEFAULT_DIRECTORY
 from shared.settings import ServiceSettings
 
@@ -28,6 +29,11 @@ class IntakeSettings(IntakeDatabaseSettings):
         default=DEFAULT_DIRECTORY,
         validation_alias="INTAKE_DIRECTORY",
         description="The service directory (YAML): its return and cancel reasons.",
+    )
+    bars_mapping: Path = Field(
+        default=DEFAULT_MAPPING,
+        validation_alias="INTAKE_BARS_MAPPING",
+        description="How BaRS (FHIR) messages map to referral submissions (YAML).",
     )
     max_body_bytes: int = Field(
         default=64 * 1024,

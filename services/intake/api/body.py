@@ -35,10 +35,11 @@ def require_media_type(request: Request, *wanted: str) -> None:
         raise Problem(415, f"Send the body as {' or '.join(wanted)}.")
 
 
-async def read_json(request: Request, limit: int) -> Any:
-    """The body as JSON, declared as such. A key given twice is refused rather than letting
-    the last one silently win (two systems could read the same body differently)."""
-    require_media_type(request, "application/json")
+async def read_json(request: Request, limit: int, *media_types: str) -> Any:
+    """The body as JSON, declared as such (`application/json` unless `media_types` says).
+    A key given twice is refused rather than letting the last one silently win (two systems
+    could read the same body differently)."""
+    require_media_type(request, *(media_types or ("application/json",)))
     body = await read_limited(request, limit)
     try:
         return json.loads(body, object_pairs_hook=_no_repeated_keys, parse_constant=_no_constant)

@@ -1,0 +1,197 @@
+"""A BaRS message read and checked: valid FHIR R4 (by `fhir.resources`), a `message` Bundle
+whose first entry is a MessageHeader of an event we take, with a ServiceRequest as its focus
+and every `urn:uuid:` reference resolving inside the bundle.
+
+Values are then read from the JSON itself, beside the parsed model, so that each one's exact
+place (`Bundle.entry[3].resource.identifier[0].value`) can be named when it is refused."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from fhir.resources.R4B.bundle import Bundle
+from pydantic import ValidationError
+
+from intake.adapters.bars.refusals import Issue, Refused, bad, unprocessable
+
+EVENT_SYSTEMS = (
+    "https://fhir.nhs.uk/CodeSystem/message-events-bars",
+    "https://fhir.nhs.uk/CodeSystem/message-event-servicerequest",  # BaRS 1.0's spelling
+)
+REFERRAL_EVENT = "servicerequest-request"
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One entry's resource, with where it sits in the bundle."""
+
+    index: int
+    full_url: str | None
+    data: dict[str, Any]
+
+    @property
+    def type(self) -> str:
+        return str(self.data.get("resourceType"))
+
+    @property
+    def path(self) -> str:
+        return f"Bundle.entry[{self.index}].resource"
+
+    def at(self, *parts: str | int) -> str:
+        """The FHIRPath of an element of this resource."""
+        path = self.path
+        for part in parts:
+            path += f"[{part}]" if isinstance(part, int) else f".{part}"
+        return path
+
+
+@dataclass(frozen=True)
+class Message:
+    bundle: dict[str, Any]
+    header: Resource
+    focus: Resource  # the ServiceRequest
+    resources: tuple[Resource, ...]
+
+    @property
+    def message_id(self) -> str:
+        """The MessageHeader's id; BaRS's own examples may give only its `urn:uuid:` fullUrl."""
+        header_id = self.header.data.get("id")
+        if header_id:
+            return str(header_id)
+        return str(self.header.full_url).removeprefix("urn:uuid:")
+
+    @property
+    def reason(self) -> str | None:
+        codings = (self.header.data.get("reason") or {}).get("coding") or []
+        return next((c.get("code") for c in codings if c.get("code")), None)
+
+    def fingerprint(self) -> bytes:
+        """The same message however its JSON was spaced or ordered."""
+        return hashlib.sha256(json.dumps(self.bundle, sort_keys=True).encode()).digest()
+
+    def resolve(self, reference: Any) -> Resource | None:
+        """The resource a Reference points to inside the bundle (by fullUrl, or by
+        `Type/id` for a resource that has an id), or None."""
+        target = reference.get("reference") if isinstance(reference, dict) else None
+        if not target:
+            return None
+        for resource in self.resources:
+            if resource.full_url == target:
+                return resource
+            if target == f"{resource.type}/{resource.data.get('id')}":
+                return resource
+        return None
+
+    def of_type(self, resource_type: str) -> Iterator[Resource]:
+        return (r for r in self.resources if r.type == resource_type)
+
+
+def read_message(data: Any) -> Message:
+    """Parse and check a BaRS referral message; raises Refused naming every failing element."""
+    if not isinstance(data, dict) or data.get("resourceType") != "Bundle":
+        raise Refused([bad("Bundle", "The body must be a FHIR Bundle.", "structure")])
+    try:
+        Bundle.model_validate(data)
+    except ValidationError as error:
+        raise Refused(
+            [
+                bad(_expression(("Bundle", *e["loc"])), str(e["msg"]), "structure")
+                for e in error.errors(include_input=False, include_url=False)
+            ]
+        ) from error
+    if data.get("type") != "message":
+        raise Refused([bad("Bundle.type", "A BaRS message is a Bundle of type 'message'.")])
+    resources = tuple(
+        Resource(i, entry.get("fullUrl"), entry["resource"])
+        for i, entry in enumerate(data.get("entry") or [])
+        if isinstance(entry.get("resource"), dict)
+    )
+    if not resources or resources[0].index != 0 or resources[0].type != "MessageHeader":
+        raise Refused(
+            [bad("Bundle.entry[0].resource", "The first entry must be the MessageHeader.")]
+        )
+    header = resources[0]
+    message = Message(data, header, header, resources)
+    issues = [*_event_issues(header), *_unresolved(message)]
+    focus = _focus(message, issues)
+    if issues or focus is None:
+        raise Refused(issues)
+    return Message(data, header, focus, resources)
+
+
+def _event_issues(header: Resource) -> list[Issue]:
+    event = header.data.get("eventCoding") or {}
+    if event.get("system") not in EVENT_SYSTEMS:
+        return [
+            bad(
+                header.at("eventCoding", "system"),
+                f"The event must be coded in {EVENT_SYSTEMS[0]}.",
+                "value",
+            )
+        ]
+    if event.get("code") != REFERRAL_EVENT:
+        return [
+            unprocessable(
+                header.at("eventCoding", "code"),
+                f"This service takes the {REFERRAL_EVENT} event only.",
+            )
+        ]
+    return []
+
+
+def _focus(message: Message, issues: list[Issue]) -> Resource | None:
+    focus = message.header.data.get("focus") or []
+    if len(focus) != 1:
+        issues.append(
+            bad(message.header.at("focus"), "The message must have exactly one focus.", "required")
+        )
+        return None
+    resource = message.resolve(focus[0])
+    if resource is None or resource.type != "ServiceRequest":
+        issues.append(
+            bad(
+                message.header.at("focus", 0),
+                "The focus must be a ServiceRequest in the bundle.",
+            )
+        )
+        return None
+    return resource
+
+
+def _unresolved(message: Message) -> Iterator[Issue]:
+    """Every `urn:uuid:` reference must point inside the bundle (other references may point
+    to a server, as BaRS's own example does for an episode of care)."""
+    for resource in message.resources:
+        for parts, target in _references(resource.data, ()):
+            if target.startswith("urn:uuid:") and message.resolve({"reference": target}) is None:
+                yield bad(
+                    resource.at(*parts, "reference"),
+                    "This reference does not resolve to an entry of the bundle.",
+                )
+
+
+Parts = tuple[str | int, ...]
+
+
+def _references(node: Any, parts: Parts) -> Iterator[tuple[Parts, str]]:
+    if isinstance(node, dict):
+        reference = node.get("reference")
+        if isinstance(reference, str):
+            yield parts, reference
+        for key, value in node.items():
+            if isinstance(value, dict | list):
+                yield from _references(value, (*parts, key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _references(value, (*parts, i))
+
+
+def _expression(loc: tuple[Any, ...]) -> str:
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else ("." if path else "") + str(part)
+    return path

@@ -1,0 +1,334 @@
+"""BaRS resources we write: a referral message built from a submission v1 (the inverse of
+`inbound`, for senders' tests and the sample messages), the synchronous acknowledgement, and
+a referral shown as a ServiceRequest."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid5
+
+from intake.adapters.bars.mapping import BarsMapping
+from intake.adapters.bars.message import EVENT_SYSTEMS, REFERRAL_EVENT
+from shared.contracts import ReferralState
+from shared.submission import ReferralSubmission
+
+_SNOMED = "http://snomed.info/sct"
+_FHIR_GENDER = {"female": "female", "male": "male", "intersex": "other", "not-known": "unknown"}
+# Where a referral stands, as ServiceRequest.status: finished ones are revoked (nothing more
+# will be done under them); the state itself is in the `referral-state` extension.
+_STATUS = {
+    ReferralState.RECEIVED: "active",
+    ReferralState.ROUTED: "active",
+    ReferralState.NEEDS_TRIAGE: "active",
+    ReferralState.ACCEPTED: "active",
+    ReferralState.REJECTED: "revoked",
+    ReferralState.RETURNED: "revoked",
+    ReferralState.CANCELLED: "revoked",
+}
+
+
+def _urn(namespace: UUID, name: str) -> str:
+    return f"urn:uuid:{uuid5(namespace, name)}"
+
+
+def _coding(system: str, code: str) -> dict[str, Any]:
+    return {"coding": [{"system": system, "code": code}]}
+
+
+def referral_message(
+    submission: ReferralSubmission,
+    mapping: BarsMapping,
+    *,
+    message_id: UUID,
+    sent_at: datetime,
+    reason: str = "new",
+    status: str = "active",
+    service_request_id: UUID | None = None,
+    identifiers: list[dict[str, str]] | None = None,
+) -> dict[str, Any]:
+    """A BaRS `servicerequest-request` message carrying the submission (`reason` "update" and
+    `status` "revoked" make the cancelling update BaRS describes)."""
+    ns = message_id
+    request_id = service_request_id or uuid5(ns, "service-request")
+    urls = {
+        name: _urn(ns, name)
+        for name in ("header", "service", "patient", "role", "practitioner", "organisation")
+    }
+    request_url = f"urn:uuid:{request_id}"
+    referrer, clinical = submission.referrer, submission.clinical
+    observations = list(_observations(submission, mapping, urls["patient"], ns))
+    conditions = [
+        {
+            "fullUrl": _urn(ns, f"condition-{code}"),
+            "resource": {
+                "resourceType": "Condition",
+                "code": _condition_code(code, mapping),
+                "subject": {"reference": urls["patient"]},
+            },
+        }
+        for code in clinical.conditions
+    ]
+    ods = mapping.ods_organisation_systems[0]
+    entries: list[dict[str, Any]] = [
+        {
+            "fullUrl": urls["header"],
+            "resource": {
+                "resourceType": "MessageHeader",
+                "id": str(message_id),
+                "eventCoding": {"system": EVENT_SYSTEMS[0], "code": REFERRAL_EVENT},
+                "destination": [{"endpoint": f"{mapping.own.service}|{submission.service}"}],
+                "sender": {"reference": urls["organisation"]},
+                "source": {"name": "Referring system", "endpoint": "urn:referring-system"},
+                "reason": _coding("https://fhir.nhs.uk/CodeSystem/message-reason-bars", reason),
+                "focus": [{"reference": request_url}],
+            },
+        },
+        {
+            "fullUrl": request_url,
+            "resource": {
+                "resourceType": "ServiceRequest",
+                "id": str(request_id),
+                **({"identifier": identifiers} if identifiers else {}),
+                "status": status,
+                "intent": "order",
+                "subject": {"reference": urls["patient"]},
+                "authoredOn": sent_at.isoformat(),
+                "requester": {"reference": urls["role"]},
+                "performer": [{"reference": urls["service"]}],
+                "supportingInfo": [
+                    {"reference": e["fullUrl"]} for e in [*observations, *conditions]
+                ],
+                "note": [{"text": clinical.reason}],
+            },
+        },
+        {
+            "fullUrl": urls["service"],
+            "resource": {
+                "resourceType": "HealthcareService",
+                "identifier": [{"system": mapping.own.service, "value": submission.service}],
+                "active": True,
+            },
+        },
+        {"fullUrl": urls["patient"], "resource": _patient(submission, mapping)},
+        {
+            "fullUrl": urls["role"],
+            "resource": {
+                "resourceType": "PractitionerRole",
+                "practitioner": {"reference": urls["practitioner"]},
+                "organization": {"reference": urls["organisation"]},
+                "code": [_role_code(referrer.role.value, mapping)],
+            },
+        },
+        {
+            "fullUrl": urls["practitioner"],
+            "resource": {
+                "resourceType": "Practitioner",
+                **({"name": [{"text": referrer.name}]} if referrer.name else {}),
+                **(
+                    {"telecom": [{"system": "email", "value": referrer.contact_email}]}
+                    if referrer.contact_email
+                    else {}
+                ),
+            },
+        },
+        {
+            "fullUrl": urls["organisation"],
+            "resource": {
+                "resourceType": "Organization",
+                "identifier": [{"system": ods, "value": referrer.organisation_code}],
+            },
+        },
+        *observations,
+        *conditions,
+    ]
+    return {
+        "resourceType": "Bundle",
+        "id": str(uuid5(ns, "bundle")),
+        "meta": {"profile": ["https://fhir.nhs.uk/StructureDefinition/BARSBundleMessage"]},
+        "type": "message",
+        "timestamp": sent_at.isoformat(),
+        "entry": entries,
+    }
+
+
+def _patient(submission: ReferralSubmission, mapping: BarsMapping) -> dict[str, Any]:
+    patient = submission.patient
+    telecom = [
+        *(
+            [{"system": "phone", "use": "mobile", "value": patient.mobile}]
+            if patient.mobile
+            else []
+        ),
+        *([{"system": "email", "value": patient.email}] if patient.email else []),
+    ]
+    address: dict[str, Any] = {"use": "home", "postalCode": patient.postcode}
+    if patient.address is not None:
+        address["line"] = list(patient.address.lines)
+    return {
+        "resourceType": "Patient",
+        "extension": [{"url": mapping.own.sex_at_birth, "valueCode": patient.sex_at_birth}],
+        "identifier": (
+            [{"system": mapping.nhs_number_system, "value": patient.nhs_number}]
+            if patient.nhs_number
+            else []
+        ),
+        "name": [{"use": "official", "family": patient.family_name, "given": [patient.given_name]}],
+        "gender": _FHIR_GENDER[patient.sex_at_birth],
+        "birthDate": patient.date_of_birth.isoformat(),
+        "address": [address],
+        **({"telecom": telecom} if telecom else {}),
+    }
+
+
+def _role_code(role: str, mapping: BarsMapping) -> dict[str, Any]:
+    standard = next((r for r in mapping.referrer_roles if r.role.value == role), None)
+    if standard is not None:
+        return _coding(standard.system, standard.code)
+    return _coding(mapping.own.referrer_role, role)
+
+
+def _condition_code(condition: str, mapping: BarsMapping) -> dict[str, Any]:
+    standard = next((c for c in mapping.conditions if c.condition == condition), None)
+    if standard is not None:
+        return _coding(standard.system, standard.code)
+    return _coding(mapping.own.condition, condition)
+
+
+def _observations(
+    submission: ReferralSubmission, mapping: BarsMapping, patient_url: str, ns: UUID
+) -> list[dict[str, Any]]:
+    clinical = submission.clinical
+    status = clinical.pregnancy_status.value
+    listed = next((v for v in mapping.pregnancy_status.values if v.status.value == status), None)
+    status_code = mapping.pregnancy_status.codes[0]
+    values: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
+        (
+            "pregnancy-status",
+            _coding(status_code.system, status_code.code),
+            {
+                "valueCodeableConcept": _coding(listed.system, listed.code)
+                if listed
+                else _coding(mapping.own.pregnancy_status, status)
+            },
+        )
+    ]
+    dated = (
+        ("expected-delivery-date", clinical.expected_delivery_date, mapping.expected_delivery_date),
+        ("delivery-date", clinical.delivery_date, mapping.delivery_date),
+    )
+    for name, when, codes in dated:
+        if when is not None:
+            values.append(
+                (name, _coding(codes[0].system, codes[0].code), {"valueDateTime": when.isoformat()})
+            )
+    if clinical.completed_talking_therapies is not None:
+        values.append(
+            (
+                "completed-talking-therapies",
+                _coding(mapping.own.observation, "completed-talking-therapies"),
+                {"valueBoolean": clinical.completed_talking_therapies},
+            )
+        )
+    if clinical.prior_approval_reference is not None:
+        values.append(
+            (
+                "prior-approval-reference",
+                _coding(mapping.own.observation, "prior-approval-reference"),
+                {"valueString": clinical.prior_approval_reference},
+            )
+        )
+    return [
+        {
+            "fullUrl": _urn(ns, name),
+            "resource": {
+                "resourceType": "Observation",
+                "status": "final",
+                "code": code,
+                "subject": {"reference": patient_url},
+                **value,
+            },
+        }
+        for name, code, value in values
+    ]
+
+
+def service_request(
+    mapping: BarsMapping,
+    *,
+    referral_id: UUID,
+    tracking_reference: str,
+    state: ReferralState,
+    nhs_number: str | None,
+    authored_on: datetime,
+    service: str,
+    destination: str | None = None,
+    reasons: list[str] | None = None,
+) -> dict[str, Any]:
+    """A referral as a ServiceRequest: `status` as FHIR defines it, where it stands in the
+    `referral-state` extension, the clinic it went to as `performer`, and the decision's
+    reasons as notes."""
+    subject: dict[str, Any] = (
+        {"identifier": {"system": mapping.nhs_number_system, "value": nhs_number}}
+        if nhs_number
+        else {"display": "The patient of this referral"}
+    )
+    resource: dict[str, Any] = {
+        "resourceType": "ServiceRequest",
+        "id": str(referral_id),
+        "extension": [
+            {
+                "url": mapping.own.referral_state,
+                "valueCode": state.value,
+            }
+        ],
+        "identifier": [
+            {"system": mapping.own.referral_id, "value": str(referral_id)},
+            {"system": mapping.own.tracking_reference, "value": tracking_reference},
+        ],
+        "status": _STATUS[state],
+        "intent": "order",
+        "code": _coding(mapping.own.service, service),
+        "subject": subject,
+        "authoredOn": authored_on.isoformat(),
+    }
+    if destination:
+        resource["performer"] = [{"identifier": {"system": mapping.own.site, "value": destination}}]
+    if reasons:
+        resource["note"] = [{"text": r} for r in reasons]
+    return resource
+
+
+def acknowledgement(
+    mapping: BarsMapping,
+    *,
+    request_message_id: str,
+    request: dict[str, Any],
+    at: datetime,
+) -> dict[str, Any]:
+    """The synchronous answer to an accepted message: a response MessageHeader (`ok`, naming
+    the message) whose focus is the referral as we now hold it. Its ids derive from the
+    request's, so that a repeat of the message gets the very same answer."""
+    ns = uuid5(UUID(request["id"]), request_message_id)
+    request_url = f"urn:uuid:{request['id']}"
+    return {
+        "resourceType": "Bundle",
+        "id": str(uuid5(ns, "bundle")),
+        "meta": {"profile": ["https://fhir.nhs.uk/StructureDefinition/BARSBundleMessage"]},
+        "type": "message",
+        "timestamp": at.isoformat(),
+        "entry": [
+            {
+                "fullUrl": _urn(ns, "header"),
+                "resource": {
+                    "resourceType": "MessageHeader",
+                    "id": str(uuid5(ns, "header")),
+                    "eventCoding": {"system": EVENT_SYSTEMS[0], "code": "servicerequest-response"},
+                    "source": {"endpoint": mapping.own.service},
+                    "response": {"identifier": request_message_id, "code": "ok"},
+                    "focus": [{"reference": request_url}],
+                },
+            },
+            {"fullUrl": request_url, "resource": request},
+        ],
+    }

@@ -1,0 +1,320 @@
+"""`/FHIR/R4`: the Booking and Referral Standard's door into intake. A referral message is
+mapped to a submission v1 and then taken exactly as the JSON API takes one (same validation,
+storage, outbox and routing); a revoking update cancels through the referral lifecycle."""
+
+# No `from __future__ import annotations`: FastAPI must evaluate the route signatures.
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Header, Request
+from fastapi.responses import JSONResponse
+
+from intake import service_layer
+from intake.adapters.api_keys import ApiKey
+from intake.adapters.bars.inbound import to_submission
+from intake.adapters.bars.mapping import BarsMapping
+from intake.adapters.bars.message import Message, read_message
+from intake.adapters.bars.outbound import acknowledgement, service_request
+from intake.adapters.bars.refusals import Issue, Refused, bad, unprocessable
+from intake.api.auth import ApiKeyDependency
+from intake.api.body import read_json
+from intake.api.operation_outcomes import FHIR_BASE, FHIR_JSON, refused_response
+from intake.api.problems import Problem
+from intake.api.request_headers import correlation_id
+from intake.domain.lifecycle import Cancel, IllegalTransition
+from intake.domain.referral import NotYourOrganisation
+from intake.ports import IdempotencyConflict, UnitOfWork
+from intake.service_layer import Actor, NotFound
+from shared.clock import today
+from shared.contracts import ReferralState
+from shared.directory import Directory
+from shared.logging import correlation as bound_correlation
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+CONFORMANCE = Path(__file__).resolve().parents[1] / "fhir"  # CapabilityStatement, definitions
+
+
+def _conformance(name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((CONFORMANCE / name).read_text())
+    return loaded
+
+
+def fhir_api(
+    unit_of_work: UnitOfWork,
+    directory: Directory,
+    mapping: BarsMapping,
+    api_key: ApiKeyDependency,
+    max_body_bytes: int,
+) -> APIRouter:
+    router = APIRouter(prefix=FHIR_BASE, tags=["FHIR (BaRS)"])
+    capability = _conformance("CapabilityStatement.json")
+    definition = _conformance("MessageDefinition.json")
+
+    @router.post(
+        "/$process-message",
+        summary="Take a BaRS message: a referral (servicerequest-request, reason new) or its "
+        "cancellation (an update whose ServiceRequest is revoked).",
+        response_class=JSONResponse,
+    )
+    async def process_message(
+        request: Request,
+        key: Annotated[ApiKey, Depends(api_key)],
+        x_request_id: Annotated[str | None, Header()] = None,
+        x_correlation_id: Annotated[str | None, Header()] = None,
+        nhsd_target_identifier: Annotated[str | None, Header()] = None,
+    ) -> JSONResponse:
+        if key.scope != "referrer":
+            raise Problem(403, "This key may not send referrals.")
+        correlation = correlation_id(x_correlation_id)
+        headers = _echo(x_request_id, x_correlation_id)
+        with bound_correlation(correlation):
+            try:
+                message = read_message(await _read_body(request, max_body_bytes))
+                if _revokes(message):
+                    answer = await _revoke(message, key)
+                else:
+                    answer = await _refer(message, key, correlation)
+            except Refused as refused:
+                log.info(
+                    "BaRS message refused",
+                    status=refused.status,
+                    expressions=[i.expression for i in refused.issues],
+                )
+                return refused_response(refused, headers)
+        return JSONResponse(answer, media_type=FHIR_JSON, headers=headers)
+
+    async def _refer(message: Message, key: ApiKey, correlation: str) -> dict[str, Any]:
+        status = message.focus.data.get("status")
+        if status != "active":
+            raise Refused(
+                [
+                    bad(
+                        message.focus.at("status"),
+                        "A new referral's ServiceRequest is active.",
+                        "value",
+                    )
+                ]
+            )
+        mapped = to_submission(message, mapping, today=today())
+        try:
+            submitted = await service_layer.submit_professional(
+                unit_of_work,
+                mapped.submission,
+                api_key=key,
+                idempotency=(f"bars:{message.message_id}", message.fingerprint()),
+                correlation_id=correlation,
+                today=today(),
+            )
+        except NotYourOrganisation as error:
+            raise Refused(
+                [
+                    Issue(
+                        403,
+                        "forbidden",
+                        str(error),
+                        mapped.origin("referrer.organisation_code"),
+                    )
+                ]
+            ) from error
+        except IdempotencyConflict as error:
+            raise _already_processed(message) from error
+        log.info(
+            "BaRS referral taken",
+            referral_id=str(submitted.referral_id),
+            message_id=message.message_id,
+            replayed=submitted.replayed,
+        )
+        return await _acknowledge(message, submitted.referral_id, ReferralState.RECEIVED)
+
+    async def _revoke(message: Message, key: ApiKey) -> dict[str, Any]:
+        if message.focus.data.get("status") != "revoked":
+            raise Refused(
+                [
+                    unprocessable(
+                        message.focus.at("status"),
+                        "An update is taken only to cancel: its ServiceRequest is revoked.",
+                    )
+                ]
+            )
+        referral_id = _our_referral_id(message)
+        org = key.organisation_code
+        try:
+            done = await service_layer.act(
+                unit_of_work,
+                referral_id,
+                Cancel(by="referrer"),
+                Actor("referrer", org),
+                directory,
+                reason_code=mapping.revoke_reason,
+                idempotency=(org, f"bars:{message.message_id}", message.fingerprint()),
+            )
+        except NotFound as error:
+            raise Refused(
+                [
+                    Issue(
+                        404,
+                        "not-found",
+                        "No referral with this id is yours.",
+                        message.focus.at("identifier"),
+                    )
+                ]
+            ) from error
+        except IllegalTransition as error:
+            raise Refused(
+                [
+                    Issue(
+                        409,
+                        "conflict",
+                        f"The referral is no longer active: it is {error.current.value}.",
+                        message.focus.at("status"),
+                    )
+                ]
+            ) from error
+        except IdempotencyConflict as error:
+            raise _already_processed(message) from error
+        log.info("BaRS revoke taken", referral_id=str(referral_id), replayed=done.replayed)
+        return await _acknowledge(message, referral_id, done.status)
+
+    def _our_referral_id(message: Message) -> UUID:
+        focus = message.focus
+        candidates = [
+            identifier.get("value")
+            for identifier in focus.data.get("identifier") or []
+            if identifier.get("system") == mapping.own.referral_id
+        ] + [focus.data.get("id")]
+        for candidate in candidates:
+            try:
+                return UUID(str(candidate))
+            except ValueError:
+                continue
+        raise Refused(
+            [
+                bad(
+                    focus.at("identifier"),
+                    f"Name the referral by its identifier in {mapping.own.referral_id}, as our "
+                    "acknowledgement gave it.",
+                    "required",
+                )
+            ]
+        )
+
+    async def _acknowledge(
+        message: Message, referral_id: UUID, state: ReferralState
+    ) -> dict[str, Any]:
+        view = await _service_request(referral_id, state=state)
+        assert view is not None
+        resource, received_at = view
+        return acknowledgement(
+            mapping, request_message_id=message.message_id, request=resource, at=received_at
+        )
+
+    async def _service_request(
+        referral_id: UUID,
+        *,
+        organisation_code: str | None = None,
+        state: ReferralState | None = None,
+    ) -> tuple[dict[str, Any], datetime] | None:
+        async with unit_of_work() as referrals:
+            standing = (await referrals.standing([referral_id])).get(referral_id)
+            stored = await referrals.get(referral_id)
+            submission = await referrals.submission_of(referral_id)
+        if standing is None or stored is None:
+            return None
+        if organisation_code is not None and standing.organisation_code != organisation_code:
+            return None
+        decision = stored.decision or {}
+        shown = state or ReferralState(standing.state.value)
+        resource = service_request(
+            mapping,
+            referral_id=referral_id,
+            tracking_reference=standing.tracking_reference,
+            state=shown,
+            nhs_number=((submission or {}).get("patient") or {}).get("nhs_number"),
+            authored_on=stored.received_at,
+            service=standing.service,
+            destination=standing.destination if state is None else None,
+            reasons=[r["message"] for r in decision.get("reasons", [])] if state is None else None,
+        )
+        return resource, stored.received_at
+
+    @router.get(
+        "/ServiceRequest/{referral_id}",
+        summary="A referral as a ServiceRequest, for the organisation that sent it.",
+        response_class=JSONResponse,
+    )
+    async def read_service_request(
+        referral_id: str,
+        key: Annotated[ApiKey, Depends(api_key)],
+        x_request_id: Annotated[str | None, Header()] = None,
+        x_correlation_id: Annotated[str | None, Header()] = None,
+    ) -> JSONResponse:
+        headers = _echo(x_request_id, x_correlation_id)
+        view = None
+        try:
+            wanted = UUID(referral_id)
+        except ValueError:
+            wanted = None
+        if wanted is not None and key.scope == "referrer":
+            view = await _service_request(wanted, organisation_code=key.organisation_code)
+        if view is None:
+            refused = Refused(
+                [Issue(404, "not-found", "No referral with this id is yours to see.", None)]
+            )
+            return refused_response(refused, headers)
+        return JSONResponse(view[0], media_type=FHIR_JSON, headers=headers)
+
+    @router.get("/metadata", summary="What this server supports (CapabilityStatement).")
+    async def metadata() -> JSONResponse:
+        return JSONResponse(capability, media_type=FHIR_JSON)
+
+    @router.get("/MessageDefinition", summary="The messages this server takes (a searchset).")
+    async def message_definitions() -> JSONResponse:
+        bundle = {
+            "resourceType": "Bundle",
+            "type": "searchset",
+            "total": 1,
+            "entry": [{"fullUrl": definition["url"], "resource": definition}],
+        }
+        return JSONResponse(bundle, media_type=FHIR_JSON)
+
+    return router
+
+
+def _revokes(message: Message) -> bool:
+    return message.reason == "update" or message.focus.data.get("status") == "revoked"
+
+
+def _already_processed(message: Message) -> Refused:
+    return Refused(
+        [
+            Issue(
+                409,
+                "duplicate",
+                "This message id was processed before, with other content.",
+                message.header.at("id"),
+            )
+        ]
+    )
+
+
+def _echo(request_id: str | None, correlation: str | None) -> dict[str, str]:
+    """The request's ids, mirrored back as BaRS asks (when they are plain, short text)."""
+    echoed = {"X-Request-Id": request_id, "X-Correlation-Id": correlation}
+    return {
+        name: value
+        for name, value in echoed.items()
+        if value and len(value) <= 200 and value.isascii() and value.isprintable()
+    }
+
+
+async def _read_body(request: Request, limit: int) -> Any:
+    try:
+        return await read_json(request, limit, "application/fhir+json", "application/json")
+    except Problem as problem:
+        if problem.status != 422:
+            raise
+        raise Refused([bad("Bundle", "The body is not valid JSON.", "structure")]) from problem

@@ -4,6 +4,7 @@ is decided, and the right people are told once."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
 import uuid
@@ -26,6 +27,7 @@ from shared.clock import days_from_today
 from shared.kafka import build_broker, publish_event
 from shared.submission import ReferralSubmission
 from standins.client import Standins
+from tests.support.bars import fresh
 from tests.support.browser import browser_page
 from tests.support.keys import INTAKE_PUBLIC_KEY
 from tests.support.pii import identifiers_in
@@ -415,4 +417,38 @@ def test_a_woman_cancels_her_own_request_and_she_and_the_clinic_are_told_once(
     assert len(mentioning(standins.records("notify"), reference)) == 2  # routed, then cancelled
     assert "has been cancelled, as you asked" in str(told[-1])
     assert [h["body"]["event"] for h in hooks] == ["referral.routed", "referral.cancelled"]
+    assert identifiers_in(pipeline.logs()) == []
+
+
+def test_a_bars_message_reaches_its_clinic_and_its_patient_once(
+    pipeline: Pipeline, standins: Standins
+) -> None:
+    """The README's curl: a committed BaRS sample, from a surgery with its own key, through
+    all three processes."""
+    surgery_key = run_cli(
+        "intake", "keys", "create", "--organisation", "G82080", env=pipeline.env
+    ).strip()
+    answer = httpx.post(
+        f"{pipeline.intake.url}/FHIR/R4/$process-message",
+        content=json.dumps(fresh("menopause")).encode(),
+        headers={"Authorization": f"Bearer {surgery_key}", "Content-Type": "application/fhir+json"},
+    )
+    assert answer.status_code == 200, answer.text
+    referral = answer.json()["entry"][1]["resource"]
+    reference = next(
+        i["value"] for i in referral["identifier"] if i["system"].endswith("tracking-reference")
+    )
+    hook = eventually(lambda: mentioning(standins.records("webhook"), reference))
+    sms = eventually(lambda: mentioning(standins.records("notify"), reference))
+    time.sleep(2)  # anything sent twice would have arrived by now
+    assert len(mentioning(standins.records("webhook"), reference)) == 1
+    assert len(mentioning(standins.records("notify"), reference)) == 1
+    assert hook[0]["site"] == "hub-west-kent"
+    assert sms[0]["phone_number"] == GP_PATIENT["mobile"]
+    shown = httpx.get(
+        f"{pipeline.intake.url}/FHIR/R4/ServiceRequest/{referral['id']}",
+        headers={"Authorization": f"Bearer {surgery_key}"},
+    ).json()
+    assert (shown["status"], shown["extension"][0]["valueCode"]) == ("active", "routed")
+    assert shown["performer"][0]["identifier"]["value"] == "hub-west-kent"
     assert identifiers_in(pipeline.logs()) == []

@@ -303,6 +303,15 @@ def _clinical(message: Message, mapping: BarsMapping, draft: _Draft) -> None:
         draft.data["clinical"]["conditions"] = conditions
 
 
+# Observations whose value is a submission field: (our name, the field, the value element).
+_OBSERVED_VALUES = (
+    ("expected-delivery-date", "expected_delivery_date", "valueDateTime"),
+    ("delivery-date", "delivery_date", "valueDateTime"),
+    ("completed-talking-therapies", "completed_talking_therapies", "valueBoolean"),
+    ("prior-approval-reference", "prior_approval_reference", "valueString"),
+)
+
+
 def _observation(
     observation: Resource, mapping: BarsMapping, draft: _Draft, conditions: list[str]
 ) -> None:
@@ -323,28 +332,13 @@ def _observation(
             else:
                 draft.set("clinical.pregnancy_status", status.value, where)
             return
-        for name, key in (
-            ("expected-delivery-date", "expected_delivery_date"),
-            ("delivery-date", "delivery_date"),
-        ):
+        for name, key, element in _OBSERVED_VALUES:
             if mapping.is_observation(name, system, code):
-                value = data.get("valueDateTime") or data.get("valueDate") or ""
-                draft.set(f"clinical.{key}", value[:10] or None, observation.at("valueDateTime"))
+                value = data.get(element)
+                if element == "valueDateTime" and isinstance(value, str):
+                    value = value[:10]  # the date of a dateTime
+                draft.set(f"clinical.{key}", value, observation.at(element))
                 return
-        if mapping.is_observation("completed-talking-therapies", system, code):
-            draft.set(
-                "clinical.completed_talking_therapies",
-                data.get("valueBoolean"),
-                observation.at("valueBoolean"),
-            )
-            return
-        if mapping.is_observation("prior-approval-reference", system, code):
-            draft.set(
-                "clinical.prior_approval_reference",
-                data.get("valueString"),
-                observation.at("valueString"),
-            )
-            return
         found = mapping.condition_for(system, code)
         if found is not None and found not in conditions:
             conditions.append(found)

@@ -16,6 +16,7 @@ from devstack.samples import gp_referral
 from intake.adapters import api_keys
 from intake.main import create_service
 from tests.integration.intake.test_self_referral_form import FORM, filled, token
+from tests.support.bars import fresh
 from tests.support.keys import INTAKE_PRIVATE_KEY
 from tests.support.running import RunningIntake, intake_settings, running
 from tests.support.servers import Servers
@@ -59,6 +60,15 @@ async def test_while_postgres_is_away_intake_says_503_and_stores_nothing_half(
     assert refused.status_code == 503
     assert refused.headers["content-type"] == "application/problem+json"
     assert int(refused.headers["Retry-After"]) > 0
+    message = await intake.client.post(
+        "/FHIR/R4/$process-message",
+        json=fresh("menopause"),
+        headers={**headers, "Content-Type": "application/fhir+json"},
+    )
+    assert message.status_code == 503
+    assert message.headers["content-type"] == "application/fhir+json"
+    assert message.json()["issue"][0]["details"]["coding"][0]["code"] == "REC_SERVICE_UNAVAILABLE"
+    assert int(message.headers["Retry-After"]) > 0
     page = await intake.client.post(FORM, data=filled(csrf))
     assert page.status_code == 503
     assert "Please try again in a few minutes" in page.text

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid5
 
-from intake.adapters.bars.mapping import BarsMapping, load_mapping
+from shared.bars_mapping import BarsMapping, load_mapping
 from shared.directory import load_directory
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "bars"

@@ -10,7 +10,6 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from intake import __doc__ as DESCRIPTION
-from intake.adapters.bars.mapping import load_mapping
 from intake.adapters.referral_store import PostgresReferrals
 from intake.api.auth import api_key_dependency
 from intake.api.clinic_pages import clinic_pages
@@ -28,6 +27,7 @@ from intake.handlers.decisions import decisions_router
 from intake.handlers.self_referrals import self_referral_router
 from intake.settings import IntakeSettings
 from shared import topics
+from shared.bars_mapping import load_mapping
 from shared.contracts import SelfReferralSubmitted
 from shared.database import Database
 from shared.directory import load_directory

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import Field, SecretStr
 
-from intake.adapters.bars.mapping import DEFAULT_MAPPING
+from shared.bars_mapping import DEFAULT_MAPPING
 from shared.directory import DEFAULT_DIRECTORY
 from shared.settings import ServiceSettings
 

@@ -15,9 +15,7 @@ from fastapi.responses import JSONResponse
 from intake import service_layer
 from intake.adapters.api_keys import ApiKey
 from intake.adapters.bars.inbound import to_submission
-from intake.adapters.bars.mapping import BarsMapping
 from intake.adapters.bars.message import Message, read_message
-from intake.adapters.bars.outbound import acknowledgement, service_request
 from intake.adapters.bars.refusals import Issue, Refused, bad, unprocessable
 from intake.api.auth import ApiKeyDependency
 from intake.api.body import read_json
@@ -28,6 +26,8 @@ from intake.domain.lifecycle import Cancel, IllegalTransition
 from intake.domain.referral import NotYourOrganisation
 from intake.ports import IdempotencyConflict, UnitOfWork
 from intake.service_layer import Actor, NotFound
+from shared.bars import response_message, service_request
+from shared.bars_mapping import BarsMapping
 from shared.clock import today
 from shared.contracts import ReferralState
 from shared.directory import Directory
@@ -208,8 +208,12 @@ def fhir_api(
         view = await _service_request(referral_id, state=state)
         assert view is not None
         resource, received_at = view
-        return acknowledgement(
-            mapping, request_message_id=message.message_id, request=resource, at=received_at
+        return response_message(
+            mapping.own,
+            name=f"answer:{message.message_id}",
+            request=resource,
+            at=received_at,
+            responding_to=message.message_id,
         )
 
     async def _service_request(
@@ -229,7 +233,7 @@ def fhir_api(
         decision = stored.decision or {}
         shown = state or ReferralState(standing.state.value)
         resource = service_request(
-            mapping,
+            mapping.own,
             referral_id=referral_id,
             tracking_reference=standing.tracking_reference,
             state=shown,

@@ -12,9 +12,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from intake.adapters.bars.mapping import BarsMapping
 from intake.adapters.bars.message import Message, Resource
 from intake.adapters.bars.refusals import Issue, IssueType, Refused, bad, unprocessable
+from shared.bars import NHS_NUMBER
+from shared.bars_mapping import BarsMapping
 from shared.submission import ReferralSubmission, field_errors
 
 
@@ -108,7 +109,7 @@ def _patient(patient: Resource, mapping: BarsMapping, draft: _Draft) -> None:
     data = patient.data
     draft.origin("patient.nhs_number", patient.at("identifier"))
     for i, identifier in enumerate(data.get("identifier") or []):
-        if identifier.get("system") == mapping.nhs_number_system:
+        if identifier.get("system") == NHS_NUMBER:
             draft.set("patient.nhs_number", identifier.get("value"), patient.at("identifier", i))
             break
     names = data.get("name") or []

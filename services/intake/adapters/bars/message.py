@@ -17,12 +17,7 @@ from fhir.resources.R4B.bundle import Bundle
 from pydantic import ValidationError
 
 from intake.adapters.bars.refusals import Issue, Refused, bad, unprocessable
-
-EVENT_SYSTEMS = (
-    "https://fhir.nhs.uk/CodeSystem/message-events-bars",
-    "https://fhir.nhs.uk/CodeSystem/message-event-servicerequest",  # BaRS 1.0's spelling
-)
-REFERRAL_EVENT = "servicerequest-request"
+from shared.bars import EVENT_SYSTEMS, REFERRAL_EVENT
 
 
 @dataclass(frozen=True)

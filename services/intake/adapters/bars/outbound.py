@@ -1,6 +1,6 @@
-"""BaRS resources we write: a referral message built from a submission v1 (the inverse of
-`inbound`, for senders' tests and the sample messages), the synchronous acknowledgement, and
-a referral shown as a ServiceRequest."""
+"""A BaRS referral message built from a submission v1: the inverse of `inbound`, for senders'
+tests, the property round trip and the sample messages. (What both intake and the notifier
+write, a referral as a ServiceRequest and the message carrying it, is in `shared.bars`.)"""
 
 from __future__ import annotations
 
@@ -8,32 +8,11 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid5
 
-from intake.adapters.bars.mapping import BarsMapping
-from intake.adapters.bars.message import EVENT_SYSTEMS, REFERRAL_EVENT
-from shared.contracts import ReferralState
+from shared.bars import EVENT_SYSTEMS, NHS_NUMBER, REFERRAL_EVENT, coding, urn
+from shared.bars_mapping import BarsMapping
 from shared.submission import ReferralSubmission
 
-_SNOMED = "http://snomed.info/sct"
 _FHIR_GENDER = {"female": "female", "male": "male", "intersex": "other", "not-known": "unknown"}
-# Where a referral stands, as ServiceRequest.status: finished ones are revoked (nothing more
-# will be done under them); the state itself is in the `referral-state` extension.
-_STATUS = {
-    ReferralState.RECEIVED: "active",
-    ReferralState.ROUTED: "active",
-    ReferralState.NEEDS_TRIAGE: "active",
-    ReferralState.ACCEPTED: "active",
-    ReferralState.REJECTED: "revoked",
-    ReferralState.RETURNED: "revoked",
-    ReferralState.CANCELLED: "revoked",
-}
-
-
-def _urn(namespace: UUID, name: str) -> str:
-    return f"urn:uuid:{uuid5(namespace, name)}"
-
-
-def _coding(system: str, code: str) -> dict[str, Any]:
-    return {"coding": [{"system": system, "code": code}]}
 
 
 def referral_message(
@@ -52,7 +31,7 @@ def referral_message(
     ns = message_id
     request_id = service_request_id or uuid5(ns, "service-request")
     urls = {
-        name: _urn(ns, name)
+        name: urn(ns, name)
         for name in ("header", "service", "patient", "role", "practitioner", "organisation")
     }
     request_url = f"urn:uuid:{request_id}"
@@ -60,7 +39,7 @@ def referral_message(
     observations = list(_observations(submission, mapping, urls["patient"], ns))
     conditions = [
         {
-            "fullUrl": _urn(ns, f"condition-{code}"),
+            "fullUrl": urn(ns, f"condition-{code}"),
             "resource": {
                 "resourceType": "Condition",
                 "code": _condition_code(code, mapping),
@@ -80,7 +59,7 @@ def referral_message(
                 "destination": [{"endpoint": f"{mapping.own.service}|{submission.service}"}],
                 "sender": {"reference": urls["organisation"]},
                 "source": {"name": "Referring system", "endpoint": "urn:referring-system"},
-                "reason": _coding("https://fhir.nhs.uk/CodeSystem/message-reason-bars", reason),
+                "reason": coding("https://fhir.nhs.uk/CodeSystem/message-reason-bars", reason),
                 "focus": [{"reference": request_url}],
             },
         },
@@ -169,9 +148,7 @@ def _patient(submission: ReferralSubmission, mapping: BarsMapping) -> dict[str, 
         "resourceType": "Patient",
         "extension": [{"url": mapping.own.sex_at_birth, "valueCode": patient.sex_at_birth}],
         "identifier": (
-            [{"system": mapping.nhs_number_system, "value": patient.nhs_number}]
-            if patient.nhs_number
-            else []
+            [{"system": NHS_NUMBER, "value": patient.nhs_number}] if patient.nhs_number else []
         ),
         "name": [{"use": "official", "family": patient.family_name, "given": [patient.given_name]}],
         "gender": _FHIR_GENDER[patient.sex_at_birth],
@@ -184,15 +161,15 @@ def _patient(submission: ReferralSubmission, mapping: BarsMapping) -> dict[str, 
 def _role_code(role: str, mapping: BarsMapping) -> dict[str, Any]:
     standard = next((r for r in mapping.referrer_roles if r.role.value == role), None)
     if standard is not None:
-        return _coding(standard.system, standard.code)
-    return _coding(mapping.own.referrer_role, role)
+        return coding(standard.system, standard.code)
+    return coding(mapping.own.referrer_role, role)
 
 
 def _condition_code(condition: str, mapping: BarsMapping) -> dict[str, Any]:
     standard = next((c for c in mapping.conditions if c.condition == condition), None)
     if standard is not None:
-        return _coding(standard.system, standard.code)
-    return _coding(mapping.own.condition, condition)
+        return coding(standard.system, standard.code)
+    return coding(mapping.own.condition, condition)
 
 
 def _observations(
@@ -205,11 +182,11 @@ def _observations(
     values: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
         (
             "pregnancy-status",
-            _coding(status_code.system, status_code.code),
+            coding(status_code.system, status_code.code),
             {
-                "valueCodeableConcept": _coding(listed.system, listed.code)
+                "valueCodeableConcept": coding(listed.system, listed.code)
                 if listed
-                else _coding(mapping.own.pregnancy_status, status)
+                else coding(mapping.own.pregnancy_status, status)
             },
         )
     ]
@@ -220,13 +197,13 @@ def _observations(
     for name, when, codes in dated:
         if when is not None:
             values.append(
-                (name, _coding(codes[0].system, codes[0].code), {"valueDateTime": when.isoformat()})
+                (name, coding(codes[0].system, codes[0].code), {"valueDateTime": when.isoformat()})
             )
     if clinical.completed_talking_therapies is not None:
         values.append(
             (
                 "completed-talking-therapies",
-                _coding(mapping.own.observation, "completed-talking-therapies"),
+                coding(mapping.own.observation, "completed-talking-therapies"),
                 {"valueBoolean": clinical.completed_talking_therapies},
             )
         )
@@ -234,13 +211,13 @@ def _observations(
         values.append(
             (
                 "prior-approval-reference",
-                _coding(mapping.own.observation, "prior-approval-reference"),
+                coding(mapping.own.observation, "prior-approval-reference"),
                 {"valueString": clinical.prior_approval_reference},
             )
         )
     return [
         {
-            "fullUrl": _urn(ns, name),
+            "fullUrl": urn(ns, name),
             "resource": {
                 "resourceType": "Observation",
                 "status": "final",
@@ -251,84 +228,3 @@ def _observations(
         }
         for name, code, value in values
     ]
-
-
-def service_request(
-    mapping: BarsMapping,
-    *,
-    referral_id: UUID,
-    tracking_reference: str,
-    state: ReferralState,
-    nhs_number: str | None,
-    authored_on: datetime,
-    service: str,
-    destination: str | None = None,
-    reasons: list[str] | None = None,
-) -> dict[str, Any]:
-    """A referral as a ServiceRequest: `status` as FHIR defines it, where it stands in the
-    `referral-state` extension, the clinic it went to as `performer`, and the decision's
-    reasons as notes."""
-    subject: dict[str, Any] = (
-        {"identifier": {"system": mapping.nhs_number_system, "value": nhs_number}}
-        if nhs_number
-        else {"display": "The patient of this referral"}
-    )
-    resource: dict[str, Any] = {
-        "resourceType": "ServiceRequest",
-        "id": str(referral_id),
-        "extension": [
-            {
-                "url": mapping.own.referral_state,
-                "valueCode": state.value,
-            }
-        ],
-        "identifier": [
-            {"system": mapping.own.referral_id, "value": str(referral_id)},
-            {"system": mapping.own.tracking_reference, "value": tracking_reference},
-        ],
-        "status": _STATUS[state],
-        "intent": "order",
-        "code": _coding(mapping.own.service, service),
-        "subject": subject,
-        "authoredOn": authored_on.isoformat(),
-    }
-    if destination:
-        resource["performer"] = [{"identifier": {"system": mapping.own.site, "value": destination}}]
-    if reasons:
-        resource["note"] = [{"text": r} for r in reasons]
-    return resource
-
-
-def acknowledgement(
-    mapping: BarsMapping,
-    *,
-    request_message_id: str,
-    request: dict[str, Any],
-    at: datetime,
-) -> dict[str, Any]:
-    """The synchronous answer to an accepted message: a response MessageHeader (`ok`, naming
-    the message) whose focus is the referral as we now hold it. Its ids derive from the
-    request's, so that a repeat of the message gets the very same answer."""
-    ns = uuid5(UUID(request["id"]), request_message_id)
-    request_url = f"urn:uuid:{request['id']}"
-    return {
-        "resourceType": "Bundle",
-        "id": str(uuid5(ns, "bundle")),
-        "meta": {"profile": ["https://fhir.nhs.uk/StructureDefinition/BARSBundleMessage"]},
-        "type": "message",
-        "timestamp": at.isoformat(),
-        "entry": [
-            {
-                "fullUrl": _urn(ns, "header"),
-                "resource": {
-                    "resourceType": "MessageHeader",
-                    "id": str(uuid5(ns, "header")),
-                    "eventCoding": {"system": EVENT_SYSTEMS[0], "code": "servicerequest-response"},
-                    "source": {"endpoint": mapping.own.service},
-                    "response": {"identifier": request_message_id, "code": "ok"},
-                    "focus": [{"reference": request_url}],
-                },
-            },
-            {"fullUrl": request_url, "resource": request},
-        ],
-    }

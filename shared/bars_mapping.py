@@ -1,4 +1,5 @@
-"""The BaRS mapping file's model: which codes and identifiers mean which of our values.
+"""The BaRS mapping file's model (`bars_mapping.yaml`, beside it): which codes and identifiers
+mean which of our values.
 
 Operator data (like the service directory), validated when intake starts, so that a mistake
 in it stops the service rather than refusing referrals one by one."""
@@ -12,9 +13,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shared.contracts import PregnancyStatus, ReferrerRole, ServiceCode, SexAtBirth
-from shared.directory import DEFAULT_DIRECTORY
 
-DEFAULT_MAPPING = DEFAULT_DIRECTORY.with_name("bars_mapping.yaml")  # beside the directory
+DEFAULT_MAPPING = Path(__file__).resolve().with_name("bars_mapping.yaml")
 
 
 class MappingError(Exception):
@@ -88,7 +88,6 @@ class BarsMapping(_Data):
     services: Services
     referrer_roles: tuple[RoleCode, ...]
     ods_organisation_systems: tuple[str, ...] = Field(min_length=1)
-    nhs_number_system: str
     sex_at_birth_from_gender: dict[str, SexAtBirth]
     pregnancy_status: PregnancyStatusCodes
     expected_delivery_date: tuple[Coding, ...]

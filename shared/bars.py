@@ -47,7 +47,7 @@ def service_request(
     tracking_reference: str,
     state: ReferralState,
     nhs_number: str | None = None,
-    authored_on: datetime,
+    authored_on: datetime | None = None,
     service: str,
     destination: str | None = None,
     reasons: list[str] | None = None,
@@ -77,8 +77,9 @@ def service_request(
         "intent": "order",
         "code": coding(own.service, service),
         "subject": subject,
-        "authoredOn": authored_on.isoformat(),
     }
+    if authored_on is not None:
+        resource["authoredOn"] = authored_on.isoformat()
     if destination:
         resource["performer"] = [{"identifier": {"system": own.site, "value": destination}}]
     if reasons:

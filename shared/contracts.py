@@ -295,7 +295,7 @@ LifecycleEvent = Annotated[
 ]
 
 ContactChannel = Literal["sms", "email", "letter"]
-Channel = Literal[ContactChannel, "webhook"]
+Channel = Literal[ContactChannel, "webhook", "bars"]  # bars: the sender's own $process-message
 Recipient = Literal["patient", "clinic", "referrer"]
 MAX_CONTACT_LOOKUP = 500  # one notifier batch of decisions
 
@@ -316,6 +316,11 @@ class PatientContact(BaseModel):
     message_detail: Literal["discreet", "full"] = "discreet"
     referrer_role: ReferrerRole
     referrer_email: str | None
+    referrer_endpoint: str | None = Field(
+        default=None,
+        description="The referring organisation's own BaRS $process-message, for a referral "
+        "that came in as a BaRS message from an organisation that registered one.",
+    )
     status: ReferralState | None = Field(
         default=None,
         description="Where the referral stands now: a decision that arrives "

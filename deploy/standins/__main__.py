@@ -11,6 +11,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from notifier.settings import LOCAL_NOTIFY_KEY, LOCAL_WEBHOOK_SECRET
+from standins.bars_receiver import bars_receiver
 from standins.clinic_webhook import clinic_webhook
 from standins.notify_api import NotifyBehaviour, notify_api
 from standins.recorder import Recorder
@@ -28,6 +29,7 @@ def create_app(
     app = FastAPI(title="provider stand-ins")
     app.include_router(notify_api(recorder, notify_key, notify_behaviour))
     app.include_router(clinic_webhook(recorder, webhook_secret.encode()))
+    app.include_router(bars_receiver(recorder, webhook_secret.encode()))
 
     @app.get("/_stub/{kind}")
     async def received(kind: str) -> list[dict[str, Any]]:

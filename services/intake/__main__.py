@@ -9,7 +9,7 @@ from typing import Annotated, TypeVar
 import asyncpg
 import typer
 
-from intake.adapters import api_keys
+from intake.adapters import api_keys, bars_endpoints
 from intake.main import MIGRATIONS, create_service
 from intake.settings import IntakeDatabaseSettings, IntakeSettings
 from shared.database import run_on_database
@@ -21,6 +21,10 @@ T = TypeVar("T")
 cli = service_cli("intake", IntakeSettings, create_service, lambda settings: settings.http_port)
 keys = typer.Typer(help="API keys for professional systems (one per organisation).")
 cli.add_typer(keys, name="keys")
+endpoints = typer.Typer(
+    help="Where organisations that send BaRS messages hear back (their $process-message)."
+)
+cli.add_typer(endpoints, name="endpoints")
 
 
 def _with_database(action: Callable[[Connection], Awaitable[T]]) -> T:
@@ -106,6 +110,38 @@ def list_keys() -> None:
             f"{record.key_id}  {record.organisation_code:<10} {record.scope:<9} {state:<18}"
             f" {record.label}"
         )
+
+
+@endpoints.command("set")
+def set_endpoint(
+    organisation: Annotated[str, typer.Option(help="The organisation's ODS code.")],
+    url: Annotated[str, typer.Option(help="Its $process-message URL (https).")],
+) -> None:
+    """Register (or replace) where an organisation's BaRS referrals send their news."""
+    try:
+        bars_endpoints.checked(url)
+    except bars_endpoints.NotAnEndpoint as error:
+        raise typer.BadParameter(str(error)) from error
+    _with_database(lambda conn: bars_endpoints.register(conn, organisation, url))
+    typer.echo(f"endpoint set for {organisation.strip().upper()}")
+
+
+@endpoints.command("list")
+def list_endpoints() -> None:
+    """Each organisation's endpoint."""
+    for found in _with_database(bars_endpoints.listed):
+        typer.echo(f"{found.organisation_code}  {found.url}  {found.registered_at:%Y-%m-%d}")
+
+
+@endpoints.command("remove")
+def remove_endpoint(
+    organisation: Annotated[str, typer.Option(help="The organisation's ODS code.")],
+) -> None:
+    """Stop sending an organisation's news to its endpoint."""
+    if not _with_database(lambda conn: bars_endpoints.remove(conn, organisation)):
+        typer.echo("no endpoint for that organisation", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"endpoint removed for {organisation.strip().upper()}")
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ import asyncpg
 import typer
 
 from notifier.adapters import notification_store, provider_budget
+from notifier.adapters.bars_provider import endpoint_secret
 from notifier.adapters.provider_budget import WINDOW_SECONDS, WINDOWS_PER_MINUTE_AT_MOST
 from notifier.adapters.webhook_provider import clinic_secret
 from notifier.main import MIGRATIONS, create_service
@@ -36,6 +37,14 @@ def webhook_secret(site: str) -> None:
     """The secret a clinic (directory site id) uses to verify our webhook signatures."""
     master = NotifierSettings().webhook_secret.get_secret_value().encode()
     typer.echo(clinic_secret(master, site).decode())
+
+
+@cli.command("bars-secret")
+def bars_secret(url: str) -> None:
+    """The secret a BaRS sender uses to verify our messages to its endpoint (as registered
+    with `python -m intake endpoints set`)."""
+    master = NotifierSettings().webhook_secret.get_secret_value().encode()
+    typer.echo(endpoint_secret(master, url).decode())
 
 
 @cli.command()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from notifier import __doc__ as DESCRIPTION
+from notifier.adapters.bars_provider import BarsProvider
 from notifier.adapters.intake_client import IntakeClient
 from notifier.adapters.notification_store import PostgresNotifications
 from notifier.adapters.notify_provider import NotifyProvider
@@ -16,6 +17,7 @@ from notifier.domain.templates import load_templates
 from notifier.handlers.decisions import decisions_router
 from notifier.service_layer import Notifier, Retry
 from notifier.settings import NotifierSettings
+from shared.bars_mapping import load_mapping
 from shared.database import Database
 from shared.directory import load_directory
 from shared.rate_limits import RateLimits
@@ -43,6 +45,7 @@ def create_service(settings: NotifierSettings | None = None) -> Service:
         settings.clinic_webhook_url,
         per_clinic=settings.webhook_per_clinic,
     )
+    systems = BarsProvider(settings.webhook_secret.get_secret_value().encode())
     notifier = Notifier(
         store=PostgresNotifications(database),
         intake=intake,
@@ -66,6 +69,8 @@ def create_service(settings: NotifierSettings | None = None) -> Service:
             settings.notify_per_minute,
             settings.notify_per_day,
         ),
+        systems=systems,
+        bars=load_mapping(settings.bars_mapping).own,
     )
 
     service = build_service(
@@ -75,7 +80,7 @@ def create_service(settings: NotifierSettings | None = None) -> Service:
         feature_routers=[decisions_router(settings, notifier)],
         http_routers=[callbacks_api(database, settings.callback_token.get_secret_value())],
         relay_outbox=settings.relay_enabled,
-        closing=[intake.close, notify.close, webhook.close],
+        closing=[intake.close, notify.close, webhook.close, systems.close],
         description=DESCRIPTION or "",
     )
     return service

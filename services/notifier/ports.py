@@ -86,6 +86,14 @@ class ClinicWebhooks(Protocol):
     async def send(self, message: Message, reference: str, payload: dict[str, object]) -> str: ...
 
 
+class ReferrerSystems(Protocol):
+    """A referring organisation's own BaRS `$process-message`: a FHIR message, signed."""
+
+    async def send(
+        self, message: Message, reference: str, bundle: dict[str, object], correlation_id: str
+    ) -> str: ...
+
+
 class ReferrerEmail(Protocol):
     async def send(self, message: Message, reference: str) -> str: ...
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
+from shared.bars_mapping import DEFAULT_MAPPING
 from shared.directory import DEFAULT_DIRECTORY
 from shared.settings import ServiceSettings
 
@@ -46,6 +47,11 @@ class NotifierSettings(NotifierDatabaseSettings):
     consumer_group: str = Field(default="notifier", validation_alias="NOTIFIER_CONSUMER_GROUP")
     relay_enabled: bool = Field(default=True, validation_alias="NOTIFIER_RELAY_ENABLED")
     directory: Path = Field(default=DEFAULT_DIRECTORY, validation_alias="NOTIFIER_DIRECTORY")
+    bars_mapping: Path = Field(
+        default=DEFAULT_MAPPING,
+        validation_alias="NOTIFIER_BARS_MAPPING",
+        description="The BaRS mapping (YAML): the identifier systems our messages use.",
+    )
 
     intake_url: str = Field(
         default="http://127.0.0.1:8000",

@@ -423,11 +423,15 @@ def test_a_woman_cancels_her_own_request_and_she_and_the_clinic_are_told_once(
 def test_a_bars_message_reaches_its_clinic_and_its_patient_once(
     pipeline: Pipeline, standins: Standins
 ) -> None:
-    """The README's curl: a committed BaRS sample, from a surgery with its own key, through
-    all three processes."""
+    """The README's curl: a committed BaRS sample, from a surgery with its own key and its
+    own BaRS endpoint, through all three processes: the clinic and the patient are told once,
+    and the surgery's system hears the decision and the clinic's acceptance, once each."""
     surgery_key = run_cli(
         "intake", "keys", "create", "--organisation", "G82080", env=pipeline.env
     ).strip()
+    endpoint = f"{standins.url}/bars/G82080/$process-message"
+    run_cli("intake", "endpoints", "set", "--organisation", "G82080", "--url", endpoint,
+            env=pipeline.env)  # fmt: skip
     answer = httpx.post(
         f"{pipeline.intake.url}/FHIR/R4/$process-message",
         content=json.dumps(fresh("menopause")).encode(),
@@ -451,4 +455,27 @@ def test_a_bars_message_reaches_its_clinic_and_its_patient_once(
     ).json()
     assert (shown["status"], shown["extension"][0]["valueCode"]) == ("active", "routed")
     assert shown["performer"][0]["identifier"]["value"] == "hub-west-kent"
+
+    def news_to_surgery() -> list[str]:
+        return [
+            entry["resource"]["extension"][0]["valueCode"]
+            for record in standins.records("bars")
+            for entry in record["body"]["entry"]
+            if entry["resource"].get("id") == referral["id"]
+        ]
+
+    eventually(lambda: news_to_surgery() == ["routed"])
+    clinic = run_cli(
+        "intake", "keys", "create", "--organisation", "hub-west-kent", "--scope", "clinic",
+        env=pipeline.env,
+    )  # fmt: skip
+    accepted = httpx.post(
+        f"{pipeline.intake.url}/v1/referrals/{referral['id']}/accept",
+        headers={"Authorization": f"Bearer {clinic}"},
+    )
+    assert accepted.status_code == 200, accepted.text
+    eventually(lambda: news_to_surgery() == ["routed", "accepted"])
+    time.sleep(2)  # anything sent twice would have arrived by now
+    assert news_to_surgery() == ["routed", "accepted"]
+    assert identifiers_in(json.dumps(standins.records("bars"))) == []
     assert identifiers_in(pipeline.logs()) == []

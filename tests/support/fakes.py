@@ -408,15 +408,17 @@ class FakeProvider:
     in `after_accepting` is raised after it has kept the message (a 5xx after the fact)."""
 
     accepted: dict[str, Message] = field(default_factory=dict)
+    payloads: dict[str, tuple[object, ...]] = field(default_factory=dict)
     failures: list[Exception] = field(default_factory=list)
     after_accepting: list[Exception] = field(default_factory=list)
     calls: int = 0
 
-    async def send(self, message: Message, reference: str, *_payload: object) -> str:
+    async def send(self, message: Message, reference: str, *payload: object) -> str:
         self.calls += 1
         if self.failures:
             raise self.failures.pop(0)
         self.accepted.setdefault(reference, message)
+        self.payloads.setdefault(reference, payload)
         if self.after_accepting:
             raise self.after_accepting.pop(0)
         return f"provider-{reference}"

@@ -136,11 +136,18 @@ async def contacts(conn: Connection, referral_ids: list[UUID]) -> dict[UUID, dic
     """What the notifier needs to reach each patient and referrer, and nothing else, in one
     query; unknown ids are simply absent."""
     rows = await conn.fetch(
-        "SELECT referral_id, submission, status FROM referrals WHERE referral_id = ANY($1::uuid[])",
+        "SELECT r.referral_id, r.submission, r.status, e.url AS referrer_endpoint"
+        " FROM referrals r LEFT JOIN bars_endpoints e"  # a BaRS sender hears back in BaRS
+        " ON r.channel = 'bars' AND e.organisation_code = r.organisation_code"
+        " WHERE r.referral_id = ANY($1::uuid[])",
         referral_ids,
     )
     return {
-        row["referral_id"]: {**_contact_in(row["submission"]), "status": row["status"]}
+        row["referral_id"]: {
+            **_contact_in(row["submission"]),
+            "status": row["status"],
+            "referrer_endpoint": row["referrer_endpoint"],
+        }
         for row in rows
     }
 

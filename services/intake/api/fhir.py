@@ -108,6 +108,7 @@ def fhir_api(
                 idempotency=(f"bars:{message.message_id}", message.fingerprint()),
                 correlation_id=correlation,
                 today=today(),
+                channel="bars",
             )
         except NotYourOrganisation as error:
             raise Refused(

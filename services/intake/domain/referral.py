@@ -12,7 +12,7 @@ from shared.contracts import ReferralDecided, ReferralReceived, ReferrerRole, Ro
 from shared.reduction import for_routing
 from shared.submission import ReferralSubmission
 
-Channel = Literal["api", "self-referral"]
+Channel = Literal["api", "bars", "self-referral"]  # the door it came in by
 
 
 class RecordedDecision(RoutingDecision):
@@ -52,7 +52,12 @@ class AcceptedReferral:
 
 
 def accept_professional(
-    submission: ReferralSubmission, *, organisation_code: str, correlation_id: str, today: date
+    submission: ReferralSubmission,
+    *,
+    organisation_code: str,
+    correlation_id: str,
+    today: date,
+    channel: Literal["api", "bars"] = "api",
 ) -> AcceptedReferral:
     return amendment(
         submission,
@@ -61,6 +66,7 @@ def accept_professional(
         organisation_code=organisation_code,
         correlation_id=correlation_id,
         today=today,
+        channel=channel,
     )
 
 
@@ -101,6 +107,7 @@ def amendment(
     organisation_code: str,
     correlation_id: str,
     today: date,
+    channel: Literal["api", "bars"] = "api",
 ) -> AcceptedReferral:
     """A professional's submission under a given id and reference: a new referral (fresh
     ones), or a corrected one for a referral it made (the referral's own), with the same
@@ -111,7 +118,7 @@ def amendment(
         )
     return _accept(
         submission,
-        channel="api",
+        channel=channel,
         source=organisation_code,
         organisation_code=organisation_code,
         correlation_id=correlation_id,

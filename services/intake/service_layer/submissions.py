@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Literal
 from uuid import UUID
 
 from intake.adapters.api_keys import ApiKey
@@ -43,9 +44,11 @@ async def submit_professional(
     idempotency: tuple[str, bytes] | None,
     correlation_id: str,
     today: date,
+    channel: Literal["api", "bars"] = "api",
 ) -> Submitted:
-    """Accept a GP system's referral once. `idempotency` is (key, request hash): a repeat
-    returns the first answer; a different request under the same key is a conflict.
+    """Accept a GP system's referral once (`channel`: the JSON API, or a BaRS message).
+    `idempotency` is (key, request hash): a repeat returns the first answer; a different
+    request under the same key is a conflict.
 
     Intake draws the id and tracking reference; one already in use (a reference is 9 random
     symbols, so rarely) is drawn again rather than refused."""
@@ -57,7 +60,11 @@ async def submit_professional(
                 return await _replay(referrals, earlier)
     for draw in range(1, _DRAWS + 1):
         accepted = accept_professional(
-            submission, organisation_code=org, correlation_id=correlation_id, today=today
+            submission,
+            organisation_code=org,
+            correlation_id=correlation_id,
+            today=today,
+            channel=channel,
         )
         try:
             async with unit_of_work() as referrals:

@@ -3,6 +3,8 @@
 Routed: the patient (her first reachable preferred channel) and the clinic (its webhook).
 Rejected: the referrer (email) and, for a self-referral, the woman herself, in plain words.
 Needs triage: the patient, that it was received and is being looked at.
+A referral that came in as a BaRS message from an organisation with a registered endpoint:
+its system also hears every decision and every later step it did not take itself.
 """
 
 from __future__ import annotations
@@ -70,6 +72,7 @@ def plan(
             missed.append(error)
     if decision.outcome is Outcome.ROUTED and decision.destination is not None:
         messages.append(Message("clinic", "webhook", decision.destination.id, None, ""))
+    messages += _to_sending_system(contact)
     if decision.outcome is Outcome.REJECTED and not self_referral:
         if contact.referrer_email:
             text = templates.referrer["rejected"]
@@ -85,6 +88,14 @@ def plan(
         else:
             missed.append(Unreachable("referrer", "the referral gave no referrer email"))
     return messages, missed
+
+
+def _to_sending_system(contact: PatientContact) -> list[Message]:
+    """The referring system's own endpoint (BaRS), when it registered one: the message is
+    built from the event when it is sent (`sending`), and names no patient."""
+    if contact.referrer_endpoint is None:
+        return []
+    return [Message("referrer", "bars", contact.referrer_endpoint, None, "")]
 
 
 def _to_patient(
@@ -121,7 +132,7 @@ def plan_step(
     that the clinic will contact her. Returned to the referrer: the referrer, with the reason
     (and a woman who referred herself, in plain words); returned to triage: nobody yet.
     Cancelled: the clinic if it held the referral, and whoever cancelled. Amended: the clinic
-    if it holds it."""
+    if it holds it. A BaRS sender's system: each step but its own cancellation or amendment."""
     service = directory.services[step.service]
     sites = {site.id: site.name for site in service.sites}
     values = {
@@ -158,11 +169,17 @@ def plan_step(
     match step:
         case ReferralAccepted():
             patient("accepted")
+            messages.extend(_to_sending_system(contact))
         case ReferralReturned(to="referrer"):
             patient("returned") if self_referral else referrer("returned")
+            messages.extend(_to_sending_system(contact))
+        case ReferralReturned():  # to triage: the sender's referral is waiting again
+            messages.extend(_to_sending_system(contact))
         case ReferralCancelled(by=by):
             clinic()
             patient("cancelled") if by == "patient" or self_referral else referrer("cancelled")
+            if by != "referrer":  # a referrer that cancelled knows
+                messages.extend(_to_sending_system(contact))
         case ReferralAmended():
             clinic()
     return messages, missed

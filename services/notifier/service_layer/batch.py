@@ -29,11 +29,13 @@ from notifier.ports import (
     Notifications,
     PatientMessages,
     ReferrerEmail,
+    ReferrerSystems,
 )
 from notifier.service_layer import endings
 from notifier.service_layer.claims import Leases
 from notifier.service_layer.sending import Sender
 from notifier.service_layer.work import Incoming, Retry, Task, Told
+from shared.bars_mapping import OwnSystems
 from shared.contracts import Channel, PatientContact, ReferralDecided, ReferralState
 from shared.directory import Directory
 from shared.logging import correlation, get_logger
@@ -56,11 +58,21 @@ class Notifier:
     lease_seconds: float = 30.0  # see `claims`: what a lease guards, and what it costs
     owner: UUID = field(default_factory=uuid4)  # this process, as a lease holder
     budget: Budget | None = None  # Notify's limits; None: unpaced
+    systems: ReferrerSystems | None = None  # BaRS senders' own endpoints
+    bars: OwnSystems | None = None
 
     def __post_init__(self) -> None:
         self.leases = Leases(self.store, self.owner, self.lease_seconds)
         self.sender = Sender(
-            self.notify, self.webhook, self.smtp, self.leases, self.retry, self._link, self.budget
+            self.notify,
+            self.webhook,
+            self.smtp,
+            self.leases,
+            self.retry,
+            self._link,
+            self.budget,
+            self.systems,
+            self.bars,
         )
 
     async def handle_batch(self, batch: Sequence[Incoming]) -> list[tuple[Incoming, str]]:

@@ -14,13 +14,15 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from notifier.adapters.failures import RateLimited, TransientFailure
+from notifier.adapters.failures import PermanentFailure, RateLimited, TransientFailure
 from notifier.domain.plan import Message
 from notifier.metrics import NOTIFICATIONS_RATE_LIMITED
-from notifier.ports import Budget, ClinicWebhooks, PatientMessages, ReferrerEmail
+from notifier.ports import Budget, ClinicWebhooks, PatientMessages, ReferrerEmail, ReferrerSystems
 from notifier.service_layer.claims import Leases
 from notifier.service_layer.work import Retry, Task, Told
-from shared.contracts import ReferralTransitioned
+from shared.bars import response_message, service_request
+from shared.bars_mapping import OwnSystems
+from shared.contracts import ReferralState, ReferralTransitioned
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -35,6 +37,8 @@ class Sender:
     retry: Retry
     link: Callable[[Told], str]  # the referral's page, for the clinic
     budget: Budget | None = None  # Notify's limits; None: unpaced
+    systems: ReferrerSystems | None = None  # BaRS senders' own endpoints
+    bars: OwnSystems | None = None  # the identifier systems our BaRS messages use
 
     async def already_sent(self, message: Message, reference: str) -> str | None:
         """The provider's id for a message it already has under our reference, if any."""
@@ -88,6 +92,11 @@ class Sender:
     async def _send_once(self, event: Told, message: Message, reference: str) -> str:
         if message.channel == "webhook":
             return await self.webhook.send(message, reference, self._clinic_payload(event))
+        if message.channel == "bars":
+            if self.systems is None or self.bars is None:
+                raise PermanentFailure("no BaRS sender is configured")
+            bundle = self._bars_message(event, reference, self.bars)
+            return await self.systems.send(message, reference, bundle, event.correlation_id)
         if message.recipient == "referrer":
             return await self.smtp.send(message, reference)
         return await self.notify.send(message, reference)
@@ -118,3 +127,27 @@ class Sender:
             "referral_url": self.link(decision),
             "decided_at": decision.occurred_at.isoformat(),
         }
+
+    def _bars_message(self, event: Told, reference: str, own: OwnSystems) -> dict[str, object]:
+        """What a BaRS sender's system receives: its referral as a ServiceRequest, where it
+        stands now and why, in a response message whose ids derive from the delivery (a
+        resend is the same message). No patient detail: the sender has them."""
+        if isinstance(event, ReferralTransitioned):
+            state, site = event.after, event.site
+            reasons = [r] if (r := getattr(event, "reason", None)) else []
+        else:
+            state = ReferralState(event.outcome.value)
+            site = event.destination.id if event.destination else None
+            reasons = [r.message for r in event.reasons]
+        request = service_request(
+            own,
+            referral_id=event.referral_id,
+            tracking_reference=event.tracking_reference,
+            state=state,
+            service=event.service.value,
+            destination=site,
+            reasons=reasons,
+        )
+        return response_message(
+            own, name=f"news:{reference}", request=request, at=event.occurred_at
+        )

@@ -1,0 +1,60 @@
+"""A referring organisation's BaRS `$process-message`, verifying our messages as
+docs/bars/README.md tells senders to: the signature (with the endpoint's secret, derived as
+`python -m notifier bars-secret URL` prints it), a fresh timestamp, a valid FHIR message
+Bundle, and each `X-Delivery-Id` once."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+
+from fastapi import APIRouter, Header, HTTPException, Request
+from fhir.resources.R4B.bundle import Bundle
+from pydantic import ValidationError
+
+from standins.recorder import Recorder
+
+TOLERANCE_SECONDS = 300
+
+
+def bars_receiver(recorder: Recorder, master_secret: bytes) -> APIRouter:
+    router = APIRouter(prefix="/bars", tags=["BaRS sender"])
+
+    @router.post("/{organisation}/$process-message", status_code=200)
+    async def receive(
+        organisation: str,
+        request: Request,
+        x_signature: str = Header(),
+        x_signature_timestamp: str = Header(),
+        x_delivery_id: str = Header(),
+        x_correlation_id: str = Header(),
+    ) -> dict[str, object]:
+        fault = recorder.next_fault("bars")
+        if fault and fault.get("status"):
+            raise HTTPException(int(fault["status"]), "injected fault")
+        body = await request.body()
+        url = str(request.url)  # the endpoint as registered
+        secret = hmac.new(master_secret, f"bars:{url}".encode(), hashlib.sha256).hexdigest()
+        expected = hmac.new(
+            secret.encode(), x_signature_timestamp.encode() + b"." + body, hashlib.sha256
+        ).hexdigest()
+        if not hmac.compare_digest(x_signature.removeprefix("v1="), expected):
+            raise HTTPException(401, "bad signature")
+        if abs(time.time() - int(x_signature_timestamp)) > TOLERANCE_SECONDS:
+            raise HTTPException(401, "stale timestamp")
+        try:
+            Bundle.model_validate_json(body)
+        except ValidationError as error:
+            raise HTTPException(400, "not a FHIR Bundle") from error
+        record = {
+            "organisation": organisation,
+            "delivery_id": x_delivery_id,
+            "correlation_id": x_correlation_id,
+            "body": json.loads(body),
+        }
+        recorder.add_once("bars", x_delivery_id, record)
+        return {"resourceType": "OperationOutcome", "issue": []}
+
+    return router

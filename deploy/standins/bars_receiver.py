@@ -5,18 +5,14 @@ Bundle, and each `X-Delivery-Id` once."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
-import time
 
 from fastapi import APIRouter, Header, HTTPException, Request
 from fhir.resources.R4B.bundle import Bundle
 from pydantic import ValidationError
 
 from standins.recorder import Recorder
-
-TOLERANCE_SECONDS = 300
+from standins.signatures import own_secret, verify
 
 
 def bars_receiver(recorder: Recorder, master_secret: bytes) -> APIRouter:
@@ -35,15 +31,8 @@ def bars_receiver(recorder: Recorder, master_secret: bytes) -> APIRouter:
         if fault and fault.get("status"):
             raise HTTPException(int(fault["status"]), "injected fault")
         body = await request.body()
-        url = str(request.url)  # the endpoint as registered
-        secret = hmac.new(master_secret, f"bars:{url}".encode(), hashlib.sha256).hexdigest()
-        expected = hmac.new(
-            secret.encode(), x_signature_timestamp.encode() + b"." + body, hashlib.sha256
-        ).hexdigest()
-        if not hmac.compare_digest(x_signature.removeprefix("v1="), expected):
-            raise HTTPException(401, "bad signature")
-        if abs(time.time() - int(x_signature_timestamp)) > TOLERANCE_SECONDS:
-            raise HTTPException(401, "stale timestamp")
+        secret = own_secret(master_secret, f"bars:{request.url}")  # the URL as registered
+        verify(secret, x_signature, x_signature_timestamp, body)
         try:
             Bundle.model_validate_json(body)
         except ValidationError as error:

@@ -9,21 +9,15 @@ as already processed; `X-Correlation-Id` is the referral's."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
-import time
 
-import aiohttp
-
-from notifier.adapters.failures import classify_status
 from notifier.adapters.http_session import LazySession
-from notifier.adapters.webhook_provider import signature
+from notifier.adapters.signed_post import post_signed, receiver_secret
 from notifier.domain.plan import Message
 
 
 def endpoint_secret(master: bytes, url: str) -> bytes:
-    return hmac.new(master, f"bars:{url}".encode(), hashlib.sha256).hexdigest().encode()
+    return receiver_secret(master, f"bars:{url}")
 
 
 class BarsProvider:
@@ -34,23 +28,20 @@ class BarsProvider:
     async def send(
         self, message: Message, reference: str, bundle: dict[str, object], correlation_id: str
     ) -> str:
-        body = json.dumps(bundle, separators=(",", ":")).encode()
-        timestamp = str(int(time.time()))
         headers = {
             "Content-Type": "application/fhir+json",
-            "X-Signature-Timestamp": timestamp,
-            "X-Signature": signature(endpoint_secret(self._master, message.to), timestamp, body),
             "X-Delivery-Id": reference,
             "X-Request-Id": reference,
             "X-Correlation-Id": correlation_id,
         }
-        try:
-            async with self._session.get().post(message.to, data=body, headers=headers) as answer:
-                status = answer.status
-        except (aiohttp.ClientError, TimeoutError) as error:
-            raise classify_status(None, type(error).__name__) from error
-        if status >= 300:
-            raise classify_status(status, "BaRS endpoint refused")
+        await post_signed(
+            self._session.get(),
+            message.to,
+            json.dumps(bundle, separators=(",", ":")).encode(),
+            endpoint_secret(self._master, message.to),
+            headers,
+            "BaRS endpoint refused",
+        )
         return reference
 
     async def close(self) -> None:

@@ -10,24 +10,15 @@ secret leaking exposes one clinic (`python -m notifier webhook-secret SITE` prin
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
-import time
 
-import aiohttp
-
-from notifier.adapters.failures import classify_status
 from notifier.adapters.http_session import LazySession
+from notifier.adapters.signed_post import post_signed, receiver_secret
 from notifier.domain.plan import Message
 
 
 def clinic_secret(master: bytes, site_id: str) -> bytes:
-    return hmac.new(master, f"clinic:{site_id}".encode(), hashlib.sha256).hexdigest().encode()
-
-
-def signature(secret: bytes, timestamp: str, body: bytes) -> str:
-    return "v1=" + hmac.new(secret, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return receiver_secret(master, f"clinic:{site_id}")
 
 
 class WebhookProvider:
@@ -49,23 +40,14 @@ class WebhookProvider:
         return self._url_for.get(site_id) or self._url_template.format(site=site_id)
 
     async def send(self, message: Message, reference: str, payload: dict[str, object]) -> str:
-        body = json.dumps(payload, separators=(",", ":")).encode()
-        timestamp = str(int(time.time()))
-        headers = {
-            "Content-Type": "application/json",
-            "X-Signature-Timestamp": timestamp,
-            "X-Signature": signature(clinic_secret(self._master, message.to), timestamp, body),
-            "X-Delivery-Id": reference,
-        }
-        try:
-            async with self._session.get().post(
-                self.url(message.to), data=body, headers=headers
-            ) as response:
-                status = response.status
-        except (aiohttp.ClientError, TimeoutError) as error:
-            raise classify_status(None, type(error).__name__) from error
-        if status >= 300:
-            raise classify_status(status, "webhook refused")
+        await post_signed(
+            self._session.get(),
+            self.url(message.to),
+            json.dumps(payload, separators=(",", ":")).encode(),
+            clinic_secret(self._master, message.to),
+            {"Content-Type": "application/json", "X-Delivery-Id": reference},
+            "webhook refused",
+        )
         return reference
 
     async def close(self) -> None:

@@ -160,6 +160,29 @@ async def test_keys_are_checked_as_for_the_json_api(intake: RunningIntake) -> No
     assert await intake.count("referrals") == 0
 
 
+async def test_transport_refusals_are_operation_outcomes_too(intake: RunningIntake) -> None:
+    key = await intake.new_key(ORG)
+    body = json.dumps(fresh("menopause")).encode()
+    plain = await intake.client.post(
+        "/FHIR/R4/$process-message",
+        content=body,
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "text/plain"},
+    )
+    assert plain.status_code == 415
+    assert outcome_codes(plain) == [("REC_BAD_REQUEST", None)]
+    huge = await post(intake, b" " * (intake.settings.max_body_bytes + 1), key)
+    assert huge.status_code == 413
+    assert outcome_codes(huge) == [("REC_BAD_REQUEST", None)]
+    limit = int(intake.settings.failed_key_limit.split("/")[0])
+    for _ in range(limit):
+        assert (await post(intake, body, "wrong")).status_code == 401
+    slow_down = await post(intake, body, "wrong")
+    assert slow_down.status_code == 429
+    assert outcome_codes(slow_down) == [("REC_TOO_MANY_REQUESTS", None)]
+    assert int(slow_down.headers["Retry-After"]) > 0
+    assert await intake.count("referrals") == 0
+
+
 async def test_only_the_sender_reads_its_service_request(intake: RunningIntake) -> None:
     key = await intake.new_key(ORG)
     answer = await post(intake, fresh("sti"), key)

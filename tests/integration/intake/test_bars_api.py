@@ -19,6 +19,8 @@ from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.servicerequest import ServiceRequest
 
 from devstack.bars_examples import EXAMPLE_REFERRALS
+from devstack.samples import gp_referral
+from intake.adapters import bars_endpoints
 from shared.clock import today
 from tests.support.bars import fresh
 from tests.support.pii import identifiers_in
@@ -181,6 +183,31 @@ async def test_transport_refusals_are_operation_outcomes_too(intake: RunningInta
     assert outcome_codes(slow_down) == [("REC_TOO_MANY_REQUESTS", None)]
     assert int(slow_down.headers["Retry-After"]) > 0
     assert await intake.count("referrals") == 0
+
+
+async def test_the_notifier_learns_the_senders_endpoint_for_its_bars_referrals_only(
+    intake: RunningIntake,
+) -> None:
+    key = await intake.new_key(ORG)
+    notifier = await intake.new_key("NOTIFIER", scope="notifier")
+    endpoint = "https://gp-system.example/FHIR/R4/$process-message"
+    async with intake.service.database.pool.acquire() as conn:
+        await bars_endpoints.register(conn, ORG.lower(), endpoint)
+    by_bars = (await post(intake, fresh("sti"), key)).json()["entry"][1]["resource"]["id"]
+    json_referral = gp_referral(ORG)
+    by_json = (
+        await intake.client.post(
+            "/v1/referrals", json=json_referral, headers={"Authorization": f"Bearer {key}"}
+        )
+    ).json()["referral_id"]
+    found = await intake.client.post(
+        "/v1/referrals/contacts",
+        json={"referral_ids": [by_bars, by_json]},
+        headers={"Authorization": f"Bearer {notifier}"},
+    )
+    contacts = found.json()["contacts"]
+    assert contacts[by_bars]["referrer_endpoint"] == endpoint
+    assert contacts[by_json]["referrer_endpoint"] is None
 
 
 async def test_only_the_sender_reads_its_service_request(intake: RunningIntake) -> None:

@@ -222,6 +222,7 @@ async def test_only_the_notifier_key_reads_patient_contacts(intake: RunningIntak
                 "message_detail": "discreet",
                 "referrer_role": "gp",
                 "referrer_email": "referrals@example-practice.nhs.uk",
+                "referrer_endpoint": None,  # not a BaRS referral
                 "status": "received",
             }
         },

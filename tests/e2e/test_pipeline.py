@@ -479,3 +479,39 @@ def test_a_bars_message_reaches_its_clinic_and_its_patient_once(
     assert news_to_surgery() == ["routed", "accepted"]
     assert identifiers_in(json.dumps(standins.records("bars"))) == []
     assert identifiers_in(pipeline.logs()) == []
+
+
+def test_a_bars_sender_that_refused_hears_once_after_the_fix_and_a_replay(
+    pipeline: Pipeline, standins: Standins
+) -> None:
+    """The sender's endpoint refuses (a permanent failure): the message is dead-lettered,
+    nothing else is held back, and a replay after the fix delivers it once."""
+    surgery_key = run_cli(
+        "intake", "keys", "create", "--organisation", "G82080", env=pipeline.env
+    ).strip()
+    endpoint = f"{standins.url}/bars/G82080/$process-message"
+    run_cli("intake", "endpoints", "set", "--organisation", "G82080", "--url", endpoint,
+            env=pipeline.env)  # fmt: skip
+    standins.fault("bars", times=10, status=403)
+    answer = httpx.post(
+        f"{pipeline.intake.url}/FHIR/R4/$process-message",
+        content=json.dumps(fresh("contraception")).encode(),
+        headers={"Authorization": f"Bearer {surgery_key}", "Content-Type": "application/fhir+json"},
+    )
+    assert answer.status_code == 200, answer.text
+    referral_id = answer.json()["entry"][1]["resource"]["id"]
+    listed = eventually(
+        lambda: (out := ops(pipeline, "dlq", "list")).strip() != "no dead letters" and out
+    )
+    assert "referrer/bars" in listed
+    letter_id = listed.split()[0]
+    standins.reset()  # the sender fixed its end
+
+    def to_sender() -> list[dict[str, Any]]:
+        return [r for r in standins.records("bars") if referral_id in json.dumps(r["body"])]
+
+    assert "replayed" in ops(pipeline, "dlq", "replay", letter_id)
+    eventually(to_sender)
+    ops(pipeline, "dlq", "replay", letter_id)  # a second replay changes nothing
+    time.sleep(3)
+    assert len(to_sender()) == 1

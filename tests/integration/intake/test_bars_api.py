@@ -18,7 +18,7 @@ from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.servicerequest import ServiceRequest
 
-from devstack.bars_examples import EXAMPLE_REFERRALS
+from devstack.bars_examples import EXAMPLE_REFERRALS, EXAMPLES
 from devstack.samples import gp_referral
 from intake.adapters import bars_endpoints
 from shared.clock import today
@@ -81,6 +81,23 @@ async def test_each_sample_with_another_patient_is_taken_as_one_referral(
     assert await intake.count("referrals") == 1
     logged = capfd.readouterr()
     assert identifiers_in(logged.out + logged.err) == []
+
+
+UNDATED = [
+    e.service for e in EXAMPLE_REFERRALS if e.due_in_days is None and e.delivered_days_ago is None
+]
+
+
+@pytest.mark.parametrize("service", UNDATED)
+async def test_each_undated_sample_is_taken_exactly_as_committed(
+    intake: RunningIntake, service: str
+) -> None:
+    """As the README's curl sends it: the file itself (samples with pregnancy dates are
+    taken as of their own date in the unit tests, and moved to today above)."""
+    key = await intake.new_key(ORG)
+    answer = await post(intake, (EXAMPLES / f"{service}.json").read_bytes(), key)
+    assert answer.status_code == 200, answer.text
+    assert await intake.count("referrals") == 1
 
 
 async def test_a_repeat_gets_the_first_answer_and_other_content_a_conflict(

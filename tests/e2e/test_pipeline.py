@@ -420,25 +420,36 @@ def test_a_woman_cancels_her_own_request_and_she_and_the_clinic_are_told_once(
     assert identifiers_in(pipeline.logs()) == []
 
 
+def surgery(pipeline: Pipeline, standins: Standins) -> str:
+    """The sample messages' surgery (G82080): its API key, and its BaRS endpoint at the
+    stand-ins."""
+    key = run_cli("intake", "keys", "create", "--organisation", "G82080", env=pipeline.env)
+    endpoint = f"{standins.url}/bars/G82080/$process-message"
+    run_cli("intake", "endpoints", "set", "--organisation", "G82080", "--url", endpoint,
+            env=pipeline.env)  # fmt: skip
+    return key.strip()
+
+
+def send_bars(pipeline: Pipeline, key: str, service: str) -> dict[str, Any]:
+    """A fresh sample message for `service`; the referral as intake's answer shows it."""
+    answer = httpx.post(
+        f"{pipeline.intake.url}/FHIR/R4/$process-message",
+        content=json.dumps(fresh(service)).encode(),
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/fhir+json"},
+    )
+    assert answer.status_code == 200, answer.text
+    referral: dict[str, Any] = answer.json()["entry"][1]["resource"]
+    return referral
+
+
 def test_a_bars_message_reaches_its_clinic_and_its_patient_once(
     pipeline: Pipeline, standins: Standins
 ) -> None:
     """The README's curl: a committed BaRS sample, from a surgery with its own key and its
     own BaRS endpoint, through all three processes: the clinic and the patient are told once,
     and the surgery's system hears the decision and the clinic's acceptance, once each."""
-    surgery_key = run_cli(
-        "intake", "keys", "create", "--organisation", "G82080", env=pipeline.env
-    ).strip()
-    endpoint = f"{standins.url}/bars/G82080/$process-message"
-    run_cli("intake", "endpoints", "set", "--organisation", "G82080", "--url", endpoint,
-            env=pipeline.env)  # fmt: skip
-    answer = httpx.post(
-        f"{pipeline.intake.url}/FHIR/R4/$process-message",
-        content=json.dumps(fresh("menopause")).encode(),
-        headers={"Authorization": f"Bearer {surgery_key}", "Content-Type": "application/fhir+json"},
-    )
-    assert answer.status_code == 200, answer.text
-    referral = answer.json()["entry"][1]["resource"]
+    surgery_key = surgery(pipeline, standins)
+    referral = send_bars(pipeline, surgery_key, "menopause")
     reference = next(
         i["value"] for i in referral["identifier"] if i["system"].endswith("tracking-reference")
     )
@@ -486,20 +497,9 @@ def test_a_bars_sender_that_refused_hears_once_after_the_fix_and_a_replay(
 ) -> None:
     """The sender's endpoint refuses (a permanent failure): the message is dead-lettered,
     nothing else is held back, and a replay after the fix delivers it once."""
-    surgery_key = run_cli(
-        "intake", "keys", "create", "--organisation", "G82080", env=pipeline.env
-    ).strip()
-    endpoint = f"{standins.url}/bars/G82080/$process-message"
-    run_cli("intake", "endpoints", "set", "--organisation", "G82080", "--url", endpoint,
-            env=pipeline.env)  # fmt: skip
+    surgery_key = surgery(pipeline, standins)
     standins.fault("bars", times=10, status=403)
-    answer = httpx.post(
-        f"{pipeline.intake.url}/FHIR/R4/$process-message",
-        content=json.dumps(fresh("contraception")).encode(),
-        headers={"Authorization": f"Bearer {surgery_key}", "Content-Type": "application/fhir+json"},
-    )
-    assert answer.status_code == 200, answer.text
-    referral_id = answer.json()["entry"][1]["resource"]["id"]
+    referral_id = send_bars(pipeline, surgery_key, "contraception")["id"]
     listed = eventually(
         lambda: (out := ops(pipeline, "dlq", "list")).strip() != "no dead letters" and out
     )

@@ -66,7 +66,7 @@ def create_service(settings: IntakeSettings | None = None) -> Service:
         http_routers=[
             referrals_api(database, unit_of_work, api_key, settings.max_body_bytes),
             lifecycle_api(database, unit_of_work, directory, api_key, settings.max_body_bytes),
-            fhir_api(unit_of_work, directory, mapping, api_key, settings.max_body_bytes),
+            fhir_api(database, unit_of_work, directory, mapping, api_key, settings.max_body_bytes),
         ],
         relay_outbox=settings.relay_enabled,
         description=DESCRIPTION or "",

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse
 
 from intake import service_layer
+from intake.adapters import referral_store
 from intake.adapters.api_keys import ApiKey
 from intake.adapters.bars.inbound import to_submission
 from intake.adapters.bars.message import Message, read_message
@@ -30,6 +31,7 @@ from shared.bars import response_message, service_request
 from shared.bars_mapping import BarsMapping
 from shared.clock import today
 from shared.contracts import ReferralState
+from shared.database import Database
 from shared.directory import Directory
 from shared.logging import correlation as bound_correlation
 from shared.logging import get_logger
@@ -44,6 +46,7 @@ def _conformance(name: str) -> dict[str, Any]:
 
 
 def fhir_api(
+    database: Database,
     unit_of_work: UnitOfWork,
     directory: Directory,
     mapping: BarsMapping,
@@ -129,7 +132,7 @@ def fhir_api(
             message_id=message.message_id,
             replayed=submitted.replayed,
         )
-        return await _acknowledge(message, submitted.referral_id, ReferralState.RECEIVED)
+        return await _acknowledge(message, submitted.referral_id, ReferralState.RECEIVED, key)
 
     async def _revoke(message: Message, key: ApiKey) -> dict[str, Any]:
         if message.focus.data.get("status") != "revoked":
@@ -178,7 +181,7 @@ def fhir_api(
         except IdempotencyConflict as error:
             raise _already_processed(message) from error
         log.info("BaRS revoke taken", referral_id=str(referral_id), replayed=done.replayed)
-        return await _acknowledge(message, referral_id, done.status)
+        return await _acknowledge(message, referral_id, ReferralState(done.status.value), key)
 
     def _our_referral_id(message: Message) -> UUID:
         focus = message.focus
@@ -204,9 +207,9 @@ def fhir_api(
         )
 
     async def _acknowledge(
-        message: Message, referral_id: UUID, state: ReferralState
+        message: Message, referral_id: UUID, state: ReferralState, key: ApiKey
     ) -> dict[str, Any]:
-        view = await _service_request(referral_id, state=state)
+        view = await _service_request(referral_id, key.organisation_code, state=state)
         assert view is not None
         resource, received_at = view
         return response_message(
@@ -218,30 +221,29 @@ def fhir_api(
         )
 
     async def _service_request(
-        referral_id: UUID,
-        *,
-        organisation_code: str | None = None,
-        state: ReferralState | None = None,
+        referral_id: UUID, organisation_code: str, *, state: ReferralState | None = None
     ) -> tuple[dict[str, Any], datetime] | None:
-        async with unit_of_work() as referrals:
-            standing = (await referrals.standing([referral_id])).get(referral_id)
-            stored = await referrals.get(referral_id)
-            submission = await referrals.submission_of(referral_id)
-        if standing is None or stored is None:
-            return None
-        if organisation_code is not None and standing.organisation_code != organisation_code:
+        """The organisation's referral as a ServiceRequest (as it stands, or as `state` for an
+        answer that must not change), read as the JSON status is: no lock."""
+        async with database.pool.acquire() as conn:
+            stored = await referral_store.get(
+                conn, referral_id, organisation_code=organisation_code
+            )
+            submission = await referral_store.submission(conn, referral_id) if stored else None
+        if stored is None:
             return None
         decision = stored.decision or {}
-        shown = state or ReferralState(standing.state.value)
+        now = ReferralState(stored.status)
+        placed = state is None and now in (ReferralState.ROUTED, ReferralState.ACCEPTED)
         resource = service_request(
             mapping.own,
             referral_id=referral_id,
-            tracking_reference=standing.tracking_reference,
-            state=shown,
+            tracking_reference=stored.tracking_reference,
+            state=state or now,
             nhs_number=((submission or {}).get("patient") or {}).get("nhs_number"),
             authored_on=stored.received_at,
-            service=standing.service,
-            destination=standing.destination if state is None else None,
+            service=stored.service,
+            destination=(decision.get("destination") or {}).get("id") if placed else None,
             reasons=[r["message"] for r in decision.get("reasons", [])] if state is None else None,
         )
         return resource, stored.received_at
@@ -264,7 +266,7 @@ def fhir_api(
         except ValueError:
             wanted = None
         if wanted is not None and key.scope == "referrer":
-            view = await _service_request(wanted, organisation_code=key.organisation_code)
+            view = await _service_request(wanted, key.organisation_code)
         if view is None:
             refused = Refused(
                 [Issue(404, "not-found", "No referral with this id is yours to see.", None)]

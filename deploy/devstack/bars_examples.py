@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import copy
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid5
 
+from intake.adapters.bars.outbound import clinical_entries
 from shared.bars_mapping import BarsMapping, load_mapping
 from shared.directory import load_directory
+from shared.submission import Clinical
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "bars"
 OFFICIAL = DOCS / "official" / "ValidationRequest.json"
@@ -46,7 +48,29 @@ class Example:
     delivered_days_ago: int | None = None
     birth_date: str = "1991-05-04"
     conditions: tuple[str, ...] = ()
-    facts: dict[str, Any] = field(default_factory=dict)  # our own observations
+    completed_talking_therapies: bool | None = None
+    prior_approval_reference: str | None = None
+
+    def clinical(self, on: date) -> Clinical:
+        """The facts the service's rules read, validated as of the message's date."""
+        return Clinical.model_validate(
+            {
+                "pregnancy_status": self.pregnancy_status,
+                "expected_delivery_date": _days(on, self.due_in_days),
+                "delivery_date": _days(on, -self.delivered_days_ago)
+                if self.delivered_days_ago is not None
+                else None,
+                "conditions": self.conditions,
+                "completed_talking_therapies": self.completed_talking_therapies,
+                "prior_approval_reference": self.prior_approval_reference,
+                "reason": self.reason,
+            },
+            context={"today": on},
+        )
+
+
+def _days(on: date, days: int | None) -> date | None:
+    return None if days is None else on + timedelta(days=days)
 
 
 _KENT = "ME14 1XQ"
@@ -55,12 +79,12 @@ EXAMPLE_REFERRALS: tuple[Example, ...] = (
             "postnatal", delivered_days_ago=60),
     Example("thrive", "midwife", _KENT, "Low mood continuing after talking therapy.",
             "pregnant", due_in_days=120,
-            facts={"completed-talking-therapies": {"valueBoolean": True}}),
+            completed_talking_therapies=True),
     Example("maternal-medicine", "consultant-obstetrician", _KENT,
             "Known heart disease; now pregnant.", "pregnant", due_in_days=150,
             conditions=("cardiac",)),
     Example("fertility", "gp", _KENT, "Two years trying to conceive.", "planning-pregnancy",
-            facts={"prior-approval-reference": {"valueString": "KM-PA-2041"}}),
+            prior_approval_reference="KM-PA-2041"),
     Example("contraception", "gp", _KENT, "Would like a coil fitted."),
     Example("pessary", "gp", _KENT, "Prolapse symptoms; pessary fitting.",
             birth_date="1968-02-11"),
@@ -124,90 +148,10 @@ def adapt(
     request["intent"] = "order"
     request["requester"] = {"reference": _ROLE}
     request["note"] = [{"text": example.reason}]
-    added = [
-        *_observations(example, mapping, on, ns),
-        *(_condition(code, mapping, ns) for code in example.conditions),
-    ]
+    added = clinical_entries(example.clinical(on), mapping, _PATIENT, ns)
     request["supportingInfo"] = [{"reference": e["fullUrl"]} for e in added]
     bundle["entry"].extend(added)
     return bundle
-
-
-def _observations(
-    example: Example, mapping: BarsMapping, on: date, ns: UUID
-) -> list[dict[str, Any]]:
-    status_code = mapping.pregnancy_status.codes[0]
-    listed = next(
-        (v for v in mapping.pregnancy_status.values if v.status.value == example.pregnancy_status),
-        None,
-    )
-    value = (
-        {"system": listed.system, "code": listed.code}
-        if listed
-        else {"system": mapping.own.pregnancy_status, "code": example.pregnancy_status}
-    )
-    found: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
-        (
-            "pregnancy-status",
-            {"system": status_code.system, "code": status_code.code},
-            {"valueCodeableConcept": {"coding": [value]}},
-        )
-    ]
-    if example.due_in_days is not None:
-        due = on + timedelta(days=example.due_in_days)
-        code = mapping.expected_delivery_date[0]
-        found.append(
-            (
-                "expected-delivery-date",
-                {"system": code.system, "code": code.code},
-                {"valueDateTime": due.isoformat()},
-            )
-        )
-    if example.delivered_days_ago is not None:
-        born = on - timedelta(days=example.delivered_days_ago)
-        code = mapping.delivery_date[0]
-        found.append(
-            (
-                "delivery-date",
-                {"system": code.system, "code": code.code},
-                {"valueDateTime": born.isoformat()},
-            )
-        )
-    for name, fact in example.facts.items():
-        found.append((name, {"system": mapping.own.observation, "code": name}, fact))
-    return [
-        {
-            "fullUrl": f"urn:uuid:{uuid5(ns, name)}",
-            "resource": {
-                "resourceType": "Observation",
-                "status": "final",
-                "code": {"coding": [code]},
-                "subject": {"reference": _PATIENT},
-                **fact,
-            },
-        }
-        for name, code, fact in found
-    ]
-
-
-def _condition(code: str, mapping: BarsMapping, ns: UUID) -> dict[str, Any]:
-    standard = next(c for c in mapping.conditions if c.condition == code)
-    return {
-        "fullUrl": f"urn:uuid:{uuid5(ns, 'condition-' + code)}",
-        "resource": {
-            "resourceType": "Condition",
-            "clinicalStatus": {
-                "coding": [
-                    {
-                        "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
-                        "code": "active",
-                    }
-                ]
-            },
-            "code": {"coding": [{"system": standard.system, "code": standard.code}]},
-            "subject": {"reference": _PATIENT},
-        },
-    }
 
 
 def write_examples(on: date, folder: Path = EXAMPLES) -> list[Path]:

@@ -10,8 +10,9 @@ from uuid import UUID, uuid5
 
 from shared.bars import EVENT_SYSTEMS, NHS_NUMBER, REFERRAL_EVENT, coding, urn
 from shared.bars_mapping import BarsMapping
-from shared.submission import ReferralSubmission
+from shared.submission import Clinical, ReferralSubmission
 
+_CONDITION_CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
 _FHIR_GENDER = {"female": "female", "male": "male", "intersex": "other", "not-known": "unknown"}
 
 
@@ -36,18 +37,7 @@ def referral_message(
     }
     request_url = f"urn:uuid:{request_id}"
     referrer, clinical = submission.referrer, submission.clinical
-    observations = list(_observations(submission, mapping, urls["patient"], ns))
-    conditions = [
-        {
-            "fullUrl": urn(ns, f"condition-{code}"),
-            "resource": {
-                "resourceType": "Condition",
-                "code": _condition_code(code, mapping),
-                "subject": {"reference": urls["patient"]},
-            },
-        }
-        for code in clinical.conditions
-    ]
+    facts = clinical_entries(clinical, mapping, urls["patient"], ns)
     ods = mapping.ods_organisation_systems[0]
     entries: list[dict[str, Any]] = [
         {
@@ -75,9 +65,7 @@ def referral_message(
                 "authoredOn": sent_at.isoformat(),
                 "requester": {"reference": urls["role"]},
                 "performer": [{"reference": urls["service"]}],
-                "supportingInfo": [
-                    {"reference": e["fullUrl"]} for e in [*observations, *conditions]
-                ],
+                "supportingInfo": [{"reference": e["fullUrl"]} for e in facts],
                 "note": [{"text": clinical.reason}],
             },
         },
@@ -118,8 +106,7 @@ def referral_message(
                 "identifier": [{"system": ods, "value": referrer.organisation_code}],
             },
         },
-        *observations,
-        *conditions,
+        *facts,
     ]
     return {
         "resourceType": "Bundle",
@@ -172,10 +159,30 @@ def _condition_code(condition: str, mapping: BarsMapping) -> dict[str, Any]:
     return coding(mapping.own.condition, condition)
 
 
-def _observations(
-    submission: ReferralSubmission, mapping: BarsMapping, patient_url: str, ns: UUID
+def clinical_entries(
+    clinical: Clinical, mapping: BarsMapping, patient_url: str, ns: UUID
 ) -> list[dict[str, Any]]:
-    clinical = submission.clinical
+    """The clinical facts routing reads, as bundle entries about the patient at
+    `patient_url`: Observations (pregnancy status, its dates, our own facts), then a
+    Condition per condition; standard codes where the mapping lists one, else ours."""
+    conditions = [
+        {
+            "fullUrl": urn(ns, f"condition-{code}"),
+            "resource": {
+                "resourceType": "Condition",
+                "clinicalStatus": coding(_CONDITION_CLINICAL, "active"),
+                "code": _condition_code(code, mapping),
+                "subject": {"reference": patient_url},
+            },
+        }
+        for code in clinical.conditions
+    ]
+    return [*_observations(clinical, mapping, patient_url, ns), *conditions]
+
+
+def _observations(
+    clinical: Clinical, mapping: BarsMapping, patient_url: str, ns: UUID
+) -> list[dict[str, Any]]:
     status = clinical.pregnancy_status.value
     listed = next((v for v in mapping.pregnancy_status.values if v.status.value == status), None)
     status_code = mapping.pregnancy_status.codes[0]

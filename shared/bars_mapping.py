@@ -7,17 +7,17 @@ in it stops the service rather than refusing referrals one by one."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.contracts import PregnancyStatus, ReferrerRole, ServiceCode, SexAtBirth
+from shared.errors import ConfigurationError
+from shared.operator_files import read_yaml, validated
 
 DEFAULT_MAPPING = Path(__file__).resolve().with_name("bars_mapping.yaml")
 
 
-class MappingError(Exception):
+class MappingError(ConfigurationError):
     """The mapping file cannot be read or is not valid."""
 
 
@@ -140,17 +140,5 @@ class BarsMapping(_Data):
 
 
 def load_mapping(path: Path = DEFAULT_MAPPING) -> BarsMapping:
-    try:
-        data: Any = yaml.safe_load(path.read_bytes())
-    except OSError as error:
-        raise MappingError(f"{path}: cannot read ({error.strerror})") from error
-    except yaml.YAMLError as error:
-        raise MappingError(f"{path}: not valid YAML: {error}") from error
-    try:
-        return BarsMapping.model_validate(data)
-    except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}"
-            for e in error.errors(include_input=False, include_url=False)
-        )
-        raise MappingError(f"{path}: {problems}") from error
+    _raw, data = read_yaml(path, MappingError)
+    return validated(BarsMapping, data, path, MappingError)

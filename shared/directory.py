@@ -12,13 +12,13 @@ from __future__ import annotations
 import hashlib
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.contracts import PregnancyStatus, ReferrerRole, ServiceCode
 from shared.errors import ConfigurationError
+from shared.operator_files import read_yaml, validated
 
 ENGINE_VERSION = "1"
 DEFAULT_DIRECTORY = Path(__file__).resolve().parent / "directory.yaml"
@@ -175,24 +175,7 @@ def area_of(district: str) -> str:
 
 
 def load_directory(path: Path = DEFAULT_DIRECTORY) -> Directory:
-    try:
-        raw = path.read_bytes()
-    except OSError as error:
-        raise DirectoryError(f"{path}: cannot read ({error.strerror})") from error
-    try:
-        data: Any = yaml.safe_load(raw)
-    except yaml.YAMLError as error:
-        raise DirectoryError(f"{path}: not valid YAML: {error}") from error
-    if not isinstance(data, dict):
-        raise DirectoryError(f"{path}: the top level must be a mapping")
+    raw, data = read_yaml(path, DirectoryError)
     data.pop("rules_version", None)
     version = "sha256:" + hashlib.sha256(ENGINE_VERSION.encode() + b"\0" + raw).hexdigest()
-    try:
-        return Directory.model_validate({**data, "rules_version": version})
-    except ValidationError as error:
-        # Operator data, not patient data: pydantic's own messages, whole.
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}"
-            for e in error.errors(include_input=False, include_url=False)
-        )
-        raise DirectoryError(f"{path}: {problems}") from error
+    return validated(Directory, {**data, "rules_version": version}, path, DirectoryError)

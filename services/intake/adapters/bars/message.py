@@ -69,17 +69,7 @@ class Message:
         return hashlib.sha256(json.dumps(self.bundle, sort_keys=True).encode()).digest()
 
     def resolve(self, reference: Any) -> Resource | None:
-        """The resource a Reference points to inside the bundle (by fullUrl, or by
-        `Type/id` for a resource that has an id), or None."""
-        target = reference.get("reference") if isinstance(reference, dict) else None
-        if not target:
-            return None
-        for resource in self.resources:
-            if resource.full_url == target:
-                return resource
-            if target == f"{resource.type}/{resource.data.get('id')}":
-                return resource
-        return None
+        return _resolve(self.resources, reference)
 
     def of_type(self, resource_type: str) -> Iterator[Resource]:
         return (r for r in self.resources if r.type == resource_type)
@@ -110,12 +100,23 @@ def read_message(data: Any) -> Message:
             [bad("Bundle.entry[0].resource", "The first entry must be the MessageHeader.")]
         )
     header = resources[0]
-    message = Message(data, header, header, resources)
-    issues = [*_event_issues(header), *_unresolved(message)]
-    focus = _focus(message, issues)
+    issues = [*_event_issues(header), *_unresolved(resources)]
+    focus = _focus(header, resources, issues)
     if issues or focus is None:
         raise Refused(issues)
     return Message(data, header, focus, resources)
+
+
+def _resolve(resources: tuple[Resource, ...], reference: Any) -> Resource | None:
+    """The resource a Reference points to inside the bundle (by fullUrl, or by `Type/id` for
+    a resource that has an id), or None."""
+    target = reference.get("reference") if isinstance(reference, dict) else None
+    if not target:
+        return None
+    for resource in resources:
+        if target in (resource.full_url, f"{resource.type}/{resource.data.get('id')}"):
+            return resource
+    return None
 
 
 def _event_issues(header: Resource) -> list[Issue]:
@@ -138,18 +139,20 @@ def _event_issues(header: Resource) -> list[Issue]:
     return []
 
 
-def _focus(message: Message, issues: list[Issue]) -> Resource | None:
-    focus = message.header.data.get("focus") or []
+def _focus(
+    header: Resource, resources: tuple[Resource, ...], issues: list[Issue]
+) -> Resource | None:
+    focus = header.data.get("focus") or []
     if len(focus) != 1:
         issues.append(
-            bad(message.header.at("focus"), "The message must have exactly one focus.", "required")
+            bad(header.at("focus"), "The message must have exactly one focus.", "required")
         )
         return None
-    resource = message.resolve(focus[0])
+    resource = _resolve(resources, focus[0])
     if resource is None or resource.type != "ServiceRequest":
         issues.append(
             bad(
-                message.header.at("focus", 0),
+                header.at("focus", 0),
                 "The focus must be a ServiceRequest in the bundle.",
             )
         )
@@ -157,12 +160,13 @@ def _focus(message: Message, issues: list[Issue]) -> Resource | None:
     return resource
 
 
-def _unresolved(message: Message) -> Iterator[Issue]:
+def _unresolved(resources: tuple[Resource, ...]) -> Iterator[Issue]:
     """Every `urn:uuid:` reference must point inside the bundle (other references may point
     to a server, as BaRS's own example does for an episode of care)."""
-    for resource in message.resources:
+    inside = {r.full_url for r in resources}
+    for resource in resources:
         for parts, target in _references(resource.data, ()):
-            if target.startswith("urn:uuid:") and message.resolve({"reference": target}) is None:
+            if target.startswith("urn:uuid:") and target not in inside:
                 yield bad(
                     resource.at(*parts, "reference"),
                     "This reference does not resolve to an entry of the bundle.",

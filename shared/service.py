@@ -94,7 +94,14 @@ def build_service(
                 await _within(5, "a client", close())
             await database.close()
 
-    app = FastAPI(title=name, description=description, version="1", lifespan=lifespan)
+    # No slash redirects: Starlette builds their Location from the request's Host header.
+    app = FastAPI(
+        title=name,
+        description=description,
+        version="1",
+        lifespan=lifespan,
+        redirect_slashes=False,
+    )
     for http_router in http_routers:
         app.include_router(http_router)
     service = Service(name, settings, database, broker, app)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from intake import __doc__ as DESCRIPTION
@@ -88,7 +89,7 @@ def create_service(settings: IntakeSettings | None = None) -> Service:
     )
     app.include_router(self_cancel_page(pages, unit_of_work, directory))  # before /{slug}
     clinic_forms = Pages(
-        derive_secret(private_key, "csrf"),
+        derive_secret(private_key, "clinic-csrf"),  # no token of the public pages passes here
         rate_limits,
         parse_limit(settings.failed_key_limit),  # sign-in attempts, like wrong API keys
         settings.max_form_bytes,
@@ -123,7 +124,7 @@ def create_service(settings: IntakeSettings | None = None) -> Service:
     async def on_invalid(request: Request, error: RequestValidationError) -> JSONResponse:
         # FastAPI's own answer quotes the input back; ours names the fields only.
         errors = [
-            {"field": ".".join(str(p) for p in e["loc"]), "message": str(e["msg"])}
+            {"field": ".".join(str(p) for p in e["loc"]), "message": _plain(e)}
             for e in error.errors()
         ]
         problem = Problem(422, "The request is not valid.", errors)
@@ -131,7 +132,20 @@ def create_service(settings: IntakeSettings | None = None) -> Service:
             return problem_as_outcome(problem)
         return problem_response(problem)
 
+    @app.get("/clinic/", include_in_schema=False)
+    async def clinic_with_slash() -> RedirectResponse:
+        # Starlette's own slash redirect names the request's Host; this one names no host.
+        return RedirectResponse("/clinic", status_code=308)
+
     app.add_exception_handler(Exception, on_unexpected)
     app.add_middleware(SecurityHeaders)
 
     return service
+
+
+def _plain(error: Any) -> str:
+    """Pydantic's message, except where it would quote the input (a malformed UUID's
+    message names its first wrong character)."""
+    if str(error["type"]).startswith("uuid_"):
+        return "Not a UUID."
+    return str(error["msg"])

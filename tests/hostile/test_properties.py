@@ -16,12 +16,17 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from devstack.samples import gp_referral, self_referral
+from intake.adapters.bars.message import read_message
+from intake.adapters.bars.refusals import Refused
+from intake.adapters.referral_store import parse_cursor
 from intake.adapters.self_referral_codec import Unreadable, decode
+from intake.api.body import MAX_DEPTH, nesting
 from intake.domain.referral import BadReference, NotASelfReferral, accept_self_referral
 from shared.contracts import ReferralDecided, ReferralReceived
 from shared.reduction import for_routing
 from shared.sealed import seal
 from shared.submission import ReferralSubmission, field_errors
+from tests.support.bars import fresh
 from tests.support.keys import INTAKE_PRIVATE_KEY, INTAKE_PUBLIC_KEY
 
 TODAY = date.today()
@@ -184,3 +189,99 @@ def test_a_sealed_self_referral_is_refused_with_a_reason_or_accepted_whole(
     assert TODAY - timedelta(days=400) <= (
         accepted.submission.clinical.expected_delivery_date or TODAY
     )
+
+
+def depth(value: Any) -> int:
+    if isinstance(value, list):
+        return 1 + max((depth(v) for v in value), default=0)
+    if isinstance(value, dict):
+        return 1 + max((depth(v) for v in value.values()), default=0)
+    return 0
+
+
+bracket_text = st.text(st.sampled_from('[]{}"\\ax'), max_size=12)
+nested_values = st.recursive(
+    st.none() | st.integers() | bracket_text,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(bracket_text, inner, max_size=3),
+    max_leaves=60,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(value=nested_values)
+def test_the_depth_bound_counts_nesting_and_not_brackets_in_strings(value: Any) -> None:
+    assert nesting(json.dumps(value).encode()) == depth(value)
+
+
+resource_types = st.sampled_from(["Bogus", "", "__class__", "Coding", "Patient"]) | st.integers()
+
+
+def nested_extension(levels: int) -> dict[str, Any]:
+    found: dict[str, Any] = {"url": "https://example.org/x", "valueString": "x"}
+    for _ in range(levels):
+        found = {"url": "https://example.org/x", "extension": [found]}
+    return found
+
+
+bundle_changes = st.one_of(
+    st.tuples(st.just("entry"), resource_types),
+    st.tuples(st.just("contained"), resource_types),
+    st.tuples(st.just("depth"), st.integers(0, 40)),
+    st.tuples(st.just("repeat-url"), st.integers(1, 6)),
+    st.tuples(st.just("header-id"), st.none() | nasty_text),
+    st.tuples(st.just("element"), nasty_text),
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+@given(changes=st.lists(bundle_changes, min_size=1, max_size=3))
+def test_a_bars_bundle_of_any_shape_is_read_or_refused_never_a_crash(
+    changes: list[tuple[str, Any]],
+) -> None:
+    bundle = fresh("menopause")
+    focus = next(e for e in bundle["entry"] if e["resource"]["resourceType"] == "ServiceRequest")
+    for kind, value in changes:
+        if kind == "entry":
+            bundle["entry"].append(
+                {"fullUrl": f"urn:uuid:{uuid4()}", "resource": {"resourceType": value}}
+            )
+        elif kind == "contained":
+            focus["resource"]["contained"] = [{"resourceType": value, "id": "c"}]
+        elif kind == "depth":
+            focus["resource"]["extension"] = [nested_extension(value)]
+        elif kind == "repeat-url":
+            bundle["entry"][value]["fullUrl"] = bundle["entry"][-1].get("fullUrl")
+        elif kind == "header-id":
+            bundle["entry"][0]["resource"]["id"] = value
+            bundle["entry"][0].pop("fullUrl", None)
+        else:
+            bundle["entry"][0]["resource"][value] = "x"
+    body = json.dumps(bundle).encode()
+    if nesting(body) > MAX_DEPTH:
+        return  # the door refuses it before parsing: see the integration tests
+    statuses: list[int] = []
+    try:
+        read_message(json.loads(body))
+    except Refused as refused:
+        statuses = [i.status for i in refused.issues] or [0]
+    assert set(statuses) <= {400, 422}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    cursor=st.text(max_size=80)
+    | st.builds(
+        lambda when, offset: f"{when.isoformat()}{offset}_{uuid4()}",
+        st.datetimes(),
+        st.sampled_from(["", "+05:00", "-05:00", "Z", "+14:00"]),
+    )
+)
+def test_a_worklist_cursor_is_an_instant_postgresql_can_hold_or_refused(cursor: str) -> None:
+    try:
+        parsed = parse_cursor(cursor)
+    except ValueError:
+        return
+    assert parsed is not None
+    when, _ = parsed
+    assert when.utcoffset() == timedelta(0)
+    assert 1 <= when.year <= 9999

@@ -4,7 +4,7 @@ scoped to the organisation that made them."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -180,7 +180,13 @@ def parse_cursor(after: str | None) -> tuple[datetime, UUID] | None:
     if after is None:
         return None
     when, _, referral_id = after.rpartition("_")
-    return datetime.fromisoformat(when), UUID(referral_id)
+    received = datetime.fromisoformat(when)
+    if received.tzinfo is None:
+        raise ValueError("a cursor's time has its offset")
+    try:  # PostgreSQL takes the instant in UTC; years 1 and 9999 may fall outside it
+        return received.astimezone(UTC), UUID(referral_id)
+    except OverflowError as error:
+        raise ValueError("a cursor's time is out of range") from error
 
 
 async def worklist(

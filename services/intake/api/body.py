@@ -4,6 +4,8 @@ and read JSON strictly: the declared type, no repeated keys, no NaN."""
 from __future__ import annotations
 
 import json
+import re
+from itertools import accumulate
 from typing import Any
 
 from fastapi import Request
@@ -41,6 +43,9 @@ async def read_json(request: Request, limit: int, *media_types: str) -> Any:
     could read the same body differently)."""
     require_media_type(request, *(media_types or ("application/json",)))
     body = await read_limited(request, limit)
+    if nesting(body) > MAX_DEPTH:
+        message = f"The JSON is nested more than {MAX_DEPTH} deep."
+        raise Problem(422, "The body is not valid.", [{"field": "body", "message": message}])
     try:
         return json.loads(body, object_pairs_hook=_no_repeated_keys, parse_constant=_no_constant)
     except _Refused as error:
@@ -49,6 +54,20 @@ async def read_json(request: Request, limit: int, *media_types: str) -> Any:
     except (ValueError, UnicodeDecodeError) as error:
         message = "The body is not valid JSON."
         raise Problem(422, message, [{"field": "body", "message": message}]) from error
+
+
+# Deeper than any referral or BaRS message (a Bundle's extensions reach about 12); the parsers
+# recurse, so a body nested a thousand deep would exhaust the stack, not fail validation.
+MAX_DEPTH = 32
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def nesting(body: bytes) -> int:
+    """How deep the body's arrays and objects nest, counted without parsing it (brackets
+    inside strings are text). Hand-written: the standard library's parser has no depth limit."""
+    brackets = _STRING.sub(b"", body).translate(None, _NOT_BRACKET)
+    return max(accumulate(1 if b in b"[{" else -1 for b in brackets), default=0)
 
 
 class _Refused(ValueError):

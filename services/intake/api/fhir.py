@@ -324,4 +324,5 @@ async def _read_body(request: Request, limit: int) -> Any:
     except Problem as problem:
         if problem.status != 422:
             raise
-        raise Refused([bad("Bundle", "The body is not valid JSON.", "structure")]) from problem
+        why = problem.errors[0]["message"] if problem.errors else "The body is not valid JSON."
+        raise Refused([bad("Bundle", why, "structure")]) from problem

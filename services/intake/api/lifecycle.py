@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from intake import service_layer
 from intake.adapters.api_keys import ApiKey
@@ -34,6 +34,10 @@ MAX_PAGE = 100
 
 
 class Reason(BaseModel):
+    """Why a referral is returned or cancelled."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is refused, as in a submission
+
     reason_code: ReasonCode = Field(description="A code from the directory's list.")
 
 

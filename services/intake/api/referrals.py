@@ -19,7 +19,7 @@ from intake.api.request_headers import checked_idempotency_key, correlation_id, 
 from intake.domain.referral import NotYourOrganisation, RecordedDecision
 from intake.ports import IdempotencyConflict, UnitOfWork
 from shared.clock import today
-from shared.contracts import ContactLookup, Contacts, PatientContact
+from shared.contracts import ContactLookup, Contacts, PatientContact, ReferrerRole
 from shared.database import Database
 from shared.logging import correlation as bound_correlation
 from shared.logging import get_logger
@@ -224,11 +224,17 @@ def referrals_api(
 def parse_submission(data: Any) -> ReferralSubmission:
     """A v1 submission, validated as of today, or 422 with every failing field."""
     try:
-        return ReferralSubmission.model_validate(data, context={"today": today()})
+        submission = ReferralSubmission.model_validate(data, context={"today": today()})
     except ValidationError as error:
         errors = field_errors(error)
         log.info("referral refused", errors=errors)
         raise Problem(422, "The referral is not valid.", errors) from error
+    if submission.referrer.role is ReferrerRole.SELF:
+        message = "A woman refers herself through the self-referral form, not with a key."
+        raise Problem(
+            422, "The referral is not valid.", [{"field": "referrer.role", "message": message}]
+        )
+    return submission
 
 
 __all__ = ["PROBLEM_JSON", "referrals_api"]

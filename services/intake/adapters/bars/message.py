@@ -13,7 +13,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.resource import Resource as FhirResource
 from pydantic import ValidationError
 
 from intake.adapters.bars.refusals import Issue, Refused, bad, unprocessable
@@ -79,14 +81,16 @@ def read_message(data: Any) -> Message:
     """Parse and check a BaRS referral message; raises Refused naming every failing element."""
     if not isinstance(data, dict) or data.get("resourceType") != "Bundle":
         raise Refused([bad("Bundle", "The body must be a FHIR Bundle.", "structure")])
+    entries = data.get("entry")
+    if isinstance(entries, list):
+        _check_entries(entries)  # before the parser, which fails on an unknown type
     try:
         Bundle.model_validate(data)
     except ValidationError as error:
-        raise Refused(
-            [
-                bad(_expression(("Bundle", *e["loc"])), str(e["msg"]), "structure")
-                for e in error.errors(include_input=False, include_url=False)
-            ]
+        raise Refused([_structure_issue(e) for e in error.errors(include_url=False)]) from error
+    except (KeyError, TypeError, ValueError, RecursionError) as error:  # a resource we cannot
+        raise Refused(  # even type, such as an unknown one in `contained`
+            [bad("Bundle", "The Bundle is not valid FHIR R4.", "structure")]
         ) from error
     if data.get("type") != "message":
         raise Refused([bad("Bundle.type", "A BaRS message is a Bundle of type 'message'.")])
@@ -100,11 +104,83 @@ def read_message(data: Any) -> Message:
             [bad("Bundle.entry[0].resource", "The first entry must be the MessageHeader.")]
         )
     header = resources[0]
-    issues = [*_event_issues(header), *_unresolved(resources)]
+    issues = [
+        *_event_issues(header),
+        *_message_id_issues(header),
+        *_further_headers(resources),
+        *_unresolved(resources),
+    ]
     focus = _focus(header, resources, issues)
     if issues or focus is None:
         raise Refused(issues)
     return Message(data, header, focus, resources)
+
+
+def _check_entries(entries: list[Any]) -> None:
+    """FHIR R4's rules the parser does not keep: each entry's resource names a resource type
+    it knows, and no two entries share a fullUrl (invariant bdl-7)."""
+    issues, seen = [], set()
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            continue  # the parser names it
+        resource, full_url = entry.get("resource"), entry.get("fullUrl")
+        if isinstance(resource, dict) and not _known_type(resource.get("resourceType")):
+            issues.append(
+                bad(
+                    f"Bundle.entry[{i}].resource",
+                    "Each resource must name a FHIR R4 resourceType.",
+                    "structure",
+                )
+            )
+        if isinstance(full_url, str) and full_url in seen:
+            issues.append(
+                bad(
+                    f"Bundle.entry[{i}].fullUrl",
+                    "Each entry's fullUrl must be unique in the Bundle (bdl-7).",
+                    "structure",
+                )
+            )
+        seen.add(full_url)
+    if issues:
+        raise Refused(issues)
+
+
+def _known_type(resource_type: Any) -> bool:
+    if not isinstance(resource_type, str) or not resource_type.isalpha():
+        return False
+    try:
+        model = get_fhir_model_class(resource_type)
+    except (KeyError, ValueError, AttributeError, ImportError):
+        return False
+    return issubclass(model, FhirResource)  # not a datatype such as Coding
+
+
+def _structure_issue(error: Any) -> Issue:
+    """The parser's complaint, at its element; an element FHIR does not define is named by
+    the element that holds it (its name is the sender's text, and is not echoed)."""
+    loc = ("Bundle", *error["loc"])
+    if error["type"] == "extra_forbidden":
+        return bad(_expression(loc[:-1]), "An element FHIR R4 does not define here.", "structure")
+    return bad(_expression(loc), str(error["msg"]), "structure")
+
+
+def _message_id_issues(header: Resource) -> list[Issue]:
+    """A repeat is known by the message id, so a message must have one."""
+    if header.data.get("id") or str(header.full_url or "").startswith("urn:uuid:"):
+        return []
+    return [
+        bad(
+            header.at("id"),
+            "The MessageHeader needs an id, or a urn:uuid: fullUrl, to name the message.",
+            "required",
+        )
+    ]
+
+
+def _further_headers(resources: tuple[Resource, ...]) -> Iterator[Issue]:
+    for resource in resources[1:]:
+        if resource.type == "MessageHeader":
+            yield bad(resource.path, "A message has one MessageHeader, its first entry.")
 
 
 def _resolve(resources: tuple[Resource, ...], reference: Any) -> Resource | None:

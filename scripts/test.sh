@@ -27,6 +27,8 @@ echo "== lint: ruff, mypy, import contracts, AsyncAPI"
 "${UV[@]}" run --frozen lint-imports
 echo "== AsyncAPI documents in docs/asyncapi/ match the code"
 "${UV[@]}" run --frozen python -m devstack asyncapi --check
+echo "== OpenAPI document docs/openapi.json matches the code and validates"
+"${UV[@]}" run --frozen python -m devstack openapi --check
 
 echo "== tests against Kafka at $KAFKA_BOOTSTRAP_SERVERS and PostgreSQL at $DATABASE_URL"
 "${UV[@]}" run --frozen pytest "$@"

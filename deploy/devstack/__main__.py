@@ -120,6 +120,22 @@ def asyncapi(
     typer.echo(f"devstack: AsyncAPI {'up to date' if check else 'written'} in {DOCS}")
 
 
+@cli.command()
+def openapi(
+    check: bool = typer.Option(False, "--check", help="Fail if docs/openapi.json is stale."),
+) -> None:
+    """Generate intake's OpenAPI document into docs/openapi.json from the code (validated)."""
+    from devstack.openapi import DOCUMENT, write_or_check
+
+    if not write_or_check(check):
+        typer.echo(
+            "devstack: stale docs/openapi.json; run `python -m devstack openapi` and commit it",
+            err=True,
+        )
+        raise typer.Exit(1)
+    typer.echo(f"devstack: OpenAPI {'up to date' if check else 'written'} in {DOCUMENT}")
+
+
 @cli.command("bars-examples")
 def bars_examples() -> None:
     """Write one BaRS referral message per service into docs/bars/examples/, dated today."""

@@ -20,7 +20,7 @@ _PLACEHOLDERS: dict[str, Any] = {
 }
 
 
-def _builders() -> dict[str, Callable[[], Any]]:
+def builders() -> dict[str, Callable[[], Any]]:
     from intake.main import create_service as intake
     from intake.settings import IntakeSettings
     from notifier.main import create_service as notifier
@@ -53,7 +53,7 @@ def write_or_check(check: bool) -> list[str]:
     """Write the documents, or (check) return the names whose committed copy is stale."""
     stale = []
     DOCS.mkdir(parents=True, exist_ok=True)
-    for name, build in _builders().items():
+    for name, build in builders().items():
         text = render(name, build)
         path: Path = DOCS / f"{name}.yaml"
         if check:

@@ -9,16 +9,19 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, Field
 
 from intake import __doc__ as DESCRIPTION
 from intake.adapters.referral_store import PostgresReferrals
+from intake.api import openapi
 from intake.api.auth import api_key_dependency
 from intake.api.clinic_pages import clinic_pages
 from intake.api.fhir import fhir_api
+from intake.api.fhir_models import OperationOutcome
 from intake.api.html_pages import Pages
 from intake.api.lifecycle import lifecycle_api
 from intake.api.operation_outcomes import FHIR_BASE, problem_as_outcome
-from intake.api.problems import Problem, problem_response
+from intake.api.problems import Problem, ProblemDetails, problem_response
 from intake.api.referrals import referrals_api
 from intake.api.security_headers import SecurityHeaders
 from intake.api.self_cancel import self_cancel_page
@@ -36,6 +39,12 @@ from shared.kafka import publish_event
 from shared.rate_limits import RateLimits, parse_limit
 from shared.sealed import derive_secret, public_key_of
 from shared.service import Service, build_service
+
+
+class SelfReferralKey(BaseModel):
+    algorithm: str = Field(description="How a form seals a submission to this key.")
+    public_key: str = Field(description="The X25519 public key, base64.")
+
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 STATIC = Path(__file__).parent / "static"
@@ -110,9 +119,9 @@ def create_service(settings: IntakeSettings | None = None) -> Service:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/v1/self-referral-key", tags=["self-referral"])
-    async def self_referral_key() -> dict[str, str]:
+    async def self_referral_key() -> SelfReferralKey:
         """The public key other organisations' forms seal submissions to."""
-        return {"algorithm": "libsodium-sealed-box-x25519", "public_key": public_key}
+        return SelfReferralKey(algorithm="libsodium-sealed-box-x25519", public_key=public_key)
 
     @app.exception_handler(Problem)
     async def on_problem(request: Request, problem: Problem) -> JSONResponse:
@@ -139,6 +148,7 @@ def create_service(settings: IntakeSettings | None = None) -> Service:
 
     app.add_exception_handler(Exception, on_unexpected)
     app.add_middleware(SecurityHeaders)
+    openapi.install(app, directory, ProblemDetails, OperationOutcome)
 
     return service
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from playwright.sync_api import expect
+from tenacity import retry, retry_if_result, stop_after_delay, wait_fixed
 from typer.testing import CliRunner
 
 from devstack.samples import GP_PATIENT, SELF_PATIENT, gp_referral, self_referral
@@ -32,6 +32,7 @@ from tests.support.browser import browser_page
 from tests.support.keys import INTAKE_PUBLIC_KEY
 from tests.support.pii import identifiers_in
 from tests.support.servers import Servers
+from tests.support.settled import settled
 
 
 class Pipeline:
@@ -86,6 +87,11 @@ class Pipeline:
     def logs(self) -> str:
         return "".join(p.output() for p in self.processes)
 
+    def settled(self) -> None:
+        """Until every consumer has committed all it was sent and nothing is left to send:
+        after this, nothing more arrives at the stand-ins."""
+        asyncio.run(settled(self.servers.kafka_bootstrap, self.servers.database_url, self.env))
+
 
 @pytest.fixture
 def pipeline(servers: Servers, standins: Standins, topic_prefix: str) -> Iterator[Pipeline]:
@@ -96,11 +102,13 @@ def pipeline(servers: Servers, standins: Standins, topic_prefix: str) -> Iterato
 
 
 def eventually(check: Any, within: float = 40) -> Any:
-    deadline = time.monotonic() + within
-    while not (found := check()):
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.3)
-    return found
+    """`check()` once it is truthy; tenacity's RetryError after `within` seconds."""
+    polled = retry(
+        retry=retry_if_result(lambda found: not found),
+        wait=wait_fixed(0.3),
+        stop=stop_after_delay(within),
+    )
+    return polled(check)()
 
 
 def mentioning(records: list[dict[str, Any]], reference: str) -> list[dict[str, Any]]:
@@ -114,7 +122,7 @@ def test_a_routed_gp_referral_tells_the_patient_and_the_clinic_once(
     reference = answer["tracking_reference"]
     sms = eventually(lambda: mentioning(standins.records("notify"), reference))
     hook = eventually(lambda: mentioning(standins.records("webhook"), reference))
-    time.sleep(2)  # anything sent twice would have arrived by now
+    pipeline.settled()
     assert len(mentioning(standins.records("notify"), reference)) == 1
     assert len(mentioning(standins.records("webhook"), reference)) == 1
     assert sms[0]["phone_number"] == GP_PATIENT["mobile"]
@@ -142,7 +150,7 @@ def test_a_rejected_self_referral_tells_the_woman_the_right_route_once(
     (message,) = eventually(lambda: mentioning(standins.records("notify"), reference))
     assert message["email_address"] == SELF_PATIENT["email"]
     assert "can refer you to Thrive" in message["personalisation"]["body"]
-    time.sleep(2)
+    pipeline.settled()
     assert len(mentioning(standins.records("notify"), reference)) == 1
     assert mentioning(standins.records("email"), reference) == []  # no referrer to tell
     assert identifiers_in(pipeline.logs()) == []
@@ -193,7 +201,7 @@ def test_a_dead_lettered_notification_is_replayed_once_after_the_fix(
     assert "replayed" in ops(pipeline, "dlq", "replay", letter_id)
     eventually(lambda: mentioning(standins.records("notify"), reference))
     ops(pipeline, "dlq", "replay", letter_id)  # a second replay changes nothing
-    time.sleep(3)
+    pipeline.settled()
     assert len(mentioning(standins.records("notify"), reference)) == 1
     assert mentioning(standins.records("webhook"), reference) == []  # not told twice
 
@@ -294,7 +302,7 @@ def test_the_clinic_accepts_and_the_referrer_cancels_and_each_is_told_once(
         )
     )
     emails = eventually(lambda: mentioning(standins.records("email"), second["tracking_reference"]))
-    time.sleep(2)  # anything sent twice would have arrived by now
+    pipeline.settled()
     assert len(to_patient(first["tracking_reference"])) == 2
     assert (
         "will contact you" in to_patient(first["tracking_reference"])[-1]["personalisation"]["body"]
@@ -379,7 +387,7 @@ def test_a_return_and_an_amendment_are_told_once_to_the_people_they_concern(
             and found
         )
     )
-    time.sleep(2)  # anything sent twice would have arrived by now
+    pipeline.settled()
     assert len(mentioning(standins.records("email"), returned["tracking_reference"])) == 1
     assert "not the right one" in str(email)
     assert [h["body"]["event"] for h in hooks] == ["referral.routed", "referral.amended"]
@@ -413,7 +421,7 @@ def test_a_woman_cancels_her_own_request_and_she_and_the_clinic_are_told_once(
     hooks = eventually(
         lambda: len(found := mentioning(standins.records("webhook"), reference)) == 2 and found
     )
-    time.sleep(2)  # anything sent twice would have arrived by now
+    pipeline.settled()
     assert len(mentioning(standins.records("notify"), reference)) == 2  # routed, then cancelled
     assert "has been cancelled, as you asked" in str(told[-1])
     assert [h["body"]["event"] for h in hooks] == ["referral.routed", "referral.cancelled"]
@@ -455,7 +463,7 @@ def test_a_bars_message_reaches_its_clinic_and_its_patient_once(
     )
     hook = eventually(lambda: mentioning(standins.records("webhook"), reference))
     sms = eventually(lambda: mentioning(standins.records("notify"), reference))
-    time.sleep(2)  # anything sent twice would have arrived by now
+    pipeline.settled()
     assert len(mentioning(standins.records("webhook"), reference)) == 1
     assert len(mentioning(standins.records("notify"), reference)) == 1
     assert hook[0]["site"] == "hub-west-kent"
@@ -486,7 +494,7 @@ def test_a_bars_message_reaches_its_clinic_and_its_patient_once(
     )
     assert accepted.status_code == 200, accepted.text
     eventually(lambda: news_to_surgery() == ["routed", "accepted"])
-    time.sleep(2)  # anything sent twice would have arrived by now
+    pipeline.settled()
     assert news_to_surgery() == ["routed", "accepted"]
     assert identifiers_in(json.dumps(standins.records("bars"))) == []
     assert identifiers_in(pipeline.logs()) == []
@@ -513,5 +521,5 @@ def test_a_bars_sender_that_refused_hears_once_after_the_fix_and_a_replay(
     assert "replayed" in ops(pipeline, "dlq", "replay", letter_id)
     eventually(to_sender)
     ops(pipeline, "dlq", "replay", letter_id)  # a second replay changes nothing
-    time.sleep(3)
+    pipeline.settled()
     assert len(to_sender()) == 1

@@ -25,6 +25,16 @@ class Intake:
         self.notifier_key = run_cli(
             "intake", "keys", "create", "--organisation", "NOTIFIER", "--scope", "notifier", env=env
         )
+        self.clinic_key = run_cli(
+            "intake",
+            "keys",
+            "create",
+            "--organisation",
+            "pelvic-bsol",
+            "--scope",
+            "clinic",
+            env=env,
+        )
 
     def gp_referral(self, **changes: Any) -> dict[str, Any]:
         answer = httpx.post(

@@ -18,8 +18,10 @@ from intake.adapters.api_keys import ApiKey
 from intake.adapters.bars.inbound import to_submission
 from intake.adapters.bars.message import Message, read_message
 from intake.adapters.bars.refusals import Issue, Refused, bad, unprocessable
+from intake.api import fhir_models
 from intake.api.auth import ApiKeyDependency
 from intake.api.body import read_json
+from intake.api.openapi import body, fhir_answer
 from intake.api.operation_outcomes import FHIR_BASE, FHIR_JSON, refused_response
 from intake.api.problems import Problem
 from intake.api.request_headers import correlation_id
@@ -38,6 +40,26 @@ from shared.logging import get_logger
 
 log = get_logger(__name__)
 CONFORMANCE = Path(__file__).resolve().parents[1] / "fhir"  # CapabilityStatement, definitions
+
+
+class FhirResponse(JSONResponse):
+    media_type = FHIR_JSON
+
+
+_REFUSALS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "REC_BAD_REQUEST: the message breaks FHIR or BaRS structure."},
+    401: {"description": "REC_UNAUTHORIZED: no API key, or one unknown or revoked."},
+    403: {"description": "REC_FORBIDDEN: not the key's organisation, or not a referrer's key."},
+    404: {"description": "REC_NOT_FOUND: a revoke names no referral of this organisation."},
+    409: {
+        "description": "REC_CONFLICT: the message id was taken with other content, or the "
+        "referral is no longer active."
+    },
+    413: {"description": "REC_BAD_REQUEST: the body is larger than the limit."},
+    415: {"description": "REC_BAD_REQUEST: the body is not application/fhir+json."},
+    422: {"description": "REC_UNPROCESSABLE_ENTITY: what cannot be mapped to a referral."},
+    429: {"description": "REC_TOO_MANY_REQUESTS: see Retry-After."},
+}
 
 
 def _conformance(name: str) -> dict[str, Any]:
@@ -61,7 +83,16 @@ def fhir_api(
         "/$process-message",
         summary="Take a BaRS message: a referral (servicerequest-request, reason new) or its "
         "cancellation (an update whose ServiceRequest is revoked).",
-        response_class=JSONResponse,
+        response_class=FhirResponse,
+        openapi_extra=body(fhir_models.Bundle, FHIR_JSON),
+        responses={
+            **fhir_answer(
+                fhir_models.Bundle,
+                "The response message (servicerequest-response): MessageHeader.response and "
+                "the referral as a ServiceRequest. A repeat gets the same answer.",
+            ),
+            **_REFUSALS,
+        },
     )
     async def process_message(
         request: Request,
@@ -251,7 +282,12 @@ def fhir_api(
     @router.get(
         "/ServiceRequest/{referral_id}",
         summary="A referral as a ServiceRequest, for the organisation that sent it.",
-        response_class=JSONResponse,
+        response_class=FhirResponse,
+        responses={
+            **fhir_answer(fhir_models.ServiceRequest, "The referral as it stands."),
+            401: _REFUSALS[401],
+            404: {"description": "No referral with this id is yours to see."},
+        },
     )
     async def read_service_request(
         referral_id: str,
@@ -274,11 +310,21 @@ def fhir_api(
             return refused_response(refused, headers)
         return JSONResponse(view[0], media_type=FHIR_JSON, headers=headers)
 
-    @router.get("/metadata", summary="What this server supports (CapabilityStatement).")
+    @router.get(
+        "/metadata",
+        summary="What this server supports (CapabilityStatement).",
+        response_class=FhirResponse,
+        responses=fhir_answer(fhir_models.CapabilityStatement, "The CapabilityStatement."),
+    )
     async def metadata() -> JSONResponse:
         return JSONResponse(capability, media_type=FHIR_JSON)
 
-    @router.get("/MessageDefinition", summary="The messages this server takes (a searchset).")
+    @router.get(
+        "/MessageDefinition",
+        summary="The messages this server takes (a searchset).",
+        response_class=FhirResponse,
+        responses=fhir_answer(fhir_models.Bundle, "A searchset of MessageDefinitions."),
+    )
     async def message_definitions() -> JSONResponse:
         bundle = {
             "resourceType": "Bundle",

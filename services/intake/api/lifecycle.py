@@ -16,6 +16,7 @@ from intake.adapters.api_keys import ApiKey
 from intake.adapters.referral_store import parse_cursor, worklist
 from intake.api.auth import ApiKeyDependency
 from intake.api.body import read_json
+from intake.api.openapi import body
 from intake.api.problems import ANSWERS, Problem
 from intake.api.referrals import parse_submission
 from intake.api.request_headers import checked_idempotency_key, correlation_id, fingerprint
@@ -28,17 +29,26 @@ from shared.clock import today
 from shared.contracts import ReasonCode, ReferralState
 from shared.database import Database
 from shared.directory import Directory
-from shared.submission import field_errors
+from shared.submission import ReferralSubmission, field_errors
 
 MAX_PAGE = 100
 
 
-class Reason(BaseModel):
+class _ReasonGiven(BaseModel):
     """Why a referral is returned or cancelled."""
 
     model_config = ConfigDict(extra="forbid")  # a misspelt field is refused, as in a submission
 
     reason_code: ReasonCode = Field(description="A code from the directory's list.")
+
+
+class ReturnRequest(_ReasonGiven):
+    """The clinic returns a referral: the reason decides whether to the referrer or to
+    triage. The codes are the directory's `return_reasons`."""
+
+
+class CancelRequest(_ReasonGiven):
+    """The referrer cancels a referral. The codes are the directory's `cancel_reasons`."""
 
 
 class ActionResult(BaseModel):
@@ -109,6 +119,7 @@ def lifecycle_api(
         summary="The clinic returns a referral routed to it, with a reason code: to the "
         "referrer, or to triage to find the right site (the reason decides which).",
         responses=_ANSWERS,
+        openapi_extra=body(ReturnRequest),
     )
     async def return_(
         referral_id: UUID,
@@ -117,7 +128,7 @@ def lifecycle_api(
         key: Annotated[ApiKey, Depends(api_key)],
     ) -> ActionResult:
         actor = clinic(key)
-        reason = _reason(await read_json(request, max_body_bytes))
+        reason = _reason(ReturnRequest, await read_json(request, max_body_bytes))
         command = Return(str(actor.id), "referrer")  # where to: from the reason code
         done = await _acting(
             service_layer.act(
@@ -137,6 +148,7 @@ def lifecycle_api(
         summary="The referrer cancels a referral it made (a reason code), while it is not "
         "final. Idempotency-Key as for a submission.",
         responses=_ANSWERS,
+        openapi_extra=body(CancelRequest),
     )
     async def cancel(
         referral_id: UUID,
@@ -146,7 +158,7 @@ def lifecycle_api(
         idempotency_key: Annotated[str | None, Header()] = None,
     ) -> ActionResult:
         actor = referrer(key)
-        reason = _reason(await read_json(request, max_body_bytes))
+        reason = _reason(CancelRequest, await read_json(request, max_body_bytes))
         idempotency = _idempotency(key, idempotency_key, "cancel", str(referral_id), reason)
         return _answer(
             await _acting(
@@ -169,6 +181,7 @@ def lifecycle_api(
         summary="The referrer amends a referral it made with a full, corrected submission v1 "
         "(validated as a new one). Routing runs again only when a fact it depends on changed.",
         responses=_ANSWERS,
+        openapi_extra=body(ReferralSubmission),
     )
     async def amend(
         referral_id: UUID,
@@ -255,9 +268,9 @@ def _answer(done: Done, response: Response) -> ActionResult:
     return ActionResult(referral_id=done.referral_id, status=done.status, rerouted=done.rerouted)
 
 
-def _reason(data: Any) -> Reason:
+def _reason(model: type[_ReasonGiven], data: Any) -> _ReasonGiven:
     try:
-        return Reason.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as error:
         raise Problem(422, "The request is not valid.", field_errors(error)) from error
 

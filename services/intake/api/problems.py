@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -46,4 +47,21 @@ def problem_response(problem: Problem) -> JSONResponse:
         body["errors"] = problem.errors
     return JSONResponse(
         body, status_code=problem.status, media_type=PROBLEM_JSON, headers=problem.headers
+    )
+
+
+class FieldError(BaseModel):
+    field: str = Field(description="The failing field, as a dotted path (`patient.postcode`).")
+    message: str = Field(description="What is wrong, in plain words; never the value sent.")
+
+
+class ProblemDetails(BaseModel):
+    """Every refusal on `/v1` (RFC 9457, `application/problem+json`)."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    errors: list[FieldError] | None = Field(default=None, description="Each failing field.")
+    current_state: str | None = Field(
+        default=None, description="On a 409 for an action: where the referral stands."
     )

@@ -14,6 +14,7 @@ from intake.adapters import referral_store
 from intake.adapters.api_keys import ApiKey
 from intake.api.auth import ApiKeyDependency
 from intake.api.body import read_json
+from intake.api.openapi import body
 from intake.api.problems import ANSWERS, PROBLEM_JSON, Problem
 from intake.api.request_headers import checked_idempotency_key, correlation_id, fingerprint
 from intake.domain.referral import NotYourOrganisation, RecordedDecision
@@ -59,13 +60,6 @@ class ReferralStatus(BaseModel):
     submission: dict[str, Any] | None = None
 
 
-def _submission_body_schema() -> dict[str, Any]:
-    # Refs point into this very spot of the OpenAPI document, where the schema's $defs sit.
-    pointer = "#/paths/~1v1~1referrals/post/requestBody/content/application~1json/schema/$defs"
-    schema = ReferralSubmission.model_json_schema(ref_template=pointer + "/{model}")
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
-
-
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: ANSWERS[code] for code in (401, 403, 413, 415, 422)
 }
@@ -84,7 +78,7 @@ def referrals_api(
         status_code=202,
         response_model=Accepted,
         summary="Submit a referral (referral submission v1).",
-        openapi_extra=_submission_body_schema(),
+        openapi_extra=body(ReferralSubmission),
         responses={
             **_ERRORS,
             409: {"description": "Idempotency-Key reused for another body."},
@@ -189,12 +183,7 @@ def referrals_api(
         "/contacts",
         response_model=Contacts,
         summary="How to reach the patients of a batch of referrals: notifier key only, logged.",
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {"application/json": {"schema": ContactLookup.model_json_schema()}},
-            }
-        },
+        openapi_extra=body(ContactLookup),
         responses={401: _ERRORS[401], 403: _ERRORS[403], 413: _ERRORS[413], 422: _ERRORS[422]},
     )
     async def contacts(request: Request, key: Annotated[ApiKey, Depends(api_key)]) -> Contacts:

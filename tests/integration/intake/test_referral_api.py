@@ -256,7 +256,8 @@ async def test_a_clinic_sees_only_the_referrals_routed_to_it(intake: RunningInta
 async def test_openapi_documents_the_submission_and_the_key(intake: RunningIntake) -> None:
     spec = (await intake.client.get("/openapi.json")).json()
     post = spec["paths"]["/v1/referrals"]["post"]
-    schema = post["requestBody"]["content"]["application/json"]["schema"]
+    named = post["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    schema = spec["components"]["schemas"][named.rsplit("/", 1)[-1]]
     assert set(schema["required"]) == {"service", "referrer", "patient", "clinical"}
     assert {"202", "401", "403", "409", "413", "422"} <= set(post["responses"])
     assert "HTTPBearer" in spec["components"]["securitySchemes"]
@@ -271,6 +272,7 @@ def _sample(text: str, name: str, **labels: str) -> float:
 
 async def test_prometheus_metrics_count_accepted_referrals(intake: RunningIntake) -> None:
     key = await intake.new_key("M85001")
+    assert (await intake.client.get("/metrics")).status_code == 200  # as scrapers ask
     before = _sample(
         (await intake.client.get("/metrics/")).text,
         "referrals_accepted_total",

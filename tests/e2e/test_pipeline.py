@@ -13,7 +13,6 @@ from typing import Any
 import httpx
 import pytest
 from playwright.sync_api import expect
-from tenacity import retry, retry_if_result, stop_after_delay, wait_fixed
 from typer.testing import CliRunner
 
 from devstack.samples import GP_PATIENT, SELF_PATIENT, gp_referral, self_referral
@@ -32,7 +31,7 @@ from tests.support.browser import browser_page
 from tests.support.keys import INTAKE_PUBLIC_KEY
 from tests.support.pii import identifiers_in
 from tests.support.servers import Servers
-from tests.support.settled import settled
+from tests.support.waiting import eventually, system_settled
 
 
 class Pipeline:
@@ -90,7 +89,9 @@ class Pipeline:
     def settled(self) -> None:
         """Until every consumer has committed all it was sent and nothing is left to send:
         after this, nothing more arrives at the stand-ins."""
-        asyncio.run(settled(self.servers.kafka_bootstrap, self.servers.database_url, self.env))
+        asyncio.run(
+            system_settled(self.servers.kafka_bootstrap, self.servers.database_url, self.env)
+        )
 
 
 @pytest.fixture
@@ -99,16 +100,6 @@ def pipeline(servers: Servers, standins: Standins, topic_prefix: str) -> Iterato
     asyncio.run(ensure_topics(servers.kafka_bootstrap, prefix=topic_prefix))
     with running_system(topic_prefix, standins) as system:
         yield Pipeline(servers, system.env, system.intake, system.processes, system.referrer_key)
-
-
-def eventually(check: Any, within: float = 40) -> Any:
-    """`check()` once it is truthy; tenacity's RetryError after `within` seconds."""
-    polled = retry(
-        retry=retry_if_result(lambda found: not found),
-        wait=wait_fixed(0.3),
-        stop=stop_after_delay(within),
-    )
-    return polled(check)()
 
 
 def mentioning(records: list[dict[str, Any]], reference: str) -> list[dict[str, Any]]:

@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from shared.kafka import publish_events
 from tests.support.kafka_reader import read_all
 from tests.support.pii import identifiers_in
 from tests.support.servers import Servers
+from tests.support.waiting import eventually, joined, settled
 
 OUTCOME_TOPICS = ("referrals.routed", "referrals.rejected", "referrals.triage")
 
@@ -46,14 +46,25 @@ def test_two_router_processes_share_the_load_and_decide_each_referral_once(
     env = namespace(servers, topic_prefix, db_schema)
     events = [received(referral_id=uuid.uuid4()) for _ in range(120)]
     with service_process("router", env) as first, service_process("router", env) as second:
-        time.sleep(3)  # both in the group before the load arrives
+        group = env["ROUTER_CONSUMER_GROUP"]
+        asyncio.run(joined(servers.kafka_bootstrap, group, members=2))  # before the load
 
         asyncio.run(publish_events(servers.kafka_bootstrap, events, topic_prefix=topic_prefix))
-        deadline = time.monotonic() + 60
-        while len(asyncio.run(decided(servers, topic_prefix))) < len(events):
-            assert time.monotonic() < deadline, "not every referral was decided"
-            time.sleep(0.5)
-        time.sleep(1.5)
+        eventually(lambda: len(asyncio.run(decided(servers, topic_prefix))) >= len(events))
+        asyncio.run(
+            settled(
+                servers.kafka_bootstrap,
+                servers.database_url,
+                prefix=topic_prefix,
+                groups=[group],
+                schemas=[db_schema],
+            )
+        )
+        eventually(  # each process has written what it did
+            lambda: (
+                sum(p.output().count('"referral decided"') for p in (first, second)) >= len(events)
+            )
+        )
         outputs = [p.output() for p in (first, second)]
 
     decisions = asyncio.run(decided(servers, topic_prefix))
@@ -96,12 +107,14 @@ def test_intake_feeds_the_router_and_the_decision_becomes_the_status(
         answer = httpx.post(
             f"{intake.url}/v1/referrals", json=gp_referral(), headers=headers
         ).json()
-        deadline, status = time.monotonic() + 30, {}
-        while time.monotonic() < deadline:
-            status = httpx.get(f"{intake.url}{answer['status_url']}", headers=headers).json()
-            if status["decision"]:
-                break
-            time.sleep(0.3)
+        status = eventually(
+            lambda: (
+                (found := httpx.get(f"{intake.url}{answer['status_url']}", headers=headers).json())[
+                    "decision"
+                ]
+                and found
+            )
+        )
         logs = intake.output() + router.output()
     assert status["status"] == "routed"
     assert status["decision"]["destination"]["id"] == "pelvic-bsol"
@@ -115,12 +128,12 @@ def test_triage_from_the_command_line_is_published_by_the_running_router(
     unknown = received(postcode_district="ZZ1")
     with service_process("router", env):
         asyncio.run(publish_events(servers.kafka_bootstrap, [unknown], topic_prefix=topic_prefix))
-        deadline = time.monotonic() + 30
-        listed = ""
-        while str(unknown.referral_id) not in listed:
-            assert time.monotonic() < deadline, listed
-            listed = run_cli("router", "triage", "list", env=env)
-            time.sleep(0.3)
+        listed = eventually(
+            lambda: (
+                str(unknown.referral_id) in (out := run_cli("router", "triage", "list", env=env))
+                and out
+            )
+        )
         assert "is not in the directory" in listed
 
         said = run_cli(
@@ -138,12 +151,9 @@ def test_triage_from_the_command_line_is_published_by_the_running_router(
         )
         assert "routed to Birmingham and Solihull" in said
         assert run_cli("router", "triage", "list", env=env) == "nothing awaits triage"
-        deadline = time.monotonic() + 30
-        while not (
-            routed := [
+        routed = eventually(
+            lambda: [
                 d for d in asyncio.run(decided(servers, topic_prefix)) if d["outcome"] == "routed"
             ]
-        ):
-            assert time.monotonic() < deadline, "the resolution was not published"
-            time.sleep(0.3)
+        )
     assert routed[0]["decided_by"] == "Sam Jones"

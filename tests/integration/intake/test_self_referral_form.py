@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from tenacity import AsyncRetrying, stop_after_delay, wait_fixed
 
 from devstack.samples import FORM_PATIENT, days_from_today, gp_referral
 from intake.api.csrf import FIELD
@@ -18,6 +19,7 @@ from tests.support.kafka_reader import body, wait_for
 from tests.support.keys import INTAKE_PRIVATE_KEY
 from tests.support.running import RunningIntake, intake_settings, running_intake
 from tests.support.servers import Servers
+from tests.support.waiting import settled
 
 FORM = "/self-referral/pelvic-health"
 
@@ -173,11 +175,16 @@ async def test_the_latest_decision_wins_whatever_order_they_arrive_in(
     async def current() -> dict[str, Any]:
         return dict((await intake.client.get(answer["status_url"], headers=headers)).json())
 
-    for _ in range(100):
-        if (await current())["decision"]:
-            break
-        await asyncio.sleep(0.1)
-    await asyncio.sleep(1.5)  # and the older decision, if it came later, has been consumed
+    async for attempt in AsyncRetrying(stop=stop_after_delay(10), wait=wait_fixed(0.1)):
+        with attempt:
+            assert (await current())["decision"]  # the first has been taken ...
+    await settled(  # ... and then all three (they share the referral's partition)
+        intake.servers.kafka_bootstrap,
+        intake.servers.database_url,
+        prefix=intake.prefix,
+        groups=[intake.settings.consumer_group],
+        schemas=[intake.settings.db_schema],
+    )
     status = await current()
     assert status["status"] == "routed"
     assert datetime.fromisoformat(status["decision"]["decided_at"]) == now

@@ -35,6 +35,7 @@ from tests.support.keys import INTAKE_PUBLIC_KEY
 from tests.support.pii import identifiers_in
 from tests.support.running import running
 from tests.support.servers import Servers
+from tests.support.waiting import settled
 
 SENSITIVE = load_templates().sensitive_words
 
@@ -87,6 +88,17 @@ def decision(
         **fields,
     }
     return kind(**values)
+
+
+async def settled_notifier(servers: Servers, notifier: Service) -> None:
+    settings = notifier.settings
+    await settled(
+        servers.kafka_bootstrap,
+        servers.database_url,
+        prefix=settings.kafka_topic_prefix,
+        groups=[settings.consumer_group],
+        schemas=[settings.db_schema],
+    )
 
 
 async def publish(servers: Servers, service: Service, event: ReferralDecided) -> None:
@@ -160,7 +172,7 @@ async def test_a_routed_referral_tells_the_patient_and_the_clinic_once(
 
     # A redelivered decision sends nothing new.
     await publish(servers, notifier, routed)
-    await asyncio.sleep(2)
+    await settled_notifier(servers, notifier)  # it has taken the repeat, and sent what it would
     assert len(for_referral(standins.records("notify"), reference)) == 1
     assert len(for_referral(standins.records("webhook"), reference)) == 1
     sent = await wait_for(

@@ -15,15 +15,14 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import HTMLResponse
 from fastapi.routing import APIRoute
 from faststream.kafka import KafkaBroker
 from faststream.kafka import KafkaRouter as KafkaFeatureRouter
 from faststream.specification import AsyncAPI
 from faststream.specification.asyncapi.site import get_asyncapi_html
-from prometheus_client import make_asgi_app
-from starlette.routing import Route
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest, make_asgi_app
 
 from shared.database import Database
 from shared.kafka import build_broker
@@ -110,10 +109,13 @@ def build_service(
     service = Service(name, settings, database, broker, app)
     app.include_router(_health_router(service))
     app.include_router(_asyncapi_router(service))
-    metrics = make_asgi_app(REGISTRY)
-    app.router.routes.append(Route("/metrics", metrics, include_in_schema=False))  # no redirect
-    app.mount("/metrics", metrics)
+    app.add_route("/metrics", _metrics, include_in_schema=False)  # as scrapers ask for it
+    app.mount("/metrics", make_asgi_app(REGISTRY))
     return service
+
+
+async def _metrics(_request: Request) -> Response:
+    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
 
 def _operation_id(route: APIRoute) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid5
 
-from intake.adapters.bars.outbound import clinical_entries
+from devstack.bars_messages import clinical_entries
 from shared.bars_mapping import BarsMapping, load_mapping
 from shared.directory import load_directory
 from shared.submission import Clinical

@@ -1,35 +1,32 @@
-"""Bootstrap: the one place where Intake's broker, database and handlers are wired."""
+"""Bootstrap: the one place where Intake's broker, database, doors and handlers are wired."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-from fastapi import Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
 from intake import __doc__ as DESCRIPTION
+from intake import clinic_pages, public_pages
 from intake.adapters.referral_store import PostgresReferrals
-from intake.api import openapi
-from intake.api.auth import api_key_dependency
-from intake.api.clinic_pages import clinic_pages
-from intake.api.fhir import fhir_api
-from intake.api.fhir_models import OperationOutcome
-from intake.api.html_pages import Pages
 from intake.api.lifecycle import lifecycle_api
-from intake.api.operation_outcomes import FHIR_BASE, problem_as_outcome
-from intake.api.problems import Problem, ProblemDetails, problem_response
 from intake.api.referrals import referrals_api
-from intake.api.security_headers import SecurityHeaders
-from intake.api.self_cancel import self_cancel_page
-from intake.api.self_referral_form import self_referral_form
-from intake.api.unavailable import on_unexpected
+from intake.bars.outcomes import FHIR_BASE, FHIR_JSON, problem_as_outcome
+from intake.bars.resources import OperationOutcome
+from intake.bars.routes import fhir_api
+from intake.clinic_pages.pages import clinic_pages as clinic_pages_router
 from intake.handlers.decisions import decisions_router
 from intake.handlers.self_referrals import self_referral_router
+from intake.public_pages.cancel import self_cancel_page
+from intake.public_pages.form import self_referral_form
 from intake.settings import IntakeSettings
+from intake.web import openapi
+from intake.web.keys import Keys, api_key_dependency
+from intake.web.pages import STATIC, Pages
+from intake.web.refusals import Refusals, as_page
+from intake.web.security_headers import SecurityHeaders
 from shared import topics
 from shared.bars_mapping import load_mapping
 from shared.contracts import SelfReferralSubmitted
@@ -47,7 +44,6 @@ class SelfReferralKey(BaseModel):
 
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-STATIC = Path(__file__).parent / "static"
 
 
 def create_service(settings: IntakeSettings | None = None) -> Service:
@@ -60,7 +56,9 @@ def create_service(settings: IntakeSettings | None = None) -> Service:
 
     directory = load_directory(settings.directory)
     mapping = load_mapping(settings.bars_mapping)
-    api_key = api_key_dependency(database, rate_limits, parse_limit(settings.failed_key_limit))
+    keys = Keys.over(
+        api_key_dependency(database, rate_limits, parse_limit(settings.failed_key_limit))
+    )
 
     def unit_of_work() -> PostgresReferrals:
         return PostgresReferrals(database.pool)
@@ -74,9 +72,9 @@ def create_service(settings: IntakeSettings | None = None) -> Service:
             decisions_router(settings, unit_of_work),
         ],
         http_routers=[
-            referrals_api(database, unit_of_work, api_key, settings.max_body_bytes),
-            lifecycle_api(database, unit_of_work, directory, api_key, settings.max_body_bytes),
-            fhir_api(database, unit_of_work, directory, mapping, api_key, settings.max_body_bytes),
+            referrals_api(database, unit_of_work, keys, settings.max_body_bytes),
+            lifecycle_api(database, unit_of_work, directory, keys, settings.max_body_bytes),
+            fhir_api(database, unit_of_work, directory, mapping, keys, settings.max_body_bytes),
         ],
         relay_outbox=settings.relay_enabled,
         description=DESCRIPTION or "",
@@ -95,6 +93,8 @@ def create_service(settings: IntakeSettings | None = None) -> Service:
         rate_limits,
         parse_limit(settings.form_rate_limit),
         settings.max_form_bytes,
+        path=public_pages.PATH,
+        folder=public_pages.TEMPLATES,
     )
     app.include_router(self_cancel_page(pages, unit_of_work, directory))  # before /{slug}
     clinic_forms = Pages(
@@ -102,10 +102,11 @@ def create_service(settings: IntakeSettings | None = None) -> Service:
         rate_limits,
         parse_limit(settings.failed_key_limit),  # sign-in attempts, like wrong API keys
         settings.max_form_bytes,
-        path="/clinic",
+        path=clinic_pages.PATH,
+        folder=clinic_pages.TEMPLATES,
     )
     app.include_router(
-        clinic_pages(
+        clinic_pages_router(
             clinic_forms,
             database,
             unit_of_work,
@@ -123,39 +124,19 @@ def create_service(settings: IntakeSettings | None = None) -> Service:
         """The public key other organisations' forms seal submissions to."""
         return SelfReferralKey(algorithm="libsodium-sealed-box-x25519", public_key=public_key)
 
-    @app.exception_handler(Problem)
-    async def on_problem(request: Request, problem: Problem) -> JSONResponse:
-        if request.url.path.startswith(FHIR_BASE):
-            return problem_as_outcome(problem)
-        return problem_response(problem)
-
-    @app.exception_handler(RequestValidationError)
-    async def on_invalid(request: Request, error: RequestValidationError) -> JSONResponse:
-        # FastAPI's own answer quotes the input back; ours names the fields only.
-        errors = [
-            {"field": ".".join(str(p) for p in e["loc"]), "message": _plain(e)}
-            for e in error.errors()
-        ]
-        problem = Problem(422, "The request is not valid.", errors)
-        if request.url.path.startswith(FHIR_BASE):
-            return problem_as_outcome(problem)
-        return problem_response(problem)
-
     @app.get("/clinic/", include_in_schema=False)
     async def clinic_with_slash() -> RedirectResponse:
         # Starlette's own slash redirect names the request's Host; this one names no host.
         return RedirectResponse("/clinic", status_code=308)
 
-    app.add_exception_handler(Exception, on_unexpected)
     app.add_middleware(SecurityHeaders)
-    openapi.install(app, directory, ProblemDetails, OperationOutcome)
+    Refusals(  # each door answers its own refusals; `/v1` and the rest as problem documents
+        {
+            FHIR_BASE: lambda _request, problem: problem_as_outcome(problem),
+            public_pages.PATH: as_page,
+            clinic_pages.PATH: as_page,
+        }
+    ).install(app)
+    openapi.install(app, directory, [(FHIR_BASE, FHIR_JSON, OperationOutcome)])
 
     return service
-
-
-def _plain(error: Any) -> str:
-    """Pydantic's message, except where it would quote the input (a malformed UUID's
-    message names its first wrong character)."""
-    if str(error["type"]).startswith("uuid_"):
-        return "Not a UUID."
-    return str(error["msg"])

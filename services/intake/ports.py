@@ -24,16 +24,6 @@ class AlreadyUsed(Exception):
 
 
 @dataclass(frozen=True)
-class StoredReferral:
-    referral_id: UUID
-    tracking_reference: str
-    service: str
-    status: str
-    received_at: datetime
-    decision: dict[str, Any] | None
-
-
-@dataclass(frozen=True)
 class Standing:
     """Where one referral stands, and what decides who may act on it."""
 
@@ -64,18 +54,6 @@ class Step:
     events: tuple[Event, ...] = ()
 
 
-@dataclass(frozen=True)
-class HistoryEntry:
-    action: str
-    actor: str
-    actor_id: str | None
-    before: str
-    after: str
-    reason_code: str | None
-    reason: str | None
-    at: datetime
-
-
 class Referrals(Transaction, Protocol):
     """Intake's state, in one transaction: `async with` begins it, a clean exit commits it,
     an exception rolls all of it back. A referral is kept with its event queued (outbox)."""
@@ -97,8 +75,6 @@ class Referrals(Transaction, Protocol):
     ) -> bool:
         """Record the key; False if a concurrent request recorded it first."""
         ...
-
-    async def get(self, referral_id: UUID) -> StoredReferral | None: ...
 
     async def first_times(self, event_ids: Sequence[UUID], topic: str) -> set[UUID]:
         """Record events as handled (inbox); return those not handled before."""
@@ -146,8 +122,6 @@ class Referrals(Transaction, Protocol):
     async def self_referral_by_reference(self, tracking_reference: str) -> UUID | None:
         """The self-referral with this reference (a professional's is never found here)."""
         ...
-
-    async def history(self, referral_id: UUID) -> list[HistoryEntry]: ...
 
 
 UnitOfWork = Callable[[], Referrals]

@@ -16,12 +16,12 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from devstack.samples import gp_referral, self_referral
-from intake.adapters.bars.message import read_message
-from intake.adapters.bars.refusals import Refused
-from intake.adapters.referral_store import parse_cursor
 from intake.adapters.self_referral_codec import Unreadable, decode
-from intake.api.body import MAX_DEPTH, nesting
+from intake.bars.message import read_message
+from intake.bars.refusals import Refused
 from intake.domain.referral import BadReference, NotASelfReferral, accept_self_referral
+from intake.views import parse_cursor
+from intake.web.body import MAX_DEPTH, nesting
 from shared.contracts import ReferralDecided, ReferralReceived
 from shared.reduction import for_routing
 from shared.sealed import seal

@@ -8,13 +8,13 @@ import time
 import uuid
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self, TypeVar
 from uuid import UUID
 
 from intake.domain.referral import AcceptedReferral
-from intake.ports import HistoryEntry, IdempotencyConflict, Standing, Step, StoredReferral
+from intake.ports import IdempotencyConflict, Standing, Step
+from intake.views import HistoryItem
 from notifier.domain.plan import Message
 from notifier.ports import Ending, Key, Row
 from router.ports import Latest, PendingTriage
@@ -162,6 +162,23 @@ class IntakeState:
     steps: dict[UUID, Step] = field(default_factory=dict)
     actions: dict[tuple[str, str], tuple[bytes, dict[str, Any]]] = field(default_factory=dict)
 
+    def history(self, referral_id: UUID) -> list[HistoryItem]:
+        """The referral's steps as `intake.views` shows them (a read, outside the port)."""
+        return [
+            HistoryItem(
+                action=s.transition.action,
+                by=s.transition.actor,
+                by_id=s.actor_id,
+                before=s.transition.before.value,
+                after=s.transition.after.value,
+                reason_code=s.reason_code,
+                reason=s.reason,
+                at=s.at,
+            )
+            for s in sorted(self.steps.values(), key=lambda s: s.at)
+            if s.referral_id == referral_id
+        ]
+
 
 class InMemoryReferrals(InMemoryTransaction):
     """`intake.ports.Referrals` over an `IntakeState`; a transaction that raises leaves the
@@ -215,19 +232,6 @@ class InMemoryReferrals(InMemoryTransaction):
             return False
         self.state.idempotency[(organisation_code, key)] = (request_sha256, referral_id)
         return True
-
-    async def get(self, referral_id: UUID) -> StoredReferral | None:
-        referral = self.state.referrals.get(referral_id)
-        if referral is None:
-            return None
-        return StoredReferral(
-            referral.referral_id,
-            referral.tracking_reference,
-            referral.submission.service.value,
-            "received",
-            datetime.now(UTC),
-            None,
-        )
 
     async def forget(self, event_ids: Sequence[UUID]) -> None:
         for event_id in event_ids:
@@ -288,22 +292,6 @@ class InMemoryReferrals(InMemoryTransaction):
     async def submission_of(self, referral_id: UUID) -> dict[str, Any] | None:
         referral = self.state.referrals.get(referral_id)
         return referral.submission.model_dump(mode="json") if referral else None
-
-    async def history(self, referral_id: UUID) -> list[HistoryEntry]:
-        return [
-            HistoryEntry(
-                s.transition.action,
-                s.transition.actor,
-                s.actor_id,
-                s.transition.before.value,
-                s.transition.after.value,
-                s.reason_code,
-                s.reason,
-                s.at,
-            )
-            for s in sorted(self.state.steps.values(), key=lambda s: s.at)
-            if s.referral_id == referral_id
-        ]
 
 
 @dataclass

@@ -4,13 +4,12 @@ scoped to the organisation that made them."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 from intake.domain.lifecycle import State
 from intake.domain.referral import AcceptedReferral
-from intake.ports import HistoryEntry, IdempotencyConflict, Standing, Step, StoredReferral
+from intake.ports import IdempotencyConflict, Standing, Step
 from shared import inbox, outbox
 from shared.db import Connection
 from shared.unit_of_work import PostgresTransaction
@@ -104,119 +103,11 @@ async def remember_idempotent(
     )
 
 
-async def get(
-    conn: Connection,
-    referral_id: UUID,
-    *,
-    organisation_code: str | None,
-    destination: str | None = None,
-) -> StoredReferral | None:
-    """One referral, if it belongs to `organisation_code` or was routed to the site
-    `destination` (both None: any)."""
-    row = await conn.fetchrow(
-        "SELECT referral_id, tracking_reference, service, status, received_at, decision"
-        " FROM referrals WHERE referral_id = $1"
-        " AND ($2::text IS NULL OR organisation_code = $2)"
-        " AND ($3::text IS NULL OR (status IN ('routed', 'accepted') AND destination = $3))",
-        referral_id,
-        organisation_code,
-        destination,
-    )
-    return None if row is None else StoredReferral(**dict(row))
-
-
 async def submission(conn: Connection, referral_id: UUID) -> dict[str, Any] | None:
     value = await conn.fetchval(
         "SELECT submission FROM referrals WHERE referral_id = $1", referral_id
     )
     return value if isinstance(value, dict) else None
-
-
-async def contacts(conn: Connection, referral_ids: list[UUID]) -> dict[UUID, dict[str, Any]]:
-    """What the notifier needs to reach each patient and referrer, and nothing else, in one
-    query; unknown ids are simply absent."""
-    rows = await conn.fetch(
-        "SELECT r.referral_id, r.submission, r.status, e.url AS referrer_endpoint"
-        " FROM referrals r LEFT JOIN bars_endpoints e"  # a BaRS sender hears back in BaRS
-        " ON r.channel = 'bars' AND e.organisation_code = r.organisation_code"
-        " WHERE r.referral_id = ANY($1::uuid[])",
-        referral_ids,
-    )
-    return {
-        row["referral_id"]: {
-            **_contact_in(row["submission"]),
-            "status": row["status"],
-            "referrer_endpoint": row["referrer_endpoint"],
-        }
-        for row in rows
-    }
-
-
-def _contact_in(submission: dict[str, Any]) -> dict[str, Any]:
-    patient, referrer = submission["patient"], submission["referrer"]
-    wanted = ("given_name", "email", "mobile", "contact_preferences")
-    address = patient.get("address")
-    return {
-        **{name: patient.get(name) for name in wanted},
-        # A letter's address block: her name, her address lines, her postcode last.
-        "address": (
-            [
-                f"{patient['given_name']} {patient['family_name']}",
-                *address["lines"],
-                patient["postcode"],
-            ]
-            if address
-            else None
-        ),
-        "message_detail": patient.get("message_detail", "discreet"),
-        "referrer_role": referrer["role"],
-        "referrer_email": referrer.get("contact_email"),
-    }
-
-
-def parse_cursor(after: str | None) -> tuple[datetime, UUID] | None:
-    """A worklist cursor, `<received_at ISO>_<referral id>` of the page's last item; raises
-    ValueError for anything else."""
-    if after is None:
-        return None
-    when, _, referral_id = after.rpartition("_")
-    received = datetime.fromisoformat(when)
-    if received.tzinfo is None:
-        raise ValueError("a cursor's time has its offset")
-    try:  # PostgreSQL takes the instant in UTC; years 1 and 9999 may fall outside it
-        return received.astimezone(UTC), UUID(referral_id)
-    except OverflowError as error:
-        raise ValueError("a cursor's time is out of range") from error
-
-
-async def worklist(
-    conn: Connection,
-    site: str,
-    state: State,
-    limit: int,
-    after: tuple[datetime, UUID] | None,
-) -> tuple[list[dict[str, Any]], str | None]:
-    """A clinic's referrals in one state, oldest first, a page at a time (keyset: the cursor
-    is the last item's received time and id); and the cursor of the next page, if any."""
-    rows = await conn.fetch(
-        "SELECT referral_id, tracking_reference, service, status, received_at, decided_at,"
-        " COALESCE((decision->>'urgent')::boolean, false) AS urgent FROM referrals"
-        " WHERE destination = $1 AND status = $2"
-        " AND ($3::timestamptz IS NULL OR (received_at, referral_id) > ($3, $4::uuid))"
-        " ORDER BY received_at, referral_id LIMIT $5",
-        site,
-        state.value,
-        after[0] if after else None,
-        after[1] if after else None,
-        limit + 1,
-    )
-    page = [dict(r) for r in rows[:limit]]
-    following = (
-        f"{page[-1]['received_at'].isoformat()}_{page[-1]['referral_id']}"
-        if len(rows) > limit
-        else None
-    )
-    return page, following
 
 
 class PostgresReferrals(PostgresTransaction):
@@ -236,9 +127,6 @@ class PostgresReferrals(PostgresTransaction):
         return await remember_idempotent(
             self.conn, organisation_code, key, request_sha256, referral_id
         )
-
-    async def get(self, referral_id: UUID) -> StoredReferral | None:
-        return await get(self.conn, referral_id, organisation_code=None)
 
     async def first_times(self, event_ids: Sequence[UUID], topic: str) -> set[UUID]:
         return await inbox.first_times(self.conn, event_ids, topic)
@@ -361,11 +249,3 @@ class PostgresReferrals(PostgresTransaction):
             tracking_reference,
         )
         return found if isinstance(found, UUID) else None
-
-    async def history(self, referral_id: UUID) -> list[HistoryEntry]:
-        rows = await self.conn.fetch(
-            "SELECT action, actor, actor_id, before, after, reason_code, reason, at"
-            " FROM transitions WHERE referral_id = $1 ORDER BY at, transition_id",
-            referral_id,
-        )
-        return [HistoryEntry(**dict(r)) for r in rows]

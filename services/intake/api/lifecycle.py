@@ -4,27 +4,27 @@ through the state machine: one that is not allowed where the referral stands is 
 says where it stands."""
 
 # No `from __future__ import annotations`: FastAPI must evaluate the route signatures.
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from enum import Enum
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from intake import service_layer
+from intake import service_layer, views
 from intake.adapters.api_keys import ApiKey
-from intake.adapters.referral_store import parse_cursor, worklist
-from intake.api.auth import ApiKeyDependency
-from intake.api.body import read_json
-from intake.api.openapi import body
-from intake.api.problems import ANSWERS, Problem
+from intake.api.errors import RefusingRoute
 from intake.api.referrals import parse_submission
-from intake.api.request_headers import checked_idempotency_key, correlation_id, fingerprint
-from intake.domain.lifecycle import Accept, Cancel, IllegalTransition, Return
-from intake.domain.referral import NotYourOrganisation
-from intake.ports import IdempotencyConflict, UnitOfWork
-from intake.service_layer import Actor, Done, NotFound, UnknownReason
+from intake.domain.lifecycle import HELD, Accept, Cancel, Return
+from intake.ports import UnitOfWork
+from intake.service_layer import Actor, Done
 from intake.service_layer.lifecycle import Idempotency
+from intake.views import Worklist
+from intake.web.body import read_json
+from intake.web.keys import Keys
+from intake.web.openapi import body
+from intake.web.problems import ANSWERS, Problem
+from intake.web.request_headers import checked_idempotency_key, correlation_id, fingerprint
 from shared.clock import today
 from shared.contracts import ReasonCode, ReferralState
 from shared.database import Database
@@ -32,6 +32,9 @@ from shared.directory import Directory
 from shared.submission import ReferralSubmission, field_errors
 
 MAX_PAGE = 100
+# The states a clinic's worklist shows: those in which it holds a referral.
+HeldState = Enum("HeldState", {s.name: s.value for s in HELD}, type=str)  # type: ignore[misc]
+ROUTED = HeldState(ReferralState.ROUTED.value)
 
 
 class _ReasonGiven(BaseModel):
@@ -59,21 +62,6 @@ class ActionResult(BaseModel):
     )
 
 
-class WorklistItem(BaseModel):
-    referral_id: UUID
-    tracking_reference: str
-    service: str
-    status: ReferralState
-    urgent: bool
-    received_at: datetime
-    decided_at: datetime | None
-
-
-class Worklist(BaseModel):
-    referrals: list[WorklistItem]
-    next: str | None = Field(description="Pass as `after` for the next page; null at the end.")
-
-
 _ANSWERS: dict[int | str, dict[str, Any]] = {
     code: ANSWERS[code] for code in (401, 403, 404, 409, 422)
 }
@@ -83,20 +71,12 @@ def lifecycle_api(
     database: Database,
     unit_of_work: UnitOfWork,
     directory: Directory,
-    api_key: ApiKeyDependency,
+    keys: Keys,
     max_body_bytes: int,
 ) -> APIRouter:
-    router = APIRouter(tags=["lifecycle"])
-
-    def clinic(key: ApiKey) -> Actor:
-        if key.scope != "clinic":
-            raise Problem(403, "Only a clinic's key may do this.")
-        return Actor("clinic", key.organisation_code)
-
-    def referrer(key: ApiKey) -> Actor:
-        if key.scope != "referrer":
-            raise Problem(403, "Only the referrer's key may do this.")
-        return Actor("referrer", key.organisation_code)
+    router = APIRouter(tags=["lifecycle"], route_class=RefusingRoute)
+    ClinicKey = Annotated[ApiKey, Depends(keys.clinic)]
+    ReferrerKey = Annotated[ApiKey, Depends(keys.referrer)]
 
     @router.post(
         "/v1/referrals/{referral_id}/accept",
@@ -104,13 +84,10 @@ def lifecycle_api(
         summary="The clinic accepts a referral routed to it: it will contact the woman.",
         responses=_ANSWERS,
     )
-    async def accept(
-        referral_id: UUID, response: Response, key: Annotated[ApiKey, Depends(api_key)]
-    ) -> ActionResult:
-        actor = clinic(key)
-        done = await _acting(
-            service_layer.act(unit_of_work, referral_id, Accept(str(actor.id)), actor, directory)
-        )
+    async def accept(referral_id: UUID, response: Response, key: ClinicKey) -> ActionResult:
+        actor = Actor("clinic", key.organisation_code)
+        command = Accept(key.organisation_code)
+        done = await service_layer.act(unit_of_work, referral_id, command, actor, directory)
         return _answer(done, response)
 
     @router.post(
@@ -122,23 +99,16 @@ def lifecycle_api(
         openapi_extra=body(ReturnRequest),
     )
     async def return_(
-        referral_id: UUID,
-        request: Request,
-        response: Response,
-        key: Annotated[ApiKey, Depends(api_key)],
+        referral_id: UUID, request: Request, response: Response, key: ClinicKey
     ) -> ActionResult:
-        actor = clinic(key)
         reason = _reason(ReturnRequest, await read_json(request, max_body_bytes))
-        command = Return(str(actor.id), "referrer")  # where to: from the reason code
-        done = await _acting(
-            service_layer.act(
-                unit_of_work,
-                referral_id,
-                command,
-                actor,
-                directory,
-                reason_code=reason.reason_code,
-            )
+        done = await service_layer.act(
+            unit_of_work,
+            referral_id,
+            Return(key.organisation_code, "referrer"),  # where to: from the reason code
+            Actor("clinic", key.organisation_code),
+            directory,
+            reason_code=reason.reason_code,
         )
         return _answer(done, response)
 
@@ -154,26 +124,20 @@ def lifecycle_api(
         referral_id: UUID,
         request: Request,
         response: Response,
-        key: Annotated[ApiKey, Depends(api_key)],
+        key: ReferrerKey,
         idempotency_key: Annotated[str | None, Header()] = None,
     ) -> ActionResult:
-        actor = referrer(key)
         reason = _reason(CancelRequest, await read_json(request, max_body_bytes))
-        idempotency = _idempotency(key, idempotency_key, "cancel", str(referral_id), reason)
-        return _answer(
-            await _acting(
-                service_layer.act(
-                    unit_of_work,
-                    referral_id,
-                    Cancel("referrer"),
-                    actor,
-                    directory,
-                    reason_code=reason.reason_code,
-                    idempotency=idempotency,
-                )
-            ),
-            response,
+        done = await service_layer.act(
+            unit_of_work,
+            referral_id,
+            Cancel("referrer"),
+            Actor("referrer", key.organisation_code),
+            directory,
+            reason_code=reason.reason_code,
+            idempotency=_idempotency(key, idempotency_key, "cancel", str(referral_id), reason),
         )
+        return _answer(done, response)
 
     @router.put(
         "/v1/referrals/{referral_id}",
@@ -187,27 +151,21 @@ def lifecycle_api(
         referral_id: UUID,
         request: Request,
         response: Response,
-        key: Annotated[ApiKey, Depends(api_key)],
+        key: ReferrerKey,
         idempotency_key: Annotated[str | None, Header()] = None,
         x_correlation_id: Annotated[str | None, Header()] = None,
     ) -> ActionResult:
-        actor = referrer(key)
         submission = parse_submission(await read_json(request, max_body_bytes))
-        idempotency = _idempotency(key, idempotency_key, "amend", str(referral_id), submission)
-        return _answer(
-            await _acting(
-                service_layer.amend(
-                    unit_of_work,
-                    referral_id,
-                    submission,
-                    actor,
-                    correlation_id=correlation_id(x_correlation_id),
-                    today=today(),
-                    idempotency=idempotency,
-                )
-            ),
-            response,
+        done = await service_layer.amend(
+            unit_of_work,
+            referral_id,
+            submission,
+            Actor("referrer", key.organisation_code),
+            correlation_id=correlation_id(x_correlation_id),
+            today=today(),
+            idempotency=_idempotency(key, idempotency_key, "amend", str(referral_id), submission),
         )
+        return _answer(done, response)
 
     @router.get(
         "/v1/clinic/referrals",
@@ -216,42 +174,16 @@ def lifecycle_api(
         responses={401: _ANSWERS[401], 403: _ANSWERS[403]},
     )
     async def clinic_worklist(
-        key: Annotated[ApiKey, Depends(api_key)],
-        state: Annotated[Literal["routed", "accepted"], Query()] = "routed",
+        key: ClinicKey,
+        state: Annotated[HeldState, Query()] = ROUTED,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
         after: Annotated[str | None, Query(max_length=100)] = None,
     ) -> Worklist:
-        actor = clinic(key)
-        async with database.pool.acquire() as conn:
-            rows, following = await worklist(
-                conn, str(actor.id), ReferralState(state), limit, _cursor(after)
-            )
-        return Worklist(referrals=[WorklistItem(**r) for r in rows], next=following)
+        return await views.worklist(
+            database, key.organisation_code, ReferralState(state.value), limit, _cursor(after)
+        )
 
     return router
-
-
-async def _acting(action: Any) -> Done:
-    """Run a use case; its refusals as HTTP answers."""
-    try:
-        done: Done = await action
-    except NotFound as error:
-        raise Problem(404, "No referral with this id is yours to see.") from error
-    except UnknownReason as error:
-        raise Problem(
-            422, "The reason is not known.", [{"field": "reason_code", "message": str(error)}]
-        ) from error
-    except IllegalTransition as error:
-        raise Problem(409, error.why, extra={"current_state": error.current.value}) from error
-    except IdempotencyConflict as error:
-        raise Problem(409, str(error)) from error
-    except NotYourOrganisation as error:
-        raise Problem(
-            403,
-            "The referral is not from this key's organisation.",
-            [{"field": "referrer.organisation_code", "message": str(error)}],
-        ) from error
-    return done
 
 
 def _idempotency(
@@ -275,9 +207,9 @@ def _reason(model: type[_ReasonGiven], data: Any) -> _ReasonGiven:
         raise Problem(422, "The request is not valid.", field_errors(error)) from error
 
 
-def _cursor(after: str | None) -> tuple[datetime, UUID] | None:
+def _cursor(after: str | None) -> views.Cursor | None:
     try:
-        return parse_cursor(after)
+        return views.parse_cursor(after)
     except ValueError as error:
         raise Problem(
             422, "The request is not valid.", [{"field": "after", "message": "Not a cursor."}]

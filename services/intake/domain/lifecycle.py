@@ -25,6 +25,7 @@ from shared.contracts import ReferralState
 State = ReferralState  # the public name of the states, for the machine
 
 FINAL = frozenset({State.REJECTED, State.RETURNED, State.CANCELLED})
+HELD = (State.ROUTED, State.ACCEPTED)  # the clinic it went to holds it (and sees its details)
 
 Action = Literal["decided", "accepted", "returned", "cancelled", "amended"]
 Actor = Literal["router", "clinic", "referrer", "patient"]

@@ -10,7 +10,6 @@ from intake.service_layer.lifecycle import (
     act,
     amend,
     cancel_for_her,
-    history,
     record_decisions,
 )
 from intake.service_layer.submissions import (
@@ -28,7 +27,6 @@ __all__ = [
     "act",
     "amend",
     "cancel_for_her",
-    "history",
     "record_decisions",
     "store_self_referrals",
     "submit_professional",

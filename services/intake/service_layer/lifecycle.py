@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from intake.domain import lifecycle
 from intake.domain.lifecycle import (
+    HELD,
     Accept,
     Amend,
     Cancel,
@@ -29,7 +30,6 @@ from intake.domain.lifecycle import (
 from intake.domain.referral import AcceptedReferral, RecordedDecision, amendment
 from intake.domain.tracking import canonical_tracking_reference
 from intake.ports import (
-    HistoryEntry,
     IdempotencyConflict,
     Referrals,
     Standing,
@@ -52,8 +52,6 @@ from shared.reduction import for_routing
 from shared.submission import ReferralSubmission
 
 log = get_logger(__name__)
-
-HELD = (State.ROUTED, State.ACCEPTED)  # a clinic holds the referral (and sees its details)
 
 
 @dataclass(frozen=True)
@@ -303,11 +301,6 @@ async def cancel_for_her(
 
 def _compact(postcode: str) -> str:
     return "".join(postcode.split()).upper()
-
-
-async def history(unit_of_work: UnitOfWork, referral_id: UUID) -> list[HistoryEntry]:
-    async with unit_of_work() as referrals:
-        return await referrals.history(referral_id)
 
 
 async def _standing_for(referrals: Referrals, referral_id: UUID, actor: Actor) -> Standing:

@@ -116,8 +116,7 @@ async def store_self_referrals(
 
 
 async def _replay(referrals: Referrals, referral_id: UUID) -> Submitted:
-    stored = await referrals.get(referral_id)
-    assert stored is not None
+    stored = (await referrals.standing([referral_id]))[referral_id]
     log.info("idempotent replay", referral_id=str(referral_id))
     return Submitted(stored.referral_id, stored.tracking_reference, replayed=True)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from devstack.samples import GP_PATIENT, gp_referral
-from intake.api.csrf import FIELD
+from intake.web.csrf import FIELD
 from tests.support.running import RunningIntake
 
 SITE = "pelvic-bsol"

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from devstack.samples import gp_referral
-from intake.api.csrf import COOKIE, FIELD
+from intake.web.csrf import COOKIE, FIELD
 from tests.integration.intake.test_self_referral_form import FORM, filled, token
 from tests.support.keys import INTAKE_PRIVATE_KEY
 from tests.support.pii import identifiers_in

@@ -14,7 +14,7 @@ from uuid import uuid4
 import pytest
 
 from devstack.samples import gp_referral
-from intake.api.csrf import COOKIE, FIELD
+from intake.web.csrf import COOKIE, FIELD
 from tests.integration.intake.test_bars_api import ORG, outcome_codes, post
 from tests.integration.intake.test_clinic_pages import csrf, routed
 from tests.support.bars import fresh

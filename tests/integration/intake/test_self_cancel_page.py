@@ -7,7 +7,7 @@ import json
 import re
 
 from devstack.samples import FORM_PATIENT
-from intake.api.csrf import FIELD
+from intake.web.csrf import FIELD
 from tests.integration.intake.test_self_referral_form import FORM, filled, token
 from tests.support.kafka_reader import wait_for
 from tests.support.pii import identifiers_in

@@ -12,7 +12,7 @@ import pytest
 from tenacity import AsyncRetrying, stop_after_delay, wait_fixed
 
 from devstack.samples import FORM_PATIENT, days_from_today, gp_referral
-from intake.api.csrf import FIELD
+from intake.web.csrf import FIELD
 from shared.contracts import ReferralNeedsTriage, ReferralRouted, SelfReferralSubmitted
 from shared.kafka import build_broker, publish_event
 from tests.support.kafka_reader import body, wait_for

@@ -18,10 +18,10 @@ from hypothesis import strategies as st
 from stdnum.gb import nhs
 
 from devstack.bars_examples import EXAMPLE_REFERRALS, EXAMPLES, OFFICIAL
-from intake.adapters.bars.inbound import to_submission
-from intake.adapters.bars.message import Message, read_message
-from intake.adapters.bars.outbound import referral_message
-from intake.adapters.bars.refusals import Refused
+from devstack.bars_messages import referral_message
+from intake.bars.inbound import to_submission
+from intake.bars.message import Message, read_message
+from intake.bars.refusals import Refused
 from intake.domain.referral import accept_professional
 from router.domain.rules import decide
 from shared.bars_mapping import BarsMapping, ServiceByIdentifier, load_mapping

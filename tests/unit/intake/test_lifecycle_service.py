@@ -93,7 +93,7 @@ async def test_decisions_are_kept_in_order_and_a_stale_one_is_passed_over() -> N
     assert changed == {referral.referral_id}
     now = state.standing[referral.referral_id]
     assert (now.state, now.destination) == (ReferralState.ROUTED, SITE)
-    history = await service_layer.history(store(state), referral.referral_id)
+    history = state.history(referral.referral_id)
     assert [(h.before, h.after) for h in history] == [
         ("received", "needs-triage"),
         ("needs-triage", "routed"),
@@ -144,9 +144,9 @@ async def test_a_return_goes_where_its_reason_says(code: str, after: ReferralSta
     (event,) = [e for e in state.outbox if isinstance(e, ReferralReturned)]
     assert event.reason_code == code
     assert event.reason == DIRECTORY.return_reasons[code].message
-    (entry,) = [h for h in await service_layer.history(store(state), referral.referral_id)
+    (entry,) = [h for h in state.history(referral.referral_id)
                 if h.action == "returned"]  # fmt: skip
-    assert (entry.actor, entry.actor_id, entry.reason_code) == ("clinic", SITE, code)
+    assert (entry.by, entry.by_id, entry.reason_code) == ("clinic", SITE, code)
 
 
 async def test_only_the_referrer_may_cancel_and_only_while_it_is_not_final() -> None:

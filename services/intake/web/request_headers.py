@@ -10,7 +10,7 @@ import uuid
 
 from pydantic import BaseModel
 
-from intake.api.problems import Problem
+from intake.web.problems import Problem
 
 _IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,200}$")
 _CORRELATION_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")

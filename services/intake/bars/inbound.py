@@ -12,8 +12,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from intake.adapters.bars.message import Message, Resource
-from intake.adapters.bars.refusals import Issue, IssueType, Refused, bad, unprocessable
+from intake.bars.message import Message, Resource
+from intake.bars.refusals import Issue, IssueType, Refused, bad, unprocessable
 from shared.bars import NHS_NUMBER
 from shared.bars_mapping import BarsMapping
 from shared.submission import ReferralSubmission, field_errors

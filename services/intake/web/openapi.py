@@ -16,8 +16,7 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from intake.api.operation_outcomes import FHIR_BASE, FHIR_JSON
-from intake.api.problems import PROBLEM_JSON
+from intake.web.problems import PROBLEM_JSON, ProblemDetails
 from shared.directory import Directory
 
 COMPONENTS = "#/components/schemas/"
@@ -35,17 +34,19 @@ def body(model: type[BaseModel], media_type: str = "application/json") -> dict[s
     return {"requestBody": {"required": True, "content": {media_type: {"schema": ref(model)}}}}
 
 
-def fhir_answer(model: type[BaseModel], description: str) -> dict[int | str, dict[str, Any]]:
-    return {200: {"description": description, "content": {FHIR_JSON: {"schema": ref(model)}}}}
+def answer(
+    model: type[BaseModel], description: str, media_type: str = "application/json"
+) -> dict[int | str, dict[str, Any]]:
+    """`responses` for a route that builds its own answer: the model, by reference."""
+    return {200: {"description": description, "content": {media_type: {"schema": ref(model)}}}}
 
 
-def install(
-    app: FastAPI,
-    directory: Directory,
-    problem: type[BaseModel],
-    outcome: type[BaseModel],
-    models: Iterable[type[BaseModel]] = (),
-) -> None:
+# How each door's refusals are documented: (path prefix, media type, model). A path no door
+# names refuses with a problem document.
+Refusal = tuple[str, str, type[BaseModel]]
+
+
+def install(app: FastAPI, directory: Directory, refusals: Iterable[Refusal] = ()) -> None:
     """Serve the finished document at /openapi.json (built once, on first request)."""
 
     def openapi() -> dict[str, Any]:
@@ -56,21 +57,21 @@ def install(
                 description=app.description,
                 routes=app.routes,
             )
-            app.openapi_schema = finish(document, directory, problem, outcome, models)
+            app.openapi_schema = finish(document, directory, list(refusals))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
 
 
 def finish(
-    document: dict[str, Any],
-    directory: Directory,
-    problem: type[BaseModel],
-    outcome: type[BaseModel],
-    models: Iterable[type[BaseModel]],
+    document: dict[str, Any], directory: Directory, refusals: list[Refusal]
 ) -> dict[str, Any]:
     schemas: dict[str, Any] = document.setdefault("components", {}).setdefault("schemas", {})
-    declared = [problem, outcome, *models, *_DECLARED.values()]
+    declared: list[type[BaseModel]] = [
+        ProblemDetails,
+        *(model for _, _, model in refusals),
+        *_DECLARED.values(),
+    ]
     _, found = models_json_schema(
         [(m, "validation") for m in dict.fromkeys(declared)],
         ref_template=COMPONENTS + "{model}",
@@ -79,11 +80,11 @@ def finish(
         if schemas.setdefault(name, schema) != schema:  # one name for one thing
             raise ValueError(f"two different models are named {name}")
     for path, item in document["paths"].items():
-        refusal = (
-            {FHIR_JSON: {"schema": ref(outcome)}}
-            if path.startswith(FHIR_BASE)
-            else {PROBLEM_JSON: {"schema": ref(problem)}}
+        media_type, model = next(
+            ((m, model) for prefix, m, model in refusals if path.startswith(prefix)),
+            (PROBLEM_JSON, ProblemDetails),
         )
+        refusal = {media_type: {"schema": ref(model)}}
         for operation in item.values():
             for status, answer in operation["responses"].items():
                 if status[0] in "45":

@@ -13,8 +13,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from intake import service_layer
-from intake.api.html_pages import Pages, first
 from intake.ports import UnitOfWork
+from intake.web.pages import Pages, first
 from shared.directory import Directory
 
 FIELDS = ("tracking_reference", "date_of_birth", "postcode")

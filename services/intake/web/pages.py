@@ -12,17 +12,32 @@ from urllib.parse import urlsplit
 from fastapi import Request
 from fastapi.responses import Response
 from fastapi.templating import Jinja2Templates
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 from limits import RateLimitItem
 
-from intake.api.csrf import COOKIE, FIELD, CsrfTokens
-from intake.api.form_body import FormRefused, read_form
-from intake.api.form_fields import anchor
+from intake.web.csrf import COOKIE, FIELD, CsrfTokens
+from intake.web.form_body import FormRefused, read_form
 from shared.logging import get_logger
 from shared.rate_limits import RateLimits
 
 log = get_logger(__name__)
 
-TEMPLATES = Jinja2Templates(directory=Path(__file__).parent.parent / "templates")
+SHARED_TEMPLATES = Path(__file__).parent / "templates"  # base.html and notice.html
+STATIC = Path(__file__).parent / "static"
+
+
+def templates(*folders: Path) -> Jinja2Templates:
+    """A door's own templates, then the shared ones they extend."""
+    loader = ChoiceLoader([FileSystemLoader(f) for f in (*folders, SHARED_TEMPLATES)])
+    return Jinja2Templates(env=Environment(loader=loader, autoescape=select_autoescape()))
+
+
+def anchor(field: str) -> str:
+    """The id of a field's element (and of its error message), from its dotted path."""
+    return field.replace(".", "-")
+
+
+SHARED = templates()
 
 
 class Pages:
@@ -33,17 +48,19 @@ class Pages:
         rate_limit: RateLimitItem,
         max_form_bytes: int,
         *,
-        path: str = "/self-referral",
+        path: str,
+        folder: Path,
     ) -> None:
         self.tokens = CsrfTokens(csrf_secret)
         self.rate_limits, self.rate_limit = rate_limits, rate_limit
         self.max_form_bytes, self.path = max_form_bytes, path
+        self.templates = templates(folder)
 
     def render(
         self, request: Request, template: str, status: int = 200, **context: Any
     ) -> Response:
         cookie, token = self.tokens.issue(request.cookies.get(COOKIE))
-        response = TEMPLATES.TemplateResponse(
+        response = self.templates.TemplateResponse(
             request,
             template,
             {"csrf_token": token, "anchor": anchor, **context},

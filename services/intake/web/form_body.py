@@ -7,8 +7,8 @@ from urllib.parse import parse_qs
 
 from fastapi import Request
 
-from intake.api.body import read_limited
-from intake.api.problems import Problem
+from intake.web.body import read_limited
+from intake.web.problems import Problem
 
 MAX_FIELDS = 60  # the form has about 20; a post with many more is not from it
 

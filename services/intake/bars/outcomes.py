@@ -9,8 +9,8 @@ from uuid import uuid4
 
 from fastapi.responses import JSONResponse
 
-from intake.adapters.bars.refusals import Issue, IssueType, Refused
-from intake.api.problems import Problem
+from intake.bars.refusals import Issue, IssueType, Refused
+from intake.web.problems import Problem
 
 FHIR_JSON = "application/fhir+json"
 FHIR_BASE = "/FHIR/R4"

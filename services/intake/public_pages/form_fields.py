@@ -7,7 +7,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from intake.api.form_pages import LABELS
+from intake.public_pages.form_pages import LABELS
+from intake.web.pages import anchor
 from shared.submission import field_errors
 
 TEXT_FIELDS = (
@@ -67,10 +68,6 @@ def form_errors(error: ValidationError) -> list[dict[str, str]]:
         if not any(f["field"] == field for f in found):  # one message per field
             found.append({"field": field, "message": message, "anchor": anchor(field)})
     return found
-
-
-def anchor(field: str) -> str:
-    return field.replace(".", "-")
 
 
 def _form_field(path: str) -> str:

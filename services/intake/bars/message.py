@@ -18,7 +18,7 @@ from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.resource import Resource as FhirResource
 from pydantic import ValidationError
 
-from intake.adapters.bars.refusals import Issue, Refused, bad, unprocessable
+from intake.bars.refusals import Issue, Refused, bad, unprocessable
 from shared.bars import EVENT_SYSTEMS, REFERRAL_EVENT
 
 

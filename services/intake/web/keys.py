@@ -3,7 +3,8 @@ wrong keys counted per client so that guessing is slowed to `INTAKE_FAILED_KEY_L
 
 # No `from __future__ import annotations`: FastAPI evaluates the dependency's signature.
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from dataclasses import dataclass
+from typing import Annotated, Literal
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -11,7 +12,7 @@ from limits import RateLimitItem
 
 from intake.adapters import api_keys
 from intake.adapters.api_keys import ApiKey
-from intake.api.problems import Problem
+from intake.web.problems import Problem
 from shared.database import Database
 from shared.logging import get_logger
 from shared.rate_limits import RateLimits
@@ -52,3 +53,38 @@ def api_key_dependency(
         )
 
     return api_key
+
+
+Scope = Literal["referrer", "clinic", "notifier"]
+_WHOSE = {"referrer": "a referrer's", "clinic": "a clinic's", "notifier": "the notifier's"}
+
+
+def of_scope(api_key: ApiKeyDependency, scope: Scope) -> ApiKeyDependency:
+    """A valid key of this kind, or 403."""
+
+    async def key_of_scope(key: Annotated[ApiKey, Depends(api_key)]) -> ApiKey:
+        if key.scope != scope:
+            raise Problem(403, f"Only {_WHOSE[scope]} key may do this.")
+        return key
+
+    return key_of_scope
+
+
+@dataclass(frozen=True)
+class Keys:
+    """The dependency for each kind of key, made once: a route asks for
+    `Annotated[ApiKey, Depends(keys.clinic)]` instead of comparing scopes itself."""
+
+    any: ApiKeyDependency
+    referrer: ApiKeyDependency
+    clinic: ApiKeyDependency
+    notifier: ApiKeyDependency
+
+    @classmethod
+    def over(cls, api_key: ApiKeyDependency) -> "Keys":
+        return cls(
+            any=api_key,
+            referrer=of_scope(api_key, "referrer"),
+            clinic=of_scope(api_key, "clinic"),
+            notifier=of_scope(api_key, "notifier"),
+        )

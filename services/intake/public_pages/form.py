@@ -16,7 +16,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from intake.adapters.self_referral_codec import encode
-from intake.api.form_fields import (
+from intake.domain.referral import accept_self_referral
+from intake.domain.tracking import is_valid_tracking_reference, new_tracking_reference
+from intake.public_pages.form_fields import (
     FORM_ID,
     PREFERENCES,
     TEXT_FIELDS,
@@ -24,10 +26,8 @@ from intake.api.form_fields import (
     shown_back,
     submission_data,
 )
-from intake.api.form_pages import PAGES, FormPage
-from intake.api.html_pages import Pages, first
-from intake.domain.referral import accept_self_referral
-from intake.domain.tracking import is_valid_tracking_reference, new_tracking_reference
+from intake.public_pages.form_pages import PAGES, FormPage
+from intake.web.pages import Pages, first
 from shared.clock import today
 from shared.contracts import SelfReferralSubmitted
 from shared.logging import correlation, get_logger
@@ -97,7 +97,7 @@ def self_referral_form(*, pages: Pages, public_key: str, publish: Publish) -> AP
                 preferences=preferences,
                 errors=errors,
             )
-        # The broker away: `intake.api.unavailable` shows her a kind page (503); nothing sent.
+        # The broker away: `intake.web.unavailable` shows her a kind page (503); nothing sent.
         return await _send(page, submission, values[FORM_ID])
 
     async def _send(page: FormPage, submission: ReferralSubmission, form_id: str) -> Response:

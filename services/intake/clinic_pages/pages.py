@@ -6,7 +6,6 @@ use cases and rules as the API."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -14,13 +13,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from intake import service_layer
-from intake.adapters import api_keys, referral_store
+from intake import service_layer, views
+from intake.adapters import api_keys
 from intake.adapters.api_keys import ApiKey
-from intake.api.html_pages import Pages, first
 from intake.domain.lifecycle import Accept, IllegalTransition, Return
 from intake.ports import UnitOfWork
 from intake.service_layer import Actor, NotFound, UnknownReason
+from intake.views import Viewer
+from intake.web.pages import Pages, first
 from shared.contracts import ReferralState
 from shared.database import Database
 from shared.directory import Directory
@@ -71,17 +71,14 @@ def clinic_pages(
             return sign_in_page(request)
         shown = ReferralState.ACCEPTED if state == "accepted" else ReferralState.ROUTED
         cursor = _cursor(after)
-        async with database.pool.acquire() as conn:
-            rows, following = await referral_store.worklist(
-                conn, key.organisation_code, shown, PAGE_SIZE, cursor
-            )
+        page = await views.worklist(database, key.organisation_code, shown, PAGE_SIZE, cursor)
         return pages.render(
             request,
             "clinic_worklist.html",
             site=key.organisation_code,
             state=shown.value,
-            referrals=rows,
-            following=following,
+            referrals=page.referrals,
+            following=page.next,
             done=_DONE.get(done),
         )
 
@@ -164,18 +161,15 @@ def clinic_pages(
         return RedirectResponse(f"/clinic?done={action}ed", status_code=303)
 
     async def _details(key: ApiKey, referral_id: UUID) -> dict[str, Any] | None:
-        async with database.pool.acquire() as conn:
-            stored = await referral_store.get(
-                conn, referral_id, organisation_code=None, destination=key.organisation_code
-            )
-            if stored is None:
-                return None
-            submission = await referral_store.submission(conn, referral_id)
-        steps = await service_layer.history(unit_of_work, referral_id)
+        found = await views.referral(
+            database, referral_id, Viewer.clinic(key.organisation_code), with_submission=True
+        )
+        if found is None:
+            return None
         return {
-            "referral": stored,
-            "submission": submission or {},
-            "history": steps,
+            "referral": found,
+            "submission": found.submission or {},
+            "history": found.history,
             "reasons": directory.return_reasons,
             "site": key.organisation_code,
         }
@@ -186,8 +180,8 @@ def clinic_pages(
     return router
 
 
-def _cursor(after: str | None) -> tuple[datetime, UUID] | None:
+def _cursor(after: str | None) -> views.Cursor | None:
     try:
-        return referral_store.parse_cursor(after)
+        return views.parse_cursor(after)
     except ValueError:  # a mangled cursor shows the first page
         return None

@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import Request
 
-from intake.api.problems import Problem
+from intake.web.problems import Problem
 
 
 async def read_limited(request: Request, limit: int) -> bytes:

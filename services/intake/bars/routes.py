@@ -11,24 +11,25 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
-from intake import service_layer
-from intake.adapters import referral_store
+from intake import service_layer, views
 from intake.adapters.api_keys import ApiKey
-from intake.adapters.bars.inbound import to_submission
-from intake.adapters.bars.message import Message, read_message
-from intake.adapters.bars.refusals import Issue, Refused, bad, unprocessable
-from intake.api import fhir_models
-from intake.api.auth import ApiKeyDependency
-from intake.api.body import read_json
-from intake.api.openapi import body, fhir_answer
-from intake.api.operation_outcomes import FHIR_BASE, FHIR_JSON, refused_response
-from intake.api.problems import Problem
-from intake.api.request_headers import correlation_id
+from intake.bars import resources
+from intake.bars.inbound import to_submission
+from intake.bars.message import Message, read_message
+from intake.bars.outcomes import FHIR_BASE, FHIR_JSON, refused_response
+from intake.bars.refusals import Issue, Refused, bad, unprocessable
 from intake.domain.lifecycle import Cancel, IllegalTransition
 from intake.domain.referral import NotYourOrganisation
 from intake.ports import IdempotencyConflict, UnitOfWork
 from intake.service_layer import Actor, NotFound
+from intake.views import Viewer
+from intake.web.body import read_json
+from intake.web.keys import Keys
+from intake.web.openapi import answer, body
+from intake.web.problems import Problem
+from intake.web.request_headers import correlation_id
 from shared.bars import response_message, service_request
 from shared.bars_mapping import BarsMapping
 from shared.clock import today
@@ -39,7 +40,11 @@ from shared.logging import correlation as bound_correlation
 from shared.logging import get_logger
 
 log = get_logger(__name__)
-CONFORMANCE = Path(__file__).resolve().parents[1] / "fhir"  # CapabilityStatement, definitions
+CONFORMANCE = Path(__file__).parent / "conformance"  # CapabilityStatement, definitions
+
+
+def _fhir_answer(model: type[BaseModel], description: str) -> dict[int | str, dict[str, Any]]:
+    return answer(model, description, FHIR_JSON)
 
 
 class FhirResponse(JSONResponse):
@@ -72,7 +77,7 @@ def fhir_api(
     unit_of_work: UnitOfWork,
     directory: Directory,
     mapping: BarsMapping,
-    api_key: ApiKeyDependency,
+    keys: Keys,
     max_body_bytes: int,
 ) -> APIRouter:
     router = APIRouter(prefix=FHIR_BASE, tags=["FHIR (BaRS)"])
@@ -84,10 +89,10 @@ def fhir_api(
         summary="Take a BaRS message: a referral (servicerequest-request, reason new) or its "
         "cancellation (an update whose ServiceRequest is revoked).",
         response_class=FhirResponse,
-        openapi_extra=body(fhir_models.Bundle, FHIR_JSON),
+        openapi_extra=body(resources.Bundle, FHIR_JSON),
         responses={
-            **fhir_answer(
-                fhir_models.Bundle,
+            **_fhir_answer(
+                resources.Bundle,
                 "The response message (servicerequest-response): MessageHeader.response and "
                 "the referral as a ServiceRequest. A repeat gets the same answer.",
             ),
@@ -96,13 +101,11 @@ def fhir_api(
     )
     async def process_message(
         request: Request,
-        key: Annotated[ApiKey, Depends(api_key)],
+        key: Annotated[ApiKey, Depends(keys.referrer)],
         x_request_id: Annotated[str | None, Header()] = None,
         x_correlation_id: Annotated[str | None, Header()] = None,
         nhsd_target_identifier: Annotated[str | None, Header()] = None,
     ) -> JSONResponse:
-        if key.scope != "referrer":
-            raise Problem(403, "This key may not send referrals.")
         correlation = correlation_id(x_correlation_id)
         headers = _echo(x_request_id, x_correlation_id)
         with bound_correlation(correlation):
@@ -256,42 +259,40 @@ def fhir_api(
     ) -> tuple[dict[str, Any], datetime] | None:
         """The organisation's referral as a ServiceRequest (as it stands, or as `state` for an
         answer that must not change), read as the JSON status is: no lock."""
-        async with database.pool.acquire() as conn:
-            stored = await referral_store.get(
-                conn, referral_id, organisation_code=organisation_code
-            )
-            submission = await referral_store.submission(conn, referral_id) if stored else None
-        if stored is None:
+        found = await views.referral(
+            database, referral_id, Viewer.referrer(organisation_code), with_submission=True
+        )
+        if found is None:
             return None
-        decision = stored.decision or {}
-        now = ReferralState(stored.status)
-        placed = state is None and now in (ReferralState.ROUTED, ReferralState.ACCEPTED)
+        patient = (found.submission or {}).get("patient") or {}
         resource = service_request(
             mapping.own,
             referral_id=referral_id,
-            tracking_reference=stored.tracking_reference,
-            state=state or now,
-            nhs_number=((submission or {}).get("patient") or {}).get("nhs_number"),
-            authored_on=stored.received_at,
-            service=stored.service,
-            destination=(decision.get("destination") or {}).get("id") if placed else None,
-            reasons=[r["message"] for r in decision.get("reasons", [])] if state is None else None,
+            tracking_reference=found.tracking_reference,
+            state=state or found.status,
+            nhs_number=patient.get("nhs_number"),
+            authored_on=found.received_at,
+            service=found.service,
+            destination=found.held_by if state is None else None,
+            reasons=[r.message for r in found.decision.reasons]
+            if state is None and found.decision
+            else None,
         )
-        return resource, stored.received_at
+        return resource, found.received_at
 
     @router.get(
         "/ServiceRequest/{referral_id}",
         summary="A referral as a ServiceRequest, for the organisation that sent it.",
         response_class=FhirResponse,
         responses={
-            **fhir_answer(fhir_models.ServiceRequest, "The referral as it stands."),
+            **_fhir_answer(resources.ServiceRequest, "The referral as it stands."),
             401: _REFUSALS[401],
             404: {"description": "No referral with this id is yours to see."},
         },
     )
     async def read_service_request(
         referral_id: str,
-        key: Annotated[ApiKey, Depends(api_key)],
+        key: Annotated[ApiKey, Depends(keys.any)],
         x_request_id: Annotated[str | None, Header()] = None,
         x_correlation_id: Annotated[str | None, Header()] = None,
     ) -> JSONResponse:
@@ -314,7 +315,7 @@ def fhir_api(
         "/metadata",
         summary="What this server supports (CapabilityStatement).",
         response_class=FhirResponse,
-        responses=fhir_answer(fhir_models.CapabilityStatement, "The CapabilityStatement."),
+        responses=_fhir_answer(resources.CapabilityStatement, "The CapabilityStatement."),
     )
     async def metadata() -> JSONResponse:
         return JSONResponse(capability, media_type=FHIR_JSON)
@@ -323,7 +324,7 @@ def fhir_api(
         "/MessageDefinition",
         summary="The messages this server takes (a searchset).",
         response_class=FhirResponse,
-        responses=fhir_answer(fhir_models.Bundle, "A searchset of MessageDefinitions."),
+        responses=_fhir_answer(resources.Bundle, "A searchset of MessageDefinitions."),
     )
     async def message_definitions() -> JSONResponse:
         bundle = {

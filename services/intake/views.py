@@ -1,0 +1,209 @@
+"""Intake's read model (cosmicpython's `views`): every read a door makes, as a typed query in
+one place, lock-free (a read never waits on an action). Who may see a referral is one rule,
+`Viewer`: the organisation that sent it, or the clinic site that holds it (`HELD`), which
+also sees the submission."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+from intake.domain.lifecycle import HELD, State
+from intake.domain.referral import RecordedDecision
+from shared.contracts import ReferralState
+from shared.database import Database
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who reads: a referrer's organisation, or a clinic's site (exactly one)."""
+
+    organisation_code: str | None = None
+    site: str | None = None
+
+    @classmethod
+    def referrer(cls, organisation_code: str) -> Viewer:
+        return cls(organisation_code=organisation_code)
+
+    @classmethod
+    def clinic(cls, site: str) -> Viewer:
+        return cls(site=site)
+
+
+class HistoryItem(BaseModel):
+    """One step of the referral's life: what, by whom, when and why."""
+
+    action: str = Field(description="decided, accepted, returned, cancelled or amended.")
+    by: str = Field(description="router, clinic, referrer or patient.")
+    by_id: str | None = Field(description="The site, the organisation, or who triaged it.")
+    before: str
+    after: str
+    reason_code: str | None
+    reason: str | None
+    at: datetime
+
+
+class ReferralStatus(BaseModel):
+    """A referral as its viewer may see it."""
+
+    referral_id: UUID
+    tracking_reference: str
+    service: str
+    status: ReferralState
+    received_at: datetime
+    decision: RecordedDecision | None
+    history: list[HistoryItem] = Field(description="Every step since it was received, in order.")
+    submission: dict[str, Any] | None = Field(
+        default=None, description="The submission as received: for the clinic that holds it."
+    )
+
+    @property
+    def held_by(self) -> str | None:
+        """The site that holds it now, if one does."""
+        destination = self.decision.destination if self.decision else None
+        return destination.id if destination and self.status in HELD else None
+
+
+async def referral(
+    database: Database, referral_id: UUID, viewer: Viewer, *, with_submission: bool = False
+) -> ReferralStatus | None:
+    """The referral, if `viewer` may see it (someone else's looks exactly like none); its
+    submission when asked for (the clinic's view; a referrer's door may need one field)."""
+    row = await database.pool.fetchrow(
+        "SELECT referral_id, tracking_reference, service, status, received_at, decision,"
+        " submission FROM referrals WHERE referral_id = $1"
+        " AND ($2::text IS NULL OR organisation_code = $2)"
+        " AND ($3::text IS NULL OR (status = ANY($4::text[]) AND destination = $3))",
+        referral_id,
+        viewer.organisation_code,
+        viewer.site,
+        [s.value for s in HELD],
+    )
+    if row is None:
+        return None
+    decision = row["decision"]
+    return ReferralStatus(
+        referral_id=row["referral_id"],
+        tracking_reference=row["tracking_reference"],
+        service=row["service"],
+        status=ReferralState(row["status"]),
+        received_at=row["received_at"],
+        # decisions kept before the service was recorded with them lack it
+        decision=RecordedDecision.model_validate({"service": row["service"], **decision})
+        if decision
+        else None,
+        history=await _history(database, referral_id),
+        submission=row["submission"] if with_submission else None,
+    )
+
+
+async def _history(database: Database, referral_id: UUID) -> list[HistoryItem]:
+    rows = await database.pool.fetch(
+        "SELECT action, actor AS by, actor_id AS by_id, before, after, reason_code, reason, at"
+        " FROM transitions WHERE referral_id = $1 ORDER BY at, transition_id",
+        referral_id,
+    )
+    return [HistoryItem(**dict(r)) for r in rows]
+
+
+class WorklistItem(BaseModel):
+    referral_id: UUID
+    tracking_reference: str
+    service: str
+    status: ReferralState
+    urgent: bool
+    received_at: datetime
+    decided_at: datetime | None
+
+
+class Worklist(BaseModel):
+    referrals: list[WorklistItem]
+    next: str | None = Field(description="Pass as `after` for the next page; null at the end.")
+
+
+Cursor = tuple[datetime, UUID]
+
+
+def parse_cursor(after: str | None) -> Cursor | None:
+    """A worklist cursor, `<received_at ISO>_<referral id>` of the page's last item; raises
+    ValueError for anything else, and for a time PostgreSQL cannot hold."""
+    if after is None:
+        return None
+    when, _, referral_id = after.rpartition("_")
+    received = datetime.fromisoformat(when)
+    if received.tzinfo is None:
+        raise ValueError("a cursor's time has its offset")
+    try:  # PostgreSQL takes the instant in UTC; years 1 and 9999 may fall outside it
+        return received.astimezone(UTC), UUID(referral_id)
+    except OverflowError as error:
+        raise ValueError("a cursor's time is out of range") from error
+
+
+async def worklist(
+    database: Database, site: str, state: State, limit: int, after: Cursor | None
+) -> Worklist:
+    """A clinic's referrals in one state, oldest first, a page at a time (keyset: the cursor
+    is the last item's received time and id)."""
+    rows = await database.pool.fetch(
+        "SELECT referral_id, tracking_reference, service, status, received_at, decided_at,"
+        " COALESCE((decision->>'urgent')::boolean, false) AS urgent FROM referrals"
+        " WHERE destination = $1 AND status = $2"
+        " AND ($3::timestamptz IS NULL OR (received_at, referral_id) > ($3, $4::uuid))"
+        " ORDER BY received_at, referral_id LIMIT $5",
+        site,
+        state.value,
+        after[0] if after else None,
+        after[1] if after else None,
+        limit + 1,
+    )
+    page = [WorklistItem(**dict(r)) for r in rows[:limit]]
+    following = (
+        f"{page[-1].received_at.isoformat()}_{page[-1].referral_id}" if len(rows) > limit else None
+    )
+    return Worklist(referrals=page, next=following)
+
+
+async def contacts(database: Database, referral_ids: list[UUID]) -> dict[UUID, dict[str, Any]]:
+    """What the notifier needs to reach each patient and referrer, and nothing else, in one
+    query; unknown ids are simply absent."""
+    rows = await database.pool.fetch(
+        "SELECT r.referral_id, r.submission, r.status, e.url AS referrer_endpoint"
+        " FROM referrals r LEFT JOIN bars_endpoints e"  # a BaRS sender hears back in BaRS
+        " ON r.channel = 'bars' AND e.organisation_code = r.organisation_code"
+        " WHERE r.referral_id = ANY($1::uuid[])",
+        referral_ids,
+    )
+    return {
+        row["referral_id"]: {
+            **_contact_in(row["submission"]),
+            "status": row["status"],
+            "referrer_endpoint": row["referrer_endpoint"],
+        }
+        for row in rows
+    }
+
+
+def _contact_in(submission: dict[str, Any]) -> dict[str, Any]:
+    patient, referrer = submission["patient"], submission["referrer"]
+    wanted = ("given_name", "email", "mobile", "contact_preferences")
+    address = patient.get("address")
+    return {
+        **{name: patient.get(name) for name in wanted},
+        # A letter's address block: her name, her address lines, her postcode last.
+        "address": (
+            [
+                f"{patient['given_name']} {patient['family_name']}",
+                *address["lines"],
+                patient["postcode"],
+            ]
+            if address
+            else None
+        ),
+        "message_detail": patient.get("message_detail", "discreet"),
+        "referrer_role": referrer["role"],
+        "referrer_email": referrer.get("contact_email"),
+    }

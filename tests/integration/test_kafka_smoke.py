@@ -9,8 +9,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from faststream.kafka import KafkaMessage
 
 from devstack.samples import received_event
+from shared.consumer import SUBSCRIBER_DEFAULTS
 from shared.contracts import ReferralReceived
-from shared.kafka import SUBSCRIBER_DEFAULTS, build_broker, publish_event
+from shared.kafka import build_broker, publish_event
 from tests.support.servers import Servers
 
 

@@ -14,7 +14,8 @@ import pytest
 from devstack.samples import gp_referral, self_referral
 from router.main import create_service
 from shared.contracts import DeadLetter, ReferralRouted
-from shared.kafka import MAX_KEPT_ORIGINAL_BYTES, build_broker, publish_event
+from shared.dead_letters import MAX_KEPT_ORIGINAL_BYTES
+from shared.kafka import build_broker, publish_event
 from shared.sealed import open_sealed
 from shared.service import Service
 from tests.integration.intake.test_self_referral_events import (

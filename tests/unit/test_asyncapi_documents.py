@@ -1,5 +1,5 @@
 """Each service's AsyncAPI document shows the schema of what every subscriber takes, not an
-empty payload: the handlers take typed pydantic payloads (`shared.kafka.typed_batch`)."""
+empty payload: the handlers take typed pydantic payloads (`shared.consumer.subscribe`)."""
 
 from __future__ import annotations
 

@@ -7,10 +7,8 @@ original bytes, and the partition moves on; nothing is dropped.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from typing import Any, TypeAlias
 
-from faststream.kafka import KafkaMessage, KafkaRouter
+from faststream.kafka import KafkaRouter
 
 from intake import service_layer
 from intake.adapters.self_referral_codec import Unreadable, open_submission
@@ -24,23 +22,14 @@ from intake.ports import UnitOfWork
 from intake.settings import IntakeSettings
 from shared import topics
 from shared.clock import today
+from shared.consumer import Batch, Rejected, subscribe
 from shared.contracts import DeadLetter, ReferralReceived, SelfReferralSubmitted
-from shared.kafka import (
-    SUBSCRIBER_DEFAULTS,
-    DeadLetters,
-    ReadBatch,
-    document_outbox_events,
-    read_batch,
-    typed_batch,
-)
+from shared.dead_letters import DeadLetters
+from shared.kafka import document_outbox_events
 from shared.logging import get_logger
-from shared.poison import Backoff, isolate, why
 from shared.sealed import public_key_of
 
 log = get_logger(__name__)
-# Up to this many events share one transaction and one offset commit.
-BATCH_SIZE = 500
-Pending: TypeAlias = tuple[AcceptedReferral, uuid.UUID]  # a referral and its event's id
 
 
 def self_referral_router(settings: IntakeSettings, unit_of_work: UnitOfWork) -> KafkaRouter:
@@ -49,68 +38,48 @@ def self_referral_router(settings: IntakeSettings, unit_of_work: UnitOfWork) -> 
     prefix = settings.kafka_topic_prefix
     source_topic = topics.SELF_REFERRAL_SUBMITTED.qualified(prefix)
     private_key = settings.private_key.get_secret_value()
-    # Bytes that were not a proper envelope may hold patient details in clear: they are
-    # sealed to intake's own key, so the dead-letter topic stays safe to watch.
-    dead_letters = DeadLetters(
-        router.publisher(topics.SELF_REFERRAL_DLQ.qualified(prefix), schema=DeadLetter),
-        seal_to=public_key_of(private_key),
-        source="self-referral",
-    )
 
-    backoff = Backoff("self-referral")
+    def accepted(event: SelfReferralSubmitted) -> AcceptedReferral:
+        return accept_self_referral(
+            open_submission(event, private_key, today()),
+            source=event.source,
+            correlation_id=event.correlation_id,
+            today=today(),
+            referral_id=event.referral_id,
+            tracking_reference=event.tracking_reference,
+        )
 
-    @router.subscriber(
+    async def store(batch: Batch[SelfReferralSubmitted]) -> list[Rejected[SelfReferralSubmitted]]:
+        rejected: list[Rejected[SelfReferralSubmitted]] = []
+        opened: list[tuple[AcceptedReferral, uuid.UUID]] = []
+        event_of: dict[uuid.UUID, SelfReferralSubmitted] = {}
+        for event in batch.events:
+            try:
+                opened.append((accepted(event), event.event_id))
+                event_of[event.event_id] = event
+            except Unreadable as error:  # a broken seal may hold details in clear
+                rejected.append(Rejected(event, error.reason, readable=error.envelope_ok))
+            except (NotASelfReferral, BadReference) as error:
+                rejected.append(Rejected(event, str(error)))
+        taken = await service_layer.store_self_referrals(unit_of_work, opened, topic=source_topic)
+        reason = "the referral id or tracking reference is already in use"
+        return rejected + [Rejected(event_of[event_id], reason) for _, event_id in taken]
+
+    subscribe(
+        router,
         source_topic,
+        payload=SelfReferralSubmitted,
+        what="a SelfReferralSubmitted event",
         group_id=settings.consumer_group,
         description="Self-referral submissions (SelfReferralSubmitted), sealed to intake's key.",
-        batch=True,
-        max_records=BATCH_SIZE,
-        decoder=typed_batch(SelfReferralSubmitted, "a SelfReferralSubmitted event"),
-        **SUBSCRIBER_DEFAULTS,
+        # Bytes that were not a proper envelope may hold patient details in clear: they are
+        # sealed to intake's own key, so the dead-letter topic stays safe to watch.
+        dead_letters=DeadLetters(
+            router.publisher(topics.SELF_REFERRAL_DLQ.qualified(prefix), schema=DeadLetter),
+            seal_to=public_key_of(private_key),
+            source="self-referral",
+        ),
+        work=store,
+        name="self_referrals",
     )
-    async def on_self_referrals(events: list[SelfReferralSubmitted], message: KafkaMessage) -> None:
-        async with backoff.guard():
-            await handle(read_batch(message))
-
-    async def handle(batch: ReadBatch[SelfReferralSubmitted]) -> None:
-        for record, reason in batch.unreadable:  # not an envelope: may hold details in clear
-            await dead_letters.send(record, reason, readable=False)
-        accepted: list[Pending] = []
-        record_of: dict[uuid.UUID, Any] = {}
-        for event, record in batch.events:
-            try:
-                submission = open_submission(event, private_key, today())
-                pending = (
-                    accept_self_referral(
-                        submission,
-                        source=event.source,
-                        correlation_id=event.correlation_id,
-                        today=today(),
-                        referral_id=event.referral_id,
-                        tracking_reference=event.tracking_reference,
-                    ),
-                    event.event_id,
-                )
-            except Unreadable as error:
-                await dead_letters.send(record, error.reason, readable=error.envelope_ok)
-            except (NotASelfReferral, BadReference) as error:
-                await dead_letters.send(record, str(error), readable=True)
-            except Exception as error:  # a well-formed event no later step can accept
-                await dead_letters.send(record, why(error), readable=True)
-            else:
-                accepted.append(pending)
-                record_of[event.event_id] = record
-
-        async def store(batch: Sequence[Pending]) -> list[Pending]:
-            return await service_layer.store_self_referrals(
-                unit_of_work, list(batch), topic=source_topic
-            )
-
-        async def poison(item: Pending, error: BaseException) -> None:
-            await dead_letters.send(record_of[item[1]], why(error), readable=True)
-
-        for _accepted, event_id in await isolate(accepted, store, poison):
-            reason = "the referral id or tracking reference is already in use"
-            await dead_letters.send(record_of[event_id], reason, readable=True)
-
     return router

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
-from typing import TypeAlias
-
-from aiokafka import ConsumerRecord
-from faststream.kafka import KafkaMessage, KafkaRouter
+from faststream.kafka import KafkaRouter
 
 from notifier.service_layer import Incoming, Notifier
 from notifier.service_layer.work import Told
 from notifier.settings import NotifierSettings
 from shared import topics
+from shared.consumer import Batch, Rejected, subscribe
 from shared.contracts import (
     DeadLetter,
     LifecycleEvent,
@@ -19,19 +16,12 @@ from shared.contracts import (
     NotificationSent,
     ReferralDecided,
 )
-from shared.kafka import (
-    SUBSCRIBER_DEFAULTS,
-    DeadLetters,
-    ReadBatch,
-    document_outbox_events,
-    read_batch,
-    typed_batch,
-)
+from shared.dead_letters import DeadLetters
+from shared.kafka import document_outbox_events
 from shared.logging import get_logger
-from shared.poison import Backoff, isolate, why
 
 log = get_logger(__name__)
-Record: TypeAlias = ConsumerRecord[bytes, bytes]
+# Smaller than other consumers' batches: each event may mean calls to providers.
 BATCH_SIZE = 200
 # Routing's decisions, and the steps after them: each may call for messages.
 TOLD_TOPICS = (
@@ -48,45 +38,26 @@ def decisions_router(settings: NotifierSettings, notifier: Notifier) -> KafkaRou
         router, settings.kafka_topic_prefix, (NotificationSent, NotificationFailed)
     )
     prefix = settings.kafka_topic_prefix
-    dead_letters = DeadLetters(
-        router.publisher(topics.NOTIFICATION_DLQ.qualified(prefix), schema=DeadLetter),
-        seal_to=settings.dead_letter_public_key,
-        source="decisions",
-    )
 
-    backoff = Backoff("decisions")
+    async def tell(batch: Batch[Told]) -> list[Rejected[Told]]:
+        unknown = await notifier.handle_batch([Incoming(e, batch.topic(e)) for e in batch.events])
+        return [Rejected(incoming.event, reason) for incoming, reason in unknown]
 
-    @router.subscriber(
+    subscribe(
+        router,
         *[t.qualified(prefix) for t in TOLD_TOPICS],
+        payload=ReferralDecided | LifecycleEvent,
+        what="a decision or lifecycle event",
         group_id=settings.consumer_group,
         description="Routing decisions (ReferralDecided) and later steps (accepted, returned, "
         "cancelled, amended): who is told what, on which channel.",
-        batch=True,
-        max_records=BATCH_SIZE,
-        decoder=typed_batch(ReferralDecided | LifecycleEvent, "a decision or lifecycle event"),
-        **SUBSCRIBER_DEFAULTS,
+        dead_letters=DeadLetters(
+            router.publisher(topics.NOTIFICATION_DLQ.qualified(prefix), schema=DeadLetter),
+            seal_to=settings.dead_letter_public_key,
+            source="decisions",
+        ),
+        work=tell,
+        name="decisions",
+        batch_size=BATCH_SIZE,
     )
-    async def on_decisions(
-        events: list[ReferralDecided | LifecycleEvent], message: KafkaMessage
-    ) -> None:
-        # Intake away: a pause before the batch comes again (nothing was sent).
-        async with backoff.guard():
-            await handle(read_batch(message))
-
-    async def handle(read: ReadBatch[Told]) -> None:
-        for unreadable, reason in read.unreadable:
-            await dead_letters.send(unreadable, reason, readable=False)
-        record_of: dict[uuid.UUID, Record] = {}
-        batch: list[Incoming] = []
-        for decision, record in read.events:
-            if decision.event_id not in record_of:  # a duplicate in one batch: once is enough
-                record_of[decision.event_id] = record
-                batch.append(Incoming(decision, record.topic))
-
-        async def poison(incoming: Incoming, error: BaseException) -> None:
-            await dead_letters.send(record_of[incoming.event.event_id], why(error), readable=True)
-
-        for incoming, reason in await isolate(batch, notifier.handle_batch, poison):
-            await dead_letters.send(record_of[incoming.event.event_id], reason, readable=True)
-
     return router

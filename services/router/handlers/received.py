@@ -6,13 +6,14 @@ bytes sealed when it was not a well-formed event), and the partition moves on.
 
 from __future__ import annotations
 
-from faststream.kafka import KafkaMessage, KafkaRouter
+from faststream.kafka import KafkaRouter
 
 from router import service_layer
 from router.ports import UnitOfWork
 from router.settings import RouterSettings
 from shared import topics
 from shared.clock import today
+from shared.consumer import Batch, Rejected, subscribe
 from shared.contracts import (
     DeadLetter,
     ReferralNeedsTriage,
@@ -20,21 +21,12 @@ from shared.contracts import (
     ReferralRejected,
     ReferralRouted,
 )
+from shared.dead_letters import DeadLetters
 from shared.directory import Directory
-from shared.kafka import (
-    SUBSCRIBER_DEFAULTS,
-    DeadLetters,
-    ReadBatch,
-    document_outbox_events,
-    read_batch,
-    typed_batch,
-)
+from shared.kafka import document_outbox_events
 from shared.logging import get_logger
-from shared.poison import Backoff
 
 log = get_logger(__name__)
-# Up to this many events share one transaction and one offset commit.
-BATCH_SIZE = 500
 
 
 def received_router(
@@ -48,34 +40,26 @@ def received_router(
     )
     prefix = settings.kafka_topic_prefix
     source_topic = topics.REFERRAL_RECEIVED.qualified(prefix)
-    dead_letters = DeadLetters(
-        router.publisher(topics.REFERRAL_RECEIVED_DLQ.qualified(prefix), schema=DeadLetter),
-        seal_to=settings.dead_letter_public_key,
-        source="received",
-    )
 
-    backoff = Backoff("received")
+    async def decide(batch: Batch[ReferralReceived]) -> list[Rejected[ReferralReceived]]:
+        await service_layer.decide_batch(
+            unit_of_work, batch.events, directory, as_of=today(), topic=source_topic
+        )
+        return []
 
-    @router.subscriber(
+    subscribe(
+        router,
         source_topic,
+        payload=ReferralReceived,
+        what="a ReferralReceived event",
         group_id=settings.consumer_group,
         description="Accepted referrals (ReferralReceived), decided against the directory.",
-        batch=True,
-        max_records=BATCH_SIZE,
-        decoder=typed_batch(ReferralReceived, "a ReferralReceived event"),
-        **SUBSCRIBER_DEFAULTS,
+        dead_letters=DeadLetters(
+            router.publisher(topics.REFERRAL_RECEIVED_DLQ.qualified(prefix), schema=DeadLetter),
+            seal_to=settings.dead_letter_public_key,
+            source="received",
+        ),
+        work=decide,
+        name="received",
     )
-    async def on_received(events: list[ReferralReceived], message: KafkaMessage) -> None:
-        async with backoff.guard():
-            await handle(read_batch(message))
-
-    async def handle(batch: ReadBatch[ReferralReceived]) -> None:
-        async def decide(events: list[ReferralReceived]) -> list[object]:
-            await service_layer.decide_batch(
-                unit_of_work, events, directory, as_of=today(), topic=source_topic
-            )
-            return []
-
-        await dead_letters.process(batch, decide)
-
     return router

@@ -38,7 +38,7 @@ from devstack.samples import gp_referral, self_referral
 from devstack.system import System, running_system
 from devstack.topics import ensure_topics
 from shared.contracts import SelfReferralSubmitted
-from shared.db import connect
+from shared.database import connect
 from shared.kafka import build_broker, publish_event, publish_events
 from shared.sealed import generate_keypair, seal
 from standins.client import standins_process

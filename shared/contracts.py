@@ -8,13 +8,15 @@ every topic.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated, ClassVar, Literal
 from uuid import UUID, uuid4
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic_core import PydanticCustomError
 
 from shared import topics
 
@@ -108,14 +110,45 @@ SexAtBirth = Literal["female", "male", "intersex", "not-known"]
 # Strings on events are short codes: a pattern keeps out control characters (NUL included)
 # and free text, so that an event a consumer can read it can also store.
 TrackingReference = Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,20}$")]
-OdsCode = Annotated[str, Field(pattern=r"^[A-Z0-9]{3,10}$")]
 ConditionCode = Annotated[str, Field(pattern=r"^[a-z0-9-]{1,40}$")]
+_ODS_CODE = re.compile(r"^[A-Z0-9]{3,10}$")
+
+
+def _ods_code(value: str) -> str:
+    value = value.strip().upper()
+    if not _ODS_CODE.match(value):
+        raise PydanticCustomError(
+            "organisation_code", "An ODS organisation code is 3 to 10 letters and digits."
+        )
+    return value
+
+
+# An organisation's ODS code, wherever it appears (a submission, an event): one rule.
+OdsCode = Annotated[
+    str,
+    AfterValidator(_ods_code),
+    WithJsonSchema({"type": "string", "pattern": _ODS_CODE.pattern}),
+]
+
+BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+
+
+def unsafe_character(value: str, *, multiline: bool) -> bool:
+    """The one rule for text anyone typed: no control character (NUL included), no lone
+    surrogate, no bidi control; none can be stored, shown or sent safely. A multi-line text
+    may keep tabs and line breaks (a submission's `\\r` is then made `\\n`)."""
+    allowed = "\t\n\r" if multiline else ""
+    return any(
+        (unicodedata.category(c) in ("Cc", "Cs") and c not in allowed) or c in BIDI_CONTROLS
+        for c in value
+    )
 
 
 def _printable(value: str) -> str:
-    """Free text on an event (a reason, a clinic's name): no control character but line
-    breaks and tabs, no lone surrogate, so that every consumer can store and send it."""
-    if any(unicodedata.category(c) in ("Cc", "Cs") and c not in "\t\n" for c in value):
+    """Free text on an event (a reason, a clinic's name), by the one rule."""
+    if unsafe_character(value, multiline=True):
         raise ValueError("control characters are not allowed")
     return value
 

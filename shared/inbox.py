@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from uuid import UUID
 
-from shared.db import Connection
+from shared.database import Connection
 
 
 async def first_times(conn: Connection, event_ids: Sequence[UUID], topic: str) -> set[UUID]:

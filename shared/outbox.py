@@ -16,7 +16,7 @@ from typing import Any, cast
 import asyncpg
 
 from shared.contracts import Event
-from shared.db import Connection
+from shared.database import Connection
 from shared.kafka import event_headers
 from shared.logging import get_logger
 from shared.metrics import OUTBOX_PARKED

@@ -9,10 +9,14 @@ import hashlib
 import hmac
 import math
 import random
+from pathlib import Path
 
 from limits import RateLimitItem, parse
 
 from shared.database import Database
+
+# The table's migration, for each service that counts (its schema's `rate_limits`).
+MIGRATIONS = Path(__file__).parent / "migrations" / "rate_limits"
 
 _HIT = """
 INSERT INTO rate_limits AS r (key, window_start, hits)

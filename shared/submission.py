@@ -28,15 +28,16 @@ from stdnum.gb import nhs
 from shared.contracts import (
     MAX_AGE_YEARS,
     ContactChannel,
+    OdsCode,
     PregnancyStatus,
     ReferrerRole,
     ServiceCode,
     SexAtBirth,
+    unsafe_character,
 )
 
 # UK postcode: outward code (area + district) and inward code; GIR 0AA is the one oddity.
 _POSTCODE = re.compile(r"^(?:([A-Z]{1,2}[0-9][A-Z0-9]?) ?([0-9][A-Z]{2})|(GIR) ?(0AA))$")
-_ODS_CODE = re.compile(r"^[A-Z0-9]{3,10}$")
 _UK_MOBILE = re.compile(r"^(?:\+44|0)7\d{9}$")
 
 # Sanity bounds, not eligibility (the directory decides that): they keep every accepted
@@ -44,9 +45,6 @@ _UK_MOBILE = re.compile(r"^(?:\+44|0)7\d{9}$")
 MAX_DUE_DATE_DAYS = 310  # a due date up to ~44 weeks ahead (a pregnancy is ~40)
 MAX_CONDITIONS = 20
 # Bidirectional-text controls: they can make a name or message display as something else.
-_BIDI_CONTROLS = frozenset(
-    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
-)
 _NAME_PUNCTUATION = frozenset(" '\u2019-.")
 
 MessageDetail = Literal["discreet", "full"]
@@ -76,15 +74,6 @@ def _postcode(value: str) -> str:
     return f"{outward} {inward}"
 
 
-def _ods_code(value: str) -> str:
-    value = value.strip().upper()
-    if not _ODS_CODE.match(value):
-        raise PydanticCustomError(
-            "organisation_code", "An ODS organisation code is 3 to 10 letters and digits."
-        )
-    return value
-
-
 def _mobile(value: str) -> str:
     compact = re.sub(r"[\s()-]", "", value)
     if not _UK_MOBILE.match(compact):
@@ -92,24 +81,14 @@ def _mobile(value: str) -> str:
     return compact
 
 
-def _unsafe_character(value: str, *, multiline: bool) -> bool:
-    """Control characters (NUL included), lone surrogates and bidi controls: none can be
-    stored, shown or sent safely. A multi-line text may keep tabs and line breaks."""
-    allowed = "\t\n\r" if multiline else ""
-    return any(
-        (unicodedata.category(c) in ("Cc", "Cs") and c not in allowed) or c in _BIDI_CONTROLS
-        for c in value
-    )
-
-
 def _line(value: str) -> str:
-    if _unsafe_character(value, multiline=False):
+    if unsafe_character(value, multiline=False):
         raise PydanticCustomError("text", "Use letters, numbers and punctuation only, on one line.")
     return value
 
 
 def _paragraphs(value: str) -> str:
-    if _unsafe_character(value, multiline=True):
+    if unsafe_character(value, multiline=True):
         raise PydanticCustomError("text", "Use letters, numbers and punctuation only.")
     return value.replace("\r\n", "\n").replace("\r", "\n")
 
@@ -124,7 +103,6 @@ def _name(value: str) -> str:
 
 NhsNumber = Annotated[str, AfterValidator(_nhs_number)]
 Postcode = Annotated[str, AfterValidator(_postcode)]
-OdsCode = Annotated[str, AfterValidator(_ods_code)]
 UkMobile = Annotated[str, AfterValidator(_mobile)]
 Name = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_name)]
 Line = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_line)]

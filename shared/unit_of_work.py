@@ -11,7 +11,7 @@ from typing import Protocol, Self
 
 import asyncpg
 
-from shared.db import Connection
+from shared.database import Connection
 
 
 class Transaction(Protocol):

@@ -6,14 +6,14 @@ from datetime import datetime
 from typing import Any
 
 from ops.settings import OpsSettings
-from shared.db import connect
+from shared.database import connect
 
 
 async def timeline(settings: OpsSettings, ref: str) -> list[tuple[datetime, str, str]]:
     conn = await connect(str(settings.database_url))
     try:
         referral = await conn.fetchrow(
-            f"SELECT referral_id, tracking_reference, channel, source, service, status,"
+            f"SELECT referral_id, tracking_reference, door, source, service, status,"
             f" received_at FROM {settings.intake_schema}.referrals"
             " WHERE tracking_reference = upper($1) OR referral_id::text = $1",
             ref,
@@ -26,7 +26,7 @@ async def timeline(settings: OpsSettings, ref: str) -> list[tuple[datetime, str,
                 referral["received_at"],
                 "intake",
                 f"received {referral['tracking_reference']} ({referral['service']}, by "
-                f"{referral['channel']} from {referral['source']}); status {referral['status']}",
+                f"{referral['door']} from {referral['source']}); status {referral['status']}",
             )
         ]
         for t in await _rows(conn, settings.intake_schema, "transitions", rid, "at"):

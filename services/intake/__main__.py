@@ -12,8 +12,7 @@ import typer
 from intake.adapters import api_keys, bars_endpoints
 from intake.main import MIGRATIONS, create_service
 from intake.settings import IntakeDatabaseSettings, IntakeSettings
-from shared.database import run_on_database
-from shared.db import Connection
+from shared.database import Connection, run_on_database
 from shared.runner import service_cli
 
 T = TypeVar("T")

@@ -33,6 +33,7 @@ from shared.contracts import SelfReferralSubmitted
 from shared.database import Database
 from shared.directory import load_directory
 from shared.kafka import publish_event
+from shared.rate_limits import MIGRATIONS as RATE_LIMIT_MIGRATIONS
 from shared.rate_limits import RateLimits, parse_limit
 from shared.sealed import derive_secret, public_key_of
 from shared.service import Service, build_service
@@ -43,7 +44,8 @@ class SelfReferralKey(BaseModel):
     public_key: str = Field(description="The X25519 public key, base64.")
 
 
-MIGRATIONS = Path(__file__).parent / "migrations"
+# The rate-limit table (shared), then the service's own.
+MIGRATIONS = (RATE_LIMIT_MIGRATIONS, Path(__file__).parent / "migrations")
 
 
 def create_service(settings: IntakeSettings | None = None) -> Service:

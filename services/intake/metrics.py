@@ -5,5 +5,5 @@ from __future__ import annotations
 from prometheus_client import Counter
 
 REFERRALS_ACCEPTED = Counter(
-    "referrals_accepted_total", "Referrals intake accepted and stored.", ["channel", "service"]
+    "referrals_accepted_total", "Referrals intake accepted and stored.", ["door", "service"]
 )

@@ -173,7 +173,7 @@ async def contacts(database: Database, referral_ids: list[UUID]) -> dict[UUID, d
     rows = await database.pool.fetch(
         "SELECT r.referral_id, r.submission, r.status, e.url AS referrer_endpoint"
         " FROM referrals r LEFT JOIN bars_endpoints e"  # a BaRS sender hears back in BaRS
-        " ON r.channel = 'bars' AND e.organisation_code = r.organisation_code"
+        " ON r.door = 'bars' AND e.organisation_code = r.organisation_code"
         " WHERE r.referral_id = ANY($1::uuid[])",
         referral_ids,
     )

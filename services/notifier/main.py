@@ -14,16 +14,18 @@ from notifier.adapters.smtp_provider import SmtpProvider
 from notifier.adapters.webhook_provider import WebhookProvider
 from notifier.api.callbacks import callbacks_api
 from notifier.domain.templates import load_templates
-from notifier.handlers.decisions import decisions_router
+from notifier.handlers.told import told_router
 from notifier.service_layer import Notifier, Retry
 from notifier.settings import NotifierSettings
 from shared.bars_mapping import load_mapping
 from shared.database import Database
 from shared.directory import load_directory
+from shared.rate_limits import MIGRATIONS as RATE_LIMIT_MIGRATIONS
 from shared.rate_limits import RateLimits
 from shared.service import Service, build_service
 
-MIGRATIONS = Path(__file__).parent / "migrations"
+# The rate-limit table (shared), then the service's own.
+MIGRATIONS = (RATE_LIMIT_MIGRATIONS, Path(__file__).parent / "migrations")
 
 
 def create_service(settings: NotifierSettings | None = None) -> Service:
@@ -77,7 +79,7 @@ def create_service(settings: NotifierSettings | None = None) -> Service:
         "notifier",
         settings,
         database,
-        feature_routers=[decisions_router(settings, notifier)],
+        feature_routers=[told_router(settings, notifier)],
         http_routers=[callbacks_api(database, settings.callback_token.get_secret_value())],
         relay_outbox=settings.relay_enabled,
         closing=[intake.close, notify.close, webhook.close, systems.close],

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from pathlib import Path
 
 import asyncpg
 import pytest
 
-from shared.db import COMMON_MIGRATIONS, MigrationError, apply_migrations, create_pool
+from shared.database import create_pool
+from shared.schema_migrations import COMMON_MIGRATIONS, MigrationError, apply_migrations
 from tests.support.servers import Servers
 
 SERVICES = Path(__file__).resolve().parents[2] / "services"
@@ -102,6 +104,27 @@ async def test_edited_migration_is_refused(
     (tmp_path / "001_things.sql").write_text("CREATE TABLE things (id bigint);")
     with pytest.raises(MigrationError, match="changed after it was applied"):
         await apply_migrations(pg, db_schema, tmp_path)
+
+
+async def test_a_moved_migration_that_names_what_it_replaces_is_taken_as_applied(
+    tmp_path: Path, db_schema: str, pg: asyncpg.Connection
+) -> None:
+    """Two services' copies of one table became one shared file: a schema that applied
+    either copy goes on, and nothing runs twice."""
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "001_things.sql").write_text("-- a copy\nCREATE TABLE things (id int);")
+    await apply_migrations(pg, db_schema, old)
+    checksum = hashlib.sha256((old / "001_things.sql").read_bytes()).hexdigest()
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    (moved / "001_things.sql").write_text(
+        f"-- the shared one\n-- replaces: {checksum}\nCREATE TABLE things (id int);"
+    )
+    assert await apply_migrations(pg, db_schema, moved) == []  # taken as applied, not rerun
+    (moved / "001_things.sql").write_text("-- replaces: " + "0" * 64 + "\nCREATE TABLE t (i int);")
+    with pytest.raises(MigrationError, match="changed after it was applied"):
+        await apply_migrations(pg, db_schema, moved)
 
 
 async def test_failed_migration_leaves_nothing_half_applied(

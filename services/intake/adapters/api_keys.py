@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from shared.db import Connection
+from shared.database import Connection
 
 Scope = Literal["referrer", "notifier", "clinic"]
 KEY_PREFIX = "whr"

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from shared.db import Connection
+from shared.database import Connection
 
 _LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 

@@ -11,7 +11,7 @@ from intake.domain.lifecycle import State
 from intake.domain.referral import AcceptedReferral
 from intake.ports import IdempotencyConflict, Standing, Step
 from shared import inbox, outbox
-from shared.db import Connection
+from shared.database import Connection
 from shared.unit_of_work import PostgresTransaction
 
 
@@ -22,14 +22,14 @@ async def add_many(conn: Connection, referrals: Sequence[AcceptedReferral]) -> l
     if not referrals:
         return []
     rows = await conn.fetch(
-        "INSERT INTO referrals (referral_id, tracking_reference, channel, source,"
+        "INSERT INTO referrals (referral_id, tracking_reference, door, source,"
         " organisation_code, service, submission, correlation_id, received_event_id)"
         " SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[],"
         " $6::text[], $7::jsonb[], $8::text[], $9::uuid[])"
         " ON CONFLICT DO NOTHING RETURNING referral_id",
         [r.referral_id for r in referrals],
         [r.tracking_reference for r in referrals],
-        [r.channel for r in referrals],
+        [r.door for r in referrals],
         [r.source for r in referrals],
         [r.organisation_code for r in referrals],
         [r.submission.service.value for r in referrals],

@@ -145,7 +145,7 @@ def fhir_api(
                 idempotency=(f"bars:{message.message_id}", message.fingerprint()),
                 correlation_id=correlation,
                 today=today(),
-                channel="bars",
+                door="bars",
             )
         except NotYourOrganisation as error:
             raise Refused(

@@ -28,7 +28,7 @@ FINAL = frozenset({State.REJECTED, State.RETURNED, State.CANCELLED})
 HELD = (State.ROUTED, State.ACCEPTED)  # the clinic it went to holds it (and sees its details)
 
 Action = Literal["decided", "accepted", "returned", "cancelled", "amended"]
-Actor = Literal["router", "clinic", "referrer", "patient"]
+ActorRole = Literal["router", "clinic", "referrer", "patient"]  # who acted, as a role
 ReturnedTo = Literal["referrer", "triage"]
 
 # Decisions the router may announce, from the states it may announce them in.
@@ -74,7 +74,7 @@ class Transition:
     """What a command did: from where to where, which action, by whom."""
 
     action: Action
-    actor: Actor
+    actor: ActorRole
     before: State
     after: State
 

@@ -12,7 +12,7 @@ from shared.contracts import ReferralDecided, ReferralReceived, ReferrerRole, Ro
 from shared.reduction import for_routing
 from shared.submission import ReferralSubmission
 
-Channel = Literal["api", "bars", "self-referral"]  # the door it came in by
+Door = Literal["api", "bars", "self-referral"]  # the door a referral came in by
 
 
 class RecordedDecision(RoutingDecision):
@@ -44,7 +44,7 @@ class BadReference(Exception):
 class AcceptedReferral:
     referral_id: UUID
     tracking_reference: str
-    channel: Channel
+    door: Door
     source: str
     organisation_code: str | None
     submission: ReferralSubmission
@@ -57,7 +57,7 @@ def accept_professional(
     organisation_code: str,
     correlation_id: str,
     today: date,
-    channel: Literal["api", "bars"] = "api",
+    door: Literal["api", "bars"] = "api",
 ) -> AcceptedReferral:
     return amendment(
         submission,
@@ -66,7 +66,7 @@ def accept_professional(
         organisation_code=organisation_code,
         correlation_id=correlation_id,
         today=today,
-        channel=channel,
+        door=door,
     )
 
 
@@ -89,7 +89,7 @@ def accept_self_referral(
             raise BadReference("tracking_reference is not a valid reference (check character)")
     return _accept(
         submission,
-        channel="self-referral",
+        door="self-referral",
         source=source,
         organisation_code=None,
         correlation_id=correlation_id,
@@ -107,7 +107,7 @@ def amendment(
     organisation_code: str,
     correlation_id: str,
     today: date,
-    channel: Literal["api", "bars"] = "api",
+    door: Literal["api", "bars"] = "api",
 ) -> AcceptedReferral:
     """A professional's submission under a given id and reference: a new referral (fresh
     ones), or a corrected one for a referral it made (the referral's own), with the same
@@ -118,7 +118,7 @@ def amendment(
         )
     return _accept(
         submission,
-        channel=channel,
+        door=door,
         source=organisation_code,
         organisation_code=organisation_code,
         correlation_id=correlation_id,
@@ -131,7 +131,7 @@ def amendment(
 def _accept(
     submission: ReferralSubmission,
     *,
-    channel: Channel,
+    door: Door,
     source: str,
     organisation_code: str | None,
     correlation_id: str,
@@ -149,7 +149,7 @@ def _accept(
     return AcceptedReferral(
         referral_id=referral_id,
         tracking_reference=tracking_reference,
-        channel=channel,
+        door=door,
         source=source,
         organisation_code=organisation_code,
         submission=submission,

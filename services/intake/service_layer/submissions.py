@@ -44,9 +44,9 @@ async def submit_professional(
     idempotency: tuple[str, bytes] | None,
     correlation_id: str,
     today: date,
-    channel: Literal["api", "bars"] = "api",
+    door: Literal["api", "bars"] = "api",
 ) -> Submitted:
-    """Accept a GP system's referral once (`channel`: the JSON API, or a BaRS message).
+    """Accept a GP system's referral once (`door`: the JSON API, or a BaRS message).
     `idempotency` is (key, request hash): a repeat returns the first answer; a different
     request under the same key is a conflict.
 
@@ -64,7 +64,7 @@ async def submit_professional(
             organisation_code=org,
             correlation_id=correlation_id,
             today=today,
-            channel=channel,
+            door=door,
         )
         try:
             async with unit_of_work() as referrals:
@@ -122,12 +122,12 @@ async def _replay(referrals: Referrals, referral_id: UUID) -> Submitted:
 
 
 def _log_accepted(accepted: AcceptedReferral) -> None:
-    REFERRALS_ACCEPTED.labels(accepted.channel, accepted.submission.service.value).inc()
+    REFERRALS_ACCEPTED.labels(accepted.door, accepted.submission.service.value).inc()
     log.info(
         "referral accepted",
         referral_id=str(accepted.referral_id),
         tracking_reference=accepted.tracking_reference,
-        channel=accepted.channel,
+        door=accepted.door,
         source=accepted.source,
         service=accepted.submission.service.value,
     )

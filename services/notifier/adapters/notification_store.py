@@ -10,8 +10,7 @@ from uuid import UUID
 
 from notifier.ports import Ending, Key, Row
 from shared import inbox, outbox
-from shared.database import Database
-from shared.db import Connection
+from shared.database import Connection, Database
 
 
 async def ensure(conn: Connection, wanted: Sequence[tuple[Key, UUID]]) -> dict[Key, Row]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 
 from notifier.metrics import NOTIFICATIONS_HELD
-from shared.db import Connection
+from shared.database import Connection
 from shared.logging import get_logger
 from shared.poison import Transient
 from shared.rate_limits import RateLimits

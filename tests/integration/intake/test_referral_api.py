@@ -276,12 +276,12 @@ async def test_prometheus_metrics_count_accepted_referrals(intake: RunningIntake
     before = _sample(
         (await intake.client.get("/metrics/")).text,
         "referrals_accepted_total",
-        channel="api",
+        door="api",
         service="pelvic-health",
     )
     assert (await submit(intake, gp_referral(), key)).status_code == 202
     text = (await intake.client.get("/metrics/")).text
-    after = _sample(text, "referrals_accepted_total", channel="api", service="pelvic-health")
+    after = _sample(text, "referrals_accepted_total", door="api", service="pelvic-health")
     assert after == before + 1
     assert "faststream_received_messages_total" in text or "faststream_published" in text
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 
-from notifier.handlers.decisions import decisions_router
+from notifier.handlers.told import told_router
 from notifier.settings import NotifierSettings
 from shared.contracts import DeadLetter
 from tests.unit.notifier.test_service_layer import World, routed
@@ -21,7 +21,7 @@ async def test_a_decision_is_told_once_and_one_intake_does_not_know_is_dead_lett
     known, unknown = routed(), routed()
     world = World(known)
     broker = KafkaBroker()
-    broker.include_router(decisions_router(SETTINGS, world.notifier()))
+    broker.include_router(told_router(SETTINGS, world.notifier()))
     letters: list[DeadLetter] = []
 
     @broker.subscriber(DLQ)

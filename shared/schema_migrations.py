@@ -1,69 +1,27 @@
-"""asyncpg pool factory and a small migration runner: plain SQL files applied in order.
+"""The migration runner: plain SQL files applied in order, each once per schema.
 
-Hand-written because no well-kept migration tool runs on asyncpg; it is 60 lines:
-files `NNN_name.sql` are applied once each, all in one transaction, recorded with a
-checksum, under an advisory lock so that two processes starting together do not race.
-Every service's schema starts with `COMMON_MIGRATIONS` (version 000: the outbox and the inbox,
-defined once), then its own files from 001.
+Hand-written because no well-kept migration tool runs on asyncpg; files `NNN_name.sql` are
+applied once each, all in one transaction, recorded in `schema_migrations` with a checksum,
+under an advisory lock so that two processes starting together do not race. Every service's
+schema starts with `COMMON_MIGRATIONS` (version 000: the outbox and the inbox, defined once),
+then the shared folders it uses (`shared.rate_limits.MIGRATIONS`), then its own files.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeAlias
 
-import asyncpg
-from asyncpg.pool import PoolConnectionProxy
-
+from shared.database import Connection, checked_schema
 from shared.logging import get_logger
 
 log = get_logger(__name__)
 
-Connection: TypeAlias = "asyncpg.Connection[Any] | PoolConnectionProxy[Any]"
-
-_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _MIGRATION_FILE = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
+_REPLACES = re.compile(r"^-- replaces: ([0-9a-f]{64})$", re.MULTILINE)
 COMMON_MIGRATIONS = Path(__file__).parent / "migrations"
-
-
-def _checked_schema(schema: str) -> str:
-    if not _SCHEMA_NAME.match(schema):
-        raise ValueError(f"invalid schema name {schema!r}: lower-case letters, digits, _")
-    return schema
-
-
-async def create_pool(
-    dsn: str, schema: str, *, min_size: int = 1, max_size: int = 10
-) -> asyncpg.Pool:
-    """A pool whose connections see the service's own schema first."""
-    pool = await asyncpg.create_pool(
-        dsn,
-        min_size=min_size,
-        max_size=max_size,
-        server_settings={"search_path": _checked_schema(schema), "application_name": schema},
-        init=_json_codecs,
-    )
-    assert pool is not None
-    return pool
-
-
-async def connect(dsn: str) -> asyncpg.Connection:
-    """One connection (tools, scripts) that reads and writes JSON like the pools do."""
-    conn = await asyncpg.connect(dsn)
-    await _json_codecs(conn)
-    return conn
-
-
-async def _json_codecs(conn: Connection) -> None:
-    """jsonb and json columns come back as Python values, and go in from them."""
-    for type_name in ("json", "jsonb"):
-        await conn.set_type_codec(
-            type_name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
-        )
 
 
 @dataclass(frozen=True)
@@ -75,6 +33,12 @@ class Migration:
     @property
     def checksum(self) -> str:
         return hashlib.sha256(self.sql.encode()).hexdigest()
+
+    @property
+    def accepted_checksums(self) -> set[str]:
+        """Its own checksum, and those of the files it replaced (`-- replaces: <sha256>`
+        lines), so that moving a migration does not fail schemas that applied the old one."""
+        return {self.checksum, *_REPLACES.findall(self.sql)}
 
 
 class MigrationError(RuntimeError):
@@ -99,7 +63,7 @@ def load_migrations(*directories: Path) -> list[Migration]:
 
 async def apply_migrations(conn: Connection, schema: str, *directories: Path) -> list[str]:
     """Bring `schema` up to date; return the names of the files applied by this call."""
-    schema = _checked_schema(schema)
+    schema = checked_schema(schema)
     migrations = load_migrations(*directories)
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"migrations:{schema}")
@@ -118,7 +82,7 @@ async def apply_migrations(conn: Connection, schema: str, *directories: Path) ->
         for migration in migrations:
             previous = applied.get(migration.version)
             if previous is not None:
-                if previous["checksum"] != migration.checksum:
+                if previous["checksum"] not in migration.accepted_checksums:
                     raise MigrationError(
                         f"{schema}: {migration.name} changed after it was applied; "
                         "add a new migration instead of editing an applied one"

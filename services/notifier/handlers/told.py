@@ -1,4 +1,5 @@
-"""Consume the three decision topics in a consumer group and tell whoever each concerns."""
+"""Consume what the people a referral concerns are told of: routing's decisions (three topics)
+and the steps after them (`referrals.lifecycle`), in one consumer group."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ TOLD_TOPICS = (
 )
 
 
-def decisions_router(settings: NotifierSettings, notifier: Notifier) -> KafkaRouter:
+def told_router(settings: NotifierSettings, notifier: Notifier) -> KafkaRouter:
     router = KafkaRouter()
     document_outbox_events(
         router, settings.kafka_topic_prefix, (NotificationSent, NotificationFailed)
@@ -54,10 +55,10 @@ def decisions_router(settings: NotifierSettings, notifier: Notifier) -> KafkaRou
         dead_letters=DeadLetters(
             router.publisher(topics.NOTIFICATION_DLQ.qualified(prefix), schema=DeadLetter),
             seal_to=settings.dead_letter_public_key,
-            source="decisions",
+            source="told",
         ),
         work=tell,
-        name="decisions",
+        name="told",
         batch_size=BATCH_SIZE,
     )
     return router

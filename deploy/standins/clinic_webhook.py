@@ -1,4 +1,4 @@
-"""A clinic's webhook receiver, verifying as the README tells clinics to:
+"""A clinic's webhook receiver, verifying as docs/using.md tells clinics to:
 
 1. recompute HMAC-SHA256(secret, "<X-Signature-Timestamp>.<raw body>") and compare it with
    `X-Signature` (after `v1=`) in constant time;

@@ -444,7 +444,7 @@ def send_bars(pipeline: Pipeline, key: str, service: str) -> dict[str, Any]:
 def test_a_bars_message_reaches_its_clinic_and_its_patient_once(
     pipeline: Pipeline, standins: Standins
 ) -> None:
-    """The README's curl: a committed BaRS sample, from a surgery with its own key and its
+    """The curl in docs/using.md: a committed BaRS sample, from a surgery with its own key and its
     own BaRS endpoint, through all three processes: the clinic and the patient are told once,
     and the surgery's system hears the decision and the clinic's acceptance, once each."""
     surgery_key = surgery(pipeline, standins)

@@ -92,7 +92,7 @@ UNDATED = [
 async def test_each_undated_sample_is_taken_exactly_as_committed(
     intake: RunningIntake, service: str
 ) -> None:
-    """As the README's curl sends it: the file itself (samples with pregnancy dates are
+    """As docs/using.md's curl sends it: the file itself (samples with pregnancy dates are
     taken as of their own date in the unit tests, and moved to today above)."""
     key = await intake.new_key(ORG)
     answer = await post(intake, (EXAMPLES / f"{service}.json").read_bytes(), key)

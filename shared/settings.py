@@ -67,3 +67,12 @@ class ServiceSettings(BaseSettings):
         if not isinstance(value, str) or not is_public_key(value):
             raise ValueError("not a base64 X25519 public key (python -m devstack keys)")
         return value
+
+
+def env_name(settings: type[BaseSettings], field: str) -> str:
+    """The environment variable a settings field is read from: its own name (those every
+    service shares, such as `DATABASE_URL`), or the service's prefix and the field's name."""
+    alias = settings.model_fields[field].validation_alias
+    if isinstance(alias, str):
+        return alias
+    return str(settings.model_config.get("env_prefix") or "") + field.upper()

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
+from pydantic_settings import SettingsConfigDict
 
 from shared.bars_mapping import DEFAULT_MAPPING
 from shared.directory import DEFAULT_DIRECTORY
-from shared.settings import ServiceSettings
+from shared.settings import ServiceSettings, env_name
 
 # The official Notify client reads the service id and secret from the key's last 73 chars.
 LOCAL_WEBHOOK_SECRET = "local-webhook-master-secret"  # noqa: S105 - local stand-ins only
@@ -26,120 +27,98 @@ class NotifierDatabaseSettings(ServiceSettings):
     """Enough to reach the notifier's tables (its operators' commands need no more, and no
     secret)."""
 
-    db_schema: str = Field(default="notifier", validation_alias="NOTIFIER_DB_SCHEMA")
+    model_config = SettingsConfigDict(env_prefix="NOTIFIER_", extra="ignore", populate_by_name=True)
+
+    db_schema: str = Field(default="notifier")
     notify_per_minute: int = Field(
         default=3000,
         gt=0,
-        validation_alias="NOTIFIER_NOTIFY_PER_MINUTE",
         description="Notify's messages per rolling minute for the API key, shared by every "
         "notifier process.",
     )
     notify_per_day: dict[str, int] = Field(
         default={"sms": 250_000, "email": 250_000, "letter": 20_000},
-        validation_alias="NOTIFIER_NOTIFY_PER_DAY",
         description="Notify's daily limits per channel (JSON); past one, messages wait for "
         "the next day.",
     )
 
 
 class NotifierSettings(NotifierDatabaseSettings):
-    http_port: int = Field(default=8002, validation_alias="NOTIFIER_HTTP_PORT")
-    consumer_group: str = Field(default="notifier", validation_alias="NOTIFIER_CONSUMER_GROUP")
-    relay_enabled: bool = Field(default=True, validation_alias="NOTIFIER_RELAY_ENABLED")
-    directory: Path = Field(default=DEFAULT_DIRECTORY, validation_alias="NOTIFIER_DIRECTORY")
+    http_port: int = Field(default=8002)
+    consumer_group: str = Field(default="notifier")
+    relay_enabled: bool = Field(default=True)
+    directory: Path = Field(default=DEFAULT_DIRECTORY)
     bars_mapping: Path = Field(
         default=DEFAULT_MAPPING,
-        validation_alias="NOTIFIER_BARS_MAPPING",
         description="The BaRS mapping (YAML): the identifier systems our messages use.",
     )
 
     intake_url: str = Field(
         default="http://127.0.0.1:8000",
-        validation_alias="NOTIFIER_INTAKE_URL",
         description="Where the notifier reads contact details (intake's API).",
     )
     intake_public_url: str | None = Field(
         default=None,
-        validation_alias="NOTIFIER_INTAKE_PUBLIC_URL",
         description="Base of referral links sent to clinics and referrers (default intake_url).",
     )
     intake_api_key: SecretStr = Field(
-        validation_alias="NOTIFIER_INTAKE_API_KEY",
         description="A key made with `python -m intake keys create --scope notifier`.",
     )
 
     notify_base_url: str = Field(
         default="https://api.notifications.service.gov.uk",
-        validation_alias="NOTIFIER_NOTIFY_BASE_URL",
     )
-    notify_api_key: SecretStr = Field(
-        default=SecretStr(LOCAL_NOTIFY_KEY), validation_alias="NOTIFIER_NOTIFY_API_KEY"
-    )
+    notify_api_key: SecretStr = Field(default=SecretStr(LOCAL_NOTIFY_KEY))
     notify_sms_template_id: str = Field(
         default="11111111-1111-4111-8111-111111111111",
-        validation_alias="NOTIFIER_NOTIFY_SMS_TEMPLATE_ID",
         description="A Notify SMS template whose text is ((body)).",
     )
     notify_email_template_id: str = Field(
         default="22222222-2222-4222-8222-222222222222",
-        validation_alias="NOTIFIER_NOTIFY_EMAIL_TEMPLATE_ID",
         description="A Notify email template: subject ((subject)), text ((body)).",
     )
     notify_letter_template_id: str = Field(
         default="33333333-3333-4333-8333-333333333333",
-        validation_alias="NOTIFIER_NOTIFY_LETTER_TEMPLATE_ID",
         description="A Notify letter template: heading ((subject)), text ((body)).",
     )
     callback_token: SecretStr = Field(
         default=SecretStr(LOCAL_CALLBACK_TOKEN),
-        validation_alias="NOTIFIER_CALLBACK_TOKEN",
         description="Bearer token Notify sends with delivery receipts.",
     )
 
-    smtp_host: str = Field(default="127.0.0.1", validation_alias="NOTIFIER_SMTP_HOST")
-    smtp_port: int = Field(default=8025, validation_alias="NOTIFIER_SMTP_PORT")
-    smtp_sender: str = Field(
-        default="referrals@womens-health.nhs.invalid", validation_alias="NOTIFIER_SMTP_SENDER"
-    )
+    smtp_host: str = Field(default="127.0.0.1")
+    smtp_port: int = Field(default=8025)
+    smtp_sender: str = Field(default="referrals@womens-health.nhs.invalid")
 
     webhook_secret: SecretStr = Field(
         default=SecretStr(LOCAL_WEBHOOK_SECRET),
-        validation_alias="NOTIFIER_WEBHOOK_SECRET",
         description="Master secret; each clinic's signing secret is derived from it.",
     )
     clinic_webhook_url: str = Field(
         default="http://127.0.0.1:8090/clinics/{site}",
-        validation_alias="NOTIFIER_CLINIC_WEBHOOK_URL",
         description="Webhook URL for a site the directory gives none for; {site} is its id.",
     )
 
     webhook_per_clinic: int = Field(
         default=4,
         gt=0,
-        validation_alias="NOTIFIER_WEBHOOK_PER_CLINIC",
         description="Webhook deliveries in flight at once to one clinic's host.",
     )
     smtp_connections: int = Field(
         default=4,
         gt=0,
-        validation_alias="NOTIFIER_SMTP_CONNECTIONS",
         description="Emails in flight at once to the SMTP relay.",
     )
     lease_seconds: float = Field(
         default=30.0,
         gt=15,
-        validation_alias="NOTIFIER_LEASE_SECONDS",
         description="How long a claim on a notification lasts without renewal; renewed at every "
         "provider call (which times out after 10 s). Another notifier takes a row over only "
         "after it has ended.",
     )
-    max_attempts: int = Field(default=5, ge=1, validation_alias="NOTIFIER_MAX_ATTEMPTS")
-    backoff_initial_seconds: float = Field(
-        default=0.5, gt=0, validation_alias="NOTIFIER_BACKOFF_INITIAL_SECONDS"
-    )
-    backoff_max_seconds: float = Field(
-        default=30, gt=0, validation_alias="NOTIFIER_BACKOFF_MAX_SECONDS"
-    )
+    max_attempts: int = Field(default=5, ge=1)
+    backoff_initial_seconds: float = Field(default=0.5, gt=0)
+    backoff_max_seconds: float = Field(default=30, gt=0)
 
     @field_validator(*_PLACEHOLDERS, mode="after")
     @classmethod
@@ -150,7 +129,7 @@ class NotifierSettings(NotifierDatabaseSettings):
         name = str(info.field_name)
         if not info.data.get("local_mode") and value.get_secret_value() == _PLACEHOLDERS[name]:
             raise ValueError(
-                f"{cls.model_fields[name].validation_alias} is still the local placeholder: set "
+                f"{env_name(cls, name)} is still the local placeholder: set "
                 "a real secret (LOCAL_MODE=true only with the local stand-ins)"
             )
         return value

@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings
 from intake.settings import IntakeSettings
 from notifier.settings import NotifierSettings
 from router.settings import RouterSettings
+from shared.settings import env_name
 from tests.support.keys import INTAKE_PRIVATE_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,11 +27,7 @@ SERVICES: dict[str, type[BaseSettings]] = {
 
 def env_names(settings: type[BaseSettings]) -> set[str]:
     """The environment variables a settings class reads."""
-    names = set()
-    for name, field in settings.model_fields.items():
-        alias = field.validation_alias
-        names.add(alias if isinstance(alias, str) else name.upper())
-    return names
+    return {env_name(settings, name) for name in settings.model_fields}
 
 
 def test_every_container_has_an_image_or_a_build() -> None:

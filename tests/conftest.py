@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import io
+import logging
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -135,3 +137,17 @@ def intake_process(servers: Servers) -> Iterator[Intake]:
         key = run_cli("intake", "keys", "create", "--organisation", "M85001", env=env)
         yield Intake(process, env, key)
     asyncio.run(delete_namespace(servers.kafka_bootstrap, prefix))
+
+
+@pytest.fixture
+def logged() -> Iterator[io.StringIO]:
+    """What the services log during the test, rendered as in production."""
+    root = logging.getLogger()
+    lines = io.StringIO()
+    handler = logging.StreamHandler(lines)
+    handler.setFormatter(root.handlers[0].formatter)
+    root.addHandler(handler)
+    try:
+        yield lines
+    finally:
+        root.removeHandler(handler)

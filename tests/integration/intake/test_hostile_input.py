@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 import re
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,20 +18,6 @@ from tests.support.keys import INTAKE_PRIVATE_KEY
 from tests.support.pii import identifiers_in
 from tests.support.running import RunningIntake, intake_settings, running_intake
 from tests.support.servers import Servers
-
-
-@pytest.fixture
-def logged() -> Iterator[io.StringIO]:
-    """What the services log during the test, rendered as in production."""
-    root = logging.getLogger()
-    lines = io.StringIO()
-    handler = logging.StreamHandler(lines)
-    handler.setFormatter(root.handlers[0].formatter)
-    root.addHandler(handler)
-    try:
-        yield lines
-    finally:
-        root.removeHandler(handler)
 
 
 def bearer(key: str) -> dict[str, str]:

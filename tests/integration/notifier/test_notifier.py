@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import io
 import json
 import time
 import uuid
@@ -15,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from pydantic import SecretStr
+from tenacity import AsyncRetrying, stop_after_delay, wait_fixed
 
 from devstack.samples import GP_PATIENT, SELF_PATIENT
 from notifier.domain.templates import load_templates, sensitive_in
@@ -108,13 +110,12 @@ async def publish(servers: Servers, service: Service, event: ReferralDecided) ->
 
 
 async def until(check: Any, within: float = 20) -> Any:
-    deadline = time.monotonic() + within
-    while True:
-        found = check()
-        if found:
-            return found
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.2)
+    """`check()` once it is truthy; tenacity's RetryError after `within` seconds."""
+    async for attempt in AsyncRetrying(stop=stop_after_delay(within), wait=wait_fixed(0.2)):
+        with attempt:
+            found = check()
+            assert found
+    return found
 
 
 def for_referral(records: list[dict[str, Any]], reference: str) -> list[dict[str, Any]]:
@@ -376,7 +377,12 @@ async def test_a_batch_is_notified_once_each_and_an_unknown_referral_is_dead_let
 
 
 async def test_while_intake_is_away_nothing_is_sent_or_dead_lettered_and_it_retries(
-    servers: Servers, db_schema: str, topic_prefix: str, standins: Standins, intake_process: Intake
+    servers: Servers,
+    db_schema: str,
+    topic_prefix: str,
+    standins: Standins,
+    intake_process: Intake,
+    logged: io.StringIO,
 ) -> None:
     standins.reset()
     settings = notifier_settings(
@@ -385,7 +391,8 @@ async def test_while_intake_is_away_nothing_is_sent_or_dead_lettered_and_it_retr
     referral = intake_process.gp_referral()
     async with running(create_service(settings), servers) as (service, _client):
         await publish(servers, service, decision(ReferralNeedsTriage, referral))
-        await asyncio.sleep(5)  # two rounds of "intake unreachable, will retry"
+        # Two rounds of "intake unreachable, fetched again" have happened (not: time passed).
+        await until(lambda: logged.getvalue().count('"batch failed, fetched again"') >= 2)
         assert await rows(service) == []
         async with service.database.pool.acquire() as conn:
             assert await conn.fetchval("SELECT count(*) FROM inbox") == 0

@@ -95,7 +95,7 @@ class InMemoryDecisions(InMemoryTransaction):
 
     async def record_many(self, pairs: Sequence[tuple[ReferralReceived, ReferralDecided]]) -> None:
         for received, decision in pairs:
-            self.state.received.setdefault(received.referral_id, received)
+            self.state.received[received.referral_id] = received  # an amendment replaces it
             await self.record(decision)
 
     async def lock_latest(self, referral_id: UUID) -> Latest | None:
@@ -144,7 +144,8 @@ class InMemoryDecisions(InMemoryTransaction):
         self.state.decisions.append(again)  # kept, not announced (intake announced it)
 
     async def close(self, referral_id: UUID, why: str) -> None:
-        self.state.closed.add(referral_id)
+        if referral_id in self.state.received:  # as PostgreSQL: only a referral it knows
+            self.state.closed.add(referral_id)
 
     async def is_closed(self, referral_id: UUID) -> bool:
         return referral_id in self.state.closed

@@ -27,6 +27,7 @@ async def test_a_cancellation_closes_the_referral_and_the_unreadable_is_dead_let
         letters.append(letter)
 
     received = received_event()
+    state.received[received.referral_id] = received  # the router decided it earlier
     cancelled = ReferralCancelled(
         correlation_id=received.correlation_id,
         referral_id=received.referral_id,

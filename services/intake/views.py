@@ -12,6 +12,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
+from intake.adapters.api_keys import ApiKey
 from intake.domain.lifecycle import HELD, State
 from intake.domain.referral import RecordedDecision
 from shared.contracts import ReferralState
@@ -32,6 +33,13 @@ class Viewer:
     @classmethod
     def clinic(cls, site: str) -> Viewer:
         return cls(site=site)
+
+    @classmethod
+    def of(cls, key: ApiKey) -> Viewer:
+        """A clinic's key sees as its site; any other as its organisation."""
+        if key.scope == "clinic":
+            return cls.clinic(key.organisation_code)
+        return cls.referrer(key.organisation_code)
 
 
 class HistoryItem(BaseModel):

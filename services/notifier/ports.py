@@ -35,7 +35,7 @@ class Ending:
 
 
 class Notifications(Protocol):
-    """One row per (decision, recipient, channel); each call is atomic on its own."""
+    """One row per (told event, recipient, channel); each call is atomic on its own."""
 
     async def already_handled(self, decision_event_ids: Sequence[UUID]) -> set[UUID]:
         """Which of these decisions were notified in full before (inbox)."""

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from intake import service_layer, views
 from intake.adapters.api_keys import ApiKey
-from intake.api.errors import RefusingRoute
+from intake.api.errors import ANSWERS, RefusingRoute
 from intake.api.referrals import parse_submission
 from intake.domain.lifecycle import HELD, Accept, Cancel, Return
 from intake.ports import UnitOfWork
@@ -23,7 +23,7 @@ from intake.views import Worklist
 from intake.web.body import read_json
 from intake.web.keys import Keys
 from intake.web.openapi import body
-from intake.web.problems import ANSWERS, Problem
+from intake.web.problems import Problem
 from intake.web.request_headers import checked_idempotency_key, correlation_id, fingerprint
 from shared.clock import today
 from shared.contracts import ReasonCode, ReferralState

@@ -11,13 +11,13 @@ from pydantic import BaseModel, ValidationError
 
 from intake import service_layer, views
 from intake.adapters.api_keys import ApiKey
-from intake.api.errors import RefusingRoute
+from intake.api.errors import ANSWERS, RefusingRoute
 from intake.ports import UnitOfWork
 from intake.views import ReferralStatus, Viewer
 from intake.web.body import read_json
 from intake.web.keys import Keys
 from intake.web.openapi import body
-from intake.web.problems import ANSWERS, Problem
+from intake.web.problems import Problem
 from intake.web.request_headers import checked_idempotency_key, correlation_id, fingerprint
 from shared.clock import today
 from shared.contracts import ContactLookup, Contacts, PatientContact, ReferrerRole
@@ -98,12 +98,8 @@ def referrals_api(
     async def status(
         referral_id: UUID, key: Annotated[ApiKey, Depends(keys.any)]
     ) -> ReferralStatus:
-        clinic = key.scope == "clinic"
-        viewer = (
-            Viewer.clinic(key.organisation_code)
-            if clinic
-            else Viewer.referrer(key.organisation_code)
-        )
+        viewer = Viewer.of(key)
+        clinic = viewer.site is not None  # the clinic that holds it also sees the submission
         found = await views.referral(database, referral_id, viewer, with_submission=clinic)
         if found is None:  # someone else's referral looks exactly like no referral
             raise Problem(404, "No referral with this id is yours to see.")

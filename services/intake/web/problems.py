@@ -2,26 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 PROBLEM_JSON = "application/problem+json"
-
-# The answers every `/v1` route may give, as OpenAPI documents them.
-ANSWERS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "No API key, or a key that is unknown or revoked."},
-    403: {"description": "The key's organisation, or kind, may not do this."},
-    404: {"description": "No such referral for this key."},
-    409: {
-        "description": "A conflict: Idempotency-Key reused for another body, or an action "
-        "not allowed where the referral stands (`current_state` says where)."
-    },
-    413: {"description": "The body is larger than the limit."},
-    415: {"description": "The body is not declared as application/json."},
-    422: {"description": "Invalid: every failing field, with a plain message."},
-}
 
 
 class Problem(Exception):

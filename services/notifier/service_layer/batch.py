@@ -1,6 +1,7 @@
-"""A batch of decisions, end to end: who is told what, claimed, sent, and ended once.
+"""A batch of told events (routing's decisions and the steps after them), end to end: who
+is told what, claimed, sent, and ended once.
 
-Each message is a row keyed by (decision event, recipient, channel). Rows are claimed before
+Each message is a row keyed by (the event, recipient, channel). Rows are claimed before
 the provider is called. A row found still 'sending' (the process died mid-send) is reconciled
 with the provider by its reference before anything is sent again. Transient failures are
 retried with exponential backoff and jitter up to a limit; permanent ones are not.
@@ -76,15 +77,15 @@ class Notifier:
         )
 
     async def handle_batch(self, batch: Sequence[Incoming]) -> list[tuple[Incoming, str]]:
-        """Everything these decisions call for; safe to call again with the same decisions.
+        """Everything these events call for; safe to call again with the same events.
 
-        Returns the decisions whose referral intake does not know, with why (for the
+        Returns the events whose referral intake does not know, with why (for the
         dead-letter topic). Raises if intake is unreachable (then nothing is sent) or if a
         send broke unexpectedly (what ended is recorded first; the batch may come again)."""
         done = await self.store.already_handled([i.event.event_id for i in batch])
         fresh = [i for i in batch if i.event.event_id not in done]
         if len(fresh) < len(batch):
-            log.info("decisions already notified", count=len(batch) - len(fresh))
+            log.info("events already notified", count=len(batch) - len(fresh))
         # Only the contacts still needed are read (each read is logged by intake).
         referral_ids = list(dict.fromkeys(i.event.referral_id for i in fresh))
         contacts, why_missing = await self.intake.contacts(referral_ids)
@@ -124,21 +125,21 @@ class Notifier:
         return wanted
 
     async def _end_all(self, tasks: list[Task]) -> tuple[list[Ending], dict[UUID, BaseException]]:
-        """End every task: referrals at once, each referral's decisions in order, a decision's
-        own messages at once. Returns the endings, and the referrals whose sending broke."""
+        """End every task: referrals at once, each referral's events in order, an event's own
+        messages at once. Returns the endings, and the referrals whose sending broke."""
         by_referral: dict[UUID, dict[UUID, list[Task]]] = {}
         for task in tasks:
-            decision = task.incoming.event
-            of_referral = by_referral.setdefault(decision.referral_id, {})
-            of_referral.setdefault(decision.event_id, []).append(task)
+            told = task.incoming.event
+            of_referral = by_referral.setdefault(told.referral_id, {})
+            of_referral.setdefault(told.event_id, []).append(task)
         limit = asyncio.Semaphore(self.concurrency)
 
-        async def in_order(decisions: dict[UUID, list[Task]]) -> list[Ending]:
+        async def in_order(events: dict[UUID, list[Task]]) -> list[Ending]:
             async with limit:
                 return [
                     ending
-                    for of_decision in decisions.values()
-                    for ending in await asyncio.gather(*map(self._end, of_decision))
+                    for of_event in events.values()
+                    for ending in await asyncio.gather(*map(self._end, of_event))
                 ]
 
         results = await asyncio.gather(*map(in_order, by_referral.values()), return_exceptions=True)

@@ -16,13 +16,12 @@ from router.main import MIGRATIONS
 from router.ports import UnitOfWork
 from shared.contracts import (
     Outcome,
-    ReferralDecided,
     ReferralReceived,
     ReferralReturned,
     ReferralState,
-    RoutingDecision,
 )
 from shared.database import Database
+from tests.support.decisions import decided
 from tests.support.fakes import InMemoryDecisions, RouterState
 from tests.support.servers import Servers
 
@@ -41,31 +40,6 @@ async def unit_of_work(
         yield lambda: PostgresDecisions(database.pool)
     finally:
         await database.close()
-
-
-def decided(
-    received: ReferralReceived, outcome: Outcome, *, minutes: int = 0, by: str = "rules"
-) -> ReferralDecided:
-    destination = {"id": "pelvic-bsol", "name": "Birmingham"} if outcome == Outcome.ROUTED else None
-    decision = RoutingDecision.model_validate(
-        {
-            "outcome": outcome,
-            "service": received.service,
-            "destination": destination,
-            "reasons": [{"rule": "r.x", "message": "Why."}],
-            "rules_version": "v1",
-        }
-    )
-    event = ReferralDecided.announce(
-        decision,
-        referral_id=received.referral_id,
-        tracking_reference=received.tracking_reference,
-        received_event_id=received.event_id,
-        correlation_id=received.correlation_id,
-        decided_by=by,
-    )
-    at = datetime.now(UTC) + timedelta(minutes=minutes)
-    return event.model_copy(update={"occurred_at": at})
 
 
 def returned_to_triage(received: ReferralReceived, *, minutes: int) -> ReferralReturned:

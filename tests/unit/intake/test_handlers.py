@@ -20,9 +20,10 @@ from intake.handlers.self_referrals import self_referral_router
 from intake.settings import IntakeSettings
 from shared.contracts import DeadLetter, Outcome, ReferralState
 from shared.submission import ReferralSubmission
+from tests.support.decisions import decided
 from tests.support.fakes import InMemoryReferrals, IntakeState
 from tests.support.keys import INTAKE_PRIVATE_KEY, INTAKE_PUBLIC_KEY
-from tests.unit.intake.test_lifecycle_service import decided, stored
+from tests.unit.intake.test_lifecycle_service import stored
 
 SETTINGS = IntakeSettings(kafka_topic_prefix="unit.", private_key=SecretStr(INTAKE_PRIVATE_KEY))
 SELF, SELF_DLQ = "unit.referrals.self-referral", "unit.referrals.self-referral.dlq"

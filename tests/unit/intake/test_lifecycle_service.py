@@ -4,7 +4,7 @@ recorded and announced once; whoever may not act is refused."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 
 import pytest
 
@@ -20,14 +20,13 @@ from shared.contracts import (
     ReferralAccepted,
     ReferralAmended,
     ReferralCancelled,
-    ReferralDecided,
     ReferralReceived,
     ReferralReturned,
     ReferralState,
-    RoutingDecision,
 )
 from shared.directory import load_directory
 from shared.submission import ReferralSubmission
+from tests.support.decisions import decided
 from tests.support.fakes import InMemoryReferrals, IntakeState
 
 DIRECTORY = load_directory()
@@ -54,28 +53,6 @@ async def stored(state: IntakeState) -> AcceptedReferral:
     referral = accepted()
     assert await InMemoryReferrals(state).add_many([referral]) == [True]
     return referral
-
-
-def decided(received: ReferralReceived, outcome: Outcome, *, minutes: int = 0) -> ReferralDecided:
-    destination = {"id": SITE, "name": "Birmingham"} if outcome == Outcome.ROUTED else None
-    decision = RoutingDecision.model_validate(
-        {
-            "outcome": outcome,
-            "service": received.service,
-            "destination": destination,
-            "reasons": [{"rule": "r.x", "message": "Why."}],
-            "rules_version": "v1",
-        }
-    )
-    event = ReferralDecided.announce(
-        decision,
-        referral_id=received.referral_id,
-        tracking_reference=received.tracking_reference,
-        received_event_id=received.event_id,
-        correlation_id=received.correlation_id,
-    )
-    at = datetime.now(UTC) + timedelta(minutes=minutes)
-    return event.model_copy(update={"occurred_at": at})
 
 
 async def routed(state: IntakeState) -> AcceptedReferral:

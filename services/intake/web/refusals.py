@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from intake.web.pages import SHARED
 from intake.web.problems import Problem, problem_response
@@ -24,8 +25,11 @@ RETRY_AFTER_SECONDS = 30
 Render = Callable[[Request, Problem], Response]
 
 # What a person is told on a page, by status; other refusals show the problem's own title.
+_NOT_FOUND = ("Page not found", "We could not find this page.")
 _PAGE_WORDS = {
-    404: ("Page not found", "We could not find this page."),
+    404: _NOT_FOUND,
+    405: _NOT_FOUND,
+    422: _NOT_FOUND,  # a malformed address (say, a referral id that is not one)
     500: ("Sorry, there is a problem with the service", "Please try again later."),
     503: (
         "Sorry, we could not send your request",
@@ -88,7 +92,15 @@ class Refusals:
                 ),
             )
 
+        async def on_http(request: Request, error: Exception) -> Response:
+            assert isinstance(error, StarletteHTTPException)  # no route, or not this method
+            title = "Not found." if error.status_code == 404 else str(error.detail)
+            problem = Problem(error.status_code, title)
+            problem.headers = dict(error.headers or {}) or None
+            return self.answer(request, problem)
+
         app.add_exception_handler(Problem, on_problem)
+        app.add_exception_handler(StarletteHTTPException, on_http)
         app.add_exception_handler(RequestValidationError, on_invalid)
         app.add_exception_handler(Exception, on_unexpected)
 

@@ -278,3 +278,12 @@ async def test_a_trailing_slash_redirect_never_names_the_request_host(
     assert "evil.example" not in answer.headers.get("location", "")
     if answer.status_code in (301, 302, 307, 308):
         assert re.fullmatch(r"/[a-z0-9/]*", answer.headers["location"])
+
+
+@pytest.mark.parametrize("path", ["/clinic/referrals/not-a-referral", "/self-referral/cancel/x"])
+async def test_a_refusal_on_the_pages_is_a_page(intake: RunningIntake, path: str) -> None:
+    """Each door answers its own refusals: a person at the pages sees a page, not JSON."""
+    answer = await intake.client.get(path)
+    assert answer.status_code in (404, 405, 422)
+    assert answer.headers["content-type"].startswith("text/html")
+    assert "We could not find this page." in answer.text

@@ -434,7 +434,12 @@ def send_bars(pipeline: Pipeline, key: str, service: str) -> dict[str, Any]:
     answer = httpx.post(
         f"{pipeline.intake.url}/FHIR/R4/$process-message",
         content=json.dumps(fresh(service)).encode(),
-        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/fhir+json"},
+        headers={
+            "Authorization": f"Bearer {key}",
+            "Content-Type": "application/fhir+json",
+            "X-Request-ID": str(uuid.uuid4()),
+            "X-Correlation-ID": str(uuid.uuid4()),
+        },
     )
     assert answer.status_code == 200, answer.text
     referral: dict[str, Any] = answer.json()["entry"][1]["resource"]
@@ -461,7 +466,11 @@ def test_a_bars_message_reaches_its_clinic_and_its_patient_once(
     assert sms[0]["phone_number"] == GP_PATIENT["mobile"]
     shown = httpx.get(
         f"{pipeline.intake.url}/FHIR/R4/ServiceRequest/{referral['id']}",
-        headers={"Authorization": f"Bearer {surgery_key}"},
+        headers={
+            "Authorization": f"Bearer {surgery_key}",
+            "X-Request-ID": str(uuid.uuid4()),
+            "X-Correlation-ID": str(uuid.uuid4()),
+        },
     ).json()
     assert (shown["status"], shown["extension"][0]["valueCode"]) == ("active", "routed")
     assert shown["performer"][0]["identifier"]["value"] == "hub-west-kent"

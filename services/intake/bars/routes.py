@@ -43,6 +43,23 @@ log = get_logger(__name__)
 CONFORMANCE = Path(__file__).parent / "conformance"  # CapabilityStatement, definitions
 
 
+# BaRS Core requires both of every request to a receiver, and mirrors them back; a request
+# without either is refused 400 REC_BAD_REQUEST (naming the header). Plain text only: they go
+# into logs and back into headers.
+_ID = r"^[A-Za-z0-9_.:-]{1,100}$"
+RequestId = Annotated[
+    str, Header(alias="X-Request-ID", pattern=_ID, description="Mirrored back (BaRS).")
+]
+CorrelationId = Annotated[
+    str,
+    Header(
+        alias="X-Correlation-ID",
+        pattern=_ID,
+        description="The referral's correlation id, mirrored back and kept (BaRS).",
+    ),
+]
+
+
 def _fhir_answer(model: type[BaseModel], description: str) -> dict[int | str, dict[str, Any]]:
     return answer(model, description, FHIR_JSON)
 
@@ -102,8 +119,8 @@ def fhir_api(
     async def process_message(
         request: Request,
         key: Annotated[ApiKey, Depends(keys.referrer)],
-        x_request_id: Annotated[str | None, Header()] = None,
-        x_correlation_id: Annotated[str | None, Header()] = None,
+        x_request_id: RequestId,
+        x_correlation_id: CorrelationId,
         nhsd_target_identifier: Annotated[str | None, Header()] = None,
     ) -> JSONResponse:
         correlation = correlation_id(x_correlation_id)
@@ -293,8 +310,8 @@ def fhir_api(
     async def read_service_request(
         referral_id: str,
         key: Annotated[ApiKey, Depends(keys.any)],
-        x_request_id: Annotated[str | None, Header()] = None,
-        x_correlation_id: Annotated[str | None, Header()] = None,
+        x_request_id: RequestId,
+        x_correlation_id: CorrelationId,
     ) -> JSONResponse:
         headers = _echo(x_request_id, x_correlation_id)
         view = None

@@ -31,7 +31,15 @@ FHIR = "application/fhir+json"
 
 
 def headers(key: str, **more: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}", "Content-Type": FHIR, **more}
+    """A BaRS sender's headers: its key, the media type, and the two ids BaRS requires."""
+    given = {
+        "Authorization": f"Bearer {key}",
+        "Content-Type": FHIR,
+        "X-Request-ID": str(uuid4()),
+        "X-Correlation-ID": str(uuid4()),
+    }
+    named = {name.lower() for name in more}  # header names are case-insensitive
+    return {**{k: v for k, v in given.items() if k.lower() not in named}, **more}
 
 
 async def post(intake: RunningIntake, bundle: Any, key: str, **more: str) -> Any:
@@ -185,7 +193,7 @@ async def test_transport_refusals_are_operation_outcomes_too(intake: RunningInta
     plain = await intake.client.post(
         "/FHIR/R4/$process-message",
         content=body,
-        headers={"Authorization": f"Bearer {key}", "Content-Type": "text/plain"},
+        headers=headers(key, **{"Content-Type": "text/plain"}),
     )
     assert plain.status_code == 415
     assert outcome_codes(plain) == [("REC_BAD_REQUEST", None)]
@@ -303,3 +311,26 @@ def test_sample_dates_move_with_today() -> None:
         e["resource"]["valueDateTime"] for e in moved["entry"] if e["resource"].get("valueDateTime")
     ]
     assert date.fromisoformat(delivered) == today() - timedelta(days=60)
+
+
+@pytest.mark.parametrize("missing", ["X-Request-ID", "X-Correlation-ID"])
+async def test_a_request_without_the_ids_bars_requires_is_refused(
+    intake: RunningIntake, missing: str
+) -> None:
+    """BaRS Core: a receiver refuses a request without X-Request-ID or X-Correlation-ID."""
+    key = await intake.new_key(ORG)
+    sent = {k: v for k, v in headers(key).items() if k != missing}
+    answer = await intake.client.post(
+        "/FHIR/R4/$process-message", content=json.dumps(fresh("menopause")).encode(), headers=sent
+    )
+    assert answer.status_code == 400, answer.text
+    assert outcome_codes(answer) == [("REC_BAD_REQUEST", f"header.{missing}")]
+    assert await intake.count("referrals") == 0
+    read = await intake.client.get(f"/FHIR/R4/ServiceRequest/{uuid4()}", headers=sent)
+    assert read.status_code == 400
+    bad = headers(key, **{missing: "has spaces\tand a tab"})
+    refused = await intake.client.post(
+        "/FHIR/R4/$process-message", content=json.dumps(fresh("menopause")).encode(), headers=bad
+    )
+    assert refused.status_code == 400
+    assert "has spaces" not in refused.text

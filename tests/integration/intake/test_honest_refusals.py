@@ -63,7 +63,12 @@ async def test_while_postgres_is_away_intake_says_503_and_stores_nothing_half(
     message = await intake.client.post(
         "/FHIR/R4/$process-message",
         json=fresh("menopause"),
-        headers={**headers, "Content-Type": "application/fhir+json"},
+        headers={
+            **headers,
+            "Content-Type": "application/fhir+json",
+            "X-Request-ID": "r-1",
+            "X-Correlation-ID": "c-1",
+        },
     )
     assert message.status_code == 503
     assert message.headers["content-type"] == "application/fhir+json"

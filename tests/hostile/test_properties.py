@@ -228,6 +228,7 @@ bundle_changes = st.one_of(
     st.tuples(st.just("contained"), resource_types),
     st.tuples(st.just("depth"), st.integers(0, 40)),
     st.tuples(st.just("repeat-url"), st.integers(1, 6)),
+    st.tuples(st.just("url-of-any-kind"), json_values),
     st.tuples(st.just("header-id"), st.none() | nasty_text),
     st.tuples(st.just("element"), nasty_text),
 )
@@ -249,6 +250,8 @@ def test_a_bars_bundle_of_any_shape_is_read_or_refused_never_a_crash(
             focus["resource"]["contained"] = [{"resourceType": value, "id": "c"}]
         elif kind == "depth":
             focus["resource"]["extension"] = [nested_extension(value)]
+        elif kind == "url-of-any-kind":  # found by schemathesis: a fullUrl that is {}
+            bundle["entry"][-1]["fullUrl"] = value
         elif kind == "repeat-url":
             bundle["entry"][value]["fullUrl"] = bundle["entry"][-1].get("fullUrl")
         elif kind == "header-id":

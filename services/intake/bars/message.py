@@ -119,7 +119,8 @@ def read_message(data: Any) -> Message:
 def _check_entries(entries: list[Any]) -> None:
     """FHIR R4's rules the parser does not keep: each entry's resource names a resource type
     it knows, and no two entries share a fullUrl (invariant bdl-7)."""
-    issues, seen = [], set()
+    issues: list[Issue] = []
+    seen: set[str] = set()
     for i, entry in enumerate(entries):
         if not isinstance(entry, dict):
             continue  # the parser names it
@@ -132,7 +133,9 @@ def _check_entries(entries: list[Any]) -> None:
                     "structure",
                 )
             )
-        if isinstance(full_url, str) and full_url in seen:
+        if not isinstance(full_url, str):
+            continue  # absent, or not a string: the parser names it
+        if full_url in seen:
             issues.append(
                 bad(
                     f"Bundle.entry[{i}].fullUrl",

@@ -22,8 +22,8 @@ from intake.domain.referral import (
 )
 from intake.main import MIGRATIONS
 from intake.ports import IdempotencyConflict, Step, UnitOfWork
-from shared.database import Database
 from shared.submission import ReferralSubmission
+from tests.support.databases import opened
 from tests.support.fakes import InMemoryReferrals, IntakeState
 from tests.support.servers import Servers
 
@@ -39,12 +39,8 @@ async def unit_of_work(
         state = IntakeState()
         yield lambda: InMemoryReferrals(state)
         return
-    database = Database(servers.database_url, db_schema, MIGRATIONS, max_size=2)
-    await database.open()
-    try:
+    async with opened(servers, db_schema, MIGRATIONS) as database:
         yield lambda: PostgresReferrals(database.pool)
-    finally:
-        await database.close()
 
 
 def professional(**changes: object) -> AcceptedReferral:

@@ -14,7 +14,7 @@ import pytest
 from notifier.adapters.notification_store import PostgresNotifications
 from notifier.main import MIGRATIONS
 from notifier.ports import Ending, Key, Notifications
-from shared.database import Database
+from tests.support.databases import opened
 from tests.support.fakes import InMemoryNotifications, NotifierState
 from tests.support.servers import Servers
 
@@ -28,12 +28,8 @@ async def store(
     if request.param == "memory":
         yield InMemoryNotifications(NotifierState())
         return
-    database = Database(servers.database_url, db_schema, MIGRATIONS, max_size=2)
-    await database.open()
-    try:
+    async with opened(servers, db_schema, MIGRATIONS) as database:
         yield PostgresNotifications(database)
-    finally:
-        await database.close()
 
 
 def key(recipient: str = "patient", channel: str = "sms") -> Key:

@@ -20,7 +20,7 @@ from shared.contracts import (
     ReferralReturned,
     ReferralState,
 )
-from shared.database import Database
+from tests.support.databases import opened
 from tests.support.decisions import decided
 from tests.support.fakes import InMemoryDecisions, RouterState
 from tests.support.servers import Servers
@@ -34,12 +34,8 @@ async def unit_of_work(
         state = RouterState()
         yield lambda: InMemoryDecisions(state)
         return
-    database = Database(servers.database_url, db_schema, MIGRATIONS, max_size=2)
-    await database.open()
-    try:
+    async with opened(servers, db_schema, MIGRATIONS) as database:
         yield lambda: PostgresDecisions(database.pool)
-    finally:
-        await database.close()
 
 
 def returned_to_triage(received: ReferralReceived, *, minutes: int) -> ReferralReturned:

@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import Annotated, ClassVar, Literal
 from uuid import UUID, uuid4
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from shared import topics
@@ -69,6 +69,11 @@ class ReferralState(StrEnum):
     ACCEPTED = "accepted"
     RETURNED = "returned"
     CANCELLED = "cancelled"
+    BOOKED = "booked"
+    ATTENDED = "attended"
+    DID_NOT_ATTEND = "did-not-attend"
+    NOT_CONTACTABLE = "not-contactable"
+    DISCHARGED = "discharged"
 
 
 def _now() -> datetime:
@@ -154,6 +159,13 @@ def _printable(value: str) -> str:
 
 
 Text = Annotated[str, Field(max_length=2000), AfterValidator(_printable)]
+
+
+def _one_line(value: str) -> str:
+    """A short text shown on one line (a place, a service's name), by the one rule."""
+    if unsafe_character(value, multiline=False) or not value.strip():
+        raise ValueError("one line of text, without control characters")
+    return value.strip()
 
 
 class ReferralReceived(Event):
@@ -273,13 +285,42 @@ SiteId = Annotated[str, Field(pattern=r"^[a-z0-9-]{1,100}$")]
 ReasonCode = Annotated[str, Field(pattern=r"^[a-z0-9-]{1,60}$")]
 
 
+AppointmentMode = Literal["in-person", "telephone", "video"]
+Transition = Literal[
+    "accepted",
+    "returned",
+    "cancelled",
+    "amended",
+    "booked",
+    "appointment-cancelled",
+    "attended",
+    "did-not-attend",
+    "not-contactable",
+    "discharged",
+]
+
+
+class Appointment(BaseModel):
+    """An appointment as the woman is told it: when, how, and where in words she can use.
+    Nothing in it names her."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    starts_at: AwareDatetime = Field(description="When it starts, with its UTC offset.")
+    mode: AppointmentMode = Field(description="In person, by telephone or by video.")
+    place: Annotated[str, Field(min_length=1, max_length=300), AfterValidator(_one_line)] = Field(
+        description="Where (in person), or how she will be called (telephone, video), in "
+        "plain words: 'Room 4, Women's Health Hub, Solihull Hospital, Lode Lane'."
+    )
+
+
 class ReferralTransitioned(Event):
     """A step of a referral's life after routing, on `referrals.lifecycle`, keyed by referral
     so that its steps keep their order. No patient identifiers: who acted is a role, and a
     clinic its site id; a reason is a code from the directory with its plain words."""
 
     TOPIC: ClassVar[topics.Topic] = topics.REFERRAL_LIFECYCLE
-    transition: Literal["accepted", "returned", "cancelled", "amended"]
+    transition: Transition
     referral_id: UUID
     tracking_reference: TrackingReference
     service: ServiceCode
@@ -322,8 +363,66 @@ class ReferralAmended(ReferralTransitioned):
     reroute: bool
 
 
+class ReferralBooked(ReferralTransitioned):
+    """The clinic booked her an appointment, or changed the one she had (`before` booked),
+    or offered another after a missed one (`before` did-not-attend)."""
+
+    transition: Literal["booked"] = "booked"
+    appointment: Appointment
+
+
+class ReferralAppointmentCancelled(ReferralTransitioned):
+    """The clinic cancelled her appointment; the referral waits to be booked again."""
+
+    transition: Literal["appointment-cancelled"] = "appointment-cancelled"
+
+
+class ReferralAttended(ReferralTransitioned):
+    """She came to her appointment; she stays under the clinic's care until discharged."""
+
+    transition: Literal["attended"] = "attended"
+
+
+class ReferralDidNotAttend(ReferralTransitioned):
+    """She did not come to her appointment. `may_rebook`: whether the service's policy (the
+    directory's `after_missed_appointment`) lets the clinic offer another."""
+
+    transition: Literal["did-not-attend"] = "did-not-attend"
+    may_rebook: bool
+
+
+class ReferralNotContactable(ReferralTransitioned):
+    """The clinic could not reach her: the referral goes back to the referrer (final)."""
+
+    transition: Literal["not-contactable"] = "not-contactable"
+    attempts: tuple[AwareDatetime, ...] = Field(
+        min_length=1, max_length=20, description="When each attempt to reach her was made."
+    )
+
+
+class ReferralDischarged(ReferralTransitioned):
+    """Her care under this referral is complete: the outcome (a code from the directory's
+    `discharge_outcomes` with its plain words) closes the loop with the referrer."""
+
+    transition: Literal["discharged"] = "discharged"
+    outcome_code: ReasonCode
+    outcome: Text = Field(description="The directory's plain words for the outcome code.")
+    referred_to: Annotated[str, Field(max_length=200), AfterValidator(_one_line)] | None = Field(
+        default=None, description="For an outcome that refers her on: the service's name."
+    )
+
+
 LifecycleEvent = Annotated[
-    ReferralAccepted | ReferralReturned | ReferralCancelled | ReferralAmended,
+    ReferralAccepted
+    | ReferralReturned
+    | ReferralCancelled
+    | ReferralAmended
+    | ReferralBooked
+    | ReferralAppointmentCancelled
+    | ReferralAttended
+    | ReferralDidNotAttend
+    | ReferralNotContactable
+    | ReferralDischarged,
     Field(discriminator="transition"),
 ]
 

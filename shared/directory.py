@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -58,10 +59,44 @@ class Regions(_Data):
     elsewhere: Areas
 
 
+class ExpectedWait(_Data):
+    """The wait a site publishes, from referral to first appointment, and when it was set:
+    shown to a woman checking her referral as a rough figure, never a promise."""
+
+    weeks: int = Field(ge=0, le=104)
+    as_of: date
+    local_policy: str | None = None
+
+
+class AfterMissed(_Data):
+    """After a missed appointment: may the clinic offer another, or only discharge her?"""
+
+    value: Literal["offer-another", "discharge"]
+    local_policy: str | None = None
+
+
+class Journey(_Data):
+    """A service's local policy after acceptance: what follows a missed appointment, how a
+    woman changes an appointment, how long the wait is. A service may override each."""
+
+    after_missed_appointment: AfterMissed
+    contact: str = Field(min_length=1, description="How she changes or asks about it.")
+    expected_wait: ExpectedWait
+
+
+class JourneyOverride(_Data):
+    after_missed_appointment: AfterMissed | None = None
+    contact: str | None = None
+    expected_wait: ExpectedWait | None = None
+
+
 class Site(_Data):
     id: Annotated[str, Field(pattern=r"^[a-z0-9-]+$")]
     name: str
     serves: Areas
+    expected_wait: ExpectedWait | None = Field(
+        default=None, description="The site's own published wait, if it has one."
+    )
     webhook: Annotated[str, Field(pattern=r"^https://")] | None = Field(
         default=None, description="Where the notifier posts referrals routed here (signed)."
     )
@@ -95,6 +130,7 @@ class Service(_Data):
     messages: dict[str, str]
     signposting: dict[str, tuple[str, ...]]
     sites: tuple[Site, ...] = Field(min_length=1)
+    journey: JourneyOverride = JourneyOverride()
 
     @model_validator(mode="after")
     def every_rule_has_words(self) -> Service:
@@ -129,6 +165,14 @@ class ReturnReason(_Data):
     message: str
 
 
+class DischargeOutcome(_Data):
+    """How her care ended, in the words the referrer (and she) are told; `refers_on`: the
+    clinic names the service it referred her on to."""
+
+    message: str
+    refers_on: bool = False
+
+
 ReasonCode = Annotated[str, Field(pattern=r"^[a-z0-9-]{1,60}$")]
 
 
@@ -139,6 +183,8 @@ class Directory(_Data):
     services: dict[ServiceCode, Service]
     return_reasons: dict[ReasonCode, ReturnReason] = Field(min_length=1)
     cancel_reasons: dict[ReasonCode, str] = Field(min_length=1)
+    discharge_outcomes: dict[ReasonCode, DischargeOutcome] = Field(min_length=1)
+    journey: Journey
     rules_version: str = ""
 
     @model_validator(mode="after")
@@ -147,6 +193,19 @@ class Directory(_Data):
         if missing:
             raise ValueError(f"services lacks {', '.join(missing)}")
         return self
+
+    def journey_for(self, service: ServiceCode | str, site: str | None = None) -> Journey:
+        """The journey policy for a service (and site): its overrides over the defaults."""
+        chosen = self.services[ServiceCode(service)]
+        overrides = {
+            name: getattr(chosen.journey, name)
+            for name in JourneyOverride.model_fields
+            if getattr(chosen.journey, name) is not None
+        }
+        own = next((s.expected_wait for s in chosen.sites if s.id == site), None)
+        if own is not None:
+            overrides["expected_wait"] = own
+        return self.journey.model_copy(update=overrides)
 
     def site_for(self, service: ServiceCode, district: str) -> Site | None:
         """The site serving a postcode district: a listed district beats a listed area."""

@@ -74,7 +74,7 @@ def create_service(settings: IntakeSettings | None = None) -> Service:
             decisions_router(settings, unit_of_work),
         ],
         http_routers=[
-            referrals_api(database, unit_of_work, keys, settings.max_body_bytes),
+            referrals_api(database, unit_of_work, directory, keys, settings.max_body_bytes),
             lifecycle_api(database, unit_of_work, directory, keys, settings.max_body_bytes),
             fhir_api(database, unit_of_work, directory, mapping, keys, settings.max_body_bytes),
         ],

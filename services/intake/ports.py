@@ -52,6 +52,9 @@ class Step:
     reason: str | None = None
     decision: RecordedDecision | None = None  # a decision's, to show with the status
     events: tuple[Event, ...] = ()
+    details: dict[str, Any] | None = None  # the appointment, the attempts, the outcome
+    appointment: dict[str, Any] | None = None  # the one she has now, when the step sets it
+    sets_appointment: bool = False  # booked sets it; a cancelled appointment clears it
 
 
 class Referrals(Transaction, Protocol):

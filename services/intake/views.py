@@ -13,10 +13,11 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 
 from intake.adapters.api_keys import ApiKey
-from intake.domain.lifecycle import HELD, State
+from intake.domain.lifecycle import CLOSED_AT_CLINIC, HELD, State, allowed_actions
 from intake.domain.referral import RecordedDecision
-from shared.contracts import ReferralState
+from shared.contracts import Appointment, ReferralState
 from shared.database import Database
+from shared.directory import Directory
 
 
 @dataclass(frozen=True)
@@ -45,13 +46,21 @@ class Viewer:
 class HistoryItem(BaseModel):
     """One step of the referral's life: what, by whom, when and why."""
 
-    action: str = Field(description="decided, accepted, returned, cancelled or amended.")
+    action: str = Field(
+        description="decided, accepted, returned, cancelled, amended, booked, "
+        "appointment-cancelled, attended, did-not-attend, not-contactable or discharged."
+    )
     by: str = Field(description="router, clinic, referrer or patient.")
     by_id: str | None = Field(description="The site, the organisation, or who triaged it.")
     before: str
     after: str
     reason_code: str | None
     reason: str | None
+    details: dict[str, Any] | None = Field(
+        default=None,
+        description="A step's particulars: the appointment booked, the attempts to reach "
+        "her, the service she was referred on to.",
+    )
     at: datetime
 
 
@@ -65,6 +74,13 @@ class ReferralStatus(BaseModel):
     received_at: datetime
     decision: RecordedDecision | None
     history: list[HistoryItem] = Field(description="Every step since it was received, in order.")
+    appointment: Appointment | None = Field(
+        default=None, description="Her appointment, while one is booked (or was missed)."
+    )
+    actions: list[str] = Field(
+        description="What the caller may do now, by the name of the action's path "
+        "(`POST /v1/referrals/{id}/<action>`; `amend` is the PUT): nothing else is allowed."
+    )
     submission: dict[str, Any] | None = Field(
         default=None, description="The submission as received: for the clinic that holds it."
     )
@@ -77,41 +93,62 @@ class ReferralStatus(BaseModel):
 
 
 async def referral(
-    database: Database, referral_id: UUID, viewer: Viewer, *, with_submission: bool = False
+    database: Database,
+    referral_id: UUID,
+    viewer: Viewer,
+    directory: Directory,
+    *,
+    with_submission: bool = False,
 ) -> ReferralStatus | None:
-    """The referral, if `viewer` may see it (someone else's looks exactly like none); its
-    submission when asked for (the clinic's view; a referrer's door may need one field)."""
+    """The referral, if `viewer` may see it (someone else's looks exactly like none), with
+    what the viewer may do now; its submission when asked for (the clinic's view; a
+    referrer's door may need one field)."""
     row = await database.pool.fetchrow(
         "SELECT referral_id, tracking_reference, service, status, received_at, decision,"
-        " submission FROM referrals WHERE referral_id = $1"
+        " destination, appointment, submission FROM referrals WHERE referral_id = $1"
         " AND ($2::text IS NULL OR organisation_code = $2)"
         " AND ($3::text IS NULL OR (status = ANY($4::text[]) AND destination = $3))",
         referral_id,
         viewer.organisation_code,
         viewer.site,
-        [s.value for s in HELD],
+        [s.value for s in (*HELD, *CLOSED_AT_CLINIC)],
     )
     if row is None:
         return None
     decision = row["decision"]
+    state = ReferralState(row["status"])
+    if viewer.site is not None:
+        policy = directory.journey_for(row["service"], row["destination"])
+        actions = allowed_actions(
+            state,
+            "clinic",
+            site=viewer.site,
+            destination=row["destination"],
+            after_missed=policy.after_missed_appointment.value,
+        )
+    else:
+        actions = allowed_actions(state, "referrer")
     return ReferralStatus(
         referral_id=row["referral_id"],
         tracking_reference=row["tracking_reference"],
         service=row["service"],
-        status=ReferralState(row["status"]),
+        status=state,
         received_at=row["received_at"],
         # decisions kept before the service was recorded with them lack it
         decision=RecordedDecision.model_validate({"service": row["service"], **decision})
         if decision
         else None,
         history=await _history(database, referral_id),
+        appointment=row["appointment"],
+        actions=actions,
         submission=row["submission"] if with_submission else None,
     )
 
 
 async def _history(database: Database, referral_id: UUID) -> list[HistoryItem]:
     rows = await database.pool.fetch(
-        "SELECT action, actor AS by, actor_id AS by_id, before, after, reason_code, reason, at"
+        "SELECT action, actor AS by, actor_id AS by_id, before, after, reason_code, reason,"
+        " details, at"
         " FROM transitions WHERE referral_id = $1 ORDER BY at, transition_id",
         referral_id,
     )
@@ -133,45 +170,52 @@ class Worklist(BaseModel):
     next: str | None = Field(description="Pass as `after` for the next page; null at the end.")
 
 
-Cursor = tuple[datetime, UUID]
+Cursor = tuple[bool, datetime, UUID]  # (not urgent, received at, id) of a page's last item
 
 
 def parse_cursor(after: str | None) -> Cursor | None:
-    """A worklist cursor, `<received_at ISO>_<referral id>` of the page's last item; raises
-    ValueError for anything else, and for a time PostgreSQL cannot hold."""
+    """A worklist cursor, `<0 urgent | 1 not>_<received_at ISO>_<referral id>` of the page's
+    last item; raises ValueError for anything else, and for a time PostgreSQL cannot hold."""
     if after is None:
         return None
-    when, _, referral_id = after.rpartition("_")
+    rank, _, rest = after.partition("_")
+    if rank not in ("0", "1"):
+        raise ValueError("a cursor starts with its rank")
+    when, _, referral_id = rest.rpartition("_")
     received = datetime.fromisoformat(when)
     if received.tzinfo is None:
         raise ValueError("a cursor's time has its offset")
     try:  # PostgreSQL takes the instant in UTC; years 1 and 9999 may fall outside it
-        return received.astimezone(UTC), UUID(referral_id)
+        return rank == "1", received.astimezone(UTC), UUID(referral_id)
     except OverflowError as error:
         raise ValueError("a cursor's time is out of range") from error
+
+
+def _cursor_of(item: WorklistItem) -> str:
+    return f"{int(not item.urgent)}_{item.received_at.isoformat()}_{item.referral_id}"
 
 
 async def worklist(
     database: Database, site: str, state: State, limit: int, after: Cursor | None
 ) -> Worklist:
-    """A clinic's referrals in one state, oldest first, a page at a time (keyset: the cursor
-    is the last item's received time and id)."""
+    """A clinic's referrals in one state, urgent first, then oldest first, a page at a time
+    (keyset: the cursor is the last item's rank, received time and id)."""
     rows = await database.pool.fetch(
         "SELECT referral_id, tracking_reference, service, status, received_at, decided_at,"
-        " COALESCE((decision->>'urgent')::boolean, false) AS urgent FROM referrals"
-        " WHERE destination = $1 AND status = $2"
-        " AND ($3::timestamptz IS NULL OR (received_at, referral_id) > ($3, $4::uuid))"
-        " ORDER BY received_at, referral_id LIMIT $5",
+        " urgent FROM (SELECT *, COALESCE((decision->>'urgent')::boolean, false) AS urgent"
+        " FROM referrals WHERE destination = $1 AND status = $2) AS held"
+        " WHERE ($3::boolean IS NULL OR (NOT urgent, received_at, referral_id)"
+        "       > ($3, $4::timestamptz, $5::uuid))"
+        " ORDER BY NOT urgent, received_at, referral_id LIMIT $6",
         site,
         state.value,
         after[0] if after else None,
         after[1] if after else None,
+        after[2] if after else None,
         limit + 1,
     )
     page = [WorklistItem(**dict(r)) for r in rows[:limit]]
-    following = (
-        f"{page[-1].received_at.isoformat()}_{page[-1].referral_id}" if len(rows) > limit else None
-    )
+    following = _cursor_of(page[-1]) if len(rows) > limit else None
     return Worklist(referrals=page, next=following)
 
 

@@ -274,7 +274,8 @@ def test_a_bars_bundle_of_any_shape_is_read_or_refused_never_a_crash(
 @given(
     cursor=st.text(max_size=80)
     | st.builds(
-        lambda when, offset: f"{when.isoformat()}{offset}_{uuid4()}",
+        lambda rank, when, offset: f"{rank}_{when.isoformat()}{offset}_{uuid4()}",
+        st.sampled_from(["0", "1", "2", ""]),
         st.datetimes(),
         st.sampled_from(["", "+05:00", "-05:00", "Z", "+14:00"]),
     )
@@ -285,6 +286,6 @@ def test_a_worklist_cursor_is_an_instant_postgresql_can_hold_or_refused(cursor: 
     except ValueError:
         return
     assert parsed is not None
-    when, _ = parsed
+    _, when, _ = parsed
     assert when.utcoffset() == timedelta(0)
     assert 1 <= when.year <= 9999

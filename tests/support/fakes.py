@@ -162,6 +162,7 @@ class IntakeState:
     outbox: list[Event] = field(default_factory=list)
     steps: dict[UUID, Step] = field(default_factory=dict)
     actions: dict[tuple[str, str], tuple[bytes, dict[str, Any]]] = field(default_factory=dict)
+    appointments: dict[UUID, dict[str, Any] | None] = field(default_factory=dict)
 
     def history(self, referral_id: UUID) -> list[HistoryItem]:
         """The referral's steps as `intake.views` shows them (a read, outside the port)."""
@@ -174,6 +175,7 @@ class IntakeState:
                 after=s.transition.after.value,
                 reason_code=s.reason_code,
                 reason=s.reason,
+                details=s.details,
                 at=s.at,
             )
             for s in sorted(self.steps.values(), key=lambda s: s.at)
@@ -255,6 +257,8 @@ class InMemoryReferrals(InMemoryTransaction):
                     "destination": destination.id if destination else now.destination,
                 }
             self.state.standing[step.referral_id] = replace(now, **changes)  # type: ignore[arg-type]
+            if step.sets_appointment:
+                self.state.appointments[step.referral_id] = step.appointment
             self.state.outbox.extend(step.events)
 
     async def replace_submission(self, referral: AcceptedReferral, *, reroute: bool) -> None:

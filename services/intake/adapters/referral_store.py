@@ -159,9 +159,9 @@ class PostgresReferrals(PostgresTransaction):
     async def record_steps(self, steps: Sequence[Step]) -> None:
         kept = await self.conn.fetch(
             "INSERT INTO transitions (transition_id, referral_id, action, actor, actor_id,"
-            " before, after, reason_code, reason, at) SELECT * FROM unnest($1::uuid[],"
+            " before, after, reason_code, reason, at, details) SELECT * FROM unnest($1::uuid[],"
             " $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],"
-            " $8::text[], $9::text[], $10::timestamptz[])"
+            " $8::text[], $9::text[], $10::timestamptz[], $11::jsonb[])"
             " ON CONFLICT (transition_id) DO NOTHING RETURNING transition_id",
             [s.transition_id for s in steps],
             [s.referral_id for s in steps],
@@ -173,6 +173,7 @@ class PostgresReferrals(PostgresTransaction):
             [s.reason_code for s in steps],
             [s.reason for s in steps],
             [s.at for s in steps],
+            [s.details for s in steps],
         )
         new = {row["transition_id"] for row in kept}
         fresh = [s for s in steps if s.transition_id in new]
@@ -180,7 +181,8 @@ class PostgresReferrals(PostgresTransaction):
             "UPDATE referrals SET status = $2,"
             " decision = COALESCE($3, decision), decided_at = COALESCE($4, decided_at),"
             " destination = CASE WHEN $3::jsonb IS NULL THEN destination"
-            "                    ELSE $3::jsonb->'destination'->>'id' END"
+            "                    ELSE $3::jsonb->'destination'->>'id' END,"
+            " appointment = CASE WHEN $5 THEN $6::jsonb ELSE appointment END"
             " WHERE referral_id = $1",
             [
                 (
@@ -188,6 +190,8 @@ class PostgresReferrals(PostgresTransaction):
                     s.transition.after.value,
                     s.decision.model_dump(mode="json") if s.decision else None,
                     s.decision.decided_at if s.decision else None,
+                    s.sets_appointment,
+                    s.appointment,
                 )
                 for s in fresh
             ],

@@ -36,9 +36,9 @@ def problem_for(error: Exception) -> Problem:
     match error:
         case NotFound():
             return Problem(404, "No referral with this id is yours to see.")
-        case UnknownReason():
-            errors = [{"field": "reason_code", "message": str(error)}]
-            return Problem(422, "The reason is not known.", errors)
+        case UnknownReason(field=field):
+            errors = [{"field": field, "message": str(error)}]
+            return Problem(422, "The request is not valid.", errors)
         case IllegalTransition(why=why, current=current):
             return Problem(409, why, extra={"current_state": current.value})
         case IdempotencyConflict():

@@ -5,20 +5,31 @@ says where it stands."""
 
 # No `from __future__ import annotations`: FastAPI must evaluate the route signatures.
 from enum import Enum
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from intake import service_layer, views
 from intake.adapters.api_keys import ApiKey
 from intake.api.errors import ANSWERS, RefusingRoute
 from intake.api.referrals import parse_submission
-from intake.domain.lifecycle import HELD, Accept, Cancel, Return
+from intake.domain.lifecycle import (
+    HELD,
+    Accept,
+    Book,
+    Cancel,
+    CancelAppointment,
+    ClinicCommand,
+    Discharge,
+    NotContactable,
+    RecordAttendance,
+    Return,
+)
 from intake.ports import UnitOfWork
 from intake.service_layer import Actor, Done
-from intake.service_layer.lifecycle import Idempotency
+from intake.service_layer.lifecycle import Idempotency, Particulars
 from intake.views import Worklist
 from intake.web.body import read_json
 from intake.web.keys import Keys
@@ -26,12 +37,14 @@ from intake.web.openapi import body
 from intake.web.problems import Problem
 from intake.web.request_headers import checked_idempotency_key, correlation_id, fingerprint
 from shared.clock import today
-from shared.contracts import ReasonCode, ReferralState
+from shared.contracts import Appointment, ReasonCode, ReferralState
 from shared.database import Database
 from shared.directory import Directory
 from shared.submission import ReferralSubmission, field_errors
 
 MAX_PAGE = 100
+_Asked = TypeVar("_Asked", bound=BaseModel)
+_NOTHING_MORE = Particulars()
 # The states a clinic's worklist shows: those in which it holds a referral.
 HeldState = Enum("HeldState", {s.name: s.value for s in HELD}, type=str)  # type: ignore[misc]
 ROUTED = HeldState(ReferralState.ROUTED.value)
@@ -52,6 +65,38 @@ class ReturnRequest(_ReasonGiven):
 
 class CancelRequest(_ReasonGiven):
     """The referrer cancels a referral. The codes are the directory's `cancel_reasons`."""
+
+
+class BookRequest(BaseModel):
+    """The clinic books her appointment, changes it (booked again), or offers another after
+    a missed one, where the service's policy allows."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    appointment: Appointment
+
+
+class NotContactableRequest(BaseModel):
+    """The clinic could not reach her: when it tried. The referral goes back to the
+    referrer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    attempts: list[AwareDatetime] = Field(
+        min_length=1, max_length=20, description="When each attempt to reach her was made."
+    )
+
+
+class DischargeRequest(BaseModel):
+    """Her care is complete: how it ended (the directory's `discharge_outcomes`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    outcome_code: ReasonCode = Field(description="A code from the directory's list.")
+    referred_to: Annotated[str, Field(min_length=1, max_length=200)] | None = Field(
+        default=None,
+        description="For an outcome that refers her on: the service's name (never a person's).",
+    )
 
 
 class ActionResult(BaseModel):
@@ -111,6 +156,112 @@ def lifecycle_api(
             reason_code=reason.reason_code,
         )
         return _answer(done, response)
+
+    async def clinic_step(
+        referral_id: UUID,
+        response: Response,
+        key: ApiKey,
+        command: ClinicCommand,
+        *,
+        reason_code: str | None = None,
+        particulars: Particulars = _NOTHING_MORE,
+    ) -> ActionResult:
+        done = await service_layer.act(
+            unit_of_work,
+            referral_id,
+            command,
+            Actor("clinic", key.organisation_code),
+            directory,
+            reason_code=reason_code,
+            particulars=particulars,
+        )
+        return _answer(done, response)
+
+    @router.post(
+        "/v1/referrals/{referral_id}/book",
+        response_model=ActionResult,
+        summary="The clinic books her appointment (accepted), changes it (booked), or offers "
+        "another after a missed one (did-not-attend, where the service's policy allows).",
+        responses=_ANSWERS,
+        openapi_extra=body(BookRequest),
+    )
+    async def book(
+        referral_id: UUID, request: Request, response: Response, key: ClinicKey
+    ) -> ActionResult:
+        asked = _parsed(BookRequest, await read_json(request, max_body_bytes))
+        particulars = Particulars(appointment=asked.appointment)
+        command = Book(key.organisation_code)
+        return await clinic_step(referral_id, response, key, command, particulars=particulars)
+
+    @router.post(
+        "/v1/referrals/{referral_id}/cancel-appointment",
+        response_model=ActionResult,
+        summary="The clinic cancels her appointment: the referral waits to be booked again.",
+        responses=_ANSWERS,
+    )
+    async def cancel_appointment(
+        referral_id: UUID, response: Response, key: ClinicKey
+    ) -> ActionResult:
+        command = CancelAppointment(key.organisation_code)
+        return await clinic_step(referral_id, response, key, command)
+
+    @router.post(
+        "/v1/referrals/{referral_id}/attended",
+        response_model=ActionResult,
+        summary="She came to her appointment; she stays under the clinic's care until discharged.",
+        responses=_ANSWERS,
+    )
+    async def attended(referral_id: UUID, response: Response, key: ClinicKey) -> ActionResult:
+        command = RecordAttendance(key.organisation_code, attended=True)
+        return await clinic_step(referral_id, response, key, command)
+
+    @router.post(
+        "/v1/referrals/{referral_id}/did-not-attend",
+        response_model=ActionResult,
+        summary="She did not come to her appointment.",
+        responses=_ANSWERS,
+    )
+    async def did_not_attend(referral_id: UUID, response: Response, key: ClinicKey) -> ActionResult:
+        command = RecordAttendance(key.organisation_code, attended=False)
+        return await clinic_step(referral_id, response, key, command)
+
+    @router.post(
+        "/v1/referrals/{referral_id}/not-contactable",
+        response_model=ActionResult,
+        summary="The clinic could not reach her (when it tried): the referral goes back to "
+        "the referrer.",
+        responses=_ANSWERS,
+        openapi_extra=body(NotContactableRequest),
+    )
+    async def not_contactable(
+        referral_id: UUID, request: Request, response: Response, key: ClinicKey
+    ) -> ActionResult:
+        asked = _parsed(NotContactableRequest, await read_json(request, max_body_bytes))
+        particulars = Particulars(attempts=tuple(asked.attempts))
+        command = NotContactable(key.organisation_code)
+        return await clinic_step(referral_id, response, key, command, particulars=particulars)
+
+    @router.post(
+        "/v1/referrals/{referral_id}/discharge",
+        response_model=ActionResult,
+        summary="Her care is complete (after she attended, or missed her appointment): the "
+        "outcome closes the loop with the referrer.",
+        responses=_ANSWERS,
+        openapi_extra=body(DischargeRequest),
+    )
+    async def discharge(
+        referral_id: UUID, request: Request, response: Response, key: ClinicKey
+    ) -> ActionResult:
+        asked = _parsed(DischargeRequest, await read_json(request, max_body_bytes))
+        particulars = Particulars(referred_to=asked.referred_to)
+        return await clinic_step(
+            referral_id,
+            response,
+            key,
+            Discharge(key.organisation_code),
+            reason_code=asked.outcome_code,
+            particulars=particulars,
+        )
 
     @router.post(
         "/v1/referrals/{referral_id}/cancel",
@@ -201,6 +352,10 @@ def _answer(done: Done, response: Response) -> ActionResult:
 
 
 def _reason(model: type[_ReasonGiven], data: Any) -> _ReasonGiven:
+    return _parsed(model, data)
+
+
+def _parsed(model: type[_Asked], data: Any) -> _Asked:
     try:
         return model.model_validate(data)
     except ValidationError as error:

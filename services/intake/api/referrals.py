@@ -22,6 +22,7 @@ from intake.web.request_headers import checked_idempotency_key, correlation_id, 
 from shared.clock import today
 from shared.contracts import ContactLookup, Contacts, PatientContact, ReferrerRole
 from shared.database import Database
+from shared.directory import Directory
 from shared.logging import correlation as bound_correlation
 from shared.logging import get_logger
 from shared.submission import ReferralSubmission, field_errors
@@ -42,7 +43,11 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 def referrals_api(
-    database: Database, unit_of_work: UnitOfWork, keys: Keys, max_body_bytes: int
+    database: Database,
+    unit_of_work: UnitOfWork,
+    directory: Directory,
+    keys: Keys,
+    max_body_bytes: int,
 ) -> APIRouter:
     router = APIRouter(prefix="/v1/referrals", tags=["referrals"], route_class=RefusingRoute)
 
@@ -100,7 +105,9 @@ def referrals_api(
     ) -> ReferralStatus:
         viewer = Viewer.of(key)
         clinic = viewer.site is not None  # the clinic that holds it also sees the submission
-        found = await views.referral(database, referral_id, viewer, with_submission=clinic)
+        found = await views.referral(
+            database, referral_id, viewer, directory, with_submission=clinic
+        )
         if found is None:  # someone else's referral looks exactly like no referral
             raise Problem(404, "No referral with this id is yours to see.")
         if clinic:

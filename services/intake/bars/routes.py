@@ -277,7 +277,11 @@ def fhir_api(
         """The organisation's referral as a ServiceRequest (as it stands, or as `state` for an
         answer that must not change), read as the JSON status is: no lock."""
         found = await views.referral(
-            database, referral_id, Viewer.referrer(organisation_code), with_submission=True
+            database,
+            referral_id,
+            Viewer.referrer(organisation_code),
+            directory,
+            with_submission=True,
         )
         if found is None:
             return None

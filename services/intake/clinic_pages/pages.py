@@ -162,7 +162,11 @@ def clinic_pages(
 
     async def _details(key: ApiKey, referral_id: UUID) -> dict[str, Any] | None:
         found = await views.referral(
-            database, referral_id, Viewer.clinic(key.organisation_code), with_submission=True
+            database,
+            referral_id,
+            Viewer.clinic(key.organisation_code),
+            directory,
+            with_submission=True,
         )
         if found is None:
             return None

@@ -7,11 +7,21 @@ or the refusal (`IllegalTransition`, which the API answers with 409 and the curr
     routed ──accept (the clinic it was routed to)──▶ accepted
     routed ──return (that clinic, a coded reason)──▶ returned (to the referrer)
                                                   └▶ needs-triage (to find the right site)
+    accepted ──book (that clinic, an appointment)──▶ booked
+    booked ──book (a changed appointment)──▶ booked
+    booked ──cancel-appointment (the clinic)──▶ accepted (to be booked again)
+    booked ──attended──▶ attended ──discharge (a coded outcome)──▶ discharged
+    booked ──did-not-attend──▶ did-not-attend ──book (if the service's policy offers
+                                               another)──▶ booked
+                                             └─discharge──▶ discharged
+    accepted | booked | did-not-attend ──not-contactable (the attempts)──▶ not-contactable
+                                                            (back to the referrer)
     any state not final ──cancel (the referrer, or the woman herself)──▶ cancelled
     any state not final ──amend (the referrer)──▶ received, to be decided again, when a fact
                           routing depends on changed; otherwise the state it was in
 
-Final: rejected, returned, cancelled. (DOMAIN.md, "After routing: the referral's life".)
+Final: rejected, returned, cancelled, not-contactable, discharged. (DOMAIN.md, "After routing:
+the referral's life" and "To the end of the journey".)
 """
 
 from __future__ import annotations
@@ -24,12 +34,30 @@ from shared.contracts import ReferralState
 
 State = ReferralState  # the public name of the states, for the machine
 
-FINAL = frozenset({State.REJECTED, State.RETURNED, State.CANCELLED})
-HELD = (State.ROUTED, State.ACCEPTED)  # the clinic it went to holds it (and sees its details)
+FINAL = frozenset(
+    {State.REJECTED, State.RETURNED, State.CANCELLED, State.NOT_CONTACTABLE, State.DISCHARGED}
+)
+# The clinic it went to holds it (and sees its details), from routing until it is finished.
+HELD = (State.ROUTED, State.ACCEPTED, State.BOOKED, State.ATTENDED, State.DID_NOT_ATTEND)
+# Finished at the clinic: it still sees them (and is told 409, not 404, if it acts again).
+CLOSED_AT_CLINIC = (State.RETURNED, State.NOT_CONTACTABLE, State.DISCHARGED)
 
-Action = Literal["decided", "accepted", "returned", "cancelled", "amended"]
+Action = Literal[
+    "decided",
+    "accepted",
+    "returned",
+    "cancelled",
+    "amended",
+    "booked",
+    "appointment-cancelled",
+    "attended",
+    "did-not-attend",
+    "not-contactable",
+    "discharged",
+]
 ActorRole = Literal["router", "clinic", "referrer", "patient"]  # who acted, as a role
 ReturnedTo = Literal["referrer", "triage"]
+AfterMissed = Literal["offer-another", "discharge"]
 
 # Decisions the router may announce, from the states it may announce them in.
 _DECIDED_FROM = {
@@ -66,7 +94,53 @@ class Amend:
     routing_changed: bool  # a fact routing depends on changed: decide again
 
 
-Command = Decide | Accept | Return | Cancel | Amend
+@dataclass(frozen=True)
+class Book:
+    """The clinic books (or changes) her appointment; after a missed one only if the
+    service's policy (`after_missed`, from the directory) offers another."""
+
+    site: str
+    after_missed: AfterMissed = "offer-another"
+
+
+@dataclass(frozen=True)
+class CancelAppointment:
+    site: str
+
+
+@dataclass(frozen=True)
+class RecordAttendance:
+    site: str
+    attended: bool
+
+
+@dataclass(frozen=True)
+class NotContactable:
+    site: str
+
+
+@dataclass(frozen=True)
+class Discharge:
+    site: str
+
+
+ClinicCommand = (
+    Accept | Return | Book | CancelAppointment | RecordAttendance | NotContactable | Discharge
+)
+Command = Decide | ClinicCommand | Cancel | Amend
+
+# What a clinic's step needs the referral to stand in, and where it takes it.
+_CLINIC_STEPS: dict[type, tuple[Action, tuple[State, ...], State]] = {
+    Accept: ("accepted", (State.ROUTED,), State.ACCEPTED),
+    Book: ("booked", (State.ACCEPTED, State.BOOKED, State.DID_NOT_ATTEND), State.BOOKED),
+    CancelAppointment: ("appointment-cancelled", (State.BOOKED,), State.ACCEPTED),
+    NotContactable: (
+        "not-contactable",
+        (State.ACCEPTED, State.BOOKED, State.DID_NOT_ATTEND),
+        State.NOT_CONTACTABLE,
+    ),
+    Discharge: ("discharged", (State.ATTENDED, State.DID_NOT_ATTEND), State.DISCHARGED),
+}
 
 
 @dataclass(frozen=True)
@@ -98,13 +172,32 @@ def apply(current: State, command: Command, *, destination: str | None = None) -
                     current, f"a referral that is {current} cannot be {outcome}"
                 )
             return Transition("decided", "router", current, outcome)
-        case Accept(site=site):
-            _held_by(current, site, destination, "accept")
-            return Transition("accepted", "clinic", current, State.ACCEPTED)
         case Return(site=site, to=to):
-            _held_by(current, site, destination, "return")
+            _held_by(current, site, destination, "returned", (State.ROUTED,))
             after = State.RETURNED if to == "referrer" else State.NEEDS_TRIAGE
             return Transition("returned", "clinic", current, after)
+        case RecordAttendance(site=site, attended=attended):
+            action: Action = "attended" if attended else "did-not-attend"
+            _held_by(current, site, destination, action, (State.BOOKED,))
+            after = State.ATTENDED if attended else State.DID_NOT_ATTEND
+            return Transition(action, "clinic", current, after)
+        case Book(site=site, after_missed=after_missed):
+            action, sources, after = _CLINIC_STEPS[Book]
+            _held_by(current, site, destination, action, sources)
+            if current == State.DID_NOT_ATTEND and after_missed == "discharge":
+                raise IllegalTransition(
+                    current, "this service discharges after a missed appointment"
+                )
+            return Transition(action, "clinic", current, after)
+        case (
+            Accept(site=site)
+            | CancelAppointment(site=site)
+            | NotContactable(site=site)
+            | Discharge(site=site)
+        ):
+            action, sources, after = _CLINIC_STEPS[type(command)]
+            _held_by(current, site, destination, action, sources)
+            return Transition(action, "clinic", current, after)
         case Cancel(by=by):
             _not_final(current, "cancelled")
             return Transition("cancelled", by, current, State.CANCELLED)
@@ -133,10 +226,56 @@ def _not_final(current: State, action: str) -> None:
         raise IllegalTransition(current, f"a referral that is {current} cannot be {action}")
 
 
-def _held_by(current: State, site: str, destination: str | None, action: str) -> None:
-    if current != State.ROUTED:
+def _held_by(
+    current: State, site: str, destination: str | None, action: str, sources: tuple[State, ...]
+) -> None:
+    if current not in sources:
+        allowed = " or ".join(sources)
         raise IllegalTransition(
-            current, f"only a routed referral can be {action}ed; this is {current}"
+            current, f"only a referral that is {allowed} can be {action}; this is {current}"
         )
     if site != destination:
-        raise IllegalTransition(current, f"only the clinic it was routed to may {action} it")
+        raise IllegalTransition(current, "only the clinic it was routed to may do this")
+
+
+# The actions a caller can take, by the name of its door (`POST /v1/referrals/{id}/<name>`;
+# amend is the PUT), each with a command that stands for it.
+def _clinic_actions(site: str, after_missed: AfterMissed) -> dict[str, Command]:
+    return {
+        "accept": Accept(site),
+        "return": Return(site, "referrer"),
+        "book": Book(site, after_missed),
+        "cancel-appointment": CancelAppointment(site),
+        "attended": RecordAttendance(site, attended=True),
+        "did-not-attend": RecordAttendance(site, attended=False),
+        "not-contactable": NotContactable(site),
+        "discharge": Discharge(site),
+    }
+
+
+def allowed_actions(
+    current: State,
+    actor: ActorRole,
+    *,
+    site: str | None = None,
+    destination: str | None = None,
+    after_missed: AfterMissed = "offer-another",
+) -> list[str]:
+    """What `actor` may do now (as e-RS's available actions), by asking the machine itself:
+    a GP system never has to try an action to learn it is refused."""
+    if actor == "clinic" and site is not None:
+        candidates = _clinic_actions(site, after_missed)
+    elif actor == "referrer":
+        candidates = {"cancel": Cancel("referrer"), "amend": Amend(routing_changed=False)}
+    elif actor == "patient":
+        candidates = {"cancel": Cancel("patient")}
+    else:
+        return []
+    allowed = []
+    for name, command in candidates.items():
+        try:
+            apply(current, command, destination=destination)
+        except IllegalTransition:
+            continue
+        allowed.append(name)
+    return allowed

@@ -16,13 +16,20 @@ from pydantic import ValidationError
 
 from intake.domain import lifecycle
 from intake.domain.lifecycle import (
+    CLOSED_AT_CLINIC,
     HELD,
     Accept,
     Amend,
+    Book,
     Cancel,
+    CancelAppointment,
+    ClinicCommand,
     Command,
     Decide,
+    Discharge,
     IllegalTransition,
+    NotContactable,
+    RecordAttendance,
     Return,
     State,
     Transition,
@@ -37,10 +44,17 @@ from intake.ports import (
     UnitOfWork,
 )
 from shared.contracts import (
+    Appointment,
     ReferralAccepted,
     ReferralAmended,
+    ReferralAppointmentCancelled,
+    ReferralAttended,
+    ReferralBooked,
     ReferralCancelled,
     ReferralDecided,
+    ReferralDidNotAttend,
+    ReferralDischarged,
+    ReferralNotContactable,
     ReferralReceived,
     ReferralReturned,
     ReferralTransitioned,
@@ -84,7 +98,22 @@ class NotFound(Exception):
 
 
 class UnknownReason(ValueError):
-    """A reason code the directory does not list."""
+    """A reason (or outcome) code the directory does not list, or a detail it needs that is
+    missing: `field` names what to correct."""
+
+    def __init__(self, message: str, field: str = "reason_code") -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class Particulars:
+    """What a clinic's step records beside its reason: the appointment it booked, when it
+    tried to reach her, the service it referred her on to."""
+
+    appointment: Appointment | None = None
+    attempts: tuple[datetime, ...] = ()
+    referred_to: str | None = None
 
 
 @dataclass(frozen=True)
@@ -97,7 +126,8 @@ class Actor:
 
     def may_act_on(self, standing: Standing) -> bool:
         if self.role == "clinic":
-            return standing.destination == self.id and standing.state in (*HELD, State.RETURNED)
+            held = (*HELD, *CLOSED_AT_CLINIC)
+            return standing.destination == self.id and standing.state in held
         if self.role == "referrer":
             return standing.organisation_code == self.id
         return standing.organisation_code is None  # the woman: her own self-referral
@@ -155,23 +185,32 @@ def _answers(decision: ReferralDecided, now: Standing) -> bool:
 async def act(
     unit_of_work: UnitOfWork,
     referral_id: UUID,
-    command: Accept | Return | Cancel,
+    command: ClinicCommand | Cancel,
     actor: Actor,
     directory: Directory,
     *,
     reason_code: str | None = None,
+    particulars: Particulars = Particulars(),
     idempotency: Idempotency | None = None,
 ) -> Done:
-    """A clinic accepts or returns, a referrer or the woman cancels. Raises NotFound,
-    UnknownReason, IdempotencyConflict, or IllegalTransition (with where the referral
-    stands). A repeat under the same Idempotency-Key gets the first answer."""
-    command, words = _with_reason(command, reason_code, directory)
+    """A clinic's step (accept, return, book, attendance, not contactable, discharge), or a
+    referrer's or the woman's cancellation. Raises NotFound, UnknownReason,
+    IdempotencyConflict, or IllegalTransition (with where the referral stands). A repeat
+    under the same Idempotency-Key gets the first answer."""
+    command, words = _with_reason(command, reason_code, particulars, directory)
     async with unit_of_work() as referrals:
         now = await _standing_for(referrals, referral_id, actor)
         if idempotency is not None and (earlier := await referrals.find_action(*idempotency)):
             return Done.replay(earlier)
+        policy = directory.journey_for(now.service, now.destination).after_missed_appointment
+        if isinstance(command, Book):  # after a missed one, as the service's policy says
+            command = replace(command, after_missed=policy.value)
         transition = lifecycle.apply(now.state, command, destination=now.destination)
-        event = _announce(now, transition, command, reason_code, words)
+        may_rebook = policy.value == "offer-another"
+        event = _announce(now, transition, command, reason_code, words, particulars, may_rebook)
+        appointment = (
+            particulars.appointment.model_dump(mode="json") if particulars.appointment else None
+        )
         await referrals.record_steps(
             [
                 Step(
@@ -183,6 +222,9 @@ async def act(
                     reason_code=reason_code if words is not None else None,
                     reason=words,
                     events=(event,),
+                    details=_details(event),
+                    appointment=appointment if isinstance(command, Book) else None,
+                    sets_appointment=isinstance(command, Book | CancelAppointment),
                 )
             ]
         )
@@ -311,9 +353,13 @@ async def _standing_for(referrals: Referrals, referral_id: UUID, actor: Actor) -
 
 
 def _with_reason(
-    command: Accept | Return | Cancel, reason_code: str | None, directory: Directory
-) -> tuple[Accept | Return | Cancel, str | None]:
-    """The command with where a return goes (the reason's route), and the reason's words."""
+    command: ClinicCommand | Cancel,
+    reason_code: str | None,
+    particulars: Particulars,
+    directory: Directory,
+) -> tuple[ClinicCommand | Cancel, str | None]:
+    """The command with where a return goes (the reason's route), and the reason's (or the
+    outcome's) words; refuses a step without the particulars it records."""
     if isinstance(command, Return):
         reason = directory.return_reasons.get(reason_code or "")
         if reason is None:
@@ -324,7 +370,32 @@ def _with_reason(
         if words is None:
             raise UnknownReason(_choose(directory.cancel_reasons))
         return command, words
+    if isinstance(command, Discharge):
+        outcome = directory.discharge_outcomes.get(reason_code or "")
+        if outcome is None:
+            raise UnknownReason(_choose(directory.discharge_outcomes), "outcome_code")
+        if outcome.refers_on and not particulars.referred_to:
+            raise UnknownReason("Name the service she was referred on to.", "referred_to")
+        return command, outcome.message
+    if isinstance(command, Book) and particulars.appointment is None:
+        raise UnknownReason("A booking needs the appointment.", "appointment")
+    if isinstance(command, NotContactable) and not particulars.attempts:
+        raise UnknownReason("Say when each attempt to reach her was made.", "attempts")
     return command, None
+
+
+def _details(event: ReferralTransitioned) -> dict[str, Any] | None:
+    """What a step records beyond its reason: the event's own particulars."""
+    match event:
+        case ReferralBooked(appointment=appointment):
+            return {"appointment": appointment.model_dump(mode="json")}
+        case ReferralNotContactable(attempts=attempts):
+            return {"attempts": [a.isoformat() for a in attempts]}
+        case ReferralDischarged(referred_to=referred_to) if referred_to:
+            return {"referred_to": referred_to}
+        case ReferralDidNotAttend(may_rebook=may_rebook):
+            return {"may_rebook": may_rebook}
+    return None
 
 
 def _routing_changed(
@@ -363,6 +434,8 @@ def _announce(
     command: Command,
     reason_code: str | None,
     words: str | None,
+    particulars: Particulars = Particulars(),
+    may_rebook: bool = False,
 ) -> ReferralTransitioned:
     common = {
         "correlation_id": now.correlation_id,
@@ -384,4 +457,22 @@ def _announce(
             return ReferralCancelled(**common, reason_code=reason_code, reason=words)
         case Amend(routing_changed=changed):
             return ReferralAmended(**common, reroute=changed)
+        case Book():
+            assert particulars.appointment is not None  # _with_reason saw to it
+            return ReferralBooked(**common, appointment=particulars.appointment)
+        case CancelAppointment():
+            return ReferralAppointmentCancelled(**common)
+        case RecordAttendance(attended=True):
+            return ReferralAttended(**common)
+        case RecordAttendance(attended=False):
+            return ReferralDidNotAttend(**common, may_rebook=may_rebook)
+        case NotContactable():
+            return ReferralNotContactable(**common, attempts=particulars.attempts)
+        case Discharge():
+            return ReferralDischarged(
+                **common,
+                outcome_code=reason_code,
+                outcome=words,
+                referred_to=particulars.referred_to,
+            )
     raise TypeError(f"no event for {command!r}")  # pragma: no cover

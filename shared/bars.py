@@ -9,7 +9,7 @@ from typing import Any
 from uuid import UUID, uuid5
 
 from shared.bars_mapping import OwnSystems
-from shared.contracts import ReferralState
+from shared.contracts import Appointment, ReferralState
 
 EVENT_SYSTEMS = (
     "https://fhir.nhs.uk/CodeSystem/message-events-bars",
@@ -26,9 +26,19 @@ _STATUS = {
     ReferralState.ROUTED: "active",
     ReferralState.NEEDS_TRIAGE: "active",
     ReferralState.ACCEPTED: "active",
+    ReferralState.BOOKED: "active",
+    ReferralState.ATTENDED: "active",
+    ReferralState.DID_NOT_ATTEND: "active",
     ReferralState.REJECTED: "revoked",
     ReferralState.RETURNED: "revoked",
     ReferralState.CANCELLED: "revoked",
+    ReferralState.NOT_CONTACTABLE: "revoked",
+    ReferralState.DISCHARGED: "completed",
+}
+_APPOINTMENT_TYPE = {  # HL7 v2 table 0276 has no modes; the mode goes in serviceCategory's text
+    "in-person": "In person",
+    "telephone": "Telephone",
+    "video": "Video",
 }
 
 
@@ -87,6 +97,29 @@ def service_request(
     return resource
 
 
+def appointment_resource(
+    request: dict[str, Any], appointment: Appointment, *, booked_by: str | None
+) -> dict[str, Any]:
+    """A booked appointment as BaRS carries it to the sender: a FHIR Appointment based on the
+    referral, with its start, its mode and its place in words (no patient detail)."""
+    ns = uuid5(UUID(request["id"]), f"appointment:{appointment.starts_at.isoformat()}")
+    return {
+        "resourceType": "Appointment",
+        "id": str(ns),
+        "status": "booked",
+        "basedOn": [{"reference": f"urn:uuid:{request['id']}"}],
+        "serviceCategory": [{"text": _APPOINTMENT_TYPE[appointment.mode]}],
+        "start": appointment.starts_at.isoformat(),
+        "description": appointment.place,
+        "participant": [
+            {
+                "actor": {"display": booked_by or "The clinic"},
+                "status": "accepted",
+            }
+        ],
+    }
+
+
 def response_message(
     own: OwnSystems,
     *,
@@ -94,6 +127,7 @@ def response_message(
     request: dict[str, Any],
     at: datetime,
     responding_to: str | None = None,
+    appointment: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A `servicerequest-response` message whose focus is the referral (`request`): as the
     synchronous answer to an accepted message (`responding_to` its id, code `ok`), or later,
@@ -124,5 +158,10 @@ def response_message(
                 },
             },
             {"fullUrl": request_url, "resource": request},
+            *(
+                [{"fullUrl": f"urn:uuid:{appointment['id']}", "resource": appointment}]
+                if appointment
+                else []
+            ),
         ],
     }

@@ -10,22 +10,35 @@ its system also hears every decision and every later step it did not take itself
 from __future__ import annotations
 
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from notifier.domain.templates import PatientNews, ReferrerNews, Templates, render
 from shared.contracts import (
+    Appointment,
     Channel,
     Outcome,
     PatientContact,
     Recipient,
     ReferralAccepted,
     ReferralAmended,
+    ReferralAppointmentCancelled,
+    ReferralAttended,
+    ReferralBooked,
     ReferralCancelled,
     ReferralDecided,
+    ReferralDidNotAttend,
+    ReferralDischarged,
+    ReferralNotContactable,
     ReferralReturned,
+    ReferralState,
     ReferralTransitioned,
     ReferrerRole,
 )
 from shared.directory import Directory
+
+LONDON = ZoneInfo("Europe/London")
+CHECK_PATH = "/self-referral/check"  # intake's page where she sees where her referral stands
+_HOW = {"in-person": "in person", "telephone": "by telephone", "video": "by video call"}
 
 
 @dataclass(frozen=True)
@@ -60,6 +73,7 @@ def plan(
         "reasons": "\n".join(r.message for r in decision.reasons),
         "signposting": " ".join(decision.signposting),
         "referral_url": referral_url,
+        "check_url": check_url_of(referral_url),
     }
     messages: list[Message] = []
     missed: list[Unreachable] = []
@@ -128,13 +142,18 @@ def plan_step(
     templates: Templates,
     referral_url: str,
 ) -> tuple[list[Message], list[Unreachable]]:
-    """Who is told of a step after routing (DOMAIN.md, "After routing"). Accepted: the woman,
-    that the clinic will contact her. Returned to the referrer: the referrer, with the reason
-    (and a woman who referred herself, in plain words); returned to triage: nobody yet.
-    Cancelled: the clinic if it held the referral, and whoever cancelled. Amended: the clinic
-    if it holds it. A BaRS sender's system: each step but its own cancellation or amendment."""
+    """Who is told of a step after routing (DOMAIN.md, "After routing" and "To the end of the
+    journey"). Accepted: the woman, that the clinic will contact her. Returned to the
+    referrer: the referrer, with the reason (and a woman who referred herself, in plain
+    words); returned to triage: nobody yet. Cancelled: the clinic if it held the referral,
+    and whoever cancelled. Amended: the clinic if it holds it. Booked (or changed), an
+    appointment cancelled, not attended, not contactable, discharged: the woman, and the
+    referrer of each but a changed or cancelled appointment (for a woman who referred
+    herself, she is the referrer). Attended: nobody but the sending system. A BaRS sender's
+    system: each step but its own cancellation or amendment."""
     service = directory.services[step.service]
     sites = {site.id: site.name for site in service.sites}
+    journey = directory.journey_for(step.service, step.site)
     values = {
         "given_name": contact.given_name,
         "tracking_reference": step.tracking_reference,
@@ -143,6 +162,9 @@ def plan_step(
         "reasons": getattr(step, "reason", ""),
         "signposting": "",
         "referral_url": referral_url,
+        "check_url": check_url_of(referral_url),
+        "contact": journey.contact,
+        **_step_values(step),
     }
     messages: list[Message] = []
     missed: list[Unreachable] = []
@@ -182,4 +204,62 @@ def plan_step(
                 messages.extend(_to_sending_system(contact))
         case ReferralAmended():
             clinic()
+        case ReferralBooked(before=before):
+            rebooked = before == ReferralState.BOOKED
+            patient("rebooked" if rebooked else "booked")
+            if not (rebooked or self_referral):
+                referrer("booked")
+            messages.extend(_to_sending_system(contact))
+        case ReferralAppointmentCancelled():
+            patient("appointment-cancelled")
+            messages.extend(_to_sending_system(contact))
+        case ReferralAttended():
+            messages.extend(_to_sending_system(contact))
+        case ReferralDidNotAttend() | ReferralNotContactable() | ReferralDischarged():
+            news = step.transition
+            assert news in ("did-not-attend", "not-contactable", "discharged")
+            patient(news)
+            if not self_referral:
+                referrer(news)
+            messages.extend(_to_sending_system(contact))
     return messages, missed
+
+
+def check_url_of(referral_url: str) -> str:
+    """Her own page (intake's public base, beside the API's referral links)."""
+    base, _, _ = referral_url.partition("/v1/referrals/")
+    return base + CHECK_PATH
+
+
+def when_words(appointment: Appointment) -> str:
+    """'Tuesday 15 December 2026 at 10:30am', in London time, as the NHS writes dates."""
+    local = appointment.starts_at.astimezone(LONDON)
+    hour = local.strftime("%I").lstrip("0")
+    return f"{local:%A} {local.day} {local:%B %Y} at {hour}:{local:%M}{local:%p}".replace(
+        "AM", "am"
+    ).replace("PM", "pm")
+
+
+def _step_values(step: ReferralTransitioned) -> dict[str, str]:
+    """The particulars of a step a message may name: the appointment, the outcome."""
+    match step:
+        case ReferralBooked(appointment=appointment):
+            return {
+                "appointment_when": when_words(appointment),
+                "appointment_how": _HOW[appointment.mode],
+                "appointment_where": appointment.place,
+            }
+        case ReferralDidNotAttend(may_rebook=may_rebook):
+            return {
+                "next_after_missed": "The clinic will offer another appointment or discharge "
+                "her, as its policy says; you will hear which."
+                if may_rebook
+                else "The service's policy is to discharge after a missed appointment; you "
+                "will hear when it has."
+            }
+        case ReferralNotContactable(attempts=attempts):
+            tried = ", ".join(a.astimezone(LONDON).strftime("%-d %B %Y") for a in attempts)
+            return {"attempts": f"tried on {tried}"}
+        case ReferralDischarged(outcome=outcome, referred_to=referred_to):
+            return {"outcome": f"{outcome} ({referred_to})" if referred_to else outcome}
+    return {}

@@ -14,8 +14,23 @@ from shared.errors import ConfigurationError
 DEFAULT_TEMPLATES = Path(__file__).resolve().parent.parent / "templates.yaml"
 Detail = Literal["discreet", "full"]
 # What a patient and a referrer may be told: routing's outcomes, and the steps after it.
-PatientNews = Literal["routed", "rejected", "needs-triage", "accepted", "returned", "cancelled"]
-ReferrerNews = Literal["rejected", "returned", "cancelled"]
+PatientNews = Literal[
+    "routed",
+    "rejected",
+    "needs-triage",
+    "accepted",
+    "returned",
+    "cancelled",
+    "booked",
+    "rebooked",
+    "appointment-cancelled",
+    "did-not-attend",
+    "not-contactable",
+    "discharged",
+]
+ReferrerNews = Literal[
+    "rejected", "returned", "cancelled", "booked", "did-not-attend", "not-contactable", "discharged"
+]
 
 
 class TemplateError(ConfigurationError):

@@ -20,9 +20,9 @@ from notifier.metrics import NOTIFICATIONS_RATE_LIMITED
 from notifier.ports import Budget, ClinicWebhooks, PatientMessages, ReferrerEmail, ReferrerSystems
 from notifier.service_layer.claims import Leases
 from notifier.service_layer.work import Retry, Task, Told
-from shared.bars import response_message, service_request
+from shared.bars import appointment_resource, response_message, service_request
 from shared.bars_mapping import OwnSystems
-from shared.contracts import ReferralState, ReferralTransitioned
+from shared.contracts import ReferralBooked, ReferralState, ReferralTransitioned
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -134,7 +134,8 @@ class Sender:
         resend is the same message). No patient detail: the sender has them."""
         if isinstance(event, ReferralTransitioned):
             state, site = event.after, event.site
-            reasons = [r] if (r := getattr(event, "reason", None)) else []
+            said = getattr(event, "reason", None) or getattr(event, "outcome", None)
+            reasons = [said] if said else []
         else:
             state = ReferralState(event.outcome.value)
             site = event.destination.id if event.destination else None
@@ -148,6 +149,12 @@ class Sender:
             destination=site,
             reasons=reasons,
         )
-        return response_message(
-            own, name=f"news:{reference}", request=request, at=event.occurred_at
+        booked = (
+            appointment_resource(request, event.appointment, booked_by=event.site)
+            if isinstance(event, ReferralBooked)
+            else None
         )
+        return response_message(
+            own, name=f"news:{reference}", request=request, at=event.occurred_at,
+            appointment=booked,
+        )  # fmt: skip

@@ -19,12 +19,21 @@ from shared.contracts import (
     NotificationSent,
     ReferralAccepted,
     ReferralAmended,
+    ReferralBooked,
     ReferralCancelled,
+    ReferralDischarged,
     ReferralReturned,
     ReferralTransitioned,
 )
 from tests.support.fakes import FakeProvider
-from tests.unit.notifier.test_lifecycle_messages import CANCEL, RETURN, step
+from tests.unit.notifier.test_lifecycle_messages import (
+    BOOKED,
+    CANCEL,
+    DISCHARGED,
+    JOURNEY,
+    RETURN,
+    step,
+)
 from tests.unit.notifier.test_service_layer import CONTACT, DIRECTORY, ROUTED, World, routed
 
 ENDPOINT = "https://gp-system.example/FHIR/R4/$process-message"
@@ -126,3 +135,41 @@ def test_each_step_it_did_not_take_is_told_to_the_senders_system(
     assert [(m.recipient, m.to) for m in messages if m.channel == "bars"] == (
         [("referrer", ENDPOINT)] if told else []
     )
+
+
+@pytest.mark.parametrize(
+    ("event", "told"), [(event, True) for event, contact, _ in JOURNEY if contact is CONTACT][:7]
+)
+def test_each_step_of_the_journey_reaches_the_senders_system(
+    event: ReferralTransitioned, told: bool
+) -> None:
+    messages, _ = plan_step(event, BARS_CONTACT, DIRECTORY, load_templates(), "https://i/r")
+    assert [(m.recipient, m.to) for m in messages if m.channel == "bars"] == [
+        ("referrer", ENDPOINT)
+    ]
+
+
+async def test_a_booking_reaches_the_sender_as_a_valid_appointment_based_on_its_referral() -> None:
+    decision = routed()
+    world = BarsWorld(decision)
+    booked = step(ReferralBooked, **BOOKED, referral_id=decision.referral_id)
+    await world.notifier().handle_batch([Incoming(booked, "referrals.lifecycle")])
+    ((_, (bundle, _)),) = world.systems.payloads.items()
+    message = Bundle.model_validate(bundle)
+    _, request, appointment = (e.resource for e in message.entry)  # type: ignore[union-attr]
+    assert request.extension[0].valueCode == "booked"  # type: ignore[attr-defined]
+    assert appointment.get_resource_type() == "Appointment"
+    assert appointment.status == "booked"  # type: ignore[attr-defined]
+    assert appointment.start == booked.appointment.starts_at  # type: ignore[attr-defined]
+    assert appointment.basedOn[0].reference == f"urn:uuid:{decision.referral_id}"  # type: ignore[attr-defined]
+
+
+async def test_a_discharge_reaches_the_sender_as_a_completed_referral_with_its_outcome() -> None:
+    decision = routed()
+    world = BarsWorld(decision)
+    discharged = step(ReferralDischarged, **DISCHARGED, referral_id=decision.referral_id)
+    await world.notifier().handle_batch([Incoming(discharged, "referrals.lifecycle")])
+    ((_, (bundle, _)),) = world.systems.payloads.items()
+    _, request = (e.resource for e in Bundle.model_validate(bundle).entry)  # type: ignore[union-attr]
+    assert request.status == "completed"  # type: ignore[attr-defined]
+    assert request.note[0].text == DISCHARGED["outcome"]  # type: ignore[attr-defined]

@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from devstack.samples import received_event
-from notifier.domain.plan import plan_step
+from notifier.domain.plan import LONDON, plan_step
 from notifier.domain.templates import load_templates, sensitive_in
 from notifier.service_layer import Incoming
 from shared.contracts import (
+    Appointment,
     NotificationSent,
     PatientContact,
     ReferralAccepted,
     ReferralAmended,
+    ReferralAppointmentCancelled,
+    ReferralAttended,
+    ReferralBooked,
     ReferralCancelled,
+    ReferralDidNotAttend,
+    ReferralDischarged,
+    ReferralNotContactable,
     ReferralReturned,
     ReferralState,
     ReferralTransitioned,
@@ -111,3 +119,90 @@ async def test_a_step_is_told_once_and_a_decision_after_a_cancellation_not_at_al
     await world.notifier().handle_batch([Incoming(decision, "referrals.routed")])
     assert (world.notify.calls, world.webhook.calls) == (1, 0)
     assert decision.event_id in world.state.inbox  # handled: not asked again
+
+
+def appointment(days: int = 9, mode: str = "in-person") -> Appointment:
+    starts = datetime.now(UTC).replace(hour=10, minute=30, second=0, microsecond=0)
+    return Appointment(
+        starts_at=starts + timedelta(days=days),
+        mode=mode,  # type: ignore[arg-type]
+        place="Room 4, Women's Health Hub, Solihull Hospital",
+    )
+
+
+ATTEMPTS = (datetime.now(UTC) - timedelta(days=3), datetime.now(UTC) - timedelta(days=1))
+BOOKED = {"before": "accepted", "after": "booked", "appointment": appointment()}
+REBOOKED = {**BOOKED, "before": "booked"}
+DISCHARGED = {
+    "before": "attended",
+    "after": "discharged",
+    "outcome_code": "referred-on",
+    "outcome": "She was referred on to another service for further care.",
+    "referred_to": "Urogynaecology, Queen Elizabeth Hospital",
+}
+JOURNEY: list[tuple[ReferralTransitioned, PatientContact, list[tuple[str, str]]]] = [
+    (step(ReferralBooked, **BOOKED), CONTACT, [("patient", "sms"), ("referrer", "email")]),
+    (step(ReferralBooked, **BOOKED), SELF, [("patient", "sms")]),
+    (step(ReferralBooked, **REBOOKED), CONTACT, [("patient", "sms")]),
+    (step(ReferralAppointmentCancelled, before="booked", after="accepted"), CONTACT,
+     [("patient", "sms")]),
+    (step(ReferralAttended, before="booked", after="attended"), CONTACT, []),
+    (step(ReferralDidNotAttend, before="booked", after="did-not-attend", may_rebook=True),
+     CONTACT, [("patient", "sms"), ("referrer", "email")]),
+    (step(ReferralNotContactable, before="accepted", after="not-contactable",
+          attempts=ATTEMPTS), CONTACT, [("patient", "sms"), ("referrer", "email")]),
+    (step(ReferralNotContactable, before="accepted", after="not-contactable",
+          attempts=ATTEMPTS), SELF, [("patient", "sms")]),
+    (step(ReferralDischarged, **DISCHARGED), CONTACT,
+     [("patient", "sms"), ("referrer", "email")]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("event", "contact", "expected"),
+    JOURNEY,
+    ids=["booked", "booked-self", "rebooked", "appointment-cancelled", "attended",
+         "did-not-attend", "not-contactable", "not-contactable-self", "discharged"],
+)  # fmt: skip
+def test_each_step_of_the_journey_tells_the_people_it_concerns(
+    event: ReferralTransitioned, contact: PatientContact, expected: list[tuple[str, str]]
+) -> None:
+    assert told(event, contact) == expected
+
+
+def test_her_appointment_says_when_how_and_where_and_the_sms_names_nothing_more() -> None:
+    event = step(ReferralBooked, **BOOKED)
+    by_email = CONTACT.model_copy(
+        update={"contact_preferences": ("email",), "email": "jane@example.com"}
+    )
+    (email, _), _ = plan_step(
+        event, by_email, DIRECTORY, TEMPLATES, "https://intake/v1/referrals/x"
+    )
+    local = event.appointment.starts_at.astimezone(LONDON)  # type: ignore[attr-defined]
+    assert f"{local:%A} {local.day} {local:%B %Y} at" in email.body
+    assert "in person" in email.body
+    assert "Room 4, Women's Health Hub" in email.body
+    assert DIRECTORY.journey.contact in email.body  # how to change it
+    assert "https://intake/self-referral/check" in email.body
+    (sms, _), _ = plan_step(event, CONTACT, DIRECTORY, TEMPLATES, "https://intake/v1/referrals/x")
+    assert "Room 4" not in sms.body  # the place may name the service: not in a discreet SMS
+    assert sensitive_in(sms.body, TEMPLATES.sensitive_words) == []
+
+
+def test_the_referrer_hears_the_outcome_that_closes_the_loop() -> None:
+    event = step(ReferralDischarged, **DISCHARGED)
+    (_, email), _ = plan_step(event, CONTACT, DIRECTORY, TEMPLATES, "https://intake/r")
+    assert email.recipient == "referrer"
+    assert "referred on to another service" in email.body
+    assert "Urogynaecology, Queen Elizabeth Hospital" in email.body
+    missed = step(ReferralNotContactable, before="booked", after="not-contactable",
+                  attempts=ATTEMPTS)  # fmt: skip
+    (_, email), _ = plan_step(missed, CONTACT, DIRECTORY, TEMPLATES, "https://intake/r")
+    assert ATTEMPTS[0].astimezone(LONDON).strftime("%-d %B %Y") in email.body
+
+
+def test_every_discreet_journey_text_is_discreet() -> None:
+    for news, texts in TEMPLATES.patient.items():
+        for text in (texts.sms.discreet, texts.email.subject.discreet):
+            assert sensitive_in(text, TEMPLATES.sensitive_words) == [], news
+            assert "{appointment_where}" not in text, news

@@ -13,6 +13,7 @@ from faststream import BaseMiddleware
 from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 
+from shared import topics
 from shared.contracts import Event
 from shared.logging import correlation, get_logger
 from shared.metrics import REGISTRY
@@ -58,14 +59,21 @@ def build_broker(bootstrap_servers: str, client_id: str, **overrides: Any) -> Ka
 
 
 def document_outbox_events(
-    router: KafkaRouter, prefix: str, events: tuple[type[Event], ...]
+    router: KafkaRouter,
+    prefix: str,
+    events: tuple[type[Event], ...],
+    *,
+    unions: tuple[tuple[topics.Topic, Any], ...] = (),
 ) -> None:
     """Declare the events the outbox relay publishes (it sends through the broker, by topic
-    name), so that the service's AsyncAPI document lists them with their schemas."""
+    name), so that the service's AsyncAPI document lists them with their schemas; `unions`:
+    a topic that carries several kinds, with their discriminated union."""
     for event in events:
         router.publisher(
             event.TOPIC.qualified(prefix), schema=event, description=event.TOPIC.description
         )
+    for topic, union in unions:
+        router.publisher(topic.qualified(prefix), schema=union, description=topic.description)
 
 
 async def publish_events(

@@ -23,7 +23,7 @@ from intake.settings import IntakeSettings
 from shared import topics
 from shared.clock import today
 from shared.consumer import Batch, Rejected, subscribe
-from shared.contracts import DeadLetter, ReferralReceived, SelfReferralSubmitted
+from shared.contracts import DeadLetter, LifecycleEvent, ReferralReceived, SelfReferralSubmitted
 from shared.dead_letters import DeadLetters
 from shared.kafka import document_outbox_events
 from shared.logging import get_logger
@@ -34,7 +34,12 @@ log = get_logger(__name__)
 
 def self_referral_router(settings: IntakeSettings, unit_of_work: UnitOfWork) -> KafkaRouter:
     router = KafkaRouter()
-    document_outbox_events(router, settings.kafka_topic_prefix, (ReferralReceived,))
+    document_outbox_events(
+        router,
+        settings.kafka_topic_prefix,
+        (ReferralReceived,),  # a referral's own steps, below, go out through the same outbox
+        unions=((topics.REFERRAL_LIFECYCLE, LifecycleEvent),),
+    )
     prefix = settings.kafka_topic_prefix
     source_topic = topics.SELF_REFERRAL_SUBMITTED.qualified(prefix)
     private_key = settings.private_key.get_secret_value()

@@ -56,7 +56,7 @@ class RunningIntake:
     async def events(self, name: str) -> list[Record]:
         return await read_all(self.servers.kafka_bootstrap, self.topic(name))
 
-    async def route(self, referral_id: str, site: str) -> None:
+    async def route(self, referral_id: str, site: str, *, urgent: bool = False) -> None:
         """As the router's decision does, through intake's own use case (no router here)."""
         pool = self.service.database.pool
         row = await pool.fetchrow(
@@ -69,6 +69,7 @@ class RunningIntake:
             service=row["service"],
             destination=Destination(id=site, name=site),
             reasons=(),
+            urgent=urgent,
             rules_version="sha256:test",
         )
         event = ReferralDecided.announce(

@@ -16,11 +16,13 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from intake import service_layer, views
 from intake.adapters import api_keys
 from intake.adapters.api_keys import ApiKey
-from intake.domain.lifecycle import Accept, IllegalTransition, Return
+from intake.clinic_pages.steps import ATTEMPTS_SHOWN, DONE, MODES, StepError, read_step
+from intake.domain.lifecycle import HELD, IllegalTransition
 from intake.ports import UnitOfWork
 from intake.service_layer import Actor, NotFound, UnknownReason
 from intake.views import Viewer
 from intake.web.pages import Pages, first
+from shared.clock import LONDON
 from shared.contracts import ReferralState
 from shared.database import Database
 from shared.directory import Directory
@@ -31,10 +33,15 @@ log = get_logger(__name__)
 SESSION = "whr_clinic"
 SESSION_SECONDS = 8 * 60 * 60
 PAGE_SIZE = 25
-_DONE = {
-    "accepted": "Referral accepted. Please contact her to arrange her first appointment.",
-    "returned": "Referral returned.",
+# The worklist's tabs: each state in which the clinic holds a referral, in the journey's order.
+TABS = {
+    ReferralState.ROUTED: "To review",
+    ReferralState.ACCEPTED: "To book",
+    ReferralState.BOOKED: "Booked",
+    ReferralState.DID_NOT_ATTEND: "Did not attend",
+    ReferralState.ATTENDED: "Under our care",
 }
+assert set(TABS) == set(HELD)
 
 
 def clinic_pages(
@@ -69,7 +76,7 @@ def clinic_pages(
         key = await signed_in(request)
         if key is None:
             return sign_in_page(request)
-        shown = ReferralState.ACCEPTED if state == "accepted" else ReferralState.ROUTED
+        shown = next((s for s in TABS if s.value == state), ReferralState.ROUTED)
         cursor = _cursor(after)
         page = await views.worklist(database, key.organisation_code, shown, PAGE_SIZE, cursor)
         return pages.render(
@@ -79,7 +86,8 @@ def clinic_pages(
             state=shown.value,
             referrals=page.referrals,
             following=page.next,
-            done=_DONE.get(done),
+            tabs=TABS,
+            done=DONE.get(done),
         )
 
     @router.post("/sign-in", response_class=HTMLResponse)
@@ -133,32 +141,30 @@ def clinic_pages(
             return refused
         assert fields is not None
         actor = Actor("clinic", key.organisation_code)
-        site = key.organisation_code
-        command: Accept | Return
-        if action == "accept":
-            command, code = Accept(site), None
-        elif action == "return":
-            command, code = Return(site, "referrer"), first(fields, "reason_code")
-        else:
-            return pages.not_found(request)
         try:
+            asked = read_step(action, key.organisation_code, fields)
+            if asked is None:
+                return pages.not_found(request)
             await service_layer.act(
-                unit_of_work, referral_id, command, actor, directory, reason_code=code
+                unit_of_work,
+                referral_id,
+                asked.command,
+                actor,
+                directory,
+                reason_code=asked.reason_code,
+                particulars=asked.particulars,
             )
         except NotFound:
             return _not_ours(request)
-        except (UnknownReason, IllegalTransition) as refused_action:
+        except (StepError, UnknownReason, IllegalTransition) as refused_action:
             shown = await _details(key, referral_id)
             if shown is None:
                 return _not_ours(request)
-            why = (
-                "Choose a reason for returning it."
-                if isinstance(refused_action, UnknownReason)
-                else f"This referral is now {refused_action.current.value}: it cannot be "
-                f"{action}ed."
-            )
-            return pages.render(request, "clinic_referral.html", 409, error=why, **shown)
-        return RedirectResponse(f"/clinic?done={action}ed", status_code=303)
+            status, field, why = _refusal(refused_action)
+            typed = {name: given[0] for name, given in fields.items() if given}
+            shown |= {"error_field": field, "action": action, "values": typed}
+            return pages.render(request, "clinic_referral.html", status, error=why, **shown)
+        return RedirectResponse(f"/clinic?done={action}", status_code=303)
 
     async def _details(key: ApiKey, referral_id: UUID) -> dict[str, Any] | None:
         found = await views.referral(
@@ -175,13 +181,38 @@ def clinic_pages(
             "submission": found.submission or {},
             "history": found.history,
             "reasons": directory.return_reasons,
+            "outcomes": directory.discharge_outcomes,
+            "attempts_shown": ATTEMPTS_SHOWN,
+            "modes": MODES,
+            "london": LONDON,
             "site": key.organisation_code,
+            "values": {},
+            "error_field": None,
+            "action": None,
         }
 
     def _not_ours(request: Request) -> Response:
         return pages.render(request, "clinic_not_found.html", 404)
 
     return router
+
+
+def _refusal(error: Exception) -> tuple[int, str | None, str]:
+    """The status, the field to correct (for the error summary's link) and the words."""
+    match error:
+        case StepError(field=field):
+            return 422, field, str(error)
+        case UnknownReason(field="reason_code"):
+            return 422, "reason_code", "Choose a reason for returning it"
+        case UnknownReason(field="outcome_code"):
+            return 422, "outcome_code", "Choose how her care ended"
+        case UnknownReason(field="referred_to"):
+            return 422, "referred_to", "Enter the service she was referred on to"
+        case UnknownReason(field=field):
+            return 422, field, str(error)
+        case IllegalTransition(current=current):
+            return 409, None, f"This referral is now {current.value}: that cannot be done now."
+    raise TypeError(f"no answer for {error!r}")  # pragma: no cover
 
 
 def _cursor(after: str | None) -> views.Cursor | None:

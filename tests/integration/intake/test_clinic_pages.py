@@ -5,9 +5,13 @@ with a CSRF token; a revoked key ends the session; the same rules as the API."""
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
+
+import httpx
 
 from devstack.samples import GP_PATIENT, gp_referral
 from intake.web.csrf import FIELD
+from shared.clock import LONDON
 from tests.support.running import RunningIntake
 
 SITE = "pelvic-bsol"
@@ -77,8 +81,8 @@ async def test_a_clinic_signs_in_sees_its_referrals_and_accepts_one(intake: Runn
     no_reason = await intake.client.post(
         f"/clinic/referrals/{second['referral_id']}/return", data={FIELD: csrf(details.text)}
     )
-    assert no_reason.status_code == 409
-    assert "Choose a reason" in no_reason.text
+    assert no_reason.status_code == 422
+    assert 'href="#reason_code">Choose a reason' in no_reason.text
     returned = await intake.client.post(
         f"/clinic/referrals/{second['referral_id']}/return",
         data={FIELD: csrf(details.text), "reason_code": "wrong-site"},
@@ -104,3 +108,71 @@ async def test_another_site_sees_nothing_and_a_revoked_key_ends_the_session(
     ).status_code == 404
     await intake.revoke_all()
     assert "Sign in to your clinic" in (await intake.client.get("/clinic")).text
+
+
+async def test_a_clinician_takes_her_from_booking_to_discharge_on_the_pages(
+    intake: RunningIntake,
+) -> None:
+    referrer = await intake.new_key("M85001")
+    clinic = await intake.new_key(SITE, scope="clinic")
+    referral = await routed(intake, referrer)
+    await sign_in(intake, clinic)
+    url = f"/clinic/referrals/{referral['referral_id']}"
+    token = csrf((await intake.client.get(url)).text)
+
+    async def post(action: str, **fields: str) -> httpx.Response:
+        return await intake.client.post(f"{url}/{action}", data={FIELD: token, **fields})
+
+    assert (await post("accept")).status_code == 303
+    page = (await intake.client.get(url)).text
+    assert "Book an appointment" in page
+    assert "She came" not in page  # only the actions allowed now are offered
+    day = datetime.now(LONDON).date() + timedelta(days=10)
+    when = {"appointment-day": str(day.day), "appointment-month": str(day.month),
+            "appointment-year": str(day.year)}  # fmt: skip
+    no_time = await post("book", **when, mode="in-person", place="Room 4")
+    assert no_time.status_code == 422
+    assert 'href="#appointment-time">Enter the time' in no_time.text
+    assert 'value="Room 4"' in no_time.text  # what she typed is kept
+    booked = await post("book", **when, **{"appointment-time": "14:30"}, mode="video",
+                        place="We will send you a link")  # fmt: skip
+    assert booked.status_code == 303
+    assert "Appointment booked" in (await intake.client.get(booked.headers["location"])).text
+    assert referral["tracking_reference"] in (await intake.client.get("/clinic?state=booked")).text
+    page = (await intake.client.get(url)).text
+    assert f"{day:%A} {day.day} {day:%B %Y} at 14:30" in page
+    assert "By video call" in page
+
+    assert (await post("did-not-attend")).status_code == 303
+    assert (await post("book", **when, **{"appointment-time": "09:00"}, mode="telephone",
+                       place="We will phone you")).status_code == 303  # fmt: skip
+    assert (await post("attended")).status_code == 303
+    assert (await post("attended")).status_code == 409
+    unnamed = await post("discharge", outcome_code="referred-on")
+    assert unnamed.status_code == 422
+    assert "Enter the service she was referred on to" in unnamed.text
+    done = await post("discharge", outcome_code="advice-and-self-management")
+    assert done.status_code == 303
+    status = await intake.client.get(
+        f"/v1/referrals/{referral['referral_id']}", headers={"Authorization": f"Bearer {referrer}"}
+    )
+    assert status.json()["status"] == "discharged"
+    assert [h["action"] for h in status.json()["history"]][-5:] == [
+        "booked", "did-not-attend", "booked", "attended", "discharged"
+    ]  # fmt: skip
+
+
+async def test_urgent_referrals_come_first_on_the_worklist(intake: RunningIntake) -> None:
+    referrer = await intake.new_key("M85001")
+    clinic = await intake.new_key(SITE, scope="clinic")
+    plain = await routed(intake, referrer)
+    answer = await intake.client.post(
+        "/v1/referrals", json=gp_referral(), headers={"Authorization": f"Bearer {referrer}"}
+    )
+    urgent = answer.json()
+    await intake.route(urgent["referral_id"], SITE, urgent=True)
+    await sign_in(intake, clinic)
+    worklist = (await intake.client.get("/clinic")).text
+    assert worklist.index(urgent["tracking_reference"]) < worklist.index(
+        plain["tracking_reference"]
+    )

@@ -20,6 +20,7 @@ from intake.clinic_pages.pages import clinic_pages as clinic_pages_router
 from intake.handlers.decisions import decisions_router
 from intake.handlers.self_referrals import self_referral_router
 from intake.public_pages.cancel import self_cancel_page
+from intake.public_pages.check import check_page
 from intake.public_pages.form import self_referral_form
 from intake.settings import IntakeSettings
 from intake.web import openapi
@@ -99,6 +100,7 @@ def create_service(settings: IntakeSettings | None = None) -> Service:
         folder=public_pages.TEMPLATES,
     )
     app.include_router(self_cancel_page(pages, unit_of_work, directory))  # before /{slug}
+    app.include_router(check_page(pages, database, directory))
     clinic_forms = Pages(
         derive_secret(private_key, "clinic-csrf"),  # no token of the public pages passes here
         rate_limits,

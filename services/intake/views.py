@@ -13,11 +13,12 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 
 from intake.adapters.api_keys import ApiKey
-from intake.domain.lifecycle import CLOSED_AT_CLINIC, HELD, State, allowed_actions
+from intake.domain.lifecycle import CLOSED_AT_CLINIC, FINAL, HELD, State, allowed_actions
+from intake.domain.proof import Proof, proves
 from intake.domain.referral import RecordedDecision
 from shared.contracts import Appointment, ReferralState
 from shared.database import Database
-from shared.directory import Directory
+from shared.directory import Directory, ExpectedWait
 
 
 @dataclass(frozen=True)
@@ -217,6 +218,51 @@ async def worklist(
     page = [WorklistItem(**dict(r)) for r in rows[:limit]]
     following = _cursor_of(page[-1]) if len(rows) > limit else None
     return Worklist(referrals=page, next=following)
+
+
+class HerReferral(BaseModel):
+    """Her referral as she may see it once she proved who she is: where it stands, with
+    whom, her appointment, the wait at her site, and whether she may cancel it here."""
+
+    tracking_reference: str
+    service_name: str
+    status: ReferralState
+    site_name: str | None
+    appointment: Appointment | None
+    expected_wait: ExpectedWait | None = Field(description="While she waits to be seen.")
+    contact: str
+    may_cancel: bool
+
+
+_WAITING = (State.RECEIVED, State.NEEDS_TRIAGE, State.ROUTED, State.ACCEPTED)
+
+
+async def her_referral(
+    database: Database, directory: Directory, proof: Proof
+) -> HerReferral | None:
+    """The referral her proof opens, or None: no such reference and a wrong date of birth or
+    postcode look exactly alike (and cost the same: one query, both parts compared)."""
+    row = await database.pool.fetchrow(
+        "SELECT tracking_reference, service, status, decision, destination, appointment,"
+        " organisation_code, submission FROM referrals WHERE tracking_reference = $1",
+        proof.tracking_reference,
+    )
+    if not proves(proof, row["submission"] if row else None):
+        return None
+    assert row is not None
+    state = State(row["status"])
+    destination = (row["decision"] or {}).get("destination") or {}
+    journey = directory.journey_for(row["service"], row["destination"])
+    return HerReferral(
+        tracking_reference=row["tracking_reference"],
+        service_name=directory.services[row["service"]].name,
+        status=state,
+        site_name=destination.get("name") if state in (*HELD, *CLOSED_AT_CLINIC) else None,
+        appointment=row["appointment"] if state in (State.BOOKED, State.DID_NOT_ATTEND) else None,
+        expected_wait=journey.expected_wait if state in _WAITING else None,
+        contact=journey.contact,
+        may_cancel=row["organisation_code"] is None and state not in FINAL,
+    )
 
 
 async def contacts(database: Database, referral_ids: list[UUID]) -> dict[UUID, dict[str, Any]]:

@@ -17,6 +17,7 @@ from devstack.samples import FORM_PATIENT, days_from_today, gp_referral
 from devstack.services import run_cli, service_process
 from devstack.topics import ensure_topics
 from tests.support.browser import browser_page
+from tests.support.forms import date_fields
 from tests.support.kafka_reader import body, wait_for
 from tests.support.pii import identifiers_in
 from tests.support.servers import Servers
@@ -176,9 +177,7 @@ def test_a_woman_cancels_her_request_in_a_real_browser(
             expect(page.get_by_role("heading", level=1)).to_have_text("Cancel a request you sent")
             page.get_by_role("button", name="Cancel my request").click()
             expect(page.get_by_role("alert")).to_contain_text("Enter your reference")
-            page.get_by_label("Your reference").fill(reference)
-            page.get_by_label("Date of birth").fill(FORM_PATIENT["date_of_birth"])
-            page.get_by_label("Postcode").fill(FORM_PATIENT["postcode"])
+            give_proof(page, reference)
             page.get_by_role("button", name="Cancel my request").click()
             expect(page.get_by_role("heading", level=1)).to_have_text("Thank you")
             expect(page.locator("main")).to_contain_text("If these details match")
@@ -192,3 +191,12 @@ def test_a_woman_cancels_her_request_in_a_real_browser(
         assert body(cancelled)["transition"] == "cancelled"
         assert body(cancelled)["by"] == "patient"
         assert identifiers_in(intake.output()) == []
+
+
+def give_proof(page: Page, reference: str) -> None:
+    """Her reference, her date of birth in the three-field date input, her postcode."""
+    page.get_by_label("Your reference").fill(reference)
+    born = page.get_by_role("group", name="Date of birth")
+    for part, value in date_fields("date_of_birth", FORM_PATIENT["date_of_birth"]).items():
+        born.get_by_label(part.rsplit("-", 1)[1].capitalize()).fill(value)
+    page.get_by_label("Postcode").fill(FORM_PATIENT["postcode"])

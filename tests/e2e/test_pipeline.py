@@ -28,6 +28,7 @@ from shared.submission import ReferralSubmission
 from standins.client import Standins
 from tests.support.bars import fresh
 from tests.support.browser import browser_page
+from tests.support.forms import date_fields
 from tests.support.keys import INTAKE_PUBLIC_KEY
 from tests.support.pii import identifiers_in
 from tests.support.servers import Servers
@@ -401,7 +402,7 @@ def test_a_woman_cancels_her_own_request_and_she_and_the_clinic_are_told_once(
             data={
                 "csrf_token": token.group(1),
                 "tracking_reference": reference,
-                "date_of_birth": SELF_PATIENT["date_of_birth"],
+                **date_fields("date_of_birth", SELF_PATIENT["date_of_birth"]),
                 "postcode": SELF_PATIENT["postcode"],
             },
         )

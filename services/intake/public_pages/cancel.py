@@ -1,24 +1,20 @@
 """A woman cancels her own self-referral from the self-referral pages: her reference, date
 of birth and postcode must all match. The answer is the same whether or not a referral was
 found and cancelled, and comes after the same time, so the page cannot tell anyone whether a
-referral exists; posts are checked (size, CSRF, Origin) and rate-limited per client like the
-form."""
+referral exists; posts are checked (size, CSRF, Origin) and rate-limited per client, in the
+same count as the page where she checks her referral (`check`)."""
 
 from __future__ import annotations
-
-import asyncio
-import time
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from intake import service_layer
 from intake.ports import UnitOfWork
-from intake.web.pages import Pages, first
+from intake.public_pages.proof_form import read_proof_form
+from intake.public_pages.timing import PROOF_BUCKET, answered_after
+from intake.web.pages import Pages
 from shared.directory import Directory
-
-FIELDS = ("tracking_reference", "date_of_birth", "postcode")
-ANSWER_AFTER_SECONDS = 0.5  # well above a cancellation's own time (a few ms)
 
 
 def self_cancel_page(pages: Pages, unit_of_work: UnitOfWork, directory: Directory) -> APIRouter:
@@ -26,34 +22,22 @@ def self_cancel_page(pages: Pages, unit_of_work: UnitOfWork, directory: Director
 
     @router.get("/cancel", response_class=HTMLResponse)
     async def form(request: Request) -> Response:
-        return pages.render(request, "cancel.html", values={}, error=None)
+        return pages.render(request, "cancel.html", values={}, errors={})
 
     @router.post("/cancel", response_class=HTMLResponse)
     async def cancel(request: Request) -> Response:
-        fields, refused = await pages.accepted_post(request, "self-referral-cancel")
+        fields, refused = await pages.accepted_post(request, PROOF_BUCKET)
         if refused is not None:
             return refused
         assert fields is not None
-        values = {name: first(fields, name)[:100] for name in FIELDS}
-        if not all(value.strip() for value in values.values()):
+        asked = read_proof_form(fields)
+        if asked.errors:
             return pages.render(
-                request,
-                "cancel.html",
-                422,
-                values=values,
-                error="Enter your reference, your date of birth and your postcode",
+                request, "cancel.html", 422, values=asked.values, errors=asked.errors
             )
-        started = time.monotonic()
-        await service_layer.cancel_for_her(
-            unit_of_work,
-            directory,
-            tracking_reference=values["tracking_reference"],
-            date_of_birth=values["date_of_birth"],
-            postcode=values["postcode"],
-        )
-        # Nor how long it took: a cancellation does more work than a miss, so every answer
-        # waits until the same moment.
-        await asyncio.sleep(max(0.0, ANSWER_AFTER_SECONDS - (time.monotonic() - started)))
+        async with answered_after():  # a cancellation does more work than a miss
+            if asked.proof is not None:
+                await service_layer.cancel_for_her(unit_of_work, directory, asked.proof)
         return pages.notice(
             request,
             200,

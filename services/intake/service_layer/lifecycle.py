@@ -5,7 +5,6 @@ the clinic's, the referrer's and the woman's actions on it, each through the sta
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
@@ -34,8 +33,8 @@ from intake.domain.lifecycle import (
     State,
     Transition,
 )
+from intake.domain.proof import Proof, proves
 from intake.domain.referral import AcceptedReferral, RecordedDecision, amendment
-from intake.domain.tracking import canonical_tracking_reference
 from intake.ports import (
     IdempotencyConflict,
     Referrals,
@@ -305,29 +304,14 @@ async def _remember(referrals: Referrals, idempotency: Idempotency | None, done:
         raise IdempotencyConflict("a request with this Idempotency-Key is being handled")
 
 
-async def cancel_for_her(
-    unit_of_work: UnitOfWork,
-    directory: Directory,
-    *,
-    tracking_reference: str,
-    date_of_birth: str,
-    postcode: str,
-) -> bool:
+async def cancel_for_her(unit_of_work: UnitOfWork, directory: Directory, proof: Proof) -> bool:
     """A woman cancels her own self-referral: her reference, date of birth and postcode must
     all match. Whether it did is for the log only: the page she sees says the same either
     way, so that nobody can learn from it whether a referral exists."""
-    reference = canonical_tracking_reference(tracking_reference.strip())
-    if reference is None:
-        return False
     async with unit_of_work() as referrals:
-        referral_id = await referrals.self_referral_by_reference(reference)
+        referral_id = await referrals.self_referral_by_reference(proof.tracking_reference)
         stored = await referrals.submission_of(referral_id) if referral_id else None
-    patient = (stored or {}).get("patient", {})
-    matches = [
-        hmac.compare_digest(str(patient.get("date_of_birth", "")), date_of_birth.strip()),
-        hmac.compare_digest(_compact(str(patient.get("postcode", ""))), _compact(postcode)),
-    ]
-    if referral_id is None or not all(matches):
+    if referral_id is None or not proves(proof, stored):
         log.info("self-cancellation: no referral matched")
         return False
     try:
@@ -339,10 +323,6 @@ async def cancel_for_her(
         log.info("self-cancellation: already final", referral_id=str(referral_id))
         return False
     return True
-
-
-def _compact(postcode: str) -> str:
-    return "".join(postcode.split()).upper()
 
 
 async def _standing_for(referrals: Referrals, referral_id: UUID, actor: Actor) -> Standing:

@@ -9,6 +9,7 @@ import re
 from devstack.samples import FORM_PATIENT
 from intake.web.csrf import FIELD
 from tests.integration.intake.test_self_referral_form import FORM, filled, token
+from tests.support.forms import date_fields
 from tests.support.kafka_reader import wait_for
 from tests.support.pii import identifiers_in
 from tests.support.running import RunningIntake
@@ -40,7 +41,7 @@ async def test_her_request_is_cancelled_only_with_matching_details_and_the_page_
         form = {
             FIELD: await cancel_token(intake),
             "tracking_reference": reference,
-            "date_of_birth": FORM_PATIENT["date_of_birth"],
+            **date_fields("date_of_birth", FORM_PATIENT["date_of_birth"]),
             "postcode": FORM_PATIENT["postcode"],
             **details,
         }
@@ -49,7 +50,7 @@ async def test_her_request_is_cancelled_only_with_matching_details_and_the_page_
         assert answer.headers["Cache-Control"] == "no-store"
         return re.sub(r'name="csrf_token" value="[^"]+"', "", answer.text)
 
-    wrong = await cancel(date_of_birth="1980-01-01")
+    wrong = await cancel(**date_fields("date_of_birth", "1980-01-01"))
     assert await _status(intake, referral_id) == "received"
     right = await cancel(tracking_reference=reference.lower())
     assert right == wrong  # nothing tells whether a referral exists
@@ -64,7 +65,17 @@ async def test_her_request_is_cancelled_only_with_matching_details_and_the_page_
     assert identifiers_in(event.value.decode()) == []
     empty = await intake.client.post(CANCEL, data={FIELD: await cancel_token(intake)})
     assert empty.status_code == 422
-    assert "Enter your reference" in empty.text
+    assert 'href="#tracking_reference">Enter your reference' in empty.text
+    assert 'href="#date_of_birth-day">Enter your date of birth' in empty.text
+    impossible = await intake.client.post(
+        CANCEL,
+        data={FIELD: await cancel_token(intake), "tracking_reference": reference,
+              "date_of_birth-day": "31", "date_of_birth-month": "2", "date_of_birth-year": "1990",
+              "postcode": FORM_PATIENT["postcode"]},
+    )  # fmt: skip
+    assert impossible.status_code == 422
+    assert "Date of birth must be a real date" in impossible.text
+    assert await _status(intake, referral_id) == "cancelled"
 
 
 async def _status(intake: RunningIntake, referral_id: str) -> str:

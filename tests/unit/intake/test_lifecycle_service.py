@@ -11,6 +11,7 @@ import pytest
 from devstack.samples import gp_referral, self_referral
 from intake import service_layer
 from intake.domain.lifecycle import Accept, Cancel, IllegalTransition, Return
+from intake.domain.proof import proof_of
 from intake.domain.referral import AcceptedReferral, accept_professional, accept_self_referral
 from intake.ports import IdempotencyConflict, UnitOfWork
 from intake.service_layer import Actor, NotFound
@@ -210,15 +211,16 @@ async def test_she_cancels_her_own_self_referral_only_when_every_detail_matches(
     patient = submission.patient
 
     async def cancel(reference: str, birth: str, postcode: str) -> bool:
-        return await service_layer.cancel_for_her(
-            store(state), DIRECTORY, tracking_reference=reference, date_of_birth=birth,
-            postcode=postcode,
-        )  # fmt: skip
+        proof = proof_of(reference, date.fromisoformat(birth), postcode)
+        if proof is None:  # not one of our references: nothing is looked up
+            return False
+        return await service_layer.cancel_for_her(store(state), DIRECTORY, proof)
 
     birth, postcode = patient.date_of_birth.isoformat(), patient.postcode
     assert not await cancel(mine.tracking_reference, "1900-01-01", postcode)
     assert not await cancel(mine.tracking_reference, birth, "ZZ9 9ZZ")
     assert not await cancel("WHR-0000-00000", birth, postcode)
+    assert proof_of("not a reference", patient.date_of_birth, postcode) is None
     assert not await cancel(gp.tracking_reference, birth, postcode)
     assert state.standing[mine.referral_id].state == ReferralState.RECEIVED
     # Her reference as she may type it: lower case, her postcode without its space.

@@ -197,19 +197,34 @@ def _cursor_of(item: WorklistItem) -> str:
 
 
 async def worklist(
-    database: Database, site: str, state: State, limit: int, after: Cursor | None
+    database: Database,
+    viewer: Viewer,
+    state: State | None,
+    limit: int,
+    after: Cursor | None,
+    *,
+    received_from: datetime | None = None,
+    received_before: datetime | None = None,
 ) -> Worklist:
-    """A clinic's referrals in one state, urgent first, then oldest first, a page at a time
-    (keyset: the cursor is the last item's rank, received time and id)."""
+    """A clinic's referrals (or a referring organisation's), in one state or any, received in
+    a window, urgent first, then oldest first, a page at a time (keyset: the cursor is the
+    last item's rank, received time and id)."""
     rows = await database.pool.fetch(
         "SELECT referral_id, tracking_reference, service, status, received_at, decided_at,"
         " urgent FROM (SELECT *, COALESCE((decision->>'urgent')::boolean, false) AS urgent"
-        " FROM referrals WHERE destination = $1 AND status = $2) AS held"
-        " WHERE ($3::boolean IS NULL OR (NOT urgent, received_at, referral_id)"
-        "       > ($3, $4::timestamptz, $5::uuid))"
-        " ORDER BY NOT urgent, received_at, referral_id LIMIT $6",
-        site,
-        state.value,
+        " FROM referrals WHERE ($1::text IS NULL OR destination = $1)"
+        " AND ($2::text IS NULL OR organisation_code = $2)"
+        " AND ($3::text IS NULL OR status = $3)"
+        " AND ($4::timestamptz IS NULL OR received_at >= $4)"
+        " AND ($5::timestamptz IS NULL OR received_at < $5)) AS listed"
+        " WHERE ($6::boolean IS NULL OR (NOT urgent, received_at, referral_id)"
+        "       > ($6, $7::timestamptz, $8::uuid))"
+        " ORDER BY NOT urgent, received_at, referral_id LIMIT $9",
+        viewer.site,
+        viewer.organisation_code,
+        state.value if state else None,
+        received_from,
+        received_before,
         after[0] if after else None,
         after[1] if after else None,
         after[2] if after else None,

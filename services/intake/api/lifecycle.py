@@ -4,6 +4,7 @@ through the state machine: one that is not allowed where the referral stands is 
 says where it stands."""
 
 # No `from __future__ import annotations`: FastAPI must evaluate the route signatures.
+from datetime import date, datetime, time, timedelta
 from enum import Enum
 from typing import Annotated, Any, TypeVar
 from uuid import UUID
@@ -30,13 +31,13 @@ from intake.domain.lifecycle import (
 from intake.ports import UnitOfWork
 from intake.service_layer import Actor, Done
 from intake.service_layer.lifecycle import Idempotency, Particulars
-from intake.views import Worklist
+from intake.views import Viewer, Worklist
 from intake.web.body import read_json
 from intake.web.keys import Keys
 from intake.web.openapi import body
 from intake.web.problems import Problem
 from intake.web.request_headers import checked_idempotency_key, correlation_id, fingerprint
-from shared.clock import today
+from shared.clock import LONDON, today
 from shared.contracts import Appointment, ReasonCode, ReferralState
 from shared.database import Database
 from shared.directory import Directory
@@ -331,7 +332,37 @@ def lifecycle_api(
         after: Annotated[str | None, Query(max_length=100)] = None,
     ) -> Worklist:
         return await views.worklist(
-            database, key.organisation_code, ReferralState(state.value), limit, _cursor(after)
+            database,
+            Viewer.clinic(key.organisation_code),
+            ReferralState(state.value),
+            limit,
+            _cursor(after),
+        )
+
+    @router.get(
+        "/v1/referrer/referrals",
+        response_model=Worklist,
+        summary="The referring organisation's worklist: the referrals it made, in one state "
+        "or any, received in a window of days (London dates, inclusive), urgent first, then "
+        "oldest first. Each referral's own view says what the organisation may do now.",
+        responses={401: _ANSWERS[401], 403: _ANSWERS[403], 422: _ANSWERS[422]},
+    )
+    async def referrer_worklist(
+        key: ReferrerKey,
+        state: Annotated[ReferralState | None, Query()] = None,
+        received_from: Annotated[date | None, Query()] = None,
+        received_to: Annotated[date | None, Query()] = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+        after: Annotated[str | None, Query(max_length=100)] = None,
+    ) -> Worklist:
+        return await views.worklist(
+            database,
+            Viewer.referrer(key.organisation_code),
+            state,
+            limit,
+            _cursor(after),
+            received_from=_midnight(received_from),
+            received_before=_midnight(received_to, days_after=1),
         )
 
     return router
@@ -360,6 +391,18 @@ def _parsed(model: type[_Asked], data: Any) -> _Asked:
         return model.model_validate(data)
     except ValidationError as error:
         raise Problem(422, "The request is not valid.", field_errors(error)) from error
+
+
+def _midnight(day: date | None, *, days_after: int = 0) -> datetime | None:
+    """The start of a London day (or of the day after: a window's inclusive end)."""
+    if day is None:
+        return None
+    try:
+        return datetime.combine(day + timedelta(days=days_after), time(), tzinfo=LONDON)
+    except OverflowError as error:
+        raise Problem(
+            422, "The request is not valid.", [{"field": "received_to", "message": "Too late."}]
+        ) from error
 
 
 def _cursor(after: str | None) -> views.Cursor | None:

@@ -78,7 +78,8 @@ def clinic_pages(
             return sign_in_page(request)
         shown = next((s for s in TABS if s.value == state), ReferralState.ROUTED)
         cursor = _cursor(after)
-        page = await views.worklist(database, key.organisation_code, shown, PAGE_SIZE, cursor)
+        viewer = Viewer.clinic(key.organisation_code)
+        page = await views.worklist(database, viewer, shown, PAGE_SIZE, cursor)
         return pages.render(
             request,
             "clinic_worklist.html",

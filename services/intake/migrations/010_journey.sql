@@ -14,3 +14,9 @@ DROP INDEX referrals_worklist;
 CREATE INDEX referrals_worklist ON referrals (
     destination, status, (NOT COALESCE((decision->>'urgent')::boolean, false)),
     received_at, referral_id);
+
+-- A referring organisation's worklist (intake.views.worklist), in the same order.
+DROP INDEX referrals_by_organisation;
+CREATE INDEX referrals_by_organisation ON referrals (
+    organisation_code, (NOT COALESCE((decision->>'urgent')::boolean, false)),
+    received_at, referral_id) WHERE organisation_code IS NOT NULL;

@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from devstack.samples import gp_referral
+from shared.clock import LONDON
 from tests.integration.intake.test_lifecycle_api import (
     SITE,
     bearer,
@@ -136,3 +138,44 @@ async def test_a_woman_the_clinic_cannot_reach_goes_back_to_the_referrer(
         f"{base}/cancel", json={"reason_code": "no-longer-needed"}, headers=bearer(referrer)
     )
     assert (cancelled.status_code, cancelled.json()["current_state"]) == (409, "not-contactable")
+
+
+async def test_the_referrer_lists_its_referrals_by_state_and_day_and_sees_no_one_elses(
+    intake: RunningIntake,
+) -> None:
+    referrer = await intake.new_key("M85001")
+    other = await intake.new_key("Y00001")
+    clinic = await intake.new_key(SITE, scope="clinic")
+    first = await routed_referral(intake, referrer)
+    second = await routed_referral(intake, referrer)
+    theirs = await intake.client.post(
+        "/v1/referrals", json=gp_referral("Y00001"), headers=bearer(other)
+    )
+    assert theirs.status_code == 202
+    await intake.client.post(
+        f"/v1/referrals/{second['referral_id']}/accept", headers=bearer(clinic)
+    )
+
+    async def listed(**query: Any) -> list[str]:
+        answer = await intake.client.get(
+            "/v1/referrer/referrals", params=query, headers=bearer(referrer)
+        )
+        assert answer.status_code == 200, answer.text
+        return [r["referral_id"] for r in answer.json()["referrals"]]
+
+    assert await listed() == [first["referral_id"], second["referral_id"]]
+    assert await listed(state="accepted") == [second["referral_id"]]
+    today = datetime.now(LONDON).date()
+    assert len(await listed(received_from=today.isoformat(), received_to=today.isoformat())) == 2
+    assert await listed(received_to=(today - timedelta(days=1)).isoformat()) == []
+    assert await listed(received_from=(today + timedelta(days=1)).isoformat()) == []
+    page = await intake.client.get(
+        "/v1/referrer/referrals", params={"limit": 1}, headers=bearer(referrer)
+    )
+    assert await listed(limit=1, after=page.json()["next"]) == [second["referral_id"]]
+    refused = await intake.client.get("/v1/referrer/referrals", headers=bearer(clinic))
+    assert refused.status_code == 403
+    bad = await intake.client.get(
+        "/v1/referrer/referrals", params={"state": "lost"}, headers=bearer(referrer)
+    )
+    assert bad.status_code == 422

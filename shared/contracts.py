@@ -426,6 +426,22 @@ LifecycleEvent = Annotated[
     Field(discriminator="transition"),
 ]
 
+class TriageResolved(Event):
+    """A person at triage decided a referral the rules could not: route it to a site of its
+    service, or return it with a reason (and where to go instead). Intake publishes it from
+    the triage page; the router checks it and announces the decision. Names no patient; who
+    decided is the triage team, as its key says."""
+
+    TOPIC: ClassVar[topics.Topic] = topics.TRIAGE_RESOLVED
+    referral_id: UUID
+    tracking_reference: TrackingReference
+    service: ServiceCode
+    route_to: SiteId | None = Field(description="The site; null: returned to the referrer.")
+    reason: Text = Field(min_length=1, description="Why, in plain words.")
+    signposting: tuple[Text, ...] = Field(default=(), max_length=20)
+    decided_by: Text = Field(min_length=1, description="Who decided (the triage team).")
+
+
 ContactChannel = Literal["sms", "email", "letter"]
 Channel = Literal[ContactChannel, "webhook", "bars"]  # bars: the sender's own $process-message
 Recipient = Literal["patient", "clinic", "referrer"]

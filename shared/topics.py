@@ -44,6 +44,12 @@ REFERRAL_LIFECYCLE = Topic(
     6,
     "A referral's steps after routing: accepted, returned, cancelled, amended (by referral).",
 )
+TRIAGE_RESOLVED = Topic(
+    "referrals.triage-resolved",
+    6,
+    "What a person at triage decided (a site, or a reason to return it), for the router to "
+    "announce as the referral's decision.",
+)
 STATUS_DLQ = Topic(
     "referrals.status.dlq", 1, "Decisions intake could not keep as a referral's status."
 )
@@ -62,6 +68,7 @@ ALL_TOPICS: tuple[Topic, ...] = (
     REFERRAL_REJECTED,
     REFERRAL_TRIAGE,
     REFERRAL_LIFECYCLE,
+    TRIAGE_RESOLVED,
     STATUS_DLQ,
     NOTIFICATION_SENT,
     NOTIFICATION_FAILED,

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from typing import Annotated, TypeVar, get_args
 
 import asyncpg
 import typer
 
 from intake.adapters import api_keys, bars_endpoints
+from intake.adapters.api_keys import Scope
 from intake.main import MIGRATIONS, create_service
 from intake.settings import IntakeDatabaseSettings, IntakeSettings
 from shared.database import Connection, run_on_database
@@ -45,13 +46,14 @@ def create_key(
     scope: Annotated[
         str,
         typer.Option(
-            help="'referrer' (GP systems), 'clinic' (organisation = site id) or 'notifier'."
+            help="'referrer' (GP systems), 'clinic' (organisation = site id), 'triage' "
+            "(organisation = the team's name) or 'notifier'."
         ),
     ] = "referrer",
 ) -> None:
     """Create a key and print it once; only its hash is stored."""
-    if scope not in ("referrer", "notifier", "clinic"):
-        raise typer.BadParameter("scope is 'referrer', 'clinic' or 'notifier'")
+    if scope not in get_args(Scope):
+        raise typer.BadParameter("scope is 'referrer', 'clinic', 'triage' or 'notifier'")
     key_id, secret = _with_database(
         lambda conn: api_keys.create(conn, organisation, scope, label)  # type: ignore[arg-type]
     )
@@ -73,11 +75,13 @@ def register_key(
         str, typer.Option(help="The environment variable holding the key (never an argument).")
     ],
     label: Annotated[str, typer.Option(help="Which system uses it, for your records.")] = "",
-    scope: Annotated[str, typer.Option(help="'referrer', 'clinic' or 'notifier'.")] = "referrer",
+    scope: Annotated[
+        str, typer.Option(help="'referrer', 'clinic', 'triage' or 'notifier'.")
+    ] = "referrer",
 ) -> None:
     """Store a key made with `keys generate`; does nothing if it is already stored."""
-    if scope not in ("referrer", "notifier", "clinic"):
-        raise typer.BadParameter("scope is 'referrer', 'clinic' or 'notifier'")
+    if scope not in get_args(Scope):
+        raise typer.BadParameter("scope is 'referrer', 'clinic', 'triage' or 'notifier'")
     secret = os.environ.get(key_env, "")
     if not secret:
         raise typer.BadParameter(f"{key_env} is not set", param_hint="--key-env")

@@ -9,7 +9,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
 from intake import __doc__ as DESCRIPTION
-from intake import clinic_pages, public_pages
+from intake import clinic_pages, public_pages, triage_pages
 from intake.adapters.referral_store import PostgresReferrals
 from intake.api.lifecycle import lifecycle_api
 from intake.api.referrals import referrals_api
@@ -23,6 +23,7 @@ from intake.public_pages.cancel import self_cancel_page
 from intake.public_pages.check import check_page
 from intake.public_pages.form import self_referral_form
 from intake.settings import IntakeSettings
+from intake.triage_pages.pages import triage_pages as triage_pages_router
 from intake.web import openapi
 from intake.web.keys import Keys, api_key_dependency
 from intake.web.pages import STATIC, Pages
@@ -118,6 +119,23 @@ def create_service(settings: IntakeSettings | None = None) -> Service:
             derive_secret(private_key, "clinic-session"),
         )
     )
+    triage_forms = Pages(
+        derive_secret(private_key, "triage-csrf"),  # no other door's token passes here
+        rate_limits,
+        parse_limit(settings.failed_key_limit),
+        settings.max_form_bytes,
+        path=triage_pages.PATH,
+        folder=triage_pages.TEMPLATES,
+    )
+    app.include_router(
+        triage_pages_router(
+            triage_forms,
+            database,
+            unit_of_work,
+            directory,
+            derive_secret(private_key, "triage-session"),
+        )
+    )
     app.include_router(
         self_referral_form(pages=pages, public_key=public_key, publish=publish_self_referral)
     )
@@ -133,12 +151,17 @@ def create_service(settings: IntakeSettings | None = None) -> Service:
         # Starlette's own slash redirect names the request's Host; this one names no host.
         return RedirectResponse("/clinic", status_code=308)
 
+    @app.get("/triage/", include_in_schema=False)
+    async def triage_with_slash() -> RedirectResponse:
+        return RedirectResponse("/triage", status_code=308)
+
     app.add_middleware(SecurityHeaders)
     Refusals(  # each door answers its own refusals; `/v1` and the rest as problem documents
         {
             FHIR_BASE: lambda _request, problem: problem_as_outcome(problem),
             public_pages.PATH: as_page,
             clinic_pages.PATH: as_page,
+            triage_pages.PATH: as_page,
         }
     ).install(app)
     openapi.install(app, directory, [(FHIR_BASE, FHIR_JSON, OperationOutcome)])

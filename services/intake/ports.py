@@ -95,6 +95,10 @@ class Referrals(Transaction, Protocol):
         """Keep each step (a step already kept, by its id, changes nothing)."""
         ...
 
+    async def announce(self, events: Sequence[Event]) -> None:
+        """Queue events that change no state here (a request to another service)."""
+        ...
+
     async def replace_submission(self, referral: AcceptedReferral, *, reroute: bool) -> None:
         """An amendment: the corrected submission; with `reroute`, its new ReferralReceived
         is queued and becomes the event the next decision must answer."""

@@ -23,10 +23,12 @@ from shared.directory import Directory, ExpectedWait
 
 @dataclass(frozen=True)
 class Viewer:
-    """Who reads: a referrer's organisation, or a clinic's site (exactly one)."""
+    """Who reads: a referrer's organisation, a clinic's site, or the triage team (which
+    sees, in full, what awaits it, and nothing else)."""
 
     organisation_code: str | None = None
     site: str | None = None
+    triage: bool = False
 
     @classmethod
     def referrer(cls, organisation_code: str) -> Viewer:
@@ -35,6 +37,10 @@ class Viewer:
     @classmethod
     def clinic(cls, site: str) -> Viewer:
         return cls(site=site)
+
+    @classmethod
+    def triage_team(cls) -> Viewer:
+        return cls(triage=True)
 
     @classmethod
     def of(cls, key: ApiKey) -> Viewer:
@@ -108,11 +114,14 @@ async def referral(
         "SELECT referral_id, tracking_reference, service, status, received_at, decision,"
         " destination, appointment, submission FROM referrals WHERE referral_id = $1"
         " AND ($2::text IS NULL OR organisation_code = $2)"
-        " AND ($3::text IS NULL OR (status = ANY($4::text[]) AND destination = $3))",
+        " AND ($3::text IS NULL OR (status = ANY($4::text[]) AND destination = $3))"
+        " AND (NOT $5::boolean OR status = $6)",
         referral_id,
         viewer.organisation_code,
         viewer.site,
         [s.value for s in (*HELD, *CLOSED_AT_CLINIC)],
+        viewer.triage,
+        State.NEEDS_TRIAGE.value,
     )
     if row is None:
         return None
@@ -127,6 +136,8 @@ async def referral(
             destination=row["destination"],
             after_missed=policy.after_missed_appointment.value,
         )
+    elif viewer.triage:
+        actions = ["resolve"]  # all it sees awaits it
     else:
         actions = allowed_actions(state, "referrer")
     return ReferralStatus(

@@ -113,6 +113,7 @@ def triage_resolve(
             reason=reason,
             signposting=tuple(signpost or ()),
         )
+        assert event is not None  # asked once, by this command
         where = f" to {event.destination.name}" if event.destination else ""
         return f"{event.tracking_reference}: {event.outcome.value}{where}"
 

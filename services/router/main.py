@@ -8,6 +8,7 @@ from router import __doc__ as DESCRIPTION
 from router.adapters.decision_store import PostgresDecisions
 from router.handlers.lifecycle import lifecycle_router
 from router.handlers.received import received_router
+from router.handlers.triage import triage_router
 from router.settings import RouterSettings
 from shared.database import Database
 from shared.directory import load_directory
@@ -38,6 +39,7 @@ def create_service(settings: RouterSettings | None = None) -> Service:
         feature_routers=[
             received_router(settings, unit_of_work, directory),
             lifecycle_router(settings, unit_of_work),
+            triage_router(settings, unit_of_work, directory),
         ],
         relay_outbox=settings.relay_enabled,
         description=DESCRIPTION or "",

@@ -25,6 +25,7 @@ from shared.contracts import (
     ReferralDecided,
     ReferralReceived,
     ReferralReturned,
+    TriageResolved,
 )
 from shared.directory import Directory
 from shared.logging import correlation, get_logger
@@ -90,10 +91,16 @@ async def resolve_triage(
     decided_by: str,
     reason: str,
     signposting: tuple[str, ...] = (),
-) -> ReferralDecided:
+    once: tuple[UUID, str] | None = None,
+) -> ReferralDecided | None:
+    """A person's decision on a referral awaiting triage, announced as the referral's next
+    decision. `once`: the event (id, topic) that asked for it, kept in the inbox in the same
+    transaction, so a redelivered request decides nothing (None)."""
     if not decided_by.strip():
         raise TriageError("say who decided (--by)")
     async with unit_of_work() as decisions:
+        if once is not None and not await decisions.first_times([once[0]], once[1]):
+            return None
         current = await decisions.lock_latest(referral_id)
         if current is None:
             raise TriageError(f"no referral {referral_id}")
@@ -124,6 +131,36 @@ async def resolve_triage(
     ROUTING_DECISIONS.labels(event.service.value, event.outcome.value, "person").inc()
     log.info("triage resolved", referral_id=str(referral_id), outcome=event.outcome.value)
     return event
+
+
+async def resolve_from_triage_page(
+    unit_of_work: UnitOfWork,
+    directory: Directory,
+    events: Sequence[TriageResolved],
+    *,
+    topic: str,
+) -> None:
+    """Resolutions made on intake's triage page, each once: one that no longer applies (the
+    referral was cancelled, or someone resolved it first) is passed over, and logged."""
+    for event in events:
+        try:
+            await resolve_triage(
+                unit_of_work,
+                event.referral_id,
+                directory,
+                route_to=event.route_to,
+                decided_by=event.decided_by,
+                reason=event.reason,
+                signposting=event.signposting,
+                once=(event.event_id, topic),
+            )
+        except TriageError as passed_over:
+            with correlation(event.correlation_id):
+                log.info(
+                    "triage resolution passed over",
+                    referral_id=str(event.referral_id),
+                    why=str(passed_over),
+                )
 
 
 async def pending_triage(unit_of_work: UnitOfWork) -> list[PendingTriage]:

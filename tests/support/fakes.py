@@ -261,6 +261,9 @@ class InMemoryReferrals(InMemoryTransaction):
                 self.state.appointments[step.referral_id] = step.appointment
             self.state.outbox.extend(step.events)
 
+    async def announce(self, events: Sequence[Event]) -> None:
+        self.state.outbox.extend(events)
+
     async def replace_submission(self, referral: AcceptedReferral, *, reroute: bool) -> None:
         self.state.referrals[referral.referral_id] = referral
         if reroute:

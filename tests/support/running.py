@@ -56,8 +56,9 @@ class RunningIntake:
     async def events(self, name: str) -> list[Record]:
         return await read_all(self.servers.kafka_bootstrap, self.topic(name))
 
-    async def route(self, referral_id: str, site: str, *, urgent: bool = False) -> None:
-        """As the router's decision does, through intake's own use case (no router here)."""
+    async def route(self, referral_id: str, site: str | None, *, urgent: bool = False) -> None:
+        """As the router's decision does, through intake's own use case (no router here);
+        no site: the rules could not decide (needs triage)."""
         pool = self.service.database.pool
         row = await pool.fetchrow(
             "SELECT tracking_reference, service, correlation_id, received_event_id"
@@ -65,9 +66,9 @@ class RunningIntake:
             uuid.UUID(referral_id),
         )
         decision = RoutingDecision(
-            outcome=Outcome.ROUTED,
+            outcome=Outcome.ROUTED if site else Outcome.NEEDS_TRIAGE,
             service=row["service"],
-            destination=Destination(id=site, name=site),
+            destination=Destination(id=site, name=site) if site else None,
             reasons=(),
             urgent=urgent,
             rules_version="sha256:test",

@@ -15,7 +15,7 @@ from typing import Literal
 
 from shared.database import Connection
 
-Scope = Literal["referrer", "notifier", "clinic"]
+Scope = Literal["referrer", "notifier", "clinic", "triage"]
 KEY_PREFIX = "whr"
 
 
@@ -88,7 +88,10 @@ async def _insert(
         key_id,
         _digest(secret),
         # ODS codes are upper case; a clinic key names a directory site id, as written there.
-        organisation_code.strip() if scope == "clinic" else organisation_code.strip().upper(),
+        # a clinic's site id and a triage team's name as written; an ODS code in capitals
+        organisation_code.strip()
+        if scope in ("clinic", "triage")
+        else organisation_code.strip().upper(),
         scope,
         label,
     )

@@ -11,6 +11,7 @@ from intake.domain.lifecycle import State
 from intake.domain.referral import AcceptedReferral
 from intake.ports import IdempotencyConflict, Standing, Step
 from shared import inbox, outbox
+from shared.contracts import Event
 from shared.database import Connection
 from shared.unit_of_work import PostgresTransaction
 
@@ -199,6 +200,10 @@ class PostgresReferrals(PostgresTransaction):
         await outbox.enqueue_many(
             self.conn, [(e, str(s.referral_id), None) for s in fresh for e in s.events]
         )
+
+    async def announce(self, events: Sequence[Event]) -> None:
+        keyed = [(e, str(getattr(e, "referral_id", e.event_id)), None) for e in events]
+        await outbox.enqueue_many(self.conn, keyed)
 
     async def replace_submission(self, referral: AcceptedReferral, *, reroute: bool) -> None:
         await self.conn.execute(

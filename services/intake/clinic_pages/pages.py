@@ -11,17 +11,16 @@ from uuid import UUID
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from intake import service_layer, views
-from intake.adapters import api_keys
 from intake.adapters.api_keys import ApiKey
 from intake.clinic_pages.steps import ATTEMPTS_SHOWN, DONE, MODES, StepError, read_step
 from intake.domain.lifecycle import HELD, IllegalTransition
 from intake.ports import UnitOfWork
 from intake.service_layer import Actor, NotFound, UnknownReason
 from intake.views import Viewer
-from intake.web.pages import Pages, first
+from intake.web.pages import Pages
+from intake.web.sessions import KeySessions
 from shared.clock import LONDON
 from shared.contracts import ReferralState
 from shared.database import Database
@@ -31,7 +30,6 @@ from shared.logging import get_logger
 log = get_logger(__name__)
 
 SESSION = "whr_clinic"
-SESSION_SECONDS = 8 * 60 * 60
 PAGE_SIZE = 25
 # The worklist's tabs: each state in which the clinic holds a referral, in the journey's order.
 TABS = {
@@ -52,22 +50,20 @@ def clinic_pages(
     session_secret: bytes,
 ) -> APIRouter:
     router = APIRouter(prefix="/clinic", include_in_schema=False)
-    sessions = URLSafeTimedSerializer(session_secret, salt="clinic-session")
-
-    async def signed_in(request: Request) -> ApiKey | None:
-        cookie = request.cookies.get(SESSION)
-        if not cookie:
-            return None
-        try:
-            key_id = sessions.loads(cookie, max_age=SESSION_SECONDS)
-        except BadSignature:
-            return None
-        async with database.pool.acquire() as conn:
-            key = await api_keys.still_valid(conn, str(key_id))
-        return key if key is not None and key.scope == "clinic" else None
+    sessions = KeySessions(database, pages, session_secret, scope="clinic", cookie=SESSION)
+    signed_in = sessions.signed_in
 
     def sign_in_page(request: Request, status: int = 200, error: str | None = None) -> Response:
-        return pages.render(request, "clinic_sign_in.html", status, error=error)
+        return pages.render(
+            request,
+            "sign_in.html",
+            status,
+            error=error,
+            layout="clinic_base.html",
+            door="/clinic",
+            team="clinic",
+            scope="clinic",
+        )
 
     @router.get("", response_class=HTMLResponse)
     async def worklist(
@@ -97,29 +93,17 @@ def clinic_pages(
         if refused is not None:
             return refused
         assert fields is not None
-        async with database.pool.acquire() as conn:
-            key = await api_keys.authenticate(conn, first(fields, "key").strip())
-        if key is None or key.scope != "clinic":
-            log.info("clinic sign-in refused")
+        key = await sessions.sign_in(request, fields)
+        if key is None:
             return sign_in_page(request, 401, "That key is not a clinic's key, or not valid.")
-        log.info("clinic signed in", key_id=key.key_id, site=key.organisation_code)
-        response = RedirectResponse("/clinic", status_code=303)
-        response.set_cookie(
-            SESSION,
-            str(sessions.dumps(key.key_id)),
-            max_age=SESSION_SECONDS,
-            **pages.cookie_options(request),
-        )
-        return response
+        return sessions.start(request, key, "/clinic")
 
     @router.post("/sign-out", response_class=HTMLResponse)
     async def sign_out(request: Request) -> Response:
         _fields, refused = await pages.accepted_post(request, None)
         if refused is not None:
             return refused
-        response = RedirectResponse("/clinic", status_code=303)
-        response.delete_cookie(SESSION, **pages.cookie_options(request))
-        return response
+        return sessions.end(request, "/clinic")
 
     @router.get("/referrals/{referral_id}", response_class=HTMLResponse)
     async def referral(request: Request, referral_id: UUID) -> Response:

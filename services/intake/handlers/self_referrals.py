@@ -23,7 +23,13 @@ from intake.settings import IntakeSettings
 from shared import topics
 from shared.clock import today
 from shared.consumer import Batch, Rejected, subscribe
-from shared.contracts import DeadLetter, LifecycleEvent, ReferralReceived, SelfReferralSubmitted
+from shared.contracts import (
+    DeadLetter,
+    LifecycleEvent,
+    ReferralReceived,
+    SelfReferralSubmitted,
+    TriageResolved,
+)
 from shared.dead_letters import DeadLetters
 from shared.kafka import document_outbox_events
 from shared.logging import get_logger
@@ -37,7 +43,7 @@ def self_referral_router(settings: IntakeSettings, unit_of_work: UnitOfWork) -> 
     document_outbox_events(
         router,
         settings.kafka_topic_prefix,
-        (ReferralReceived,),  # a referral's own steps, below, go out through the same outbox
+        (ReferralReceived, TriageResolved),  # and a referral's steps, below: the same outbox
         unions=((topics.REFERRAL_LIFECYCLE, LifecycleEvent),),
     )
     prefix = settings.kafka_topic_prefix

@@ -20,3 +20,8 @@ DROP INDEX referrals_by_organisation;
 CREATE INDEX referrals_by_organisation ON referrals (
     organisation_code, (NOT COALESCE((decision->>'urgent')::boolean, false)),
     received_at, referral_id) WHERE organisation_code IS NOT NULL;
+
+-- The triage team's key (intake.triage_pages): people who decide what the rules could not.
+ALTER TABLE api_keys DROP CONSTRAINT api_keys_scope_check;
+ALTER TABLE api_keys ADD CONSTRAINT api_keys_scope_check
+    CHECK (scope IN ('referrer', 'notifier', 'clinic', 'triage'));

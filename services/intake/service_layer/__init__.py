@@ -17,17 +17,20 @@ from intake.service_layer.submissions import (
     store_self_referrals,
     submit_professional,
 )
+from intake.service_layer.triage import Resolution, resolve_at_triage
 
 __all__ = [
     "Actor",
     "Done",
     "NotFound",
+    "Resolution",
     "Submitted",
     "UnknownReason",
     "act",
     "amend",
     "cancel_for_her",
     "record_decisions",
+    "resolve_at_triage",
     "store_self_referrals",
     "submit_professional",
 ]

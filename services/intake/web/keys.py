@@ -55,8 +55,13 @@ def api_key_dependency(
     return api_key
 
 
-Scope = Literal["referrer", "clinic", "notifier"]
-_WHOSE = {"referrer": "a referrer's", "clinic": "a clinic's", "notifier": "the notifier's"}
+Scope = Literal["referrer", "clinic", "notifier", "triage"]
+_WHOSE = {
+    "referrer": "a referrer's",
+    "clinic": "a clinic's",
+    "notifier": "the notifier's",
+    "triage": "the triage team's",
+}
 
 
 def of_scope(api_key: ApiKeyDependency, scope: Scope) -> ApiKeyDependency:

@@ -24,6 +24,7 @@ from shared.contracts import (
     ReferralReceived,
     ReferralReturned,
     ReferralState,
+    TriageResolved,
 )
 from shared.directory import load_directory
 from shared.submission import ReferralSubmission
@@ -229,3 +230,35 @@ async def test_she_cancels_her_own_self_referral_only_when_every_detail_matches(
     (event,) = [e for e in state.outbox if isinstance(e, ReferralCancelled)]
     assert (event.by, event.reason_code) == ("patient", "patient-request")
     assert not await cancel(mine.tracking_reference, birth, postcode)  # once
+
+
+async def test_a_triage_resolution_is_checked_here_and_handed_to_the_router_once() -> None:
+    state = IntakeState()
+    waiting = await stored(state)
+    await service_layer.record_decisions(
+        store(state), [decided(waiting.received, Outcome.NEEDS_TRIAGE)]
+    )
+    elsewhere = await routed(state)
+
+    def resolve(referral: AcceptedReferral, route_to: str | None, reason: str = "Checked."):  # type: ignore[no-untyped-def]
+        return service_layer.resolve_at_triage(
+            store(state), DIRECTORY, referral.referral_id,
+            service_layer.Resolution(route_to, reason, ("Ask your GP.", " ")),
+            decided_by="triage team kent",
+        )  # fmt: skip
+
+    with pytest.raises(IllegalTransition):
+        await resolve(elsewhere, SITE)
+    with pytest.raises(UnknownReason) as no_site:
+        await resolve(waiting, "hub-dgs")  # a site of another service
+    assert no_site.value.field == "route_to"
+    with pytest.raises(UnknownReason) as no_reason:
+        await resolve(waiting, None, "  ")
+    assert no_reason.value.field == "reason"
+    assert not [e for e in state.outbox if isinstance(e, TriageResolved)]
+
+    event = await resolve(waiting, None, "Not for this service.")
+    (queued,) = [e for e in state.outbox if isinstance(e, TriageResolved)]
+    assert queued == event
+    assert (event.route_to, event.signposting) == (None, ("Ask your GP.",))
+    assert state.standing[waiting.referral_id].state == ReferralState.NEEDS_TRIAGE  # until decided

@@ -3,6 +3,7 @@ all or nothing. The PostgreSQL adapter is proven in tests/integration/router."""
 
 from __future__ import annotations
 
+import io
 from datetime import date
 
 import pytest
@@ -11,7 +12,13 @@ from devstack.samples import received_event
 from router import service_layer
 from router.domain.triage import TriageError
 from router.ports import UnitOfWork
-from shared.contracts import Outcome, ReferralCancelled, ReferralReturned, ReferralRouted
+from shared.contracts import (
+    Outcome,
+    ReferralCancelled,
+    ReferralReturned,
+    ReferralRouted,
+    TriageResolved,
+)
 from shared.directory import load_directory
 from tests.support.fakes import InMemoryDecisions, RouterState
 
@@ -86,6 +93,7 @@ async def test_a_person_resolves_triage_once_and_only_for_a_site_of_the_service(
         store(state), event.referral_id, DIRECTORY,
         route_to="pelvic-bsol", decided_by="Sam Jones", reason="New estate in Birmingham.",
     )  # fmt: skip
+    assert resolved is not None
     assert resolved.outcome == Outcome.ROUTED
     assert resolved.destination is not None
     assert resolved.destination.id == "pelvic-bsol"
@@ -144,3 +152,43 @@ async def test_a_return_to_triage_waits_for_a_person_and_a_cancellation_ends_the
             store(state), event.referral_id, DIRECTORY,
             route_to="pelvic-bsol", decided_by="Sam Jones", reason="Found the site.",
         )  # fmt: skip
+
+
+def resolution(event: object, **fields: object) -> TriageResolved:
+    values: dict[str, object] = {
+        "correlation_id": event.correlation_id,  # type: ignore[attr-defined]
+        "referral_id": event.referral_id,  # type: ignore[attr-defined]
+        "tracking_reference": event.tracking_reference,  # type: ignore[attr-defined]
+        "service": event.service,  # type: ignore[attr-defined]
+        "route_to": "pelvic-bsol",
+        "reason": "New estate in Birmingham.",
+        "decided_by": "triage team kent",
+        **fields,
+    }
+    return TriageResolved(**values)  # type: ignore[arg-type]
+
+
+async def test_a_resolution_from_the_triage_page_decides_once_and_a_late_one_is_passed_over(
+    logged: io.StringIO,
+) -> None:
+    state = RouterState()
+    event = received_event(postcode_district="ZZ1")
+    await service_layer.decide_batch(store(state), [event], DIRECTORY, as_of=TODAY, topic="t")
+    first, second = resolution(event), resolution(event, route_to=None, reason="Too late.")
+    await service_layer.resolve_from_triage_page(
+        store(state), DIRECTORY, [first, first], topic="triage"
+    )
+
+    def decisions_of() -> list[object]:
+        return [e for e in state.outbox if getattr(e, "referral_id", None) == event.referral_id]
+
+    decisions = decisions_of()
+    assert [d.outcome for d in decisions] == [Outcome.NEEDS_TRIAGE, Outcome.ROUTED]  # type: ignore[attr-defined]
+    assert decisions[-1].decided_by == "triage team kent"  # type: ignore[attr-defined]
+    await service_layer.resolve_from_triage_page(
+        store(state), DIRECTORY, [first, second], topic="triage"
+    )  # redelivered, and someone else's after it: neither decides again
+    assert (
+        len([e for e in state.outbox if getattr(e, "referral_id", None) == event.referral_id]) == 2
+    )
+    assert "triage resolution passed over" in logged.getvalue()

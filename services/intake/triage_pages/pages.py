@@ -1,0 +1,165 @@
+"""The triage pages: the same session, CSRF and refusal rules as the clinic's, and the same
+use case as any other door would use (`service_layer.resolve_at_triage`)."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from intake import service_layer, views
+from intake.adapters.api_keys import ApiKey
+from intake.domain.lifecycle import IllegalTransition, State
+from intake.ports import UnitOfWork
+from intake.service_layer import NotFound, Resolution, UnknownReason
+from intake.views import Viewer
+from intake.web.pages import Pages, first
+from intake.web.sessions import KeySessions
+from shared.contracts import ServiceCode
+from shared.database import Database
+from shared.directory import Directory
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+SESSION = "whr_triage"
+PAGE_SIZE = 25
+RETURN = "return"  # the choice that returns it to the referrer, beside each site's id
+
+
+def triage_pages(
+    pages: Pages,
+    database: Database,
+    unit_of_work: UnitOfWork,
+    directory: Directory,
+    session_secret: bytes,
+) -> APIRouter:
+    router = APIRouter(prefix="/triage", include_in_schema=False)
+    sessions = KeySessions(database, pages, session_secret, scope="triage", cookie=SESSION)
+
+    def sign_in_page(request: Request, status: int = 200, error: str | None = None) -> Response:
+        return pages.render(
+            request, "sign_in.html", status, error=error, layout="triage_base.html",
+            door="/triage", team="triage team", scope="triage",
+        )  # fmt: skip
+
+    @router.get("", response_class=HTMLResponse)
+    async def worklist(request: Request, after: str | None = None, done: str = "") -> Response:
+        key = await sessions.signed_in(request)
+        if key is None:
+            return sign_in_page(request)
+        try:
+            cursor = views.parse_cursor(after)
+        except ValueError:  # a mangled cursor shows the first page
+            cursor = None
+        page = await views.worklist(
+            database, Viewer.triage_team(), State.NEEDS_TRIAGE, PAGE_SIZE, cursor
+        )
+        names = {code: service.name for code, service in directory.services.items()}
+        return pages.render(
+            request,
+            "triage_worklist.html",
+            team=key.organisation_code,
+            referrals=page.referrals,
+            following=page.next,
+            services=names,
+            done=done == "resolved",
+        )
+
+    @router.post("/sign-in", response_class=HTMLResponse)
+    async def sign_in(request: Request) -> Response:
+        fields, refused = await pages.accepted_post(request, "triage-sign-in")
+        if refused is not None:
+            return refused
+        assert fields is not None
+        key = await sessions.sign_in(request, fields)
+        if key is None:
+            return sign_in_page(request, 401, "That key is not the triage team's, or not valid.")
+        return sessions.start(request, key, "/triage")
+
+    @router.post("/sign-out", response_class=HTMLResponse)
+    async def sign_out(request: Request) -> Response:
+        _fields, refused = await pages.accepted_post(request, None)
+        if refused is not None:
+            return refused
+        return sessions.end(request, "/triage")
+
+    @router.get("/referrals/{referral_id}", response_class=HTMLResponse)
+    async def referral(request: Request, referral_id: UUID) -> Response:
+        key = await sessions.signed_in(request)
+        if key is None:
+            return sign_in_page(request, 401)
+        shown = await _details(referral_id)
+        if shown is None:
+            return _gone(request)
+        log.info("referral read at triage", referral_id=str(referral_id), key_id=key.key_id)
+        return pages.render(request, "triage_referral.html", **shown)
+
+    @router.post("/referrals/{referral_id}/resolve", response_class=HTMLResponse)
+    async def resolve(request: Request, referral_id: UUID) -> Response:
+        key = await sessions.signed_in(request)
+        if key is None:
+            return sign_in_page(request, 401)
+        fields, refused = await pages.accepted_post(request, None)
+        if refused is not None:
+            return refused
+        assert fields is not None
+        typed = {name: given[0] for name, given in fields.items() if given}
+        choice = first(fields, "route_to")
+        resolution = Resolution(
+            route_to=None if choice in ("", RETURN) else choice,
+            reason=first(fields, "reason")[:2000],
+            signposting=tuple(first(fields, "signposting")[:2000].splitlines()),
+        )
+        try:
+            if not choice:
+                raise UnknownReason("Choose a site, or return it to the referrer", "route_to")
+            await service_layer.resolve_at_triage(
+                unit_of_work, directory, referral_id, resolution, decided_by=_who(key)
+            )
+        except (NotFound, IllegalTransition):
+            return _gone(request)
+        except UnknownReason as wrong:
+            shown = await _details(referral_id)
+            if shown is None:
+                return _gone(request)
+            words = str(wrong) if wrong.field == "route_to" else "Enter why"
+            shown |= {"error": words, "error_field": wrong.field, "values": typed}
+            return pages.render(request, "triage_referral.html", 422, **shown)
+        return RedirectResponse("/triage?done=resolved", status_code=303)
+
+    async def _details(referral_id: UUID) -> dict[str, Any] | None:
+        found = await views.referral(
+            database, referral_id, Viewer.triage_team(), directory, with_submission=True
+        )
+        if found is None:
+            return None
+        service = directory.services[ServiceCode(found.service)]
+        return {
+            "referral": found,
+            "submission": found.submission or {},
+            "service_name": service.name,
+            "sites": {site.id: site.name for site in service.sites},
+            "return_choice": RETURN,
+            "error": None,
+            "error_field": None,
+            "values": {},
+        }
+
+    def _gone(request: Request) -> Response:
+        return pages.notice(
+            request,
+            404,
+            "Not awaiting triage",
+            "This referral is not waiting for triage: someone may have decided it already, "
+            "or it was cancelled.",
+        )
+
+    return router
+
+
+def _who(key: ApiKey) -> str:
+    """Who decided, as the key says (staff sign in as themselves next: issue 25)."""
+    return f"triage team {key.organisation_code}"

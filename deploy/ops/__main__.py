@@ -116,12 +116,13 @@ def demo(
         str,
         typer.Option(
             envvar="REFERRALS_DEMO_CLINIC_KEY",
-            help="A clinic key for site pelvic-bsol: it accepts and returns samples.",
+            help="A clinic key for site pelvic-bsol: it accepts, returns, books and "
+            "discharges samples.",
         ),
     ] = "",
 ) -> None:
-    """Submit sample referrals covering every outcome, then accept, return and cancel some as
-    their clinic and GP would, and print what happened to each."""
+    """Submit sample referrals covering every outcome, then accept, return, cancel, book and
+    discharge some as their clinic and GP would, and print what happened to each."""
     settings = OpsSettings()
 
     async def run() -> list[tuple[samples.Submitted, list[str]]]:

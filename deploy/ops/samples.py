@@ -9,6 +9,8 @@ import json
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from datetime import time as dt_time
 from typing import Any
 
 import httpx
@@ -16,7 +18,7 @@ import httpx
 from intake.domain.tracking import new_tracking_reference
 from ops.settings import OpsSettings
 from ops.timeline import timeline
-from shared.clock import days_from_today
+from shared.clock import LONDON, days_from_today
 from shared.contracts import SelfReferralSubmitted
 from shared.kafka import build_broker, publish_event
 from shared.sealed import seal
@@ -145,12 +147,49 @@ _NEW_MOTHER = _referral(
     "B1 1AA",
     {"pregnancy_status": "postnatal", "delivery_date": days_from_today(-100)},
 )
-AFTER_ROUTING: list[tuple[str, dict[str, Any], str, str | None]] = [
-    ("GP: pelvic health, then accepted by the clinic", _NEW_MOTHER, "accept", None),
-    ("GP: pelvic health, then returned by the clinic", _NEW_MOTHER, "return", "wrong-service"),
-    ("GP: pelvic health, then cancelled by the GP", _NEW_MOTHER, "cancel", "sent-in-error"),
+Step = tuple[str, dict[str, Any] | None]  # the action's path, its body (by the GP: cancel)
+
+
+def _appointment(days: int) -> dict[str, Any]:
+    """An appointment `days` from today at 10:00 in London: a sample date that never expires."""
+    day = datetime.now(LONDON).date() + timedelta(days=days)
+    starts = datetime.combine(day, dt_time(10, 0), tzinfo=LONDON)
+    return {
+        "appointment": {
+            "starts_at": starts.isoformat(),
+            "mode": "in-person",
+            "place": "Room 4, Women's Health Hub, Solihull Hospital, Lode Lane",
+        }
+    }
+
+
+AFTER_ROUTING: list[tuple[str, dict[str, Any], list[Step]]] = [
+    ("GP: pelvic health, then accepted by the clinic", _NEW_MOTHER, [("accept", None)]),
+    (
+        "GP: pelvic health, then returned by the clinic",
+        _NEW_MOTHER,
+        [("return", {"reason_code": "wrong-service"})],
+    ),
+    (
+        "GP: pelvic health, then cancelled by the GP",
+        _NEW_MOTHER,
+        [("cancel", {"reason_code": "sent-in-error"})],
+    ),
+    (
+        "GP: pelvic health, all the way: accepted, booked, seen, discharged",
+        _NEW_MOTHER,
+        [
+            ("accept", None),
+            ("book", _appointment(14)),
+            ("attended", None),
+            ("discharge", {"outcome_code": "advice-and-self-management"}),
+        ],
+    ),
 ]
-SAMPLES += [(name, "api", payload) for name, payload, _, _ in AFTER_ROUTING]
+SAMPLES += [(name, "api", payload) for name, payload, _ in AFTER_ROUTING]
+_DONE = {"accept": "accepted", "return": "returned", "cancel": "cancelled", "book": "booked",
+         "attended": "attended", "discharge": "discharged"}  # fmt: skip
+_LAST_STEP = {name: _DONE[steps[-1][0]] for name, _, steps in AFTER_ROUTING}
 
 
 @dataclass
@@ -180,13 +219,13 @@ async def submit_all(settings: OpsSettings, intake_url: str, api_key: str) -> li
 async def act_after_routing(
     intake_url: str, api_key: str, clinic_key: str, submitted: list[Submitted], within: float = 60
 ) -> None:
-    """Once each AFTER_ROUTING sample is routed, what its clinic or GP does with it."""
-    actions = {name: (action, code) for name, _, action, code in AFTER_ROUTING}
+    """Once each AFTER_ROUTING sample is routed, what its clinic or GP does with it, step by
+    step."""
+    actions = {name: steps for name, _, steps in AFTER_ROUTING}
     async with httpx.AsyncClient(base_url=intake_url, timeout=30) as client:
         for sample in submitted:
             if sample.name not in actions or sample.referral_id is None:
                 continue
-            action, code = actions[sample.name]
             url = f"/v1/referrals/{sample.referral_id}"
             gp = {"Authorization": f"Bearer {api_key}"}
             deadline = time.monotonic() + within
@@ -194,12 +233,12 @@ async def act_after_routing(
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"{sample.name}: not routed within {within} s")
                 await asyncio.sleep(0.3)
-            key = api_key if action == "cancel" else clinic_key
-            body = {"reason_code": code} if code else None
-            answer = await client.post(
-                f"{url}/{action}", json=body, headers={"Authorization": f"Bearer {key}"}
-            )
-            answer.raise_for_status()
+            for action, body in actions[sample.name]:
+                key = api_key if action == "cancel" else clinic_key
+                answer = await client.post(
+                    f"{url}/{action}", json=body, headers={"Authorization": f"Bearer {key}"}
+                )
+                answer.raise_for_status()
 
 
 async def _self_refer(settings: OpsSettings, public_key: str, payload: dict[str, Any]) -> str:
@@ -232,13 +271,12 @@ async def outcomes(
             (s, [what for _, _, what in await timeline(settings, s.tracking_reference)])
             for s in submitted
         ]
-        after = {name for name, _, _, _ in AFTER_ROUTING}
         settled = all(
             any(w.startswith(("routed", "rejected", "needs-triage")) for w in lines)
             and (
-                s.name not in after
+                s.name not in _LAST_STEP
                 or (
-                    any(w.startswith(("accepted", "returned", "cancelled")) for w in lines)
+                    any(w.startswith(_LAST_STEP[s.name]) for w in lines)
                     and sum(" by " in w and "attempt" in w for w in lines) >= 3
                 )
             )

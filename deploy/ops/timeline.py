@@ -34,6 +34,7 @@ async def timeline(settings: OpsSettings, ref: str) -> list[tuple[datetime, str,
                 continue  # the router's line says it, with its rules
             who = f"{t['actor']} {t['actor_id']}" if t["actor_id"] else t["actor"]
             why = f" ({t['reason_code']}: {t['reason']})" if t["reason_code"] else ""
+            why += _particulars(t["details"])
             events.append((t["at"], "intake", f"{t['action']} by {who}: now {t['after']}{why}"))
         for d in await _rows(conn, settings.router_schema, "decisions", rid, "decided_at"):
             where = f" to {d['destination']['id']}" if d["destination"] else ""
@@ -66,3 +67,16 @@ async def _rows(conn: Any, schema: str, table: str, rid: Any, order: str) -> lis
             f"SELECT * FROM {schema}.{table} WHERE referral_id = $1 ORDER BY {order}", rid
         )
     )
+
+
+def _particulars(details: dict[str, Any] | None) -> str:
+    """A step's particulars on its line: the appointment, the attempts, where referred on."""
+    if not details:
+        return ""
+    if appointment := details.get("appointment"):
+        return f" [{appointment['mode']}, {appointment['starts_at']}]"
+    if attempts := details.get("attempts"):
+        return f" [{len(attempts)} attempt(s) to reach her]"
+    if referred_to := details.get("referred_to"):
+        return f" [referred on to {referred_to}]"
+    return ""

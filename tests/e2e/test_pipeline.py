@@ -248,6 +248,11 @@ def test_the_sample_referrals_reach_every_outcome_with_the_right_messages(
             "cancelled by referrer M85001: now cancelled (sent-in-error",
             "referrer by email: sent",
         ],
+        "GP: pelvic health, all the way: accepted, booked, seen, discharged": [
+            "booked by clinic pelvic-bsol: now booked [in-person,",
+            "attended by clinic pelvic-bsol: now attended",
+            "discharged by clinic pelvic-bsol: now discharged (advice-and-self-management",
+        ],
     }
     for name, lines in expected.items():
         for line in lines:
@@ -524,3 +529,99 @@ def test_a_bars_sender_that_refused_hears_once_after_the_fix_and_a_replay(
     ops(pipeline, "dlq", "replay", letter_id)  # a second replay changes nothing
     pipeline.settled()
     assert len(to_sender()) == 1
+
+
+def test_a_referral_is_followed_to_discharge_and_each_step_is_told_once_to_those_it_concerns(
+    pipeline: Pipeline, standins: Standins
+) -> None:
+    """Through the three processes: routed, accepted, booked, missed, booked again, seen and
+    discharged. She hears each step but her attendance; her GP hears the booking, the missed
+    appointment and the outcome; the clinic hears only what others did (its referral)."""
+    clinic = run_cli(
+        "intake", "keys", "create", "--organisation", "pelvic-bsol", "--scope", "clinic",
+        env=pipeline.env,
+    )  # fmt: skip
+    answer = pipeline.submit(gp_referral())
+    reference = answer["tracking_reference"]
+    eventually(lambda: mentioning(standins.records("webhook"), reference))
+    appointment = {
+        "starts_at": f"{days_from_today(14)}T10:00:00+00:00",
+        "mode": "in-person",
+        "place": "Room 4, Solihull Hospital",
+    }
+    steps: list[tuple[str, dict[str, Any] | None]] = [
+        ("accept", None),
+        ("book", {"appointment": appointment}),
+        ("did-not-attend", None),
+        ("book", {"appointment": {**appointment, "mode": "video", "place": "A link by email"}}),
+        ("attended", None),
+        ("discharge", {"outcome_code": "referred-on", "referred_to": "Urogynaecology, QEH"}),
+    ]
+    for action, body in steps:
+        done = httpx.post(
+            f"{pipeline.intake.url}{answer['status_url']}/{action}", json=body,
+            headers={"Authorization": f"Bearer {clinic}"},
+        )  # fmt: skip
+        assert done.status_code == 200, done.text
+
+    def to(kind: str) -> list[dict[str, Any]]:
+        return mentioning(standins.records(kind), reference)
+
+    eventually(lambda: len(to("notify")) == 6 and len(to("email")) == 4)
+    pipeline.settled()
+    texts = [r["personalisation"]["body"] for r in to("notify")]
+    assert len(texts) == 6  # routed, accepted, booked, missed, booked again, discharged
+    assert "you have an NHS appointment" in texts[2]
+    assert "we missed you" in texts[3].lower()
+    assert "is now complete" in texts[5]
+    emails = [str(r) for r in to("email")]
+    assert len(emails) == 4  # booked, missed, booked again, the outcome
+    assert "Urogynaecology, QEH" in emails[-1]
+    assert len(to("webhook")) == 1  # the clinic was told of the referral, not of its own steps
+    status = httpx.get(
+        f"{pipeline.intake.url}{answer['status_url']}",
+        headers={"Authorization": f"Bearer {pipeline.key}"},
+    ).json()
+    assert status["status"] == "discharged"
+    assert status["actions"] == []
+    assert identifiers_in(pipeline.logs()) == []
+
+
+def test_a_person_at_triage_routes_what_the_rules_could_not_and_she_is_told_once(
+    pipeline: Pipeline, standins: Standins
+) -> None:
+    """Through the three processes: a referral from an area the directory does not know waits
+    for triage; the triage team routes it on its page; the router announces it; the woman and
+    the clinic are told once, and the history names who decided."""
+    team = run_cli(
+        "intake", "keys", "create", "--organisation", "kent-triage", "--scope", "triage",
+        env=pipeline.env,
+    )  # fmt: skip
+    answer = pipeline.submit(gp_referral(**{"patient.postcode": "ZZ1 1ZZ"}))
+    reference = answer["tracking_reference"]
+    eventually(lambda: mentioning(standins.records("notify"), reference))  # being looked at
+    with httpx.Client(base_url=pipeline.intake.url) as browser:
+        page = browser.get("/triage")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert token is not None
+        signed = browser.post("/triage/sign-in", data={"csrf_token": token.group(1), "key": team})
+        assert signed.status_code == 303
+        assert reference in browser.get("/triage").text
+        sent = browser.post(
+            f"/triage/referrals/{answer['referral_id']}/resolve",
+            data={"csrf_token": token.group(1), "route_to": "pelvic-bsol",
+                  "reason": "A new estate in Birmingham."},
+        )  # fmt: skip
+        assert sent.status_code == 303
+    eventually(lambda: mentioning(standins.records("webhook"), reference))
+    eventually(lambda: len(mentioning(standins.records("notify"), reference)) == 2)
+    pipeline.settled()
+    assert len(mentioning(standins.records("notify"), reference)) == 2  # looked at, then routed
+    assert len(mentioning(standins.records("webhook"), reference)) == 1
+    status = httpx.get(
+        f"{pipeline.intake.url}{answer['status_url']}",
+        headers={"Authorization": f"Bearer {pipeline.key}"},
+    ).json()
+    assert status["status"] == "routed"
+    assert status["history"][-1]["by_id"] == "triage team kent-triage"
+    assert identifiers_in(pipeline.logs()) == []

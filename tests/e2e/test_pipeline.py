@@ -320,8 +320,8 @@ def test_the_clinic_accepts_and_the_referrer_cancels_and_each_is_told_once(
 def test_a_clinic_works_through_its_worklist_in_a_real_browser(
     pipeline: Pipeline, standins: Standins
 ) -> None:
-    """Sign in with the site's key, open the oldest referral, accept it, without JavaScript;
-    the woman is told once that the clinic will contact her."""
+    """Sign in with the site's key, open the oldest referral, accept it, book her in the NHS
+    date input, without JavaScript; the woman is told once of each."""
     clinic = run_cli(
         "intake", "keys", "create", "--organisation", "pelvic-bsol", "--scope", "clinic",
         env=pipeline.env,
@@ -338,12 +338,26 @@ def test_a_clinic_works_through_its_worklist_in_a_real_browser(
         expect(page.locator("#status")).to_have_text("routed")
         page.get_by_role("button", name="Accept: we will contact her").click()
         expect(page.get_by_role("status")).to_contain_text("Referral accepted")
-        page.get_by_role("link", name="Accepted").click()
+        page.get_by_role("link", name="To book").click()
+        page.get_by_role("link", name=reference).click()
+        when = page.get_by_role("group", name="Date")
+        for part, value in date_fields("appointment", days_from_today(10)).items():
+            when.get_by_label(part.rsplit("-", 1)[1].capitalize()).fill(value)
+        page.get_by_label("Time").fill("14:30")
+        page.get_by_label("By video call").check()
+        page.get_by_label("Where, in words she can use").fill("We will email you a link")
+        page.get_by_role("button", name="Book and tell her").click()
+        expect(page.get_by_role("status")).to_contain_text("Appointment booked")
+        page.get_by_role("link", name="Booked").click()
         expect(page.get_by_role("link", name=reference)).to_be_visible()
     messages = eventually(
-        lambda: len(found := mentioning(standins.records("notify"), reference)) == 2 and found
+        lambda: len(found := mentioning(standins.records("notify"), reference)) == 3 and found
     )
-    assert "will contact you" in messages[-1]["personalisation"]["body"]
+    pipeline.settled()
+    assert len(mentioning(standins.records("notify"), reference)) == 3
+    assert "will contact you" in messages[1]["personalisation"]["body"]
+    assert "you have an NHS appointment" in messages[2]["personalisation"]["body"]
+    assert "by video call" in messages[2]["personalisation"]["body"]
     assert identifiers_in(pipeline.logs()) == []
 
 

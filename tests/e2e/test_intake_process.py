@@ -121,11 +121,11 @@ def refer_herself(base_url: str) -> str:
 def fill_in(page: Page) -> None:
     page.get_by_label("First name").fill(FORM_PATIENT["given_name"])
     page.get_by_label("Last name").fill(FORM_PATIENT["family_name"])
-    page.get_by_label("Date of birth").fill(FORM_PATIENT["date_of_birth"])
+    fill_date(page, "Date of birth", FORM_PATIENT["date_of_birth"])
     page.get_by_label("Female").check()
     page.get_by_label("Postcode").fill(FORM_PATIENT["postcode"])
     page.get_by_label("I have had a baby").check()
-    page.get_by_label("If you have had a baby, the date of the birth").fill(days_from_today(-62))
+    fill_date(page, "If you have had a baby, the date of the birth", days_from_today(-62))
     page.get_by_label("Tell us a little about what you would like help with").fill(
         "Some leaking when I laugh."
     )
@@ -196,7 +196,12 @@ def test_a_woman_cancels_her_request_in_a_real_browser(
 def give_proof(page: Page, reference: str) -> None:
     """Her reference, her date of birth in the three-field date input, her postcode."""
     page.get_by_label("Your reference").fill(reference)
-    born = page.get_by_role("group", name="Date of birth")
-    for part, value in date_fields("date_of_birth", FORM_PATIENT["date_of_birth"]).items():
-        born.get_by_label(part.rsplit("-", 1)[1].capitalize()).fill(value)
+    fill_date(page, "Date of birth", FORM_PATIENT["date_of_birth"])
     page.get_by_label("Postcode").fill(FORM_PATIENT["postcode"])
+
+
+def fill_date(page: Page, legend: str, iso: str) -> None:
+    """The NHS three-field date input, as she fills it in: day, month, year."""
+    group = page.get_by_role("group", name=legend)
+    for part, value in date_fields("date", iso).items():
+        group.get_by_label(part.rsplit("-", 1)[1].capitalize(), exact=True).fill(value)

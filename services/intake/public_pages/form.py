@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import date, timedelta
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -19,9 +21,12 @@ from intake.adapters.self_referral_codec import encode
 from intake.domain.referral import accept_self_referral
 from intake.domain.tracking import is_valid_tracking_reference, new_tracking_reference
 from intake.public_pages.form_fields import (
+    DATE_FIELDS,
+    DATE_PARTS,
     FORM_ID,
     PREFERENCES,
     TEXT_FIELDS,
+    dates_from_parts,
     form_errors,
     shown_back,
     submission_data,
@@ -66,6 +71,7 @@ def self_referral_form(*, pages: Pages, public_key: str, publish: Publish) -> AP
             values={FORM_ID: str(uuid.uuid4())},
             preferences=[],
             errors=[],
+            **_example_dates(),
         )
 
     @router.post("/{slug}", response_class=HTMLResponse)
@@ -77,7 +83,13 @@ def self_referral_form(*, pages: Pages, public_key: str, publish: Publish) -> AP
         if refused is not None:
             return refused
         assert fields is not None
+        parts = {
+            f"{field}-{part}": first(fields, f"{field}-{part}")
+            for field in DATE_FIELDS
+            for part in DATE_PARTS
+        }
         values = {path: first(fields, path) for path in (*TEXT_FIELDS, FORM_ID)}
+        values |= dates_from_parts(parts)
         if len(page.services) == 1:
             values["service"] = page.services[0][0].value
         preferences = fields.get(PREFERENCES, [])
@@ -93,9 +105,10 @@ def self_referral_form(*, pages: Pages, public_key: str, publish: Publish) -> AP
                 "form.html",
                 422,
                 page=page,
-                values=shown_back(values),
+                values=shown_back(values | parts),
                 preferences=preferences,
                 errors=errors,
+                **_example_dates(),
             )
         # The broker away: `intake.web.unavailable` shows her a kind page (503); nothing sent.
         return await _send(page, submission, values[FORM_ID])
@@ -131,3 +144,15 @@ def self_referral_form(*, pages: Pages, public_key: str, publish: Publish) -> AP
         return RedirectResponse(f"/self-referral/submitted/{reference}", status_code=303)
 
     return router
+
+
+def _example_dates() -> dict[str, Any]:
+    """Hints in the NHS's own form (day month year), near today: they never go stale."""
+
+    def spoken(day: date) -> str:
+        return f"{day.day} {day.month} {day.year}"
+
+    return {
+        "example_due": spoken(today() + timedelta(days=120)),
+        "example_birth": spoken(today() - timedelta(days=60)),
+    }

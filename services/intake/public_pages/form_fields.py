@@ -29,6 +29,8 @@ TEXT_FIELDS = (
     "clinical.delivery_date",
     "clinical.reason",
 )
+DATE_FIELDS = ("patient.date_of_birth", "clinical.expected_delivery_date", "clinical.delivery_date")
+DATE_PARTS = ("day", "month", "year")  # the NHS date input's three fields: `<field>-day`, ...
 PREFERENCES = "patient.contact_preferences"
 FORM_ID = "form_id"  # names one filling-in of the form, so that sending it twice is one referral
 ADDRESS_LINES = ("patient.address.line_1", "patient.address.line_2", "patient.address.town")
@@ -36,6 +38,22 @@ ADDRESS_LINES = ("patient.address.line_1", "patient.address.line_2", "patient.ad
 # refused anyway, and is not rendered back whole).
 _LONGEST = {"clinical.reason": 4000}
 _LONG = 100
+
+
+def dates_from_parts(parts: Mapping[str, str]) -> dict[str, str]:
+    """Each date of the form as the submission takes it (ISO), from the three fields she
+    filled in; one she left empty is empty, and one that is not a date stays as she typed
+    it, for validation to refuse with the field's own message."""
+    dates: dict[str, str] = {}
+    for field in DATE_FIELDS:
+        day, month, year = (parts.get(f"{field}-{p}", "").strip() for p in DATE_PARTS)
+        if not (day or month or year):
+            dates[field] = ""
+        elif day.isdigit() and month.isdigit() and year.isdigit() and len(year) == 4:
+            dates[field] = f"{year}-{int(month):02d}-{int(day):02d}"
+        else:
+            dates[field] = f"{day}/{month}/{year}"
+    return dates
 
 
 def submission_data(values: Mapping[str, str], preferences: Sequence[str]) -> dict[str, Any]:
@@ -63,10 +81,14 @@ def form_errors(error: ValidationError) -> list[dict[str, str]]:
     for e in field_errors(error):
         field = _form_field(e["field"])
         message = e["message"]
-        if message == "Field required" or message.startswith("Input should be"):
+        if field in DATE_FIELDS and message.startswith("Input should be a valid date"):
+            label = LABELS.get(field, "the date")
+            message = f"{label[0].upper()}{label[1:]} must be a real date."
+        elif message == "Field required" or message.startswith("Input should be"):
             message = f"Enter {LABELS.get(field, 'this')}."
         if not any(f["field"] == field for f in found):  # one message per field
-            found.append({"field": field, "message": message, "anchor": anchor(field)})
+            where = anchor(field) + ("-day" if field in DATE_FIELDS else "")
+            found.append({"field": field, "message": message, "anchor": where})
     return found
 
 

@@ -14,6 +14,7 @@ import pytest
 from devstack.samples import gp_referral
 from intake.web.csrf import COOKIE, FIELD
 from tests.integration.intake.test_self_referral_form import FORM, filled, token
+from tests.support.forms import date_fields
 from tests.support.keys import INTAKE_PRIVATE_KEY
 from tests.support.pii import identifiers_in
 from tests.support.running import RunningIntake, intake_settings, running_intake
@@ -189,7 +190,11 @@ async def test_a_long_answer_is_not_shown_back_whole(intake: RunningIntake) -> N
     [
         ({"clinical.reason": "Pain\u0000"}, "letters, numbers and punctuation"),
         ({"patient.email": "jane@@example.com"}, "like name@example.com"),
-        ({"patient.date_of_birth": "1850-01-01"}, "Check the year"),
+        (date_fields("patient.date_of_birth", "1850-01-01"), "Check the year"),
+        (
+            {"patient.date_of_birth-day": "31", "patient.date_of_birth-month": "2"},
+            "Your date of birth must be a real date.",
+        ),
         (
             {"patient.email": "", "patient.contact_preferences": ["letter"]},
             "needs a postal address",

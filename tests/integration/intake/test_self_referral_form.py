@@ -15,6 +15,7 @@ from devstack.samples import FORM_PATIENT, days_from_today, gp_referral
 from intake.web.csrf import FIELD
 from shared.contracts import ReferralNeedsTriage, ReferralRouted, SelfReferralSubmitted
 from shared.kafka import build_broker, publish_event
+from tests.support.forms import date_fields
 from tests.support.kafka_reader import body, wait_for
 from tests.support.keys import INTAKE_PRIVATE_KEY
 from tests.support.running import RunningIntake, intake_settings, running_intake
@@ -29,12 +30,12 @@ def filled(token: str) -> dict[str, str | list[str]]:
         FIELD: token,
         "patient.given_name": FORM_PATIENT["given_name"],
         "patient.family_name": FORM_PATIENT["family_name"],
-        "patient.date_of_birth": FORM_PATIENT["date_of_birth"],
+        **date_fields("patient.date_of_birth", FORM_PATIENT["date_of_birth"]),
         "patient.sex_at_birth": "female",
         "patient.nhs_number": FORM_PATIENT["nhs_number"],
         "patient.postcode": FORM_PATIENT["postcode"],
         "clinical.pregnancy_status": "postnatal",
-        "clinical.delivery_date": days_from_today(-62),
+        **date_fields("clinical.delivery_date", days_from_today(-62)),
         "clinical.reason": "Some leaking since my baby was born.",
         "patient.email": FORM_PATIENT["email"],
         "patient.contact_preferences": ["email"],

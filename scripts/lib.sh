@@ -15,6 +15,12 @@ install_project() {
   "${UV[@]}" sync --frozen --quiet
 }
 
+# The NHS design system (nhsuk-frontend from npm) built into intake's pages.
+build_frontend() {
+  echo "== building the NHS design system into intake's pages (npm: deploy/frontend)"
+  "${UV[@]}" run --frozen python -m devstack frontend
+}
+
 stack_running() {
   "${UV[@]}" run --frozen python -m devstack status >/dev/null 2>&1
 }

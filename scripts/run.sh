@@ -4,6 +4,7 @@
 # The services' full logs go to .devstack/logs/; `LOGS=1 make run` also shows them here, readable.
 source "$(dirname "$0")/lib.sh"
 install_project
+build_frontend
 
 started_stack=0
 if ! stack_running; then started_stack=1; fi

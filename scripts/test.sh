@@ -3,6 +3,7 @@
 # Servers that already run elsewhere: export KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL first.
 source "$(dirname "$0")/lib.sh"
 install_project
+build_frontend
 ensure_chromium
 
 started_stack=0

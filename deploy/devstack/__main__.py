@@ -12,6 +12,8 @@ import time
 import typer
 
 from devstack.config import StackSettings
+from devstack.frontend import BUILT, ROOT, FrontendError
+from devstack.frontend import build as frontend_build
 from devstack.kafka import KafkaServer, kafka_version
 from devstack.postgres import PostgresServer
 from devstack.secrets import local_secrets
@@ -79,6 +81,17 @@ def status() -> None:
     )
     if not (all(pids) and pg_pid):
         raise typer.Exit(1)
+
+
+@cli.command()
+def frontend() -> None:
+    """Build the NHS design system (nhsuk-frontend, from npm) into intake's static files."""
+    try:
+        built = frontend_build()
+    except FrontendError as error:
+        typer.echo(f"devstack: {error}", err=True)
+        raise typer.Exit(1) from error
+    typer.echo(f"devstack: nhsuk-frontend {built} built into {BUILT.relative_to(ROOT)}")
 
 
 @cli.command()

@@ -16,6 +16,7 @@ from playwright.sync_api import Page, expect
 from devstack.samples import FORM_PATIENT, days_from_today, gp_referral
 from devstack.services import run_cli, service_process
 from devstack.topics import ensure_topics
+from tests.support.accessibility import assert_accessible
 from tests.support.browser import browser_page
 from tests.support.forms import date_fields
 from tests.support.kafka_reader import body, wait_for
@@ -100,8 +101,10 @@ def refer_herself(base_url: str) -> str:
     tracking reference the confirmation page shows."""
     with browser_page() as page:
         page.goto(f"{base_url}/self-referral")
+        assert_accessible(page)
         page.get_by_role("link", name="Pelvic health support in pregnancy and after birth").click()
         expect(page.get_by_role("heading", level=1)).to_contain_text("Pelvic health")
+        assert_accessible(page)
 
         page.get_by_role("button", name="Send my request").click()
         expect(page).to_have_title(re.compile(r"^Error: "))
@@ -111,10 +114,12 @@ def refer_herself(base_url: str) -> str:
             "href", "#patient-given_name"
         )
         expect(page.locator("#patient-given_name-error")).to_be_visible()
+        assert_accessible(page)  # the page with its errors, too
 
         fill_in(page)
         page.get_by_role("button", name="Send my request").click()
         expect(page.get_by_role("heading", level=1)).to_have_text("Your request has been sent")
+        assert_accessible(page)
         return page.locator("#tracking-reference").inner_text()
 
 
@@ -175,8 +180,10 @@ def test_a_woman_cancels_her_request_in_a_real_browser(
             page.goto(f"{intake.url}/self-referral")
             page.get_by_role("link", name="Cancel a request you sent").click()
             expect(page.get_by_role("heading", level=1)).to_have_text("Cancel a request you sent")
+            assert_accessible(page)
             page.get_by_role("button", name="Cancel my request").click()
             expect(page.get_by_role("alert")).to_contain_text("Enter your reference")
+            assert_accessible(page)
             give_proof(page, reference)
             page.get_by_role("button", name="Cancel my request").click()
             expect(page.get_by_role("heading", level=1)).to_have_text("Thank you")
@@ -190,6 +197,45 @@ def test_a_woman_cancels_her_request_in_a_real_browser(
         )
         assert body(cancelled)["transition"] == "cancelled"
         assert body(cancelled)["by"] == "patient"
+        assert identifiers_in(intake.output()) == []
+
+
+def test_a_woman_checks_where_her_referral_stands_in_a_real_browser(
+    servers: Servers, namespace: dict[str, str]
+) -> None:
+    """From the start page, without JavaScript: details that do not match get the kind
+    answer that says nothing; hers show where it stands and what happens next. Every page
+    passes the accessibility check."""
+    with service_process("intake", namespace) as intake:
+        reference = refer_herself(intake.url)
+        asyncio.run(
+            wait_for(
+                servers.kafka_bootstrap,
+                namespace["KAFKA_TOPIC_PREFIX"] + RECEIVED,
+                lambda r: json.loads(r.value or b"{}").get("tracking_reference") == reference,
+            )
+        )
+        with browser_page() as page:
+            page.goto(f"{intake.url}/self-referral")
+            page.get_by_role("link", name="Check where your referral is").click()
+            expect(page.get_by_role("heading", level=1)).to_have_text("Check your referral")
+            assert_accessible(page)
+            page.get_by_role("button", name="Check my referral").click()
+            summary = page.get_by_role("alert")
+            expect(summary.get_by_role("link", name="Enter your date of birth")).to_have_attribute(
+                "href", "#date_of_birth-day"
+            )
+            assert_accessible(page)
+            give_proof(page, reference)
+            page.get_by_label("Postcode").fill("ZZ9 9ZZ")
+            page.get_by_role("button", name="Check my referral").click()
+            expect(page.get_by_role("status")).to_contain_text("We could not find a referral")
+            give_proof(page, reference)
+            page.get_by_role("button", name="Check my referral").click()
+            expect(page.get_by_role("heading", level=1)).to_have_text("Your referral")
+            expect(page.locator("main")).to_contain_text("We have received your referral")
+            expect(page.get_by_role("link", name="Cancel this request")).to_be_visible()
+            assert_accessible(page)
         assert identifiers_in(intake.output()) == []
 
 

@@ -26,6 +26,7 @@ from shared.clock import days_from_today
 from shared.kafka import build_broker, publish_event
 from shared.submission import ReferralSubmission
 from standins.client import Standins
+from tests.support.accessibility import assert_accessible
 from tests.support.bars import fresh
 from tests.support.browser import browser_page
 from tests.support.forms import date_fields
@@ -331,15 +332,18 @@ def test_a_clinic_works_through_its_worklist_in_a_real_browser(
     eventually(lambda: mentioning(standins.records("webhook"), reference))
     with browser_page() as page:
         page.goto(f"{pipeline.intake.url}/clinic")
+        assert_accessible(page)
         page.get_by_label("Clinic key").fill(clinic)
         page.get_by_role("button", name="Sign in").click()
         expect(page.get_by_role("heading", level=1)).to_have_text("Referrals for pelvic-bsol")
         page.get_by_role("link", name=reference).click()
         expect(page.locator("#status")).to_have_text("routed")
+        assert_accessible(page)
         page.get_by_role("button", name="Accept: we will contact her").click()
         expect(page.get_by_role("status")).to_contain_text("Referral accepted")
         page.get_by_role("link", name="To book").click()
         page.get_by_role("link", name=reference).click()
+        assert_accessible(page)  # the booking form
         when = page.get_by_role("group", name="Date")
         for part, value in date_fields("appointment", days_from_today(10)).items():
             when.get_by_label(part.rsplit("-", 1)[1].capitalize()).fill(value)
@@ -350,6 +354,7 @@ def test_a_clinic_works_through_its_worklist_in_a_real_browser(
         expect(page.get_by_role("status")).to_contain_text("Appointment booked")
         page.get_by_role("link", name="Booked").click()
         expect(page.get_by_role("link", name=reference)).to_be_visible()
+        assert_accessible(page)
     messages = eventually(
         lambda: len(found := mentioning(standins.records("notify"), reference)) == 3 and found
     )

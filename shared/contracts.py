@@ -426,6 +426,7 @@ LifecycleEvent = Annotated[
     Field(discriminator="transition"),
 ]
 
+
 class TriageResolved(Event):
     """A person at triage decided a referral the rules could not: route it to a site of its
     service, or return it with a reason (and where to go instead). Intake publishes it from

@@ -35,10 +35,13 @@ from shared.contracts import SelfReferralSubmitted
 from shared.database import Database
 from shared.directory import load_directory
 from shared.kafka import publish_event
+from shared.logging import get_logger
 from shared.rate_limits import MIGRATIONS as RATE_LIMIT_MIGRATIONS
 from shared.rate_limits import RateLimits, parse_limit
 from shared.sealed import derive_secret, public_key_of
 from shared.service import Service, build_service
+
+log = get_logger(__name__)
 
 
 class SelfReferralKey(BaseModel):
@@ -139,6 +142,11 @@ def create_service(settings: IntakeSettings | None = None) -> Service:
     app.include_router(
         self_referral_form(pages=pages, public_key=public_key, publish=publish_self_referral)
     )
+    if not (STATIC / "nhsuk" / "nhsuk-frontend.min.css").exists():
+        log.warning(
+            "the NHS design system is not built: the pages will lack their styles",
+            fix="python -m devstack frontend",
+        )
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/v1/self-referral-key", tags=["self-referral"])

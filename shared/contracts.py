@@ -286,7 +286,7 @@ ReasonCode = Annotated[str, Field(pattern=r"^[a-z0-9-]{1,60}$")]
 
 
 AppointmentMode = Literal["in-person", "telephone", "video"]
-Transition = Literal[
+StepName = Literal[  # the steps of a referral's life after routing, by name
     "accepted",
     "returned",
     "cancelled",
@@ -320,7 +320,7 @@ class ReferralTransitioned(Event):
     clinic its site id; a reason is a code from the directory with its plain words."""
 
     TOPIC: ClassVar[topics.Topic] = topics.REFERRAL_LIFECYCLE
-    transition: Transition
+    transition: StepName
     referral_id: UUID
     tracking_reference: TrackingReference
     service: ServiceCode

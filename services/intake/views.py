@@ -13,7 +13,14 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 
 from intake.adapters.api_keys import ApiKey
-from intake.domain.lifecycle import CLOSED_AT_CLINIC, FINAL, HELD, State, allowed_actions
+from intake.domain.lifecycle import (
+    CLOSED_AT_CLINIC,
+    FINAL,
+    HELD,
+    ActionName,
+    State,
+    allowed_actions,
+)
 from intake.domain.proof import Proof, proves
 from intake.domain.referral import RecordedDecision
 from shared.contracts import Appointment, ReferralState
@@ -84,7 +91,7 @@ class ReferralStatus(BaseModel):
     appointment: Appointment | None = Field(
         default=None, description="Her appointment, while one is booked (or was missed)."
     )
-    actions: list[str] = Field(
+    actions: list[ActionName] = Field(
         description="What the caller may do now, by the name of the action's path "
         "(`POST /v1/referrals/{id}/<action>`; `amend` is the PUT): nothing else is allowed."
     )

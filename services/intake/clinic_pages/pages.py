@@ -20,7 +20,7 @@ from intake.ports import UnitOfWork
 from intake.service_layer import Actor, NotFound, UnknownReason
 from intake.views import Viewer
 from intake.web.pages import Pages
-from intake.web.sessions import KeySessions
+from intake.web.sessions import Door, KeySessions
 from shared.clock import LONDON
 from shared.contracts import ReferralState
 from shared.database import Database
@@ -29,7 +29,7 @@ from shared.logging import get_logger
 
 log = get_logger(__name__)
 
-SESSION = "whr_clinic"
+DOOR = Door("/clinic", "clinic", "clinic", "clinic_base.html", cookie="whr_clinic")
 PAGE_SIZE = 25
 # The worklist's tabs: each state in which the clinic holds a referral, in the journey's order.
 TABS = {
@@ -50,20 +50,9 @@ def clinic_pages(
     session_secret: bytes,
 ) -> APIRouter:
     router = APIRouter(prefix="/clinic", include_in_schema=False)
-    sessions = KeySessions(database, pages, session_secret, scope="clinic", cookie=SESSION)
-    signed_in = sessions.signed_in
-
-    def sign_in_page(request: Request, status: int = 200, error: str | None = None) -> Response:
-        return pages.render(
-            request,
-            "sign_in.html",
-            status,
-            error=error,
-            layout="clinic_base.html",
-            door="/clinic",
-            team="clinic",
-            scope="clinic",
-        )
+    sessions = KeySessions(database, pages, session_secret, DOOR)
+    sessions.add_routes(router)
+    signed_in, sign_in_page = sessions.signed_in, sessions.sign_in_page
 
     @router.get("", response_class=HTMLResponse)
     async def worklist(
@@ -86,24 +75,6 @@ def clinic_pages(
             tabs=TABS,
             done=DONE.get(done),
         )
-
-    @router.post("/sign-in", response_class=HTMLResponse)
-    async def sign_in(request: Request) -> Response:
-        fields, refused = await pages.accepted_post(request, "clinic-sign-in")
-        if refused is not None:
-            return refused
-        assert fields is not None
-        key = await sessions.sign_in(request, fields)
-        if key is None:
-            return sign_in_page(request, 401, "That key is not a clinic's key, or not valid.")
-        return sessions.start(request, key, "/clinic")
-
-    @router.post("/sign-out", response_class=HTMLResponse)
-    async def sign_out(request: Request) -> Response:
-        _fields, refused = await pages.accepted_post(request, None)
-        if refused is not None:
-            return refused
-        return sessions.end(request, "/clinic")
 
     @router.get("/referrals/{referral_id}", response_class=HTMLResponse)
     async def referral(request: Request, referral_id: UUID) -> Response:

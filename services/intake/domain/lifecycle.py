@@ -30,7 +30,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from shared.contracts import ReferralState
+from shared.contracts import ReferralState, StepName
 
 State = ReferralState  # the public name of the states, for the machine
 
@@ -42,19 +42,7 @@ HELD = (State.ROUTED, State.ACCEPTED, State.BOOKED, State.ATTENDED, State.DID_NO
 # Finished at the clinic: it still sees them (and is told 409, not 404, if it acts again).
 CLOSED_AT_CLINIC = (State.RETURNED, State.NOT_CONTACTABLE, State.DISCHARGED)
 
-Action = Literal[
-    "decided",
-    "accepted",
-    "returned",
-    "cancelled",
-    "amended",
-    "booked",
-    "appointment-cancelled",
-    "attended",
-    "did-not-attend",
-    "not-contactable",
-    "discharged",
-]
+Action = Literal["decided", StepName]  # a decision, or a step announced on the lifecycle
 ActorRole = Literal["router", "clinic", "referrer", "patient"]  # who acted, as a role
 ReturnedTo = Literal["referrer", "triage"]
 AfterMissed = Literal["offer-another", "discharge"]
@@ -239,8 +227,23 @@ def _held_by(
 
 
 # The actions a caller can take, by the name of its door (`POST /v1/referrals/{id}/<name>`;
-# amend is the PUT), each with a command that stands for it.
-def _clinic_actions(site: str, after_missed: AfterMissed) -> dict[str, Command]:
+# amend is the PUT; resolve is the triage page's), each with a command that stands for it.
+ActionName = Literal[
+    "accept",
+    "return",
+    "book",
+    "cancel-appointment",
+    "attended",
+    "did-not-attend",
+    "not-contactable",
+    "discharge",
+    "cancel",
+    "amend",
+    "resolve",
+]
+
+
+def _clinic_actions(site: str, after_missed: AfterMissed) -> dict[ActionName, Command]:
     return {
         "accept": Accept(site),
         "return": Return(site, "referrer"),
@@ -260,9 +263,10 @@ def allowed_actions(
     site: str | None = None,
     destination: str | None = None,
     after_missed: AfterMissed = "offer-another",
-) -> list[str]:
+) -> list[ActionName]:
     """What `actor` may do now (as e-RS's available actions), by asking the machine itself:
     a GP system never has to try an action to learn it is refused."""
+    candidates: dict[ActionName, Command]
     if actor == "clinic" and site is not None:
         candidates = _clinic_actions(site, after_missed)
     elif actor == "referrer":
@@ -271,7 +275,7 @@ def allowed_actions(
         candidates = {"cancel": Cancel("patient")}
     else:
         return []
-    allowed = []
+    allowed: list[ActionName] = []
     for name, command in candidates.items():
         try:
             apply(current, command, destination=destination)

@@ -11,8 +11,8 @@ from fastapi.responses import HTMLResponse, Response
 
 from intake import service_layer
 from intake.ports import UnitOfWork
-from intake.public_pages.proof_form import read_proof_form
-from intake.public_pages.timing import PROOF_BUCKET, answered_after
+from intake.public_pages.proof_form import proof_posted
+from intake.public_pages.timing import answered_after
 from intake.web.pages import Pages
 from shared.directory import Directory
 
@@ -26,15 +26,10 @@ def self_cancel_page(pages: Pages, unit_of_work: UnitOfWork, directory: Director
 
     @router.post("/cancel", response_class=HTMLResponse)
     async def cancel(request: Request) -> Response:
-        fields, refused = await pages.accepted_post(request, PROOF_BUCKET)
+        asked, refused = await proof_posted(pages, request, "cancel.html")
         if refused is not None:
             return refused
-        assert fields is not None
-        asked = read_proof_form(fields)
-        if asked.errors:
-            return pages.render(
-                request, "cancel.html", 422, values=asked.values, errors=asked.errors
-            )
+        assert asked is not None
         async with answered_after():  # a cancellation does more work than a miss
             if asked.proof is not None:
                 await service_layer.cancel_for_her(unit_of_work, directory, asked.proof)

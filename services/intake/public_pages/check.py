@@ -10,8 +10,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from intake import views
-from intake.public_pages.proof_form import read_proof_form
-from intake.public_pages.timing import PROOF_BUCKET, answered_after
+from intake.public_pages.proof_form import proof_posted
+from intake.public_pages.timing import answered_after
 from intake.web.pages import Pages
 from shared.clock import LONDON
 from shared.database import Database
@@ -31,15 +31,10 @@ def check_page(pages: Pages, database: Database, directory: Directory) -> APIRou
 
     @router.post("/check", response_class=HTMLResponse)
     async def check(request: Request) -> Response:
-        fields, refused = await pages.accepted_post(request, PROOF_BUCKET)
+        asked, refused = await proof_posted(pages, request, "check.html")
         if refused is not None:
             return refused
-        assert fields is not None
-        asked = read_proof_form(fields)
-        if asked.errors:
-            return pages.render(
-                request, "check.html", 422, values=asked.values, errors=asked.errors
-            )
+        assert asked is not None
         async with answered_after():
             found = (
                 await views.her_referral(database, directory, asked.proof)

@@ -7,8 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from fastapi import Request, Response
+
 from intake.domain.proof import Proof, proof_of
-from intake.web.pages import first
+from intake.public_pages.timing import PROOF_BUCKET
+from intake.web.pages import Pages, first
 from shared.clock import today
 
 BIRTH = "date_of_birth"
@@ -20,6 +23,22 @@ class ProofForm:
     values: dict[str, str]  # as she typed them, to show again
     errors: dict[str, str]  # the element's id -> what to correct, in the page's order
     proof: Proof | None  # None: nothing to look up (errors, or not one of our references)
+
+
+async def proof_posted(
+    pages: Pages, request: Request, template: str
+) -> tuple[ProofForm, None] | tuple[None, Response]:
+    """Her proof from a post (checked, and counted in the one count for checking and
+    cancelling), or the page that refuses it: the form again, naming what to correct."""
+    fields, refused = await pages.accepted_post(request, PROOF_BUCKET)
+    if refused is not None:
+        return None, refused
+    assert fields is not None
+    asked = read_proof_form(fields)
+    if asked.errors:
+        shown = {"values": asked.values, "errors": asked.errors}
+        return None, pages.render(request, template, 422, **shown)
+    return asked, None
 
 
 def read_proof_form(fields: dict[str, list[str]]) -> ProofForm:

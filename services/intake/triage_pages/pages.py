@@ -16,7 +16,7 @@ from intake.ports import UnitOfWork
 from intake.service_layer import NotFound, Resolution, UnknownReason
 from intake.views import Viewer
 from intake.web.pages import Pages, first
-from intake.web.sessions import KeySessions
+from intake.web.sessions import Door, KeySessions
 from shared.contracts import ServiceCode
 from shared.database import Database
 from shared.directory import Directory
@@ -24,7 +24,7 @@ from shared.logging import get_logger
 
 log = get_logger(__name__)
 
-SESSION = "whr_triage"
+DOOR = Door("/triage", "triage", "triage team", "triage_base.html", cookie="whr_triage")
 PAGE_SIZE = 25
 RETURN = "return"  # the choice that returns it to the referrer, beside each site's id
 
@@ -37,13 +37,9 @@ def triage_pages(
     session_secret: bytes,
 ) -> APIRouter:
     router = APIRouter(prefix="/triage", include_in_schema=False)
-    sessions = KeySessions(database, pages, session_secret, scope="triage", cookie=SESSION)
-
-    def sign_in_page(request: Request, status: int = 200, error: str | None = None) -> Response:
-        return pages.render(
-            request, "sign_in.html", status, error=error, layout="triage_base.html",
-            door="/triage", team="triage team", scope="triage",
-        )  # fmt: skip
+    sessions = KeySessions(database, pages, session_secret, DOOR)
+    sessions.add_routes(router)
+    sign_in_page = sessions.sign_in_page
 
     @router.get("", response_class=HTMLResponse)
     async def worklist(request: Request, after: str | None = None, done: str = "") -> Response:
@@ -67,24 +63,6 @@ def triage_pages(
             services=names,
             done=done == "resolved",
         )
-
-    @router.post("/sign-in", response_class=HTMLResponse)
-    async def sign_in(request: Request) -> Response:
-        fields, refused = await pages.accepted_post(request, "triage-sign-in")
-        if refused is not None:
-            return refused
-        assert fields is not None
-        key = await sessions.sign_in(request, fields)
-        if key is None:
-            return sign_in_page(request, 401, "That key is not the triage team's, or not valid.")
-        return sessions.start(request, key, "/triage")
-
-    @router.post("/sign-out", response_class=HTMLResponse)
-    async def sign_out(request: Request) -> Response:
-        _fields, refused = await pages.accepted_post(request, None)
-        if refused is not None:
-            return refused
-        return sessions.end(request, "/triage")
 
     @router.get("/referrals/{referral_id}", response_class=HTMLResponse)
     async def referral(request: Request, referral_id: UUID) -> Response:

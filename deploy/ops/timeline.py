@@ -29,14 +29,19 @@ async def timeline(settings: OpsSettings, ref: str) -> list[tuple[datetime, str,
                 f"{referral['door']} from {referral['source']}); status {referral['status']}",
             )
         ]
-        for t in await _rows(conn, settings.intake_schema, "transitions", rid, "at"):
+        steps = await _rows(conn, settings.intake_schema, "transitions", rid, "at")
+        decisions = await _rows(conn, settings.router_schema, "decisions", rid, "decided_at")
+        # What each notification told: the step (or decision) whose event called for it.
+        about = {t["transition_id"]: t["action"] for t in steps if t["action"] != "decided"}
+        about |= {d["decision_id"]: d["outcome"] for d in decisions}
+        for t in steps:
             if t["action"] == "decided":
                 continue  # the router's line says it, with its rules
             who = f"{t['actor']} {t['actor_id']}" if t["actor_id"] else t["actor"]
             why = f" ({t['reason_code']}: {t['reason']})" if t["reason_code"] else ""
             why += _particulars(t["details"])
             events.append((t["at"], "intake", f"{t['action']} by {who}: now {t['after']}{why}"))
-        for d in await _rows(conn, settings.router_schema, "decisions", rid, "decided_at"):
+        for d in decisions:
             where = f" to {d['destination']['id']}" if d["destination"] else ""
             rules = ", ".join(r["rule"] for r in d["reasons"])
             where += ", urgent" if d["urgent"] else ""
@@ -50,7 +55,8 @@ async def timeline(settings: OpsSettings, ref: str) -> list[tuple[datetime, str,
                 (
                     when,
                     "notifier",
-                    f"{n['recipient']} by {n['channel']}: {n['status']}"
+                    f"{n['recipient']} by {n['channel']}"
+                    f" ({about.get(n['decision_event_id'], 'unknown step')}): {n['status']}"
                     f" after {n['attempts']} attempt(s){extra}",
                 )
             )

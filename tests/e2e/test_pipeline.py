@@ -166,8 +166,8 @@ def test_operators_see_topics_timelines_and_events(pipeline: Pipeline, standins:
     )
     assert "received " + reference in timeline
     assert "routed to pelvic-bsol by rules" in timeline
-    assert "patient by sms: sent" in timeline
-    assert "clinic by webhook: sent" in timeline
+    assert "patient by sms (routed): sent" in timeline
+    assert "clinic by webhook (routed): sent" in timeline
 
     topics = ops(pipeline, "topics")
     received = next(line for line in topics.splitlines() if "referrals.received " in line)
@@ -214,45 +214,47 @@ def test_the_sample_referrals_reach_every_outcome_with_the_right_messages(
     expected = {
         "GP: new mother, Birmingham, pelvic health": [
             "routed to pelvic-bsol",
-            "patient by sms: sent",
-            "clinic by webhook: sent",
+            "patient by sms (routed): sent",
+            "clinic by webhook (routed): sent",
         ],
         "Consultant: cardiac, pregnant, maternal medicine": [
             "routed to mms-kent-medway, urgent",
-            "clinic by webhook: sent",
+            "clinic by webhook (routed): sent",
         ],
         "GP: Thrive before talking therapies": [
             "rejected by rules (thrive.completed-talking-therapies)",
-            "referrer by email: sent",
+            "referrer by email (rejected): sent",
         ],
         "GP: fertility with prior approval": ["routed to fertility-kent-medway"],
         "GP: pelvic health, area not in the directory": [
             "needs-triage by rules",
-            "patient by sms: sent",
+            "patient by sms (needs-triage): sent",
         ],
         "Self-referral: contraception, Maidstone": [
             "routed to hub-west-kent",
-            "patient by email: sent",
+            "patient by email (routed): sent",
         ],
         "Self-referral: Thrive (needs a professional)": [
             "thrive.referrer-is-professional",
-            "patient by sms: sent",
+            "patient by sms (rejected): sent",
         ],
         "GP: pelvic health, then accepted by the clinic": [
             "accepted by clinic pelvic-bsol: now accepted",
         ],
         "GP: pelvic health, then returned by the clinic": [
             "returned by clinic pelvic-bsol: now returned (wrong-service",
-            "referrer by email: sent",
+            "referrer by email (returned): sent",
         ],
         "GP: pelvic health, then cancelled by the GP": [
             "cancelled by referrer M85001: now cancelled (sent-in-error",
-            "referrer by email: sent",
+            "referrer by email (cancelled): sent",
         ],
         "GP: pelvic health, all the way: accepted, booked, seen, discharged": [
             "booked by clinic pelvic-bsol: now booked [in-person,",
             "attended by clinic pelvic-bsol: now attended",
             "discharged by clinic pelvic-bsol: now discharged (advice-and-self-management",
+            "patient by sms (booked): sent",
+            "referrer by email (discharged): sent",
         ],
     }
     for name, lines in expected.items():

@@ -478,7 +478,8 @@ def test_a_bars_message_reaches_its_clinic_and_its_patient_once(
 ) -> None:
     """The curl in docs/using.md: a committed BaRS sample, from a surgery with its own key and its
     own BaRS endpoint, through all three processes: the clinic and the patient are told once,
-    and the surgery's system hears the decision and the clinic's acceptance, once each."""
+    and the surgery's system hears the decision and each of the clinic's steps to discharge,
+    once each (the booking with its Appointment; the discharge as a completed referral)."""
     surgery_key = surgery(pipeline, standins)
     referral = send_bars(pipeline, surgery_key, "menopause")
     reference = next(
@@ -515,14 +516,33 @@ def test_a_bars_message_reaches_its_clinic_and_its_patient_once(
         "intake", "keys", "create", "--organisation", "hub-west-kent", "--scope", "clinic",
         env=pipeline.env,
     )  # fmt: skip
-    accepted = httpx.post(
-        f"{pipeline.intake.url}/v1/referrals/{referral['id']}/accept",
-        headers={"Authorization": f"Bearer {clinic}"},
-    )
-    assert accepted.status_code == 200, accepted.text
-    eventually(lambda: news_to_surgery() == ["routed", "accepted"])
+    appointment = {
+        "starts_at": f"{days_from_today(9)}T09:30:00+00:00",
+        "mode": "telephone",
+        "place": "We will phone you",
+    }
+    journey: list[tuple[str, dict[str, Any] | None]] = [
+        ("accept", None),
+        ("book", {"appointment": appointment}),
+        ("attended", None),
+        ("discharge", {"outcome_code": "treated"}),
+    ]
+    for action, body in journey:
+        done = httpx.post(
+            f"{pipeline.intake.url}/v1/referrals/{referral['id']}/{action}", json=body,
+            headers={"Authorization": f"Bearer {clinic}"},
+        )  # fmt: skip
+        assert done.status_code == 200, done.text
+    told = ["routed", "accepted", "booked", "attended", "discharged"]
+    eventually(lambda: news_to_surgery() == told)
     pipeline.settled()
-    assert news_to_surgery() == ["routed", "accepted"]
+    assert news_to_surgery() == told
+    bundles = [r["body"] for r in standins.records("bars")]
+    booked = next(b for b in bundles if len(b["entry"]) == 3)
+    assert booked["entry"][2]["resource"]["resourceType"] == "Appointment"
+    assert booked["entry"][2]["resource"]["start"] == appointment["starts_at"]
+    finished = bundles[-1]["entry"][1]["resource"]
+    assert finished["status"] == "completed"
     assert identifiers_in(json.dumps(standins.records("bars"))) == []
     assert identifiers_in(pipeline.logs()) == []
 
@@ -621,19 +641,20 @@ def test_a_person_at_triage_routes_what_the_rules_could_not_and_she_is_told_once
     answer = pipeline.submit(gp_referral(**{"patient.postcode": "ZZ1 1ZZ"}))
     reference = answer["tracking_reference"]
     eventually(lambda: mentioning(standins.records("notify"), reference))  # being looked at
-    with httpx.Client(base_url=pipeline.intake.url) as browser:
-        page = browser.get("/triage")
-        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-        assert token is not None
-        signed = browser.post("/triage/sign-in", data={"csrf_token": token.group(1), "key": team})
-        assert signed.status_code == 303
-        assert reference in browser.get("/triage").text
-        sent = browser.post(
-            f"/triage/referrals/{answer['referral_id']}/resolve",
-            data={"csrf_token": token.group(1), "route_to": "pelvic-bsol",
-                  "reason": "A new estate in Birmingham."},
-        )  # fmt: skip
-        assert sent.status_code == 303
+    with browser_page() as page:
+        page.goto(f"{pipeline.intake.url}/triage")
+        page.get_by_label("Triage team key").fill(team)
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Referrals awaiting triage")
+        assert_accessible(page)
+        page.get_by_role("link", name=reference).click()
+        page.get_by_role("button", name="Send the decision").click()
+        expect(page.get_by_role("alert")).to_contain_text("Choose a site")
+        assert_accessible(page)
+        page.get_by_label("Birmingham and Solihull perinatal pelvic health clinic").check()
+        page.get_by_label("Why", exact=True).fill("A new estate in Birmingham.")
+        page.get_by_role("button", name="Send the decision").click()
+        expect(page.get_by_role("status")).to_contain_text("Decision sent")
     eventually(lambda: mentioning(standins.records("webhook"), reference))
     eventually(lambda: len(mentioning(standins.records("notify"), reference)) == 2)
     pipeline.settled()

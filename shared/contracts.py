@@ -443,6 +443,25 @@ class TriageResolved(Event):
     decided_by: Text = Field(min_length=1, description="Who decided (the triage team).")
 
 
+ClockName = Literal["accept", "book", "triage"]
+
+
+class ReferralOverdue(Event):
+    """A referral still waited when the promise its service made ran out (its `clock`: the
+    clinic to accept or return it, to book her, triage to decide). Fired once per breach by
+    intake's clocks; names no patient."""
+
+    TOPIC: ClassVar[topics.Topic] = topics.REFERRAL_OVERDUE
+    referral_id: UUID
+    tracking_reference: TrackingReference
+    service: ServiceCode
+    site: SiteId | None = Field(description="The clinic that holds it; null at triage.")
+    clock: ClockName
+    state: ReferralState = Field(description="Where it still stands.")
+    due_at: datetime = Field(description="When the promise ran out.")
+    started_at: datetime = Field(description="When it started waiting.")
+
+
 ContactChannel = Literal["sms", "email", "letter"]
 Channel = Literal[ContactChannel, "webhook", "bars"]  # bars: the sender's own $process-message
 Recipient = Literal["patient", "clinic", "referrer"]

@@ -75,6 +75,26 @@ class AfterMissed(_Data):
     local_policy: str | None = None
 
 
+class Promise(_Data):
+    """How long something may wait, in working days (not weekends, not England's bank
+    holidays), before it is overdue and escalated."""
+
+    working_days: int = Field(ge=1, le=100)
+    local_policy: str | None = None
+
+
+class Promises(_Data):
+    accept: Promise = Field(description="From routing to the clinic accepting or returning it.")
+    book: Promise = Field(description="From acceptance to her appointment being booked.")
+    triage: Promise = Field(description="From needing triage to a person deciding.")
+
+
+class PromisesOverride(_Data):
+    accept: Promise | None = None
+    book: Promise | None = None
+    triage: Promise | None = None
+
+
 class Journey(_Data):
     """A service's local policy after acceptance: what follows a missed appointment, how a
     woman changes an appointment, how long the wait is. A service may override each."""
@@ -97,6 +117,7 @@ class Site(_Data):
     expected_wait: ExpectedWait | None = Field(
         default=None, description="The site's own published wait, if it has one."
     )
+    promises: PromisesOverride = PromisesOverride()
     webhook: Annotated[str, Field(pattern=r"^https://")] | None = Field(
         default=None, description="Where the notifier posts referrals routed here (signed)."
     )
@@ -131,6 +152,7 @@ class Service(_Data):
     signposting: dict[str, tuple[str, ...]]
     sites: tuple[Site, ...] = Field(min_length=1)
     journey: JourneyOverride = JourneyOverride()
+    promises: PromisesOverride = PromisesOverride()
 
     @model_validator(mode="after")
     def every_rule_has_words(self) -> Service:
@@ -185,6 +207,7 @@ class Directory(_Data):
     cancel_reasons: dict[ReasonCode, str] = Field(min_length=1)
     discharge_outcomes: dict[ReasonCode, DischargeOutcome] = Field(min_length=1)
     journey: Journey
+    promises: Promises
     rules_version: str = ""
 
     @model_validator(mode="after")
@@ -206,6 +229,19 @@ class Directory(_Data):
         if own is not None:
             overrides["expected_wait"] = own
         return self.journey.model_copy(update=overrides)
+
+    def promises_for(self, service: ServiceCode | str, site: str | None = None) -> Promises:
+        """The promises for a service (and site): the site's over the service's over the
+        defaults, each promise on its own."""
+        chosen = self.services[ServiceCode(service)]
+        layers = [chosen.promises, *(s.promises for s in chosen.sites if s.id == site)]
+        overrides = {
+            name: getattr(layer, name)
+            for layer in layers
+            for name in PromisesOverride.model_fields
+            if getattr(layer, name) is not None
+        }
+        return self.promises.model_copy(update=overrides)
 
     def site_for(self, service: ServiceCode, district: str) -> Site | None:
         """The site serving a postcode district: a listed district beats a listed area."""

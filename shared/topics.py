@@ -50,6 +50,11 @@ TRIAGE_RESOLVED = Topic(
     "What a person at triage decided (a site, or a reason to return it), for the router to "
     "announce as the referral's decision.",
 )
+REFERRAL_OVERDUE = Topic(
+    "referrals.overdue",
+    6,
+    "A promise a service made was broken: a referral still waiting when its clock ran out.",
+)
 STATUS_DLQ = Topic(
     "referrals.status.dlq", 1, "Decisions intake could not keep as a referral's status."
 )
@@ -69,6 +74,7 @@ ALL_TOPICS: tuple[Topic, ...] = (
     REFERRAL_TRIAGE,
     REFERRAL_LIFECYCLE,
     TRIAGE_RESOLVED,
+    REFERRAL_OVERDUE,
     STATUS_DLQ,
     NOTIFICATION_SENT,
     NOTIFICATION_FAILED,

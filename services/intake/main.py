@@ -17,6 +17,7 @@ from intake.bars.outcomes import FHIR_BASE, FHIR_JSON, problem_as_outcome
 from intake.bars.resources import OperationOutcome
 from intake.bars.routes import fhir_api
 from intake.clinic_pages.pages import clinic_pages as clinic_pages_router
+from intake.handlers.clocks import clock_worker
 from intake.handlers.decisions import decisions_router
 from intake.handlers.self_referrals import self_referral_router
 from intake.public_pages.cancel import self_cancel_page
@@ -76,7 +77,7 @@ def create_service(settings: IntakeSettings | None = None) -> Service:
         database,
         feature_routers=[
             self_referral_router(settings, unit_of_work),
-            decisions_router(settings, unit_of_work),
+            decisions_router(settings, unit_of_work, directory),
         ],
         http_routers=[
             referrals_api(database, unit_of_work, directory, keys, settings.max_body_bytes),
@@ -84,6 +85,7 @@ def create_service(settings: IntakeSettings | None = None) -> Service:
             fhir_api(database, unit_of_work, directory, mapping, keys, settings.max_body_bytes),
         ],
         relay_outbox=settings.relay_enabled,
+        workers=[clock_worker(unit_of_work, settings.clock_interval_seconds)],
         description=DESCRIPTION or "",
     )
     self_referral_topic = topics.SELF_REFERRAL_SUBMITTED.qualified(settings.kafka_topic_prefix)

@@ -7,3 +7,8 @@ from prometheus_client import Counter
 REFERRALS_ACCEPTED = Counter(
     "referrals_accepted_total", "Referrals intake accepted and stored.", ["door", "service"]
 )
+REFERRALS_OVERDUE = Counter(
+    "referrals_overdue_total",
+    "Promises broken: a referral still waiting when its clock ran out (each breach once).",
+    ["service", "site", "clock"],
+)

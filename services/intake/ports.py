@@ -11,7 +11,7 @@ from uuid import UUID
 
 from intake.domain.lifecycle import State, Transition
 from intake.domain.referral import AcceptedReferral, RecordedDecision
-from shared.contracts import Event
+from shared.contracts import ClockName, Event
 from shared.unit_of_work import Transaction
 
 
@@ -39,6 +39,31 @@ class Standing:
 
 
 @dataclass(frozen=True)
+class ClockStart:
+    """A promise's clock, started by a step: when it started and when it runs out."""
+
+    clock: ClockName
+    started_at: datetime
+    due_at: datetime
+
+
+@dataclass(frozen=True)
+class DueClock:
+    """A running clock that ran out, claimed for firing, with what its event says."""
+
+    deadline_id: UUID
+    referral_id: UUID
+    clock: ClockName
+    started_at: datetime
+    due_at: datetime
+    tracking_reference: str
+    service: str
+    state: State
+    site: str | None
+    correlation_id: str
+
+
+@dataclass(frozen=True)
 class Step:
     """One transition to keep: the referral's new state, its history row, and the events
     that announce it (through the outbox)."""
@@ -55,6 +80,8 @@ class Step:
     details: dict[str, Any] | None = None  # the appointment, the attempts, the outcome
     appointment: dict[str, Any] | None = None  # the one she has now, when the step sets it
     sets_appointment: bool = False  # booked sets it; a cancelled appointment clears it
+    starts_clock: ClockStart | None = None  # the promise the new state waits under
+    stops_clock: ClockName | None = None  # the promise the old state waited under
 
 
 class Referrals(Transaction, Protocol):
@@ -93,6 +120,15 @@ class Referrals(Transaction, Protocol):
 
     async def record_steps(self, steps: Sequence[Step]) -> None:
         """Keep each step (a step already kept, by its id, changes nothing)."""
+        ...
+
+    async def due_clocks(self, now: datetime, limit: int) -> list[DueClock]:
+        """Running clocks due by `now`, oldest first, claimed until the transaction ends
+        (another process passes over them: FOR UPDATE SKIP LOCKED)."""
+        ...
+
+    async def fire_clocks(self, deadline_ids: Sequence[UUID], at: datetime) -> None:
+        """Mark claimed clocks fired (their events are announced in the same transaction)."""
         ...
 
     async def announce(self, events: Sequence[Event]) -> None:

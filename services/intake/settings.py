@@ -27,6 +27,12 @@ class IntakeSettings(IntakeDatabaseSettings):
         "keys` makes one. Forms seal to its public key, shown at /v1/self-referral-key.",
     )
     consumer_group: str = Field(default="intake")
+    clock_interval_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="How often intake looks for promises that ran out (the directory's "
+        "`promises`); each fires once however many processes look.",
+    )
     directory: Path = Field(
         default=DEFAULT_DIRECTORY,
         description="The service directory (YAML): its return and cancel reasons.",

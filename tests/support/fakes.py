@@ -8,12 +8,13 @@ import time
 import uuid
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Self, TypeVar
-from uuid import UUID
+from uuid import UUID, uuid5
 
 from intake.domain.referral import AcceptedReferral
-from intake.ports import IdempotencyConflict, Standing, Step
+from intake.ports import DueClock, IdempotencyConflict, Standing, Step
 from intake.views import HistoryItem
 from notifier.domain.plan import Message
 from notifier.ports import Ending, Key, Row
@@ -163,6 +164,9 @@ class IntakeState:
     steps: dict[UUID, Step] = field(default_factory=dict)
     actions: dict[tuple[str, str], tuple[bytes, dict[str, Any]]] = field(default_factory=dict)
     appointments: dict[UUID, dict[str, Any] | None] = field(default_factory=dict)
+    # (referral, clock) -> [started, due, state]; a fired or stopped clock leaves the dict
+    clocks: dict[tuple[UUID, str], tuple[datetime, datetime]] = field(default_factory=dict)
+    fired: list[tuple[UUID, str]] = field(default_factory=list)
 
     def history(self, referral_id: UUID) -> list[HistoryItem]:
         """The referral's steps as `intake.views` shows them (a read, outside the port)."""
@@ -259,10 +263,48 @@ class InMemoryReferrals(InMemoryTransaction):
             self.state.standing[step.referral_id] = replace(now, **changes)  # type: ignore[arg-type]
             if step.sets_appointment:
                 self.state.appointments[step.referral_id] = step.appointment
+            if step.stops_clock:
+                self.state.clocks.pop((step.referral_id, step.stops_clock), None)
+            if step.starts_clock:
+                started = step.starts_clock
+                self.state.clocks.setdefault(
+                    (step.referral_id, started.clock), (started.started_at, started.due_at)
+                )
             self.state.outbox.extend(step.events)
 
     async def announce(self, events: Sequence[Event]) -> None:
         self.state.outbox.extend(events)
+
+    async def due_clocks(self, now: datetime, limit: int) -> list[DueClock]:
+        due = sorted(
+            (times[1], referral_id, clock, times[0])
+            for (referral_id, clock), times in self.state.clocks.items()
+            if times[1] <= now
+        )[:limit]
+        found = []
+        for due_at, referral_id, clock, started_at in due:
+            now_standing = self.state.standing[referral_id]
+            found.append(
+                DueClock(
+                    uuid5(referral_id, clock),
+                    referral_id,
+                    clock,
+                    started_at,
+                    due_at,  # type: ignore[arg-type]
+                    now_standing.tracking_reference,
+                    now_standing.service,
+                    now_standing.state,
+                    now_standing.destination,
+                    now_standing.correlation_id,
+                )
+            )
+        return found
+
+    async def fire_clocks(self, deadline_ids: Sequence[UUID], at: datetime) -> None:
+        for key in list(self.state.clocks):
+            if uuid5(key[0], key[1]) in deadline_ids:
+                del self.state.clocks[key]
+                self.state.fired.append(key)
 
     async def replace_submission(self, referral: AcceptedReferral, *, reroute: bool) -> None:
         self.state.referrals[referral.referral_id] = referral

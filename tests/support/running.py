@@ -21,6 +21,7 @@ from intake.adapters.referral_store import PostgresReferrals
 from intake.main import create_service
 from intake.settings import IntakeSettings
 from shared.contracts import Destination, Outcome, ReferralDecided, RoutingDecision
+from shared.directory import load_directory
 from shared.service import Service
 from tests.support.kafka_reader import Record, read_all, wait_for
 from tests.support.servers import Servers
@@ -80,7 +81,9 @@ class RunningIntake:
             received_event_id=row["received_event_id"],
             correlation_id=row["correlation_id"],
         )
-        changed = await service_layer.record_decisions(lambda: PostgresReferrals(pool), [event])
+        changed = await service_layer.record_decisions(
+            lambda: PostgresReferrals(pool), [event], load_directory()
+        )
         assert changed == {uuid.UUID(referral_id)}
 
     async def received_event_id(self, referral_id: str) -> uuid.UUID:

@@ -7,7 +7,7 @@ counting proves nothing on a slow machine."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TypeVar
 
 import asyncpg
@@ -28,6 +28,16 @@ def eventually(check: Callable[[], Found], within: float = 40) -> Found:
         stop=stop_after_delay(within),
     )
     return polled(check)()
+
+
+async def arrives(check: Callable[[], Awaitable[Found]], within: float = 40) -> Found:
+    """`await check()` once it is truthy (the async `eventually`)."""
+    polled = retry(
+        retry=retry_if_result(lambda found: not found),
+        wait=wait_fixed(0.1),
+        stop=stop_after_delay(within),
+    )
+    return await polled(check)()
 
 
 # What each kind of table still holds to do; a schema is asked of the tables it has.

@@ -4,12 +4,13 @@ scoped to the organisation that made them."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from intake.domain.lifecycle import State
 from intake.domain.referral import AcceptedReferral
-from intake.ports import IdempotencyConflict, Standing, Step
+from intake.ports import DueClock, IdempotencyConflict, Standing, Step
 from shared import inbox, outbox
 from shared.contracts import Event
 from shared.database import Connection
@@ -197,8 +198,62 @@ class PostgresReferrals(PostgresTransaction):
                 for s in fresh
             ],
         )
+        await self._clocks(fresh)
         await outbox.enqueue_many(
             self.conn, [(e, str(s.referral_id), None) for s in fresh for e in s.events]
+        )
+
+    async def _clocks(self, steps: Sequence[Step]) -> None:
+        """Stop the clock each step's old state ran, start the one its new state runs."""
+        stops = [(s.referral_id, s.stops_clock, s.at) for s in steps if s.stops_clock]
+        await self.conn.executemany(
+            "UPDATE deadlines SET state = 'stopped', ended_at = $3"
+            " WHERE referral_id = $1 AND clock = $2 AND state = 'running'",
+            stops,
+        )
+        starts = [(s.referral_id, s.starts_clock) for s in steps if s.starts_clock]
+        await self.conn.executemany(
+            "INSERT INTO deadlines (deadline_id, referral_id, clock, started_at, due_at)"
+            " VALUES ($1, $2, $3, $4, $5)"
+            " ON CONFLICT (referral_id, clock) WHERE state = 'running' DO NOTHING",
+            [
+                (uuid4(), referral_id, c.clock, c.started_at, c.due_at)
+                for referral_id, c in starts
+                if c is not None
+            ],
+        )
+
+    async def due_clocks(self, now: datetime, limit: int) -> list[DueClock]:
+        rows = await self.conn.fetch(
+            "SELECT d.deadline_id, d.referral_id, d.clock, d.started_at, d.due_at,"
+            " r.tracking_reference, r.service, r.status, r.destination, r.correlation_id"
+            " FROM deadlines d JOIN referrals r USING (referral_id)"
+            " WHERE d.state = 'running' AND d.due_at <= $1"
+            " ORDER BY d.due_at LIMIT $2 FOR UPDATE OF d SKIP LOCKED",
+            now,
+            limit,
+        )
+        return [
+            DueClock(
+                r["deadline_id"],
+                r["referral_id"],
+                r["clock"],
+                r["started_at"],
+                r["due_at"],
+                r["tracking_reference"],
+                r["service"],
+                State(r["status"]),
+                r["destination"] if r["status"] != State.NEEDS_TRIAGE.value else None,
+                r["correlation_id"],
+            )
+            for r in rows
+        ]
+
+    async def fire_clocks(self, deadline_ids: Sequence[UUID], at: datetime) -> None:
+        await self.conn.execute(
+            "UPDATE deadlines SET state = 'fired', ended_at = $2 WHERE deadline_id = ANY($1)",
+            list(deadline_ids),
+            at,
         )
 
     async def announce(self, events: Sequence[Event]) -> None:

@@ -13,6 +13,7 @@ from shared import topics
 from shared.consumer import Batch, Rejected, subscribe
 from shared.contracts import DeadLetter, ReferralDecided
 from shared.dead_letters import DeadLetters
+from shared.directory import Directory
 from shared.logging import get_logger
 from shared.sealed import public_key_of
 
@@ -21,12 +22,14 @@ log = get_logger(__name__)
 DECISION_TOPICS = (topics.REFERRAL_ROUTED, topics.REFERRAL_REJECTED, topics.REFERRAL_TRIAGE)
 
 
-def decisions_router(settings: IntakeSettings, unit_of_work: UnitOfWork) -> KafkaRouter:
+def decisions_router(
+    settings: IntakeSettings, unit_of_work: UnitOfWork, directory: Directory
+) -> KafkaRouter:
     router = KafkaRouter()
     prefix = settings.kafka_topic_prefix
 
     async def keep(batch: Batch[ReferralDecided]) -> list[Rejected[ReferralDecided]]:
-        changed = await service_layer.record_decisions(unit_of_work, batch.events)
+        changed = await service_layer.record_decisions(unit_of_work, batch.events, directory)
         for decision in batch.events:
             log.info(
                 "decision recorded"

@@ -26,6 +26,7 @@ from shared.consumer import Batch, Rejected, subscribe
 from shared.contracts import (
     DeadLetter,
     LifecycleEvent,
+    ReferralOverdue,
     ReferralReceived,
     SelfReferralSubmitted,
     TriageResolved,
@@ -43,7 +44,11 @@ def self_referral_router(settings: IntakeSettings, unit_of_work: UnitOfWork) -> 
     document_outbox_events(
         router,
         settings.kafka_topic_prefix,
-        (ReferralReceived, TriageResolved),  # and a referral's steps, below: the same outbox
+        (
+            ReferralReceived,
+            TriageResolved,
+            ReferralOverdue,
+        ),  # and a referral's steps, below: the same outbox
         unions=((topics.REFERRAL_LIFECYCLE, LifecycleEvent),),
     )
     prefix = settings.kafka_topic_prefix

@@ -2,6 +2,7 @@
 self-referral events) and `lifecycle` (what happens to it after: decisions kept as its state,
 a clinic's acceptance or return, a cancellation, an amendment)."""
 
+from intake.service_layer.clocks import FIRE_BATCH, fire_due
 from intake.service_layer.lifecycle import (
     Actor,
     Done,
@@ -20,6 +21,7 @@ from intake.service_layer.submissions import (
 from intake.service_layer.triage import Resolution, resolve_at_triage
 
 __all__ = [
+    "FIRE_BATCH",
     "Actor",
     "Done",
     "NotFound",
@@ -29,6 +31,7 @@ __all__ = [
     "act",
     "amend",
     "cancel_for_her",
+    "fire_due",
     "record_decisions",
     "resolve_at_triage",
     "store_self_referrals",

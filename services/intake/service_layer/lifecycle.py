@@ -42,6 +42,7 @@ from intake.ports import (
     Step,
     UnitOfWork,
 )
+from intake.service_layer.clocks import clock_fields
 from shared.contracts import (
     Appointment,
     ReferralAccepted,
@@ -133,7 +134,7 @@ class Actor:
 
 
 async def record_decisions(
-    unit_of_work: UnitOfWork, decisions: Sequence[ReferralDecided]
+    unit_of_work: UnitOfWork, decisions: Sequence[ReferralDecided], directory: Directory
 ) -> set[UUID]:
     """Keep each decision as its referral's state, through the state machine. A decision is
     passed over when the referral moved on (cancelled, or decided later), or when it answers
@@ -156,6 +157,8 @@ async def record_decisions(
                 )
                 continue
             recorded = RecordedDecision.of(decision)
+            site = decision.destination.id if decision.destination else None
+            promises = directory.promises_for(decision.service, site)
             steps.append(
                 Step(
                     decision.referral_id,
@@ -164,6 +167,7 @@ async def record_decisions(
                     actor_id=decision.decided_by,
                     at=decision.occurred_at,
                     decision=recorded,
+                    **clock_fields(transition, decision.occurred_at, promises),
                 )
             )
             standing[decision.referral_id] = replace(
@@ -224,6 +228,11 @@ async def act(
                     details=_details(event),
                     appointment=appointment if isinstance(command, Book) else None,
                     sets_appointment=isinstance(command, Book | CancelAppointment),
+                    **clock_fields(
+                        transition,
+                        event.occurred_at,
+                        directory.promises_for(now.service, now.destination),
+                    ),
                 )
             ]
         )
@@ -280,6 +289,7 @@ async def amend(
                     actor_id=actor.id,
                     at=event.occurred_at,
                     events=(event,),
+                    **clock_fields(transition, event.occurred_at, None),  # received: none
                 )
             ]
         )

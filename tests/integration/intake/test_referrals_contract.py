@@ -7,13 +7,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from devstack.samples import gp_referral, self_referral
 from intake.adapters.referral_store import PostgresReferrals
-from intake.domain.lifecycle import Decide, State, apply
+from intake.domain.lifecycle import Accept, Decide, State, apply
 from intake.domain.referral import (
     AcceptedReferral,
     RecordedDecision,
@@ -21,7 +21,7 @@ from intake.domain.referral import (
     accept_self_referral,
 )
 from intake.main import MIGRATIONS
-from intake.ports import IdempotencyConflict, Step, UnitOfWork
+from intake.ports import ClockStart, IdempotencyConflict, Step, UnitOfWork
 from shared.submission import ReferralSubmission
 from tests.support.databases import opened
 from tests.support.fakes import InMemoryReferrals, IntakeState
@@ -191,3 +191,33 @@ async def test_only_a_self_referral_is_found_by_its_reference(unit_of_work: Unit
         found = await referrals.self_referral_by_reference(hers.tracking_reference)
         assert found == hers.referral_id
         assert await referrals.self_referral_by_reference(gp.tracking_reference) is None
+
+
+async def test_a_clock_runs_from_its_step_fires_once_and_stops_with_the_next(
+    unit_of_work: UnitOfWork,
+) -> None:
+    referral, other = professional(), professional()
+    now = datetime.now(UTC)
+    due = now + timedelta(days=7)
+    started = replace(routed_step(referral), starts_clock=ClockStart("accept", now, due))
+    stopped_later = replace(routed_step(other), starts_clock=ClockStart("accept", now, due))
+    async with unit_of_work() as referrals:
+        await referrals.add_many([referral, other])
+        await referrals.record_steps([started, stopped_later])
+    async with unit_of_work() as referrals:
+        assert await referrals.due_clocks(due - timedelta(seconds=1), 10) == []
+    accept = Step(
+        other.referral_id, uuid.uuid4(), apply(State.ROUTED, Accept(SITE), destination=SITE),
+        SITE, now, stops_clock="accept",
+    )  # fmt: skip
+    async with unit_of_work() as referrals:
+        await referrals.record_steps([accept])
+    async with unit_of_work() as referrals:
+        (clock,) = await referrals.due_clocks(due, 10)
+        assert (clock.referral_id, clock.clock, clock.site, clock.state) == (
+            referral.referral_id, "accept", SITE, State.ROUTED,
+        )  # fmt: skip
+        assert (clock.started_at, clock.due_at) == (now, due)
+        await referrals.fire_clocks([clock.deadline_id], due)
+    async with unit_of_work() as referrals:
+        assert await referrals.due_clocks(due + timedelta(days=30), 10) == []

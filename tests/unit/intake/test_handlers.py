@@ -19,12 +19,14 @@ from intake.handlers.decisions import decisions_router
 from intake.handlers.self_referrals import self_referral_router
 from intake.settings import IntakeSettings
 from shared.contracts import DeadLetter, Outcome, ReferralState
+from shared.directory import load_directory
 from shared.submission import ReferralSubmission
 from tests.support.decisions import decided
 from tests.support.fakes import InMemoryReferrals, IntakeState
 from tests.support.keys import INTAKE_PRIVATE_KEY, INTAKE_PUBLIC_KEY
 from tests.unit.intake.test_lifecycle_service import stored
 
+DIRECTORY = load_directory()
 SETTINGS = IntakeSettings(kafka_topic_prefix="unit.", private_key=SecretStr(INTAKE_PRIVATE_KEY))
 SELF, SELF_DLQ = "unit.referrals.self-referral", "unit.referrals.self-referral.dlq"
 ROUTED, STATUS_DLQ = "unit.referrals.routed", "unit.referrals.status.dlq"
@@ -84,7 +86,7 @@ async def test_a_decision_is_kept_as_the_status_and_one_not_ours_passed_over(
 ) -> None:
     referral = await stored(state)
     broker = KafkaBroker()
-    broker.include_router(decisions_router(SETTINGS, lambda: InMemoryReferrals(state)))
+    broker.include_router(decisions_router(SETTINGS, lambda: InMemoryReferrals(state), DIRECTORY))
     letters = with_letters(broker, STATUS_DLQ)
     decision = decided(referral.received, Outcome.ROUTED)
     async with TestKafkaBroker(broker) as test_broker:

@@ -5,6 +5,7 @@ recorded and announced once; whoever may not act is refused."""
 from __future__ import annotations
 
 from datetime import date
+from uuid import UUID
 
 import pytest
 
@@ -21,6 +22,7 @@ from shared.contracts import (
     ReferralAccepted,
     ReferralAmended,
     ReferralCancelled,
+    ReferralDecided,
     ReferralReceived,
     ReferralReturned,
     ReferralState,
@@ -42,6 +44,10 @@ def store(state: IntakeState) -> UnitOfWork:
     return lambda: InMemoryReferrals(state)
 
 
+async def kept(state: IntakeState, decisions: list[ReferralDecided]) -> set[UUID]:
+    return await service_layer.record_decisions(store(state), decisions, DIRECTORY)
+
+
 def accepted(**changes: object) -> AcceptedReferral:
     submission = ReferralSubmission.model_validate(
         gp_referral("M85001", **changes), context={"today": TODAY}
@@ -59,7 +65,9 @@ async def stored(state: IntakeState) -> AcceptedReferral:
 
 async def routed(state: IntakeState) -> AcceptedReferral:
     referral = await stored(state)
-    await service_layer.record_decisions(store(state), [decided(referral.received, Outcome.ROUTED)])
+    await service_layer.record_decisions(
+        store(state), [decided(referral.received, Outcome.ROUTED)], DIRECTORY
+    )
     return referral
 
 
@@ -68,7 +76,7 @@ async def test_decisions_are_kept_in_order_and_a_stale_one_is_passed_over() -> N
     referral = await stored(state)
     triage = decided(referral.received, Outcome.NEEDS_TRIAGE, minutes=0)
     resolved = decided(referral.received, Outcome.ROUTED, minutes=1)
-    changed = await service_layer.record_decisions(store(state), [resolved, triage])
+    changed = await kept(state, [resolved, triage])
     assert changed == {referral.referral_id}
     now = state.standing[referral.referral_id]
     assert (now.state, now.destination) == (ReferralState.ROUTED, SITE)
@@ -78,8 +86,8 @@ async def test_decisions_are_kept_in_order_and_a_stale_one_is_passed_over() -> N
         ("needs-triage", "routed"),
     ]
     late = decided(referral.received, Outcome.REJECTED, minutes=-5)  # older than the last
-    assert await service_layer.record_decisions(store(state), [late]) == set()
-    assert await service_layer.record_decisions(store(state), [resolved]) == set()  # again
+    assert await kept(state, [late]) == set()
+    assert await kept(state, [resolved]) == set()  # again
     assert state.standing[referral.referral_id].state == ReferralState.ROUTED
 
 
@@ -150,7 +158,7 @@ async def test_only_the_referrer_may_cancel_and_only_while_it_is_not_final() -> 
         )  # fmt: skip
     # A decision that arrives after the cancellation does not bring it back.
     later = decided(referral.received, Outcome.ROUTED, minutes=10)
-    assert await service_layer.record_decisions(store(state), [later]) == set()
+    assert await kept(state, [later]) == set()
 
 
 async def test_an_amendment_reroutes_only_when_a_routing_fact_changed() -> None:
@@ -178,8 +186,8 @@ async def test_an_amendment_reroutes_only_when_a_routing_fact_changed() -> None:
     # The decision on the old facts, still in flight, is not applied; the new one is.
     stale = decided(referral.received, Outcome.ROUTED, minutes=5)
     fresh = decided(moved, Outcome.NEEDS_TRIAGE, minutes=6)
-    assert await service_layer.record_decisions(store(state), [stale]) == set()
-    assert await service_layer.record_decisions(store(state), [fresh]) == {referral.referral_id}
+    assert await kept(state, [stale]) == set()
+    assert await kept(state, [fresh]) == {referral.referral_id}
     assert state.standing[referral.referral_id].state == ReferralState.NEEDS_TRIAGE
 
 
@@ -236,7 +244,7 @@ async def test_a_triage_resolution_is_checked_here_and_handed_to_the_router_once
     state = IntakeState()
     waiting = await stored(state)
     await service_layer.record_decisions(
-        store(state), [decided(waiting.received, Outcome.NEEDS_TRIAGE)]
+        store(state), [decided(waiting.received, Outcome.NEEDS_TRIAGE)], DIRECTORY
     )
     elsewhere = await routed(state)
 

@@ -1,0 +1,27 @@
+"""Time's door: at an interval, every promise that ran out is fired (`fire_due`), by each
+intake process at once if need be (each clock fires once: SKIP LOCKED and one transaction).
+The clock is injected, so tests move time instead of waiting for it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+from intake import service_layer
+from intake.ports import UnitOfWork
+from shared.service import Service
+
+Now = Callable[[], datetime]
+
+
+def clock_worker(
+    unit_of_work: UnitOfWork, interval_seconds: float, now: Now = lambda: datetime.now(UTC)
+) -> Callable[[Service], Awaitable[None]]:
+    async def fire_forever(_service: Service) -> None:
+        while True:
+            fired = await service_layer.fire_due(unit_of_work, now())
+            if len(fired) < service_layer.FIRE_BATCH:  # a full batch: more may be due now
+                await asyncio.sleep(interval_seconds)
+
+    return fire_forever

@@ -1,0 +1,74 @@
+"""The promises a service makes, kept as durable clocks (DOMAIN.md, "Silences"): each step
+starts and stops them in its own transaction (`clock_fields`), and `fire_due` turns every
+clock that ran out into one `ReferralOverdue`, however many intake processes call it.
+
+PostgreSQL itself (FOR UPDATE SKIP LOCKED), not a job-queue library such as pgqueuer: a
+clock must be set and stopped in the very transaction of the step, on the store's own
+connection and schema, which one table and two statements do."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import uuid5
+
+from intake.domain.clocks import clock_change
+from intake.domain.lifecycle import Transition
+from intake.metrics import REFERRALS_OVERDUE
+from intake.ports import ClockStart, UnitOfWork
+from shared.contracts import ReferralOverdue, ServiceCode
+from shared.directory import Promises
+from shared.logging import correlation, get_logger
+from shared.working_days import add_working_days
+
+log = get_logger(__name__)
+FIRE_BATCH = 100
+
+
+def clock_fields(transition: Transition, at: datetime, promises: Promises | None) -> dict[str, Any]:
+    """The clock a step starts (due by its service's promise) and the one it stops."""
+    change = clock_change(transition)
+    started = None
+    if change.start is not None:
+        if promises is None:
+            raise ValueError(f"{transition.after} starts a clock: its promises are needed")
+        promise = getattr(promises, change.start)
+        started = ClockStart(change.start, at, add_working_days(at, promise.working_days))
+    return {"starts_clock": started, "stops_clock": change.stop}
+
+
+async def fire_due(
+    unit_of_work: UnitOfWork, now: datetime, *, limit: int = FIRE_BATCH
+) -> list[ReferralOverdue]:
+    """Every clock due by `now` (up to `limit`), fired once: marked and announced in one
+    transaction, so a process that dies in between leaves them to fire again."""
+    async with unit_of_work() as referrals:
+        due = await referrals.due_clocks(now, limit)
+        events = [
+            ReferralOverdue(
+                event_id=uuid5(clock.deadline_id, "overdue"),
+                correlation_id=clock.correlation_id,
+                referral_id=clock.referral_id,
+                tracking_reference=clock.tracking_reference,
+                service=ServiceCode(clock.service),
+                site=clock.site,
+                clock=clock.clock,
+                state=clock.state,
+                due_at=clock.due_at,
+                started_at=clock.started_at,
+            )
+            for clock in due
+        ]
+        await referrals.fire_clocks([clock.deadline_id for clock in due], now)
+        await referrals.announce(events)
+    for event in events:
+        REFERRALS_OVERDUE.labels(event.service.value, event.site or "triage", event.clock).inc()
+        with correlation(event.correlation_id):
+            log.info(
+                "referral overdue",
+                referral_id=str(event.referral_id),
+                clock=event.clock,
+                site=event.site,
+                due_at=event.due_at.isoformat(),
+            )
+    return events

@@ -1,0 +1,32 @@
+"""Working days as the NHS in England counts them: not weekends, not England's bank holidays
+(from the `holidays` package, which follows the published dates)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+
+import holidays
+
+from shared.clock import LONDON
+
+
+@lru_cache(maxsize=32)
+def _bank_holidays(year: int) -> frozenset[date]:
+    return frozenset(holidays.country_holidays("GB", subdiv="ENG", years=year))
+
+
+def is_working_day(day: date) -> bool:
+    return day.weekday() < 5 and day not in _bank_holidays(day.year)
+
+
+def add_working_days(start: datetime, days: int) -> datetime:
+    """The same London time `days` working days after `start` (a start on a weekend or a
+    holiday counts from the next working day)."""
+    local = start.astimezone(LONDON)
+    day, left = local.date(), days
+    while left > 0:
+        day += timedelta(days=1)
+        if is_working_day(day):
+            left -= 1
+    return datetime.combine(day, local.timetz().replace(tzinfo=None), tzinfo=LONDON)

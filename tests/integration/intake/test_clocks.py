@@ -1,0 +1,143 @@
+"""The promises as durable clocks through the real intake (PostgreSQL, Kafka), on an injected
+clock: a routed referral's clock is set in the transaction that routed it; when it runs out it
+fires once, though two firers run at once, though one dies mid-fire (in this process, and as
+a process killed while it holds the clock), and its ReferralOverdue reaches the topic once,
+naming no patient. Acceptance stops it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+import textwrap
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from intake import service_layer
+from intake.adapters.referral_store import PostgresReferrals
+from intake.ports import UnitOfWork
+from tests.integration.intake.test_lifecycle_api import SITE, bearer, routed_referral
+from tests.support.pii import identifiers_in
+from tests.support.running import RunningIntake
+from tests.support.waiting import arrives
+
+
+def store(intake: RunningIntake) -> UnitOfWork:
+    pool = intake.service.database.pool
+    return lambda: PostgresReferrals(pool)
+
+
+async def due_at(intake: RunningIntake, referral_id: str, clock: str = "accept") -> datetime:
+    async with intake.service.database.pool.acquire() as conn:
+        found = await conn.fetchval(
+            "SELECT due_at FROM deadlines WHERE referral_id = $1 AND clock = $2"
+            " AND state = 'running'",
+            UUID(referral_id),
+            clock,
+        )
+    assert isinstance(found, datetime), f"no running {clock} clock"
+    return found
+
+
+async def test_a_broken_promise_fires_once_however_many_firers_and_after_one_dies(
+    intake: RunningIntake,
+) -> None:
+    referrer = await intake.new_key("M85001")
+    referral = await routed_referral(intake, referrer)
+    due = await due_at(intake, referral["referral_id"])
+
+    assert await service_layer.fire_due(store(intake), due - timedelta(minutes=1)) == []
+
+    class DiesMidFire(PostgresReferrals):
+        async def fire_clocks(self, deadline_ids: Sequence[UUID], at: datetime) -> None:
+            raise RuntimeError("killed while firing")
+
+    pool = intake.service.database.pool
+    try:
+        await service_layer.fire_due(lambda: DiesMidFire(pool), due)
+    except RuntimeError:
+        pass
+    else:
+        raise AssertionError("the firer should have died")
+    assert await due_at(intake, referral["referral_id"]) == due  # still running: fires again
+
+    first, second = await asyncio.gather(
+        service_layer.fire_due(store(intake), due), service_layer.fire_due(store(intake), due)
+    )
+    assert len(first) + len(second) == 1
+    (record,) = await intake.wait_events("referrals.overdue", referral["referral_id"])
+    assert identifiers_in(record.value.decode()) == []
+    overdue = json.loads(record.value)
+    assert (overdue["clock"], overdue["site"], overdue["state"]) == ("accept", SITE, "routed")
+    assert await service_layer.fire_due(store(intake), due + timedelta(days=60)) == []
+
+
+async def test_acceptance_stops_the_clock_in_its_own_transaction(intake: RunningIntake) -> None:
+    referrer = await intake.new_key("M85001")
+    clinic = await intake.new_key(SITE, scope="clinic")
+    referral = await routed_referral(intake, referrer)
+    due = await due_at(intake, referral["referral_id"])
+    accepted = await intake.client.post(
+        f"/v1/referrals/{referral['referral_id']}/accept", headers=bearer(clinic)
+    )
+    assert accepted.status_code == 200
+    booking_due = await due_at(intake, referral["referral_id"], "book")
+    assert booking_due > due - timedelta(days=1)  # booking has its own, later promise
+    fired = await service_layer.fire_due(store(intake), due + timedelta(minutes=1))
+    assert all(e.referral_id != UUID(referral["referral_id"]) for e in fired)
+
+
+CLAIM_AND_HANG = textwrap.dedent(
+    """
+    import asyncio, sys, asyncpg
+    async def main(dsn, schema, now):
+        conn = await asyncpg.connect(dsn, server_settings={"search_path": schema})
+        tx = conn.transaction()
+        await tx.start()
+        rows = await conn.fetch(
+            "SELECT deadline_id FROM deadlines WHERE state = 'running'"
+            " AND due_at <= $1::text::timestamptz FOR UPDATE SKIP LOCKED", now)
+        print(len(rows), flush=True)
+        await asyncio.sleep(600)
+    asyncio.run(main(*sys.argv[1:]))
+    """
+)
+
+
+async def test_a_process_killed_while_it_holds_a_clock_leaves_it_to_fire_once(
+    intake: RunningIntake,
+) -> None:
+    referrer = await intake.new_key("M85001")
+    referral = await routed_referral(intake, referrer)
+    due = await due_at(intake, referral["referral_id"])
+    later = due + timedelta(minutes=1)
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", CLAIM_AND_HANG, str(intake.settings.database_url),
+        intake.settings.db_schema, later.isoformat(), stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert child.stdout is not None
+        claimed = await child.stdout.readline()
+        assert int(claimed) >= 1  # it holds the clock, mid-fire
+        mine = [
+            e
+            for e in await service_layer.fire_due(store(intake), later)
+            if e.referral_id == UUID(referral["referral_id"])
+        ]
+        assert mine == []  # held by the other process: passed over, not fired twice
+    finally:
+        child.send_signal(signal.SIGKILL)
+        await child.wait()
+
+    async def fired_now() -> list[object]:  # once PostgreSQL ended the killed one's transaction
+        return [
+            e
+            for e in await service_layer.fire_due(store(intake), later)
+            if e.referral_id == UUID(referral["referral_id"])
+        ]
+
+    assert len(await arrives(fired_now)) == 1
+    records = await intake.wait_events("referrals.overdue", referral["referral_id"])
+    assert len(records) == 1

@@ -460,6 +460,10 @@ class ReferralOverdue(Event):
     state: ReferralState = Field(description="Where it still stands.")
     due_at: datetime = Field(description="When the promise ran out.")
     started_at: datetime = Field(description="When it started waiting.")
+    tell_her: bool = Field(
+        description="Whether the woman is told (not when she was told of another breach of "
+        "this referral within the directory's `escalation.tell_her_every_days`)."
+    )
 
 
 ContactChannel = Literal["sms", "email", "letter"]

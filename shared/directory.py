@@ -89,6 +89,14 @@ class Promises(_Data):
     triage: Promise = Field(description="From needing triage to a person deciding.")
 
 
+class Escalation(_Data):
+    """When a promise is broken: the woman is told without asking, but at most once in this
+    many days for one referral, never a flood."""
+
+    tell_her_every_days: int = Field(ge=1, le=365)
+    local_policy: str | None = None
+
+
 class PromisesOverride(_Data):
     accept: Promise | None = None
     book: Promise | None = None
@@ -208,6 +216,7 @@ class Directory(_Data):
     discharge_outcomes: dict[ReasonCode, DischargeOutcome] = Field(min_length=1)
     journey: Journey
     promises: Promises
+    escalation: Escalation
     rules_version: str = ""
 
     @model_validator(mode="after")

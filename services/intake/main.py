@@ -85,7 +85,7 @@ def create_service(settings: IntakeSettings | None = None) -> Service:
             fhir_api(database, unit_of_work, directory, mapping, keys, settings.max_body_bytes),
         ],
         relay_outbox=settings.relay_enabled,
-        workers=[clock_worker(unit_of_work, settings.clock_interval_seconds)],
+        workers=[clock_worker(unit_of_work, directory.escalation, settings.clock_interval_seconds)],
         description=DESCRIPTION or "",
     )
     self_referral_topic = topics.SELF_REFERRAL_SUBMITTED.qualified(settings.kafka_topic_prefix)

@@ -61,6 +61,7 @@ class DueClock:
     state: State
     site: str | None
     correlation_id: str
+    her_last_told_at: datetime | None  # of another breach of this referral
 
 
 @dataclass(frozen=True)
@@ -127,8 +128,10 @@ class Referrals(Transaction, Protocol):
         (another process passes over them: FOR UPDATE SKIP LOCKED)."""
         ...
 
-    async def fire_clocks(self, deadline_ids: Sequence[UUID], at: datetime) -> None:
-        """Mark claimed clocks fired (their events are announced in the same transaction)."""
+    async def fire_clocks(self, fired: Sequence[tuple[UUID, bool]], at: datetime) -> None:
+        """Mark claimed clocks fired, each with whether she was told, and their referrals
+        overdue from `at` until their next step (their events are announced in the same
+        transaction)."""
         ...
 
     async def announce(self, events: Sequence[Event]) -> None:

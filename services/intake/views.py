@@ -180,6 +180,7 @@ class WorklistItem(BaseModel):
     service: str
     status: ReferralState
     urgent: bool
+    overdue: bool = Field(description="A promise of its service was broken and it waits still.")
     received_at: datetime
     decided_at: datetime | None
 
@@ -189,29 +190,30 @@ class Worklist(BaseModel):
     next: str | None = Field(description="Pass as `after` for the next page; null at the end.")
 
 
-Cursor = tuple[bool, datetime, UUID]  # (not urgent, received at, id) of a page's last item
+Cursor = tuple[int, datetime, UUID]  # (rank, received at, id) of a page's last item
 
 
 def parse_cursor(after: str | None) -> Cursor | None:
-    """A worklist cursor, `<0 urgent | 1 not>_<received_at ISO>_<referral id>` of the page's
-    last item; raises ValueError for anything else, and for a time PostgreSQL cannot hold."""
+    """A worklist cursor, `<rank 0-3>_<received_at ISO>_<referral id>` of the page's last
+    item; raises ValueError for anything else, and for a time PostgreSQL cannot hold."""
     if after is None:
         return None
     rank, _, rest = after.partition("_")
-    if rank not in ("0", "1"):
+    if rank not in ("0", "1", "2", "3"):
         raise ValueError("a cursor starts with its rank")
     when, _, referral_id = rest.rpartition("_")
     received = datetime.fromisoformat(when)
     if received.tzinfo is None:
         raise ValueError("a cursor's time has its offset")
     try:  # PostgreSQL takes the instant in UTC; years 1 and 9999 may fall outside it
-        return rank == "1", received.astimezone(UTC), UUID(referral_id)
+        return int(rank), received.astimezone(UTC), UUID(referral_id)
     except OverflowError as error:
         raise ValueError("a cursor's time is out of range") from error
 
 
 def _cursor_of(item: WorklistItem) -> str:
-    return f"{int(not item.urgent)}_{item.received_at.isoformat()}_{item.referral_id}"
+    rank = (0 if item.overdue else 2) + (0 if item.urgent else 1)
+    return f"{rank}_{item.received_at.isoformat()}_{item.referral_id}"
 
 
 async def worklist(
@@ -224,20 +226,25 @@ async def worklist(
     received_from: datetime | None = None,
     received_before: datetime | None = None,
 ) -> Worklist:
-    """A clinic's referrals (or a referring organisation's), in one state or any, received in
-    a window, urgent first, then oldest first, a page at a time (keyset: the cursor is the
-    last item's rank, received time and id)."""
+    """A clinic's referrals (or a referring organisation's, or those awaiting triage), in one
+    state or any, received in a window: overdue first (a promise broken), then urgent, then
+    oldest, a page at a time (keyset: the cursor is the last item's rank, received time and
+    id)."""
     rows = await database.pool.fetch(
         "SELECT referral_id, tracking_reference, service, status, received_at, decided_at,"
-        " urgent FROM (SELECT *, COALESCE((decision->>'urgent')::boolean, false) AS urgent"
+        " urgent, overdue_since IS NOT NULL AS overdue, rank FROM (SELECT *,"
+        " COALESCE((decision->>'urgent')::boolean, false) AS urgent,"
+        # 0 overdue and urgent, 1 overdue, 2 urgent, 3 neither
+        " (CASE WHEN overdue_since IS NULL THEN 2 ELSE 0 END + CASE WHEN"
+        "  COALESCE((decision->>'urgent')::boolean, false) THEN 0 ELSE 1 END) AS rank"
         " FROM referrals WHERE ($1::text IS NULL OR destination = $1)"
         " AND ($2::text IS NULL OR organisation_code = $2)"
         " AND ($3::text IS NULL OR status = $3)"
         " AND ($4::timestamptz IS NULL OR received_at >= $4)"
         " AND ($5::timestamptz IS NULL OR received_at < $5)) AS listed"
-        " WHERE ($6::boolean IS NULL OR (NOT urgent, received_at, referral_id)"
+        " WHERE ($6::int IS NULL OR (rank, received_at, referral_id)"
         "       > ($6, $7::timestamptz, $8::uuid))"
-        " ORDER BY NOT urgent, received_at, referral_id LIMIT $9",
+        " ORDER BY rank, received_at, referral_id LIMIT $9",
         viewer.site,
         viewer.organisation_code,
         state.value if state else None,
@@ -248,7 +255,7 @@ async def worklist(
         after[2] if after else None,
         limit + 1,
     )
-    page = [WorklistItem(**dict(r)) for r in rows[:limit]]
+    page = [WorklistItem(**{k: v for k, v in r.items() if k != "rank"}) for r in rows[:limit]]
     following = _cursor_of(page[-1]) if len(rows) > limit else None
     return Worklist(referrals=page, next=following)
 

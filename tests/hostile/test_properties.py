@@ -275,7 +275,7 @@ def test_a_bars_bundle_of_any_shape_is_read_or_refused_never_a_crash(
     cursor=st.text(max_size=80)
     | st.builds(
         lambda rank, when, offset: f"{rank}_{when.isoformat()}{offset}_{uuid4()}",
-        st.sampled_from(["0", "1", "2", ""]),
+        st.sampled_from(["0", "1", "2", "3", "4", ""]),
         st.datetimes(),
         st.sampled_from(["", "+05:00", "-05:00", "Z", "+14:00"]),
     )

@@ -167,6 +167,8 @@ class IntakeState:
     # (referral, clock) -> [started, due, state]; a fired or stopped clock leaves the dict
     clocks: dict[tuple[UUID, str], tuple[datetime, datetime]] = field(default_factory=dict)
     fired: list[tuple[UUID, str]] = field(default_factory=list)
+    told_her: dict[UUID, datetime] = field(default_factory=dict)  # the last breach told her
+    overdue_since: dict[UUID, datetime] = field(default_factory=dict)
 
     def history(self, referral_id: UUID) -> list[HistoryItem]:
         """The referral's steps as `intake.views` shows them (a read, outside the port)."""
@@ -263,6 +265,8 @@ class InMemoryReferrals(InMemoryTransaction):
             self.state.standing[step.referral_id] = replace(now, **changes)  # type: ignore[arg-type]
             if step.sets_appointment:
                 self.state.appointments[step.referral_id] = step.appointment
+            if step.transition.before != step.transition.after:
+                self.state.overdue_since.pop(step.referral_id, None)
             if step.stops_clock:
                 self.state.clocks.pop((step.referral_id, step.stops_clock), None)
             if step.starts_clock:
@@ -296,15 +300,21 @@ class InMemoryReferrals(InMemoryTransaction):
                     now_standing.state,
                     now_standing.destination,
                     now_standing.correlation_id,
+                    self.state.told_her.get(referral_id),
                 )
             )
         return found
 
-    async def fire_clocks(self, deadline_ids: Sequence[UUID], at: datetime) -> None:
+    async def fire_clocks(self, fired: Sequence[tuple[UUID, bool]], at: datetime) -> None:
+        told = dict(fired)
         for key in list(self.state.clocks):
-            if uuid5(key[0], key[1]) in deadline_ids:
+            deadline_id = uuid5(key[0], key[1])
+            if deadline_id in told:
                 del self.state.clocks[key]
                 self.state.fired.append(key)
+                self.state.overdue_since.setdefault(key[0], at)
+                if told[deadline_id]:
+                    self.state.told_her[key[0]] = at
 
     async def replace_submission(self, referral: AcceptedReferral, *, reroute: bool) -> None:
         self.state.referrals[referral.referral_id] = referral

@@ -184,7 +184,8 @@ class PostgresReferrals(PostgresTransaction):
             " decision = COALESCE($3, decision), decided_at = COALESCE($4, decided_at),"
             " destination = CASE WHEN $3::jsonb IS NULL THEN destination"
             "                    ELSE $3::jsonb->'destination'->>'id' END,"
-            " appointment = CASE WHEN $5 THEN $6::jsonb ELSE appointment END"
+            " appointment = CASE WHEN $5 THEN $6::jsonb ELSE appointment END,"
+            " overdue_since = CASE WHEN $7 THEN NULL ELSE overdue_since END"
             " WHERE referral_id = $1",
             [
                 (
@@ -194,6 +195,7 @@ class PostgresReferrals(PostgresTransaction):
                     s.decision.decided_at if s.decision else None,
                     s.sets_appointment,
                     s.appointment,
+                    s.transition.before != s.transition.after,  # it moved on: no longer late
                 )
                 for s in fresh
             ],
@@ -226,7 +228,9 @@ class PostgresReferrals(PostgresTransaction):
     async def due_clocks(self, now: datetime, limit: int) -> list[DueClock]:
         rows = await self.conn.fetch(
             "SELECT d.deadline_id, d.referral_id, d.clock, d.started_at, d.due_at,"
-            " r.tracking_reference, r.service, r.status, r.destination, r.correlation_id"
+            " r.tracking_reference, r.service, r.status, r.destination, r.correlation_id,"
+            " (SELECT max(told.ended_at) FROM deadlines told WHERE told.referral_id ="
+            "  d.referral_id AND told.told_her) AS her_last_told_at"
             " FROM deadlines d JOIN referrals r USING (referral_id)"
             " WHERE d.state = 'running' AND d.due_at <= $1"
             " ORDER BY d.due_at LIMIT $2 FOR UPDATE OF d SKIP LOCKED",
@@ -245,14 +249,24 @@ class PostgresReferrals(PostgresTransaction):
                 State(r["status"]),
                 r["destination"] if r["status"] != State.NEEDS_TRIAGE.value else None,
                 r["correlation_id"],
+                r["her_last_told_at"],
             )
             for r in rows
         ]
 
-    async def fire_clocks(self, deadline_ids: Sequence[UUID], at: datetime) -> None:
+    async def fire_clocks(self, fired: Sequence[tuple[UUID, bool]], at: datetime) -> None:
+        rows = await self.conn.fetch(
+            "UPDATE deadlines d SET state = 'fired', ended_at = $3, told_her = f.told"
+            " FROM unnest($1::uuid[], $2::boolean[]) AS f (id, told)"
+            " WHERE d.deadline_id = f.id RETURNING d.referral_id",
+            [deadline_id for deadline_id, _ in fired],
+            [told for _, told in fired],
+            at,
+        )
         await self.conn.execute(
-            "UPDATE deadlines SET state = 'fired', ended_at = $2 WHERE deadline_id = ANY($1)",
-            list(deadline_ids),
+            "UPDATE referrals SET overdue_since = COALESCE(overdue_since, $2)"
+            " WHERE referral_id = ANY($1)",
+            [row["referral_id"] for row in rows],
             at,
         )
 

@@ -10,17 +10,21 @@ from datetime import UTC, datetime
 
 from intake import service_layer
 from intake.ports import UnitOfWork
+from shared.directory import Escalation
 from shared.service import Service
 
 Now = Callable[[], datetime]
 
 
 def clock_worker(
-    unit_of_work: UnitOfWork, interval_seconds: float, now: Now = lambda: datetime.now(UTC)
+    unit_of_work: UnitOfWork,
+    escalation: Escalation,
+    interval_seconds: float,
+    now: Now = lambda: datetime.now(UTC),
 ) -> Callable[[Service], Awaitable[None]]:
     async def fire_forever(_service: Service) -> None:
         while True:
-            fired = await service_layer.fire_due(unit_of_work, now())
+            fired = await service_layer.fire_due(unit_of_work, now(), escalation)
             if len(fired) < service_layer.FIRE_BATCH:  # a full batch: more may be due now
                 await asyncio.sleep(interval_seconds)
 

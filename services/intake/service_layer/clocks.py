@@ -8,16 +8,16 @@ connection and schema, which one table and two statements do."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
-from uuid import uuid5
+from uuid import UUID, uuid5
 
 from intake.domain.clocks import clock_change
 from intake.domain.lifecycle import Transition
 from intake.metrics import REFERRALS_OVERDUE
 from intake.ports import ClockStart, UnitOfWork
 from shared.contracts import ReferralOverdue, ServiceCode
-from shared.directory import Promises
+from shared.directory import Escalation, Promises
 from shared.logging import correlation, get_logger
 from shared.working_days import add_working_days
 
@@ -38,12 +38,27 @@ def clock_fields(transition: Transition, at: datetime, promises: Promises | None
 
 
 async def fire_due(
-    unit_of_work: UnitOfWork, now: datetime, *, limit: int = FIRE_BATCH
+    unit_of_work: UnitOfWork,
+    now: datetime,
+    escalation: Escalation,
+    *,
+    limit: int = FIRE_BATCH,
 ) -> list[ReferralOverdue]:
     """Every clock due by `now` (up to `limit`), fired once: marked and announced in one
-    transaction, so a process that dies in between leaves them to fire again."""
+    transaction, so a process that dies in between leaves them to fire again. The woman is
+    told of a breach unless she was told of another of hers within the escalation's gap."""
+    gap = timedelta(days=escalation.tell_her_every_days)
     async with unit_of_work() as referrals:
         due = await referrals.due_clocks(now, limit)
+        told_now: set[UUID] = set()
+        tell: dict[UUID, bool] = {}
+        for clock in due:  # two breaches at once: she hears of one
+            last = clock.her_last_told_at
+            tell[clock.deadline_id] = clock.referral_id not in told_now and (
+                last is None or now - last >= gap
+            )
+            if tell[clock.deadline_id]:
+                told_now.add(clock.referral_id)
         events = [
             ReferralOverdue(
                 event_id=uuid5(clock.deadline_id, "overdue"),
@@ -56,10 +71,11 @@ async def fire_due(
                 state=clock.state,
                 due_at=clock.due_at,
                 started_at=clock.started_at,
+                tell_her=tell[clock.deadline_id],
             )
             for clock in due
         ]
-        await referrals.fire_clocks([clock.deadline_id for clock in due], now)
+        await referrals.fire_clocks([(c.deadline_id, tell[c.deadline_id]) for c in due], now)
         await referrals.announce(events)
     for event in events:
         REFERRALS_OVERDUE.labels(event.service.value, event.site or "triage", event.clock).inc()

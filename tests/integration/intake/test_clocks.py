@@ -18,10 +18,18 @@ from uuid import UUID
 from intake import service_layer
 from intake.adapters.referral_store import PostgresReferrals
 from intake.ports import UnitOfWork
+from shared.contracts import ReferralOverdue
+from shared.directory import load_directory
 from tests.integration.intake.test_lifecycle_api import SITE, bearer, routed_referral
 from tests.support.pii import identifiers_in
 from tests.support.running import RunningIntake
 from tests.support.waiting import arrives
+
+ESCALATION = load_directory().escalation
+
+
+async def fire(unit_of_work: UnitOfWork, now: datetime) -> list[ReferralOverdue]:
+    return await service_layer.fire_due(unit_of_work, now, ESCALATION)
 
 
 def store(intake: RunningIntake) -> UnitOfWork:
@@ -48,30 +56,28 @@ async def test_a_broken_promise_fires_once_however_many_firers_and_after_one_die
     referral = await routed_referral(intake, referrer)
     due = await due_at(intake, referral["referral_id"])
 
-    assert await service_layer.fire_due(store(intake), due - timedelta(minutes=1)) == []
+    assert await fire(store(intake), due - timedelta(minutes=1)) == []
 
     class DiesMidFire(PostgresReferrals):
-        async def fire_clocks(self, deadline_ids: Sequence[UUID], at: datetime) -> None:
+        async def fire_clocks(self, fired: Sequence[tuple[UUID, bool]], at: datetime) -> None:
             raise RuntimeError("killed while firing")
 
     pool = intake.service.database.pool
     try:
-        await service_layer.fire_due(lambda: DiesMidFire(pool), due)
+        await fire(lambda: DiesMidFire(pool), due)
     except RuntimeError:
         pass
     else:
         raise AssertionError("the firer should have died")
     assert await due_at(intake, referral["referral_id"]) == due  # still running: fires again
 
-    first, second = await asyncio.gather(
-        service_layer.fire_due(store(intake), due), service_layer.fire_due(store(intake), due)
-    )
+    first, second = await asyncio.gather(fire(store(intake), due), fire(store(intake), due))
     assert len(first) + len(second) == 1
     (record,) = await intake.wait_events("referrals.overdue", referral["referral_id"])
     assert identifiers_in(record.value.decode()) == []
     overdue = json.loads(record.value)
     assert (overdue["clock"], overdue["site"], overdue["state"]) == ("accept", SITE, "routed")
-    assert await service_layer.fire_due(store(intake), due + timedelta(days=60)) == []
+    assert await fire(store(intake), due + timedelta(days=60)) == []
 
 
 async def test_acceptance_stops_the_clock_in_its_own_transaction(intake: RunningIntake) -> None:
@@ -85,7 +91,7 @@ async def test_acceptance_stops_the_clock_in_its_own_transaction(intake: Running
     assert accepted.status_code == 200
     booking_due = await due_at(intake, referral["referral_id"], "book")
     assert booking_due > due - timedelta(days=1)  # booking has its own, later promise
-    fired = await service_layer.fire_due(store(intake), due + timedelta(minutes=1))
+    fired = await fire(store(intake), due + timedelta(minutes=1))
     assert all(e.referral_id != UUID(referral["referral_id"]) for e in fired)
 
 
@@ -123,7 +129,7 @@ async def test_a_process_killed_while_it_holds_a_clock_leaves_it_to_fire_once(
         assert int(claimed) >= 1  # it holds the clock, mid-fire
         mine = [
             e
-            for e in await service_layer.fire_due(store(intake), later)
+            for e in await fire(store(intake), later)
             if e.referral_id == UUID(referral["referral_id"])
         ]
         assert mine == []  # held by the other process: passed over, not fired twice
@@ -134,10 +140,40 @@ async def test_a_process_killed_while_it_holds_a_clock_leaves_it_to_fire_once(
     async def fired_now() -> list[object]:  # once PostgreSQL ended the killed one's transaction
         return [
             e
-            for e in await service_layer.fire_due(store(intake), later)
+            for e in await fire(store(intake), later)
             if e.referral_id == UUID(referral["referral_id"])
         ]
 
     assert len(await arrives(fired_now)) == 1
     records = await intake.wait_events("referrals.overdue", referral["referral_id"])
     assert len(records) == 1
+
+
+async def test_an_overdue_referral_comes_first_on_the_worklist_until_its_next_step(
+    intake: RunningIntake,
+) -> None:
+    referrer = await intake.new_key("M85001")
+    clinic = await intake.new_key(SITE, scope="clinic")
+    older = await routed_referral(intake, referrer)
+    late = await routed_referral(intake, referrer)
+    async with intake.service.database.pool.acquire() as conn:  # the older one: later promise
+        await conn.execute(
+            "UPDATE deadlines SET due_at = due_at + interval '30 days' WHERE referral_id = $1",
+            UUID(older["referral_id"]),
+        )
+    fired = await fire(store(intake), await due_at(intake, late["referral_id"]))
+    assert [e.referral_id for e in fired] == [UUID(late["referral_id"])]
+
+    async def listed() -> list[tuple[str, bool]]:
+        page = await intake.client.get("/v1/clinic/referrals", headers=bearer(clinic))
+        return [(r["referral_id"], r["overdue"]) for r in page.json()["referrals"]]
+
+    assert await listed() == [(late["referral_id"], True), (older["referral_id"], False)]
+    accepted = await intake.client.post(
+        f"/v1/referrals/{late['referral_id']}/accept", headers=bearer(clinic)
+    )
+    assert accepted.status_code == 200
+    booking = await intake.client.get(
+        "/v1/clinic/referrals", params={"state": "accepted"}, headers=bearer(clinic)
+    )
+    assert [r["overdue"] for r in booking.json()["referrals"]] == [False]  # it moved on

@@ -218,6 +218,11 @@ async def test_a_clock_runs_from_its_step_fires_once_and_stops_with_the_next(
             referral.referral_id, "accept", SITE, State.ROUTED,
         )  # fmt: skip
         assert (clock.started_at, clock.due_at) == (now, due)
-        await referrals.fire_clocks([clock.deadline_id], due)
+        await referrals.fire_clocks([(clock.deadline_id, True)], due)
     async with unit_of_work() as referrals:
         assert await referrals.due_clocks(due + timedelta(days=30), 10) == []
+    again = replace(routed_step(referral), starts_clock=ClockStart("book", due, due))
+    async with unit_of_work() as referrals:
+        await referrals.record_steps([again])
+        (booking,) = await referrals.due_clocks(due, 10)
+    assert booking.her_last_told_at == due  # the first breach told her

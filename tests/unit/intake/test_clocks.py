@@ -11,13 +11,22 @@ import pytest
 from intake import service_layer
 from intake.domain.clocks import clock_change
 from intake.domain.lifecycle import Accept, Book, Transition
+from intake.ports import UnitOfWork
 from intake.service_layer import Actor
 from intake.service_layer.lifecycle import Particulars
 from shared.contracts import Appointment, Outcome, ReferralOverdue, ReferralState
+from shared.directory import load_directory
 from shared.working_days import add_working_days
 from tests.support.decisions import decided
 from tests.support.fakes import IntakeState
 from tests.unit.intake.test_lifecycle_service import DIRECTORY, SITE, kept, store, stored
+
+ESCALATION = load_directory().escalation
+
+
+async def fire(unit_of_work: UnitOfWork, now: datetime) -> list[ReferralOverdue]:
+    return await service_layer.fire_due(unit_of_work, now, ESCALATION)
+
 
 S = ReferralState
 
@@ -55,12 +64,12 @@ async def test_a_routed_referral_is_overdue_once_when_its_promise_runs_out() -> 
     promise = DIRECTORY.promises_for(referral.received.service, SITE).accept.working_days
     assert due == add_working_days(decision.occurred_at, promise)
 
-    assert await service_layer.fire_due(store(state), due - timedelta(seconds=1)) == []
-    (overdue,) = await service_layer.fire_due(store(state), due)
+    assert await fire(store(state), due - timedelta(seconds=1)) == []
+    (overdue,) = await fire(store(state), due)
     assert isinstance(overdue, ReferralOverdue)
     assert (overdue.clock, overdue.site, overdue.state) == ("accept", SITE, S.ROUTED)
     assert overdue in state.outbox
-    assert await service_layer.fire_due(store(state), due + timedelta(days=30)) == []  # once
+    assert await fire(store(state), due + timedelta(days=30)) == []  # once
 
 
 async def test_acceptance_stops_its_clock_and_booking_stops_the_next() -> None:
@@ -80,4 +89,23 @@ async def test_acceptance_stops_its_clock_and_booking_stops_the_next() -> None:
     )  # fmt: skip
     assert state.clocks == {}
     far = datetime.now(UTC) + timedelta(days=400)
-    assert await service_layer.fire_due(store(state), far) == []
+    assert await fire(store(state), far) == []
+
+
+async def test_she_is_told_of_a_broken_promise_at_most_once_in_the_escalations_gap() -> None:
+    state = IntakeState()
+    referral = await stored(state)
+    await kept(state, [decided(referral.received, Outcome.ROUTED)])
+    _, accept_due = state.clocks[(referral.referral_id, "accept")]
+    (first,) = await fire(store(state), accept_due)
+    assert first.tell_her
+    assert referral.referral_id in state.overdue_since
+    clinic = Actor("clinic", SITE)
+    await service_layer.act(store(state), referral.referral_id, Accept(SITE), clinic, DIRECTORY)
+    assert referral.referral_id not in state.overdue_since  # it moved on
+    _, book_due = state.clocks[(referral.referral_id, "book")]
+    gap = timedelta(days=ESCALATION.tell_her_every_days)
+    (second,) = await fire(store(state), min(book_due, accept_due + gap - timedelta(hours=1)))
+    assert second.clock == "book"
+    assert not second.tell_her  # told of the first within the gap: not again
+    assert second.event_id != first.event_id

@@ -9,6 +9,7 @@ from typing import Annotated, TypeVar, get_args
 import asyncpg
 import typer
 
+from intake import views
 from intake.adapters import api_keys, bars_endpoints
 from intake.adapters.api_keys import Scope
 from intake.main import MIGRATIONS, create_service
@@ -145,6 +146,19 @@ def remove_endpoint(
         typer.echo("no endpoint for that organisation", err=True)
         raise typer.Exit(1)
     typer.echo(f"endpoint removed for {organisation.strip().upper()}")
+
+
+@cli.command()
+def overdue() -> None:
+    """Referrals a broken promise made overdue and still waiting, the longest first."""
+    found = _with_database(views.overdue)
+    for item in found:
+        where = item.site or "triage"
+        typer.echo(
+            f"{item.overdue_since:%Y-%m-%d %H:%M}  {item.tracking_reference}  {item.service:<20}"
+            f" {where:<22} {item.status.value:<14} broken: {', '.join(item.clocks)}"
+        )
+    typer.echo(f"{len(found)} overdue")
 
 
 def main() -> None:

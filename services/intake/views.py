@@ -24,7 +24,7 @@ from intake.domain.lifecycle import (
 from intake.domain.proof import Proof, proves
 from intake.domain.referral import RecordedDecision
 from shared.contracts import Appointment, ReferralState
-from shared.database import Database
+from shared.database import Connection, Database
 from shared.directory import Directory, ExpectedWait
 
 
@@ -258,6 +258,30 @@ async def worklist(
     page = [WorklistItem(**{k: v for k, v in r.items() if k != "rank"}) for r in rows[:limit]]
     following = _cursor_of(page[-1]) if len(rows) > limit else None
     return Worklist(referrals=page, next=following)
+
+
+class OverdueReferral(BaseModel):
+    """A referral a broken promise made overdue, still waiting: for operations."""
+
+    tracking_reference: str
+    service: str
+    site: str | None
+    status: ReferralState
+    clocks: list[str] = Field(description="The promises broken while it waited here.")
+    overdue_since: datetime
+
+
+async def overdue(conn: Connection) -> list[OverdueReferral]:
+    """Every referral overdue now, the longest overdue first (`referrals overdue`)."""
+    rows = await conn.fetch(
+        "SELECT r.tracking_reference, r.service, r.destination AS site, r.status,"
+        " r.overdue_since, array_agg(d.clock ORDER BY d.due_at) AS clocks"
+        " FROM referrals r JOIN deadlines d ON d.referral_id = r.referral_id"
+        "  AND d.state = 'fired' AND d.ended_at >= r.overdue_since"
+        " WHERE r.overdue_since IS NOT NULL"
+        " GROUP BY r.referral_id ORDER BY r.overdue_since, r.referral_id"
+    )
+    return [OverdueReferral(**dict(r)) for r in rows]
 
 
 class HerReferral(BaseModel):

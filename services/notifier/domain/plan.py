@@ -29,6 +29,7 @@ from shared.contracts import (
     ReferralDidNotAttend,
     ReferralDischarged,
     ReferralNotContactable,
+    ReferralOverdue,
     ReferralReturned,
     ReferralState,
     ReferralTransitioned,
@@ -222,6 +223,59 @@ def plan_step(
             if not self_referral:
                 referrer(news)
             messages.extend(_to_sending_system(contact))
+    return messages, missed
+
+
+_WAITING_FOR = {
+    "accept": "the clinic has not yet accepted or returned it",
+    "book": "the clinic has not yet booked an appointment",
+    "triage": "it is still waiting for our team to decide where it should go",
+}
+
+
+def plan_overdue(
+    overdue: ReferralOverdue,
+    contact: PatientContact,
+    directory: Directory,
+    templates: Templates,
+    referral_url: str,
+) -> tuple[list[Message], list[Unreachable]]:
+    """Who is told of a promise broken (DOMAIN.md, "Silences"): the clinic that holds it, a
+    reminder (its webhook); the referrer (email, and its own system for a BaRS sender); the
+    woman, kindly, that her referral has not been forgotten, unless she was told of another
+    breach lately (`tell_her`, decided where the clock fired)."""
+    service = directory.services[overdue.service]
+    sites = {site.id: site.name for site in service.sites}
+    journey = directory.journey_for(overdue.service, overdue.site)
+    values = {
+        "given_name": contact.given_name,
+        "tracking_reference": overdue.tracking_reference,
+        "service_name": service.name,
+        "destination_name": sites.get(overdue.site or "", "the team"),
+        "waiting_for": _WAITING_FOR[overdue.clock],
+        "working_days": str(getattr(directory.promises_for(overdue.service, overdue.site),
+                                    overdue.clock).working_days),
+        "referral_url": referral_url,
+        "check_url": check_url_of(referral_url),
+        "contact": journey.contact,
+    }  # fmt: skip
+    messages: list[Message] = []
+    missed: list[Unreachable] = []
+    if overdue.site is not None:
+        messages.append(Message("clinic", "webhook", overdue.site, None, ""))
+    if overdue.tell_her:
+        try:
+            messages.append(_to_patient("overdue", contact, templates, values))
+        except Unreachable as error:
+            missed.append(error)
+    if contact.referrer_role != ReferrerRole.SELF.value:
+        if contact.referrer_email:
+            text = templates.referrer["overdue"]
+            subject, body = render(text.subject, values), render(text.body, values)
+            messages.append(Message("referrer", "email", contact.referrer_email, subject, body))
+        else:
+            missed.append(Unreachable("referrer", "the referral gave no referrer email"))
+    messages += _to_sending_system(contact)
     return messages, missed
 
 

@@ -27,9 +27,17 @@ PatientNews = Literal[
     "did-not-attend",
     "not-contactable",
     "discharged",
+    "overdue",
 ]
 ReferrerNews = Literal[
-    "rejected", "returned", "cancelled", "booked", "did-not-attend", "not-contactable", "discharged"
+    "rejected",
+    "returned",
+    "cancelled",
+    "booked",
+    "did-not-attend",
+    "not-contactable",
+    "discharged",
+    "overdue",
 ]
 
 

@@ -1,5 +1,6 @@
-"""Consume what the people a referral concerns are told of: routing's decisions (three topics)
-and the steps after them (`referrals.lifecycle`), in one consumer group."""
+"""Consume what the people a referral concerns are told of: routing's decisions (three topics),
+the steps after them (`referrals.lifecycle`) and the promises broken (`referrals.overdue`), in
+one consumer group."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from shared.contracts import (
     NotificationFailed,
     NotificationSent,
     ReferralDecided,
+    ReferralOverdue,
 )
 from shared.dead_letters import DeadLetters
 from shared.kafka import document_outbox_events
@@ -30,6 +32,7 @@ TOLD_TOPICS = (
     topics.REFERRAL_REJECTED,
     topics.REFERRAL_TRIAGE,
     topics.REFERRAL_LIFECYCLE,
+    topics.REFERRAL_OVERDUE,
 )
 
 
@@ -47,11 +50,12 @@ def told_router(settings: NotifierSettings, notifier: Notifier) -> KafkaRouter:
     subscribe(
         router,
         *[t.qualified(prefix) for t in TOLD_TOPICS],
-        payload=ReferralDecided | LifecycleEvent,
-        what="a decision or lifecycle event",
+        payload=ReferralDecided | LifecycleEvent | ReferralOverdue,
+        what="a decision, lifecycle or overdue event",
         group_id=settings.consumer_group,
-        description="Routing decisions (ReferralDecided) and later steps (accepted, returned, "
-        "cancelled, amended): who is told what, on which channel.",
+        description="Routing decisions (ReferralDecided), later steps (accepted, booked, "
+        "discharged, ...) and broken promises (ReferralOverdue): who is told what, on which "
+        "channel.",
         dead_letters=DeadLetters(
             router.publisher(topics.NOTIFICATION_DLQ.qualified(prefix), schema=DeadLetter),
             seal_to=settings.dead_letter_public_key,

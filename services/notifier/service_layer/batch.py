@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from uuid import UUID, uuid4
 
 from notifier.adapters.failures import PermanentFailure, TransientFailure
-from notifier.domain.plan import Message, plan, plan_step
+from notifier.domain.plan import Message, plan, plan_overdue, plan_step
 from notifier.domain.templates import Templates
 from notifier.ports import (
     Budget,
@@ -37,7 +37,13 @@ from notifier.service_layer.claims import Leases
 from notifier.service_layer.sending import Sender
 from notifier.service_layer.work import Incoming, Retry, Task, Told
 from shared.bars_mapping import OwnSystems
-from shared.contracts import Channel, PatientContact, ReferralDecided, ReferralState
+from shared.contracts import (
+    Channel,
+    PatientContact,
+    ReferralDecided,
+    ReferralOverdue,
+    ReferralState,
+)
 from shared.directory import Directory
 from shared.logging import correlation, get_logger
 
@@ -112,11 +118,14 @@ class Notifier:
         wanted: list[tuple[Incoming, Message, str | None]] = []
         for incoming, contact in known:
             event, link = incoming.event, self._link(incoming.event)
-            messages, missed = (
-                plan(event, contact, self.directory, self.templates, link)
-                if isinstance(event, ReferralDecided)
-                else plan_step(event, contact, self.directory, self.templates, link)
-            )
+            if isinstance(event, ReferralDecided):
+                messages, missed = plan(event, contact, self.directory, self.templates, link)
+            elif isinstance(event, ReferralOverdue):
+                messages, missed = plan_overdue(
+                    event, contact, self.directory, self.templates, link
+                )
+            else:
+                messages, missed = plan_step(event, contact, self.directory, self.templates, link)
             wanted += [(incoming, m, None) for m in messages]
             for missing in missed:
                 channel: Channel = "letter" if missing.recipient == "patient" else "email"
@@ -181,7 +190,14 @@ class Notifier:
 def _still_news(incoming: Incoming, contacts: dict[UUID, PatientContact]) -> bool:
     """A decision that reaches us after its referral was cancelled is told to nobody (it
     raced the cancellation across topics); it is still marked handled."""
-    cancelled = contacts[incoming.event.referral_id].status == ReferralState.CANCELLED
+    status = contacts[incoming.event.referral_id].status
+    if isinstance(incoming.event, ReferralOverdue) and status != incoming.event.state:
+        log.info(  # it moved on between the clock firing and now: nobody is late any more
+            "overdue referral moved on, not told",
+            referral_id=str(incoming.event.referral_id),
+        )
+        return False
+    cancelled = status == ReferralState.CANCELLED
     if cancelled and isinstance(incoming.event, ReferralDecided):
         log.info(
             "decision on a cancelled referral, not told",

@@ -22,7 +22,7 @@ from notifier.service_layer.claims import Leases
 from notifier.service_layer.work import Retry, Task, Told
 from shared.bars import appointment_resource, response_message, service_request
 from shared.bars_mapping import OwnSystems
-from shared.contracts import ReferralBooked, ReferralState, ReferralTransitioned
+from shared.contracts import ReferralBooked, ReferralOverdue, ReferralState, ReferralTransitioned
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -103,6 +103,20 @@ class Sender:
 
     def _clinic_payload(self, event: Told) -> dict[str, object]:
         """What a clinic receives: the reference and a link, never the patient's details."""
+        if isinstance(event, ReferralOverdue):  # a promise broken: a reminder
+            return {
+                "event": "referral.overdue",
+                "delivery_for": str(event.event_id),
+                "referral_id": str(event.referral_id),
+                "tracking_reference": event.tracking_reference,
+                "service": event.service.value,
+                "site": event.site,
+                "status": event.state.value,
+                "clock": event.clock,
+                "due_at": event.due_at.isoformat(),
+                "referral_url": self.link(event),
+                "occurred_at": event.occurred_at.isoformat(),
+            }
         if isinstance(event, ReferralTransitioned):  # a later step of one it received
             return {
                 "event": f"referral.{event.transition}",
@@ -136,6 +150,9 @@ class Sender:
             state, site = event.after, event.site
             said = getattr(event, "reason", None) or getattr(event, "outcome", None)
             reasons = [said] if said else []
+        elif isinstance(event, ReferralOverdue):
+            state, site = event.state, event.site
+            reasons = [f"Overdue: the service's promise ({event.clock}) ran out."]
         else:
             state = ReferralState(event.outcome.value)
             site = event.destination.id if event.destination else None

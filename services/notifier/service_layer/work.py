@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from notifier.domain.plan import Message
 from notifier.ports import Key, Row
-from shared.contracts import ReferralDecided, ReferralTransitioned
+from shared.contracts import ReferralDecided, ReferralOverdue, ReferralTransitioned
 
 
 @dataclass(frozen=True)
@@ -16,7 +16,7 @@ class Retry:
     maximum: float
 
 
-Told = ReferralDecided | ReferralTransitioned  # what calls for messages
+Told = ReferralDecided | ReferralTransitioned | ReferralOverdue  # what calls for messages
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from intake import service_layer
+from intake import service_layer, views
 from intake.adapters.referral_store import PostgresReferrals
 from intake.ports import UnitOfWork
 from shared.contracts import ReferralOverdue
@@ -169,6 +169,11 @@ async def test_an_overdue_referral_comes_first_on_the_worklist_until_its_next_st
         return [(r["referral_id"], r["overdue"]) for r in page.json()["referrals"]]
 
     assert await listed() == [(late["referral_id"], True), (older["referral_id"], False)]
+    async with intake.service.database.pool.acquire() as conn:
+        (shown,) = await views.overdue(conn)  # what `referrals overdue` prints
+    assert (shown.tracking_reference, shown.site, shown.clocks) == (
+        late["tracking_reference"], SITE, ["accept"],
+    )  # fmt: skip
     accepted = await intake.client.post(
         f"/v1/referrals/{late['referral_id']}/accept", headers=bearer(clinic)
     )
@@ -177,3 +182,5 @@ async def test_an_overdue_referral_comes_first_on_the_worklist_until_its_next_st
         "/v1/clinic/referrals", params={"state": "accepted"}, headers=bearer(clinic)
     )
     assert [r["overdue"] for r in booking.json()["referrals"]] == [False]  # it moved on
+    async with intake.service.database.pool.acquire() as conn:
+        assert await views.overdue(conn) == []

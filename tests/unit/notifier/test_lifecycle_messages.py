@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from devstack.samples import received_event
-from notifier.domain.plan import LONDON, plan_step
+from notifier.domain.plan import LONDON, plan_overdue, plan_step
 from notifier.domain.templates import load_templates, sensitive_in
 from notifier.service_layer import Incoming
 from shared.contracts import (
@@ -24,6 +24,7 @@ from shared.contracts import (
     ReferralDidNotAttend,
     ReferralDischarged,
     ReferralNotContactable,
+    ReferralOverdue,
     ReferralReturned,
     ReferralState,
     ReferralTransitioned,
@@ -206,3 +207,75 @@ def test_every_discreet_journey_text_is_discreet() -> None:
         for text in (texts.sms.discreet, texts.email.subject.discreet):
             assert sensitive_in(text, TEMPLATES.sensitive_words) == [], news
             assert "{appointment_where}" not in text, news
+
+
+def overdue(clock: str = "accept", *, tell_her: bool = True, **fields: Any) -> ReferralOverdue:
+    received = received_event()
+    values: dict[str, Any] = {
+        "correlation_id": received.correlation_id,
+        "referral_id": received.referral_id,
+        "tracking_reference": received.tracking_reference,
+        "service": received.service,
+        "site": SITE,
+        "clock": clock,
+        "state": "routed",
+        "due_at": datetime.now(UTC),
+        "started_at": datetime.now(UTC) - timedelta(days=7),
+        "tell_her": tell_her,
+        **fields,
+    }
+    return ReferralOverdue(**values)
+
+
+@pytest.mark.parametrize(
+    ("event", "contact", "expected"),
+    [
+        (overdue(), CONTACT, [("clinic", "webhook"), ("patient", "sms"), ("referrer", "email")]),
+        (overdue(tell_her=False), CONTACT, [("clinic", "webhook"), ("referrer", "email")]),
+        (overdue(), SELF, [("clinic", "webhook"), ("patient", "sms")]),
+        (overdue("triage", site=None, state="needs-triage"), CONTACT,
+         [("patient", "sms"), ("referrer", "email")]),
+    ],
+    ids=["accept", "told-lately", "self-referral", "triage"],
+)  # fmt: skip
+def test_a_broken_promise_reminds_the_clinic_and_tells_her_and_the_referrer(
+    event: ReferralOverdue, contact: PatientContact, expected: list[tuple[str, str]]
+) -> None:
+    messages, missed = plan_overdue(event, contact, DIRECTORY, TEMPLATES, "https://intake/r")
+    assert missed == []
+    assert [(m.recipient, m.channel) for m in messages] == expected
+
+
+def test_what_she_is_told_of_a_broken_promise_is_kind_and_discreet() -> None:
+    by_email = CONTACT.model_copy(
+        update={"contact_preferences": ("email",), "email": "jane@example.com"}
+    )
+    _, email, to_gp = plan_overdue(
+        overdue(), by_email, DIRECTORY, TEMPLATES, "https://i/v1/referrals/x"
+    )[0]
+    assert "has not been forgotten" in email.body
+    assert "https://i/self-referral/check" in email.body
+    assert sensitive_in(email.subject or "", TEMPLATES.sensitive_words) == []
+    promised = DIRECTORY.promises_for(overdue().service, SITE).accept.working_days
+    assert f"within the {promised} working days" in to_gp.body
+
+
+async def test_a_broken_promise_is_told_once_and_not_after_the_referral_moved_on() -> None:
+    decision = routed()
+    world = World(decision)
+    world.contacts.known[decision.referral_id] = CONTACT.model_copy(
+        update={"status": ReferralState.ROUTED}
+    )
+    late = overdue(referral_id=decision.referral_id)
+    batch = [Incoming(late, "referrals.overdue")]
+    await world.notifier().handle_batch(batch)
+    await world.notifier().handle_batch(batch)  # redelivered: nothing more
+    assert (world.webhook.calls, world.notify.calls, world.smtp.calls) == (1, 1, 1)
+    ((_, (hook,)),) = world.webhook.payloads.items()
+    assert (hook["event"], hook["clock"]) == ("referral.overdue", "accept")  # type: ignore[index]
+
+    accepted = CONTACT.model_copy(update={"status": ReferralState.ACCEPTED})
+    world.contacts.known[decision.referral_id] = accepted
+    stale = overdue(referral_id=decision.referral_id)  # fired, then the clinic accepted it
+    await world.notifier().handle_batch([Incoming(stale, "referrals.overdue")])
+    assert (world.webhook.calls, world.notify.calls, world.smtp.calls) == (1, 1, 1)

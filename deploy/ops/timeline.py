@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from uuid import uuid5
 
 from ops.settings import OpsSettings
 from shared.database import connect
@@ -32,8 +33,17 @@ async def timeline(settings: OpsSettings, ref: str) -> list[tuple[datetime, str,
         steps = await _rows(conn, settings.intake_schema, "transitions", rid, "at")
         decisions = await _rows(conn, settings.router_schema, "decisions", rid, "decided_at")
         # What each notification told: the step (or decision) whose event called for it.
+        clocks = await _rows(conn, settings.intake_schema, "deadlines", rid, "started_at")
         about = {t["transition_id"]: t["action"] for t in steps if t["action"] != "decided"}
         about |= {d["decision_id"]: d["outcome"] for d in decisions}
+        # An overdue's event id derives from its clock (intake.service_layer.clocks).
+        about |= {uuid5(c["deadline_id"], "overdue"): f"overdue: {c['clock']}" for c in clocks}
+        for c in clocks:
+            due = f"{c['clock']} promise: due {c['due_at']:%Y-%m-%d %H:%M}"
+            events.append((c["started_at"], "intake", due))
+            if c["state"] == "fired":
+                broken = f"overdue: the {c['clock']} promise was broken"
+                events.append((c["ended_at"], "intake", broken))
         for t in steps:
             if t["action"] == "decided":
                 continue  # the router's line says it, with its rules

@@ -175,6 +175,7 @@ def test_operators_see_topics_timelines_and_events(pipeline: Pipeline, standins:
     assert "routed to pelvic-bsol by rules" in timeline
     assert "patient by sms (routed): sent" in timeline
     assert "clinic by webhook (routed): sent" in timeline
+    assert "accept promise: due " in timeline  # the clock routing started
 
     topics = ops(pipeline, "topics")
     received = next(line for line in topics.splitlines() if "referrals.received " in line)

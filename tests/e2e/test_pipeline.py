@@ -168,8 +168,12 @@ def test_operators_see_topics_timelines_and_events(pipeline: Pipeline, standins:
     answer = pipeline.submit(gp_referral())
     reference = answer["tracking_reference"]
     eventually(lambda: mentioning(standins.records("webhook"), reference))
-    timeline = eventually(
-        lambda: (out := ops(pipeline, "show", reference)).count("sent") >= 2 and out
+    timeline = eventually(  # the notifier's sends, and intake's keeping of the decision
+        lambda: (
+            (out := ops(pipeline, "show", reference)).count("sent") >= 2
+            and "promise: due" in out
+            and out
+        )
     )
     assert "received " + reference in timeline
     assert "routed to pelvic-bsol by rules" in timeline

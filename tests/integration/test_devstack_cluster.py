@@ -9,6 +9,7 @@ import random
 import socket
 from collections import Counter
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -21,6 +22,7 @@ from devstack.kafka import KafkaServer
 from devstack.topics import ensure_topics, leader_of
 from shared.kafka import build_broker
 from shared.topics import Topic
+from tests.support.waiting import arrives
 
 TOPIC = Topic("replicated", partitions=3, description="a test topic")
 MESSAGES = 600
@@ -75,8 +77,14 @@ async def test_topics_have_three_replicas_and_need_two_in_sync(cluster: KafkaSer
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        (described,) = await admin.describe_topics([TOPIC.name])
-        assert [len(p["replicas"]) for p in described["partitions"]] == [3, 3, 3]
+
+        async def described() -> list[dict[str, Any]]:  # once its metadata reached a broker
+            (topic,) = await admin.describe_topics([TOPIC.name])
+            partitions: list[dict[str, Any]] = topic["partitions"]
+            return partitions
+
+        partitions = await arrives(described)
+        assert [len(p["replicas"]) for p in partitions] == [3, 3, 3]
         (configs,) = await admin.describe_configs(
             [ConfigResource(ConfigResourceType.TOPIC, TOPIC.name, {"min.insync.replicas": None})]
         )

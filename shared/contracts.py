@@ -443,20 +443,21 @@ class TriageResolved(Event):
     decided_by: Text = Field(min_length=1, description="Who decided (the triage team).")
 
 
-ClockName = Literal["accept", "book", "triage"]
+PromiseName = Literal["accept", "book", "appointment", "triage"]
+ClockName = Literal[PromiseName, "reminder"]
 
 
 class ReferralOverdue(Event):
     """A referral still waited when the promise its service made ran out (its `clock`: the
-    clinic to accept or return it, to book her, triage to decide). Fired once per breach by
-    intake's clocks; names no patient."""
+    clinic to accept or return it, to book her, her first appointment, triage to decide).
+    Fired once per breach by intake's clocks; names no patient."""
 
     TOPIC: ClassVar[topics.Topic] = topics.REFERRAL_OVERDUE
     referral_id: UUID
     tracking_reference: TrackingReference
     service: ServiceCode
     site: SiteId | None = Field(description="The clinic that holds it; null at triage.")
-    clock: ClockName
+    clock: PromiseName
     state: ReferralState = Field(description="Where it still stands.")
     due_at: datetime = Field(description="When the promise ran out.")
     started_at: datetime = Field(description="When it started waiting.")
@@ -464,6 +465,19 @@ class ReferralOverdue(Event):
         description="Whether the woman is told (not when she was told of another breach of "
         "this referral within the directory's `escalation.tell_her_every_days`)."
     )
+
+
+class AppointmentReminder(Event):
+    """Her appointment is near (the directory's `journey.appointment_reminder` before it):
+    remind her. Fired once by intake's clocks, and not at all for an appointment changed or
+    cancelled before then; names no patient."""
+
+    TOPIC: ClassVar[topics.Topic] = topics.APPOINTMENT_REMINDER
+    referral_id: UUID
+    tracking_reference: TrackingReference
+    service: ServiceCode
+    site: SiteId = Field(description="The clinic she is booked with.")
+    appointment: Appointment
 
 
 ContactChannel = Literal["sms", "email", "letter"]

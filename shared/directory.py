@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from shared.contracts import PregnancyStatus, ReferrerRole, ServiceCode
 from shared.errors import ConfigurationError
 from shared.operator_files import read_yaml, validated
+from shared.working_days import add_working_days
 
 ENGINE_VERSION = "1"
 DEFAULT_DIRECTORY = Path(__file__).resolve().parent / "directory.yaml"
@@ -75,17 +76,45 @@ class AfterMissed(_Data):
     local_policy: str | None = None
 
 
-class Promise(_Data):
-    """How long something may wait, in working days (not weekends, not England's bank
-    holidays), before it is overdue and escalated."""
+class Reminder(_Data):
+    """How long before a booked appointment she is reminded of it (none when it was booked
+    closer to the day than this: she has just been told)."""
 
-    working_days: int = Field(ge=1, le=100)
+    hours_before: int = Field(ge=1, le=24 * 28)
     local_policy: str | None = None
+
+
+class Promise(_Data):
+    """How long something may wait before it is overdue and escalated: in working days (not
+    weekends, not England's bank holidays), or in calendar weeks for the long promises."""
+
+    working_days: int | None = Field(default=None, ge=1, le=100)
+    weeks: int | None = Field(default=None, ge=1, le=104)
+    local_policy: str | None = None
+
+    @model_validator(mode="after")
+    def says_one_length(self) -> Promise:
+        if (self.working_days is None) == (self.weeks is None):
+            raise ValueError("a promise is in working_days or in weeks, one of them")
+        return self
+
+    def due(self, start: datetime) -> datetime:
+        if self.weeks is not None:
+            return start + timedelta(weeks=self.weeks)
+        return add_working_days(start, self.working_days or 0)
+
+    @property
+    def words(self) -> str:
+        """'5 working days', '18 weeks': as a message names the promise."""
+        if self.weeks is not None:
+            return f"{self.weeks} weeks"
+        return f"{self.working_days} working days"
 
 
 class Promises(_Data):
     accept: Promise = Field(description="From routing to the clinic accepting or returning it.")
     book: Promise = Field(description="From acceptance to her appointment being booked.")
+    appointment: Promise = Field(description="From the decision to route it to her attending.")
     triage: Promise = Field(description="From needing triage to a person deciding.")
 
 
@@ -100,6 +129,7 @@ class Escalation(_Data):
 class PromisesOverride(_Data):
     accept: Promise | None = None
     book: Promise | None = None
+    appointment: Promise | None = None
     triage: Promise | None = None
 
 
@@ -110,12 +140,14 @@ class Journey(_Data):
     after_missed_appointment: AfterMissed
     contact: str = Field(min_length=1, description="How she changes or asks about it.")
     expected_wait: ExpectedWait
+    appointment_reminder: Reminder
 
 
 class JourneyOverride(_Data):
     after_missed_appointment: AfterMissed | None = None
     contact: str | None = None
     expected_wait: ExpectedWait | None = None
+    appointment_reminder: Reminder | None = None
 
 
 class Site(_Data):

@@ -55,6 +55,11 @@ REFERRAL_OVERDUE = Topic(
     6,
     "A promise a service made was broken: a referral still waiting when its clock ran out.",
 )
+APPOINTMENT_REMINDER = Topic(
+    "referrals.reminders",
+    6,
+    "A booked appointment is near: remind her (none for one changed or cancelled since).",
+)
 STATUS_DLQ = Topic(
     "referrals.status.dlq", 1, "Decisions intake could not keep as a referral's status."
 )
@@ -75,6 +80,7 @@ ALL_TOPICS: tuple[Topic, ...] = (
     REFERRAL_LIFECYCLE,
     TRIAGE_RESOLVED,
     REFERRAL_OVERDUE,
+    APPOINTMENT_REMINDER,
     STATUS_DLQ,
     NOTIFICATION_SENT,
     NOTIFICATION_FAILED,

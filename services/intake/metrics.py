@@ -12,3 +12,8 @@ REFERRALS_OVERDUE = Counter(
     "Promises broken: a referral still waiting when its clock ran out (each breach once).",
     ["service", "site", "clock"],
 )
+APPOINTMENT_REMINDERS = Counter(
+    "appointment_reminders_total",
+    "Appointment reminders due (each once; none for an appointment changed or cancelled).",
+    ["service", "site"],
+)

@@ -62,6 +62,7 @@ class DueClock:
     site: str | None
     correlation_id: str
     her_last_told_at: datetime | None  # of another breach of this referral
+    appointment: dict[str, Any] | None  # the one she has now (a reminder names it)
 
 
 @dataclass(frozen=True)
@@ -81,8 +82,8 @@ class Step:
     details: dict[str, Any] | None = None  # the appointment, the attempts, the outcome
     appointment: dict[str, Any] | None = None  # the one she has now, when the step sets it
     sets_appointment: bool = False  # booked sets it; a cancelled appointment clears it
-    starts_clock: ClockStart | None = None  # the promise the new state waits under
-    stops_clock: ClockName | None = None  # the promise the old state waited under
+    starts_clocks: tuple[ClockStart, ...] = ()  # the promises the new state waits under
+    stops_clocks: tuple[ClockName, ...] = ()  # those the old state ran and this one does not
 
 
 class Referrals(Transaction, Protocol):

@@ -267,10 +267,9 @@ class InMemoryReferrals(InMemoryTransaction):
                 self.state.appointments[step.referral_id] = step.appointment
             if step.transition.before != step.transition.after:
                 self.state.overdue_since.pop(step.referral_id, None)
-            if step.stops_clock:
-                self.state.clocks.pop((step.referral_id, step.stops_clock), None)
-            if step.starts_clock:
-                started = step.starts_clock
+            for stopped in step.stops_clocks:
+                self.state.clocks.pop((step.referral_id, stopped), None)
+            for started in step.starts_clocks:
                 self.state.clocks.setdefault(
                     (step.referral_id, started.clock), (started.started_at, started.due_at)
                 )
@@ -301,6 +300,7 @@ class InMemoryReferrals(InMemoryTransaction):
                     now_standing.destination,
                     now_standing.correlation_id,
                     self.state.told_her.get(referral_id),
+                    self.state.appointments.get(referral_id),
                 )
             )
         return found
@@ -312,7 +312,8 @@ class InMemoryReferrals(InMemoryTransaction):
             if deadline_id in told:
                 del self.state.clocks[key]
                 self.state.fired.append(key)
-                self.state.overdue_since.setdefault(key[0], at)
+                if key[1] != "reminder":
+                    self.state.overdue_since.setdefault(key[0], at)
                 if told[deadline_id]:
                     self.state.told_her[key[0]] = at
 

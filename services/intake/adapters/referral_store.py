@@ -206,22 +206,21 @@ class PostgresReferrals(PostgresTransaction):
         )
 
     async def _clocks(self, steps: Sequence[Step]) -> None:
-        """Stop the clock each step's old state ran, start the one its new state runs."""
-        stops = [(s.referral_id, s.stops_clock, s.at) for s in steps if s.stops_clock]
+        """Stop the clocks each step's old state ran and its new one does not, then start
+        those its new state runs (a restarted reminder: stopped, then started anew)."""
         await self.conn.executemany(
             "UPDATE deadlines SET state = 'stopped', ended_at = $3"
             " WHERE referral_id = $1 AND clock = $2 AND state = 'running'",
-            stops,
+            [(s.referral_id, clock, s.at) for s in steps for clock in s.stops_clocks],
         )
-        starts = [(s.referral_id, s.starts_clock) for s in steps if s.starts_clock]
         await self.conn.executemany(
             "INSERT INTO deadlines (deadline_id, referral_id, clock, started_at, due_at)"
             " VALUES ($1, $2, $3, $4, $5)"
             " ON CONFLICT (referral_id, clock) WHERE state = 'running' DO NOTHING",
             [
-                (uuid4(), referral_id, c.clock, c.started_at, c.due_at)
-                for referral_id, c in starts
-                if c is not None
+                (uuid4(), s.referral_id, c.clock, c.started_at, c.due_at)
+                for s in steps
+                for c in s.starts_clocks
             ],
         )
 
@@ -229,6 +228,7 @@ class PostgresReferrals(PostgresTransaction):
         rows = await self.conn.fetch(
             "SELECT d.deadline_id, d.referral_id, d.clock, d.started_at, d.due_at,"
             " r.tracking_reference, r.service, r.status, r.destination, r.correlation_id,"
+            " r.appointment,"
             " (SELECT max(told.ended_at) FROM deadlines told WHERE told.referral_id ="
             "  d.referral_id AND told.told_her) AS her_last_told_at"
             " FROM deadlines d JOIN referrals r USING (referral_id)"
@@ -250,6 +250,7 @@ class PostgresReferrals(PostgresTransaction):
                 r["destination"] if r["status"] != State.NEEDS_TRIAGE.value else None,
                 r["correlation_id"],
                 r["her_last_told_at"],
+                r["appointment"],
             )
             for r in rows
         ]
@@ -258,7 +259,7 @@ class PostgresReferrals(PostgresTransaction):
         rows = await self.conn.fetch(
             "UPDATE deadlines d SET state = 'fired', ended_at = $3, told_her = f.told"
             " FROM unnest($1::uuid[], $2::boolean[]) AS f (id, told)"
-            " WHERE d.deadline_id = f.id RETURNING d.referral_id",
+            " WHERE d.deadline_id = f.id RETURNING d.referral_id, d.clock",
             [deadline_id for deadline_id, _ in fired],
             [told for _, told in fired],
             at,
@@ -266,7 +267,7 @@ class PostgresReferrals(PostgresTransaction):
         await self.conn.execute(
             "UPDATE referrals SET overdue_since = COALESCE(overdue_since, $2)"
             " WHERE referral_id = ANY($1)",
-            [row["referral_id"] for row in rows],
+            [row["referral_id"] for row in rows if row["clock"] != "reminder"],
             at,
         )
 

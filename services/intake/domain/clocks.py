@@ -1,10 +1,13 @@
-"""The promises a service makes, as clocks on a referral (DOMAIN.md, "Silences"): a state
-that waits for someone starts its clock, and leaving it stops the clock. Pure code: which
-clock a transition starts and which it stops; when it is due is the directory's promise.
+"""The clocks on a referral (DOMAIN.md, "Silences"): the promises a service makes, each
+running while the referral waits in the states it covers, and the reminder before her
+appointment. Pure code: which clocks a transition starts and which it stops; when each is
+due is the directory's (a promise's length, the reminder's hours before the appointment).
 
-    routed        the clinic accepts or returns it      "accept"
-    accepted      the clinic books her                   "book"
-    needs-triage  a person decides                       "triage"
+    routed                   the clinic accepts or returns it       "accept"
+    accepted                 the clinic books her                   "book"
+    needs-triage .. did-not-attend  she attends an appointment       "appointment"
+    needs-triage             a person decides                       "triage"
+    booked                   she is reminded before the day         "reminder"
 """
 
 from __future__ import annotations
@@ -12,24 +15,35 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from intake.domain.lifecycle import State, Transition
-from shared.contracts import ClockName
+from shared.contracts import ClockName, PromiseName
 
-CLOCK_OF: dict[State, ClockName] = {
-    State.ROUTED: "accept",
-    State.ACCEPTED: "book",
-    State.NEEDS_TRIAGE: "triage",
+CLOCKS_IN: dict[State, frozenset[ClockName]] = {
+    State.NEEDS_TRIAGE: frozenset({"triage", "appointment"}),
+    State.ROUTED: frozenset({"accept", "appointment"}),
+    State.ACCEPTED: frozenset({"book", "appointment"}),
+    State.BOOKED: frozenset({"appointment", "reminder"}),
+    State.DID_NOT_ATTEND: frozenset({"appointment"}),
 }
+PROMISES: tuple[PromiseName, ...] = ("accept", "book", "appointment", "triage")
 
 
 @dataclass(frozen=True)
 class ClockChange:
-    start: ClockName | None  # the clock the new state starts
-    stop: ClockName | None  # the clock the old state had running
+    start: tuple[ClockName, ...]  # the clocks the new state starts
+    stop: tuple[ClockName, ...]  # the clocks the old state ran that it does not
 
 
-def clock_change(transition: Transition) -> ClockChange:
-    """A transition that stays where it was (a changed appointment, an amendment that keeps
-    its place) changes no clock."""
-    if transition.before == transition.after:
-        return ClockChange(None, None)
-    return ClockChange(CLOCK_OF.get(transition.after), CLOCK_OF.get(transition.before))
+def clock_change(transition: Transition, *, new_appointment: bool = False) -> ClockChange:
+    """A clock both states run goes on (the appointment promise from routing to attending);
+    a new appointment (booked, or booked again) restarts the reminder for its own day."""
+    before = CLOCKS_IN.get(transition.before, frozenset())
+    after = CLOCKS_IN.get(transition.after, frozenset())
+    reminder: frozenset[ClockName] = frozenset({"reminder"})
+    restart = reminder & after if new_appointment else frozenset()
+    start = (after - before) | restart
+    stop = (before - after) | (restart & before)
+    return ClockChange(_ordered(start), _ordered(stop))
+
+
+def _ordered(clocks: frozenset[ClockName]) -> tuple[ClockName, ...]:
+    return tuple(sorted(clocks))

@@ -24,6 +24,7 @@ from shared import topics
 from shared.clock import today
 from shared.consumer import Batch, Rejected, subscribe
 from shared.contracts import (
+    AppointmentReminder,
     DeadLetter,
     LifecycleEvent,
     ReferralOverdue,
@@ -48,6 +49,7 @@ def self_referral_router(settings: IntakeSettings, unit_of_work: UnitOfWork) -> 
             ReferralReceived,
             TriageResolved,
             ReferralOverdue,
+            AppointmentReminder,
         ),  # and a referral's steps, below: the same outbox
         unions=((topics.REFERRAL_LIFECYCLE, LifecycleEvent),),
     )

@@ -60,7 +60,7 @@ from shared.contracts import (
     ReferralTransitioned,
     ServiceCode,
 )
-from shared.directory import Directory
+from shared.directory import Directory, Reminder
 from shared.logging import correlation, get_logger
 from shared.reduction import for_routing
 from shared.submission import ReferralSubmission
@@ -232,6 +232,7 @@ async def act(
                         transition,
                         event.occurred_at,
                         directory.promises_for(now.service, now.destination),
+                        reminder=_reminder(command, particulars, directory, now),
                     ),
                 )
             ]
@@ -248,6 +249,16 @@ async def act(
             reason_code=reason_code,
         )
     return done
+
+
+def _reminder(
+    command: ClinicCommand | Cancel, particulars: Particulars, directory: Directory, now: Standing
+) -> tuple[Reminder, Appointment] | None:
+    """A booking sets the reminder for its appointment, as its site's journey says."""
+    if not isinstance(command, Book) or particulars.appointment is None:
+        return None
+    journey = directory.journey_for(now.service, now.destination)
+    return journey.appointment_reminder, particulars.appointment
 
 
 async def amend(

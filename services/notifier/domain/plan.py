@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from notifier.domain.templates import PatientNews, ReferrerNews, Templates, render
 from shared.contracts import (
     Appointment,
+    AppointmentReminder,
     Channel,
     Outcome,
     PatientContact,
@@ -230,6 +231,7 @@ _WAITING_FOR = {
     "accept": "the clinic has not yet accepted or returned it",
     "book": "the clinic has not yet booked an appointment",
     "triage": "it is still waiting for our team to decide where it should go",
+    "appointment": "she has not yet been seen at an appointment",
 }
 
 
@@ -253,8 +255,8 @@ def plan_overdue(
         "service_name": service.name,
         "destination_name": sites.get(overdue.site or "", "the team"),
         "waiting_for": _WAITING_FOR[overdue.clock],
-        "working_days": str(getattr(directory.promises_for(overdue.service, overdue.site),
-                                    overdue.clock).working_days),
+        "promised": getattr(directory.promises_for(overdue.service, overdue.site),
+                            overdue.clock).words,
         "referral_url": referral_url,
         "check_url": check_url_of(referral_url),
         "contact": journey.contact,
@@ -277,6 +279,33 @@ def plan_overdue(
             missed.append(Unreachable("referrer", "the referral gave no referrer email"))
     messages += _to_sending_system(contact)
     return messages, missed
+
+
+def plan_reminder(
+    reminder: AppointmentReminder,
+    contact: PatientContact,
+    directory: Directory,
+    templates: Templates,
+    referral_url: str,
+) -> tuple[list[Message], list[Unreachable]]:
+    """Her appointment is near: she alone is reminded, on her preferred channel."""
+    service = directory.services[reminder.service]
+    sites = {site.id: site.name for site in service.sites}
+    values = {
+        "given_name": contact.given_name,
+        "tracking_reference": reminder.tracking_reference,
+        "service_name": service.name,
+        "destination_name": sites.get(reminder.site, "the team"),
+        "appointment_when": when_words(reminder.appointment),
+        "appointment_how": _HOW[reminder.appointment.mode],
+        "appointment_where": reminder.appointment.place,
+        "check_url": check_url_of(referral_url),
+        "contact": directory.journey_for(reminder.service, reminder.site).contact,
+    }
+    try:
+        return [_to_patient("reminder", contact, templates, values)], []
+    except Unreachable as error:
+        return [], [error]
 
 
 def check_url_of(referral_url: str) -> str:

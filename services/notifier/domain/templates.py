@@ -28,6 +28,7 @@ PatientNews = Literal[
     "not-contactable",
     "discharged",
     "overdue",
+    "reminder",
 ]
 ReferrerNews = Literal[
     "rejected",

@@ -1,6 +1,6 @@
 """Consume what the people a referral concerns are told of: routing's decisions (three topics),
-the steps after them (`referrals.lifecycle`) and the promises broken (`referrals.overdue`), in
-one consumer group."""
+the steps after them (`referrals.lifecycle`), the promises broken (`referrals.overdue`) and
+the appointments near (`referrals.reminders`), in one consumer group."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from notifier.settings import NotifierSettings
 from shared import topics
 from shared.consumer import Batch, Rejected, subscribe
 from shared.contracts import (
+    AppointmentReminder,
     DeadLetter,
     LifecycleEvent,
     NotificationFailed,
@@ -33,6 +34,7 @@ TOLD_TOPICS = (
     topics.REFERRAL_TRIAGE,
     topics.REFERRAL_LIFECYCLE,
     topics.REFERRAL_OVERDUE,
+    topics.APPOINTMENT_REMINDER,
 )
 
 
@@ -50,12 +52,12 @@ def told_router(settings: NotifierSettings, notifier: Notifier) -> KafkaRouter:
     subscribe(
         router,
         *[t.qualified(prefix) for t in TOLD_TOPICS],
-        payload=ReferralDecided | LifecycleEvent | ReferralOverdue,
-        what="a decision, lifecycle or overdue event",
+        payload=ReferralDecided | LifecycleEvent | ReferralOverdue | AppointmentReminder,
+        what="a decision, lifecycle, overdue or reminder event",
         group_id=settings.consumer_group,
         description="Routing decisions (ReferralDecided), later steps (accepted, booked, "
-        "discharged, ...) and broken promises (ReferralOverdue): who is told what, on which "
-        "channel.",
+        "discharged, ...), broken promises (ReferralOverdue) and appointments near "
+        "(AppointmentReminder): who is told what, on which channel.",
         dead_letters=DeadLetters(
             router.publisher(topics.NOTIFICATION_DLQ.qualified(prefix), schema=DeadLetter),
             seal_to=settings.dead_letter_public_key,

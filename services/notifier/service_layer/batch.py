@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from uuid import UUID, uuid4
 
 from notifier.adapters.failures import PermanentFailure, TransientFailure
-from notifier.domain.plan import Message, plan, plan_overdue, plan_step
+from notifier.domain.plan import Message, plan, plan_overdue, plan_reminder, plan_step
 from notifier.domain.templates import Templates
 from notifier.ports import (
     Budget,
@@ -38,6 +38,7 @@ from notifier.service_layer.sending import Sender
 from notifier.service_layer.work import Incoming, Retry, Task, Told
 from shared.bars_mapping import OwnSystems
 from shared.contracts import (
+    AppointmentReminder,
     Channel,
     PatientContact,
     ReferralDecided,
@@ -124,6 +125,10 @@ class Notifier:
                 messages, missed = plan_overdue(
                     event, contact, self.directory, self.templates, link
                 )
+            elif isinstance(event, AppointmentReminder):
+                messages, missed = plan_reminder(
+                    event, contact, self.directory, self.templates, link
+                )
             else:
                 messages, missed = plan_step(event, contact, self.directory, self.templates, link)
             wanted += [(incoming, m, None) for m in messages]
@@ -194,6 +199,12 @@ def _still_news(incoming: Incoming, contacts: dict[UUID, PatientContact]) -> boo
     if isinstance(incoming.event, ReferralOverdue) and status != incoming.event.state:
         log.info(  # it moved on between the clock firing and now: nobody is late any more
             "overdue referral moved on, not told",
+            referral_id=str(incoming.event.referral_id),
+        )
+        return False
+    if isinstance(incoming.event, AppointmentReminder) and status != ReferralState.BOOKED:
+        log.info(  # cancelled, missed or moved on since the clock fired: nothing to remind
+            "appointment no longer booked, not reminded",
             referral_id=str(incoming.event.referral_id),
         )
         return False

@@ -22,7 +22,13 @@ from notifier.service_layer.claims import Leases
 from notifier.service_layer.work import Retry, Task, Told
 from shared.bars import appointment_resource, response_message, service_request
 from shared.bars_mapping import OwnSystems
-from shared.contracts import ReferralBooked, ReferralOverdue, ReferralState, ReferralTransitioned
+from shared.contracts import (
+    AppointmentReminder,
+    ReferralBooked,
+    ReferralOverdue,
+    ReferralState,
+    ReferralTransitioned,
+)
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -129,6 +135,8 @@ class Sender:
                 "referral_url": self.link(event),
                 "occurred_at": event.occurred_at.isoformat(),
             }
+        if isinstance(event, AppointmentReminder):
+            raise PermanentFailure("a reminder is hers alone: no clinic message")
         decision = event
         return {
             "event": "referral.routed",
@@ -153,6 +161,8 @@ class Sender:
         elif isinstance(event, ReferralOverdue):
             state, site = event.state, event.site
             reasons = [f"Overdue: the service's promise ({event.clock}) ran out."]
+        elif isinstance(event, AppointmentReminder):
+            raise PermanentFailure("a reminder is hers alone: no BaRS message")
         else:
             state = ReferralState(event.outcome.value)
             site = event.destination.id if event.destination else None

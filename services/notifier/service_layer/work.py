@@ -6,7 +6,12 @@ from dataclasses import dataclass
 
 from notifier.domain.plan import Message
 from notifier.ports import Key, Row
-from shared.contracts import ReferralDecided, ReferralOverdue, ReferralTransitioned
+from shared.contracts import (
+    AppointmentReminder,
+    ReferralDecided,
+    ReferralOverdue,
+    ReferralTransitioned,
+)
 
 
 @dataclass(frozen=True)
@@ -16,7 +21,8 @@ class Retry:
     maximum: float
 
 
-Told = ReferralDecided | ReferralTransitioned | ReferralOverdue  # what calls for messages
+# What calls for messages: decisions, later steps, broken promises, appointments near.
+Told = ReferralDecided | ReferralTransitioned | ReferralOverdue | AppointmentReminder
 
 
 @dataclass(frozen=True)

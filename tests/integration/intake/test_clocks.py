@@ -18,8 +18,9 @@ from uuid import UUID
 from intake import service_layer, views
 from intake.adapters.referral_store import PostgresReferrals
 from intake.ports import UnitOfWork
-from shared.contracts import ReferralOverdue
+from shared.contracts import AppointmentReminder, ReferralOverdue
 from shared.directory import load_directory
+from tests.integration.intake.test_journey_api import appointment
 from tests.integration.intake.test_lifecycle_api import SITE, bearer, routed_referral
 from tests.support.pii import identifiers_in
 from tests.support.running import RunningIntake
@@ -28,7 +29,9 @@ from tests.support.waiting import arrives
 ESCALATION = load_directory().escalation
 
 
-async def fire(unit_of_work: UnitOfWork, now: datetime) -> list[ReferralOverdue]:
+async def fire(
+    unit_of_work: UnitOfWork, now: datetime
+) -> list[ReferralOverdue | AppointmentReminder]:
     return await service_layer.fire_due(unit_of_work, now, ESCALATION)
 
 
@@ -184,3 +187,44 @@ async def test_an_overdue_referral_comes_first_on_the_worklist_until_its_next_st
     assert [r["overdue"] for r in booking.json()["referrals"]] == [False]  # it moved on
     async with intake.service.database.pool.acquire() as conn:
         assert await views.overdue(conn) == []
+
+
+async def test_a_reminder_fires_once_before_the_appointment_and_not_for_the_old_day(
+    intake: RunningIntake,
+) -> None:
+    referrer = await intake.new_key("M85001")
+    clinic = await intake.new_key(SITE, scope="clinic")
+    referral = await routed_referral(intake, referrer)
+    referral_id = UUID(referral["referral_id"])
+    base = f"/v1/referrals/{referral_id}"
+    for action, body in (
+        ("accept", None),
+        ("book", {"appointment": appointment(9)}),
+        ("book", {"appointment": appointment(16, "telephone")}),  # changed: a new day
+    ):
+        answer = await intake.client.post(f"{base}/{action}", json=body, headers=bearer(clinic))
+        assert answer.status_code == 200, answer.text
+    async with intake.service.database.pool.acquire() as conn:
+        reminders = await conn.fetch(
+            "SELECT state, due_at FROM deadlines WHERE referral_id = $1 AND clock = 'reminder'"
+            " ORDER BY due_at",
+            referral_id,
+        )
+    assert [r["state"] for r in reminders] == ["stopped", "running"]
+    old_day, new_day = (r["due_at"] for r in reminders)
+    hours = load_directory().journey_for("pelvic-health", SITE).appointment_reminder.hours_before
+    assert new_day == datetime.fromisoformat(appointment(16)["starts_at"]) - timedelta(hours=hours)
+
+    def mine(fired: list[ReferralOverdue | AppointmentReminder]) -> list[AppointmentReminder]:
+        return [
+            e for e in fired if e.referral_id == referral_id and isinstance(e, AppointmentReminder)
+        ]
+
+    assert mine(await fire(store(intake), old_day)) == []  # the changed day's is stopped
+    (reminder,) = mine(await fire(store(intake), new_day))
+    assert reminder.appointment.mode == "telephone"
+    assert mine(await fire(store(intake), new_day + timedelta(days=1))) == []
+    (record,) = await intake.wait_events("referrals.reminders", str(referral_id))
+    assert identifiers_in(record.value.decode()) == []
+    async with intake.service.database.pool.acquire() as conn:
+        assert await views.overdue(conn) == []  # a reminder is no breach

@@ -8,11 +8,12 @@ from typing import Any
 import pytest
 
 from devstack.samples import received_event
-from notifier.domain.plan import LONDON, plan_overdue, plan_step
+from notifier.domain.plan import LONDON, plan_overdue, plan_reminder, plan_step, when_words
 from notifier.domain.templates import load_templates, sensitive_in
 from notifier.service_layer import Incoming
 from shared.contracts import (
     Appointment,
+    AppointmentReminder,
     NotificationSent,
     PatientContact,
     ReferralAccepted,
@@ -257,7 +258,7 @@ def test_what_she_is_told_of_a_broken_promise_is_kind_and_discreet() -> None:
     assert "https://i/self-referral/check" in email.body
     assert sensitive_in(email.subject or "", TEMPLATES.sensitive_words) == []
     promised = DIRECTORY.promises_for(overdue().service, SITE).accept.working_days
-    assert f"within the {promised} working days" in to_gp.body
+    assert f"within the {promised} working days the service promises" in to_gp.body
 
 
 async def test_a_broken_promise_is_told_once_and_not_after_the_referral_moved_on() -> None:
@@ -279,3 +280,60 @@ async def test_a_broken_promise_is_told_once_and_not_after_the_referral_moved_on
     stale = overdue(referral_id=decision.referral_id)  # fired, then the clinic accepted it
     await world.notifier().handle_batch([Incoming(stale, "referrals.overdue")])
     assert (world.webhook.calls, world.notify.calls, world.smtp.calls) == (1, 1, 1)
+
+
+def test_a_broken_appointment_promise_is_told_in_weeks() -> None:
+    late = overdue("appointment", state="booked")
+    messages, _ = plan_overdue(late, CONTACT, DIRECTORY, TEMPLATES, "https://i/v1/referrals/x")
+    (to_gp,) = [m for m in messages if m.recipient == "referrer"]
+    weeks = DIRECTORY.promises_for(late.service, SITE).appointment.weeks
+    assert f"not yet been seen at an appointment within the {weeks} weeks" in to_gp.body
+
+
+def reminder(**fields: Any) -> AppointmentReminder:
+    received = received_event()
+    values: dict[str, Any] = {
+        "correlation_id": received.correlation_id,
+        "referral_id": received.referral_id,
+        "tracking_reference": received.tracking_reference,
+        "service": received.service,
+        "site": SITE,
+        "appointment": APPOINTMENT,
+        **fields,
+    }
+    return AppointmentReminder(**values)
+
+
+APPOINTMENT = Appointment(
+    starts_at=datetime.now(UTC) + timedelta(days=3), mode="in-person", place="Clinic 4, Floor 2"
+)
+
+
+def test_a_reminder_is_hers_alone_and_says_when_but_nothing_more() -> None:
+    messages, missed = plan_reminder(reminder(), CONTACT, DIRECTORY, TEMPLATES, "https://i/r")
+    assert missed == []
+    ((recipient, channel, body),) = [(m.recipient, m.channel, m.body) for m in messages]
+    assert (recipient, channel) == ("patient", "sms")
+    assert "a reminder of your NHS appointment" in body
+    assert when_words(APPOINTMENT) in body
+    assert sensitive_in(body, TEMPLATES.sensitive_words) == []
+    assert APPOINTMENT.place not in body  # discreet: where is on the page behind the link
+
+
+async def test_a_reminder_is_sent_once_and_not_for_an_appointment_no_longer_booked() -> None:
+    decision = routed()
+    world = World(decision)
+    world.contacts.known[decision.referral_id] = CONTACT.model_copy(
+        update={"status": ReferralState.BOOKED}
+    )
+    near = Incoming(reminder(referral_id=decision.referral_id), "referrals.reminders")
+    await world.notifier().handle_batch([near])
+    await world.notifier().handle_batch([near])  # redelivered: nothing more
+    assert (world.webhook.calls, world.notify.calls, world.smtp.calls) == (0, 1, 0)
+
+    world.contacts.known[decision.referral_id] = CONTACT.model_copy(
+        update={"status": ReferralState.ACCEPTED}  # the appointment was cancelled since
+    )
+    stale = Incoming(reminder(referral_id=decision.referral_id), "referrals.reminders")
+    await world.notifier().handle_batch([stale])
+    assert world.notify.calls == 1

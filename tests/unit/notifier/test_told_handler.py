@@ -37,6 +37,6 @@ async def test_a_decision_is_told_once_and_one_intake_does_not_know_is_dead_lett
     assert [m.recipient for m in world.webhook.accepted.values()] == ["clinic"]
     assert world.state.inbox == {known.event_id: ROUTED}
     reasons = sorted(letter.reason for letter in letters)
-    assert reasons[0].startswith("not a decision, lifecycle or overdue event")
+    assert reasons[0].startswith("not a decision, lifecycle, overdue or reminder event")
     assert reasons[1] == "unknown to intake"
     assert not next(x for x in letters if x.reason == "unknown to intake").original_sealed

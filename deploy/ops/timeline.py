@@ -36,14 +36,19 @@ async def timeline(settings: OpsSettings, ref: str) -> list[tuple[datetime, str,
         clocks = await _rows(conn, settings.intake_schema, "deadlines", rid, "started_at")
         about = {t["transition_id"]: t["action"] for t in steps if t["action"] != "decided"}
         about |= {d["decision_id"]: d["outcome"] for d in decisions}
-        # An overdue's event id derives from its clock (intake.service_layer.clocks).
+        # A clock's event id derives from it (intake.service_layer.clocks).
         about |= {uuid5(c["deadline_id"], "overdue"): f"overdue: {c['clock']}" for c in clocks}
+        about |= {uuid5(c["deadline_id"], "reminder"): "appointment reminder" for c in clocks}
         for c in clocks:
-            due = f"{c['clock']} promise: due {c['due_at']:%Y-%m-%d %H:%M}"
-            events.append((c["started_at"], "intake", due))
-            if c["state"] == "fired":
+            what = "reminder" if c["clock"] == "reminder" else f"{c['clock']} promise"
+            events.append((c["started_at"], "intake", f"{what}: due {c['due_at']:%Y-%m-%d %H:%M}"))
+            if c["state"] == "fired" and c["clock"] == "reminder":
+                events.append((c["ended_at"], "intake", "reminder: her appointment is near"))
+            elif c["state"] == "fired":
                 broken = f"overdue: the {c['clock']} promise was broken"
                 events.append((c["ended_at"], "intake", broken))
+            elif c["state"] == "stopped" and c["clock"] == "reminder":
+                events.append((c["ended_at"], "intake", "reminder: stopped (appointment changed)"))
         for t in steps:
             if t["action"] == "decided":
                 continue  # the router's line says it, with its rules

@@ -277,7 +277,7 @@ async def overdue(conn: Connection) -> list[OverdueReferral]:
         "SELECT r.tracking_reference, r.service, r.destination AS site, r.status,"
         " r.overdue_since, array_agg(d.clock ORDER BY d.due_at) AS clocks"
         " FROM referrals r JOIN deadlines d ON d.referral_id = r.referral_id"
-        "  AND d.state = 'fired' AND d.ended_at >= r.overdue_since"
+        "  AND d.state = 'fired' AND d.clock <> 'reminder' AND d.ended_at >= r.overdue_since"
         " WHERE r.overdue_since IS NOT NULL"
         " GROUP BY r.referral_id ORDER BY r.overdue_since, r.referral_id"
     )

@@ -126,6 +126,14 @@ class Escalation(_Data):
     local_policy: str | None = None
 
 
+class Retention(_Data):
+    """How long a finished referral's patient details are kept before they are erased (the
+    record of what happened stays, without them)."""
+
+    erase_details_after_days: int = Field(ge=1, le=3650)
+    local_policy: str | None = None
+
+
 class PromisesOverride(_Data):
     accept: Promise | None = None
     book: Promise | None = None
@@ -249,6 +257,7 @@ class Directory(_Data):
     journey: Journey
     promises: Promises
     escalation: Escalation
+    retention: Retention
     rules_version: str = ""
 
     @model_validator(mode="after")

@@ -13,6 +13,7 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
@@ -29,6 +30,7 @@ from shared.kafka import build_broker
 from shared.logging import get_logger
 from shared.metrics import REGISTRY
 from shared.outbox import OutboxRelay
+from shared.retention import purge_transport
 from shared.settings import ServiceSettings
 
 log = get_logger(__name__)
@@ -63,11 +65,12 @@ def build_service(
     """Wire broker, database and HTTP for one service; nothing connects until start-up.
 
     `workers` run as tasks from start-up until the broker stops; with `relay_outbox`, one of
-    them publishes the service's outbox. `closing` (HTTP clients, say) run after the broker
-    stops, before the database closes.
+    them publishes the service's outbox; another trims the outbox and inbox. `closing` (HTTP
+    clients, say) run after the broker stops, before the database closes.
     """
     if relay_outbox:
         workers = (*workers, _relay)
+    workers = (*workers, _trim_transport)
     broker = build_broker(settings.kafka_bootstrap_servers, client_id=name)
     for feature_router in feature_routers:
         broker.include_router(feature_router)
@@ -171,6 +174,15 @@ async def _relay(service: Service) -> None:
         database.schema,
         topic_prefix=service.settings.kafka_topic_prefix,
     ).run()
+
+
+async def _trim_transport(service: Service) -> None:
+    """Retention of the outbox and inbox (`shared.retention`), at an interval."""
+    settings = service.settings
+    keep = timedelta(hours=settings.outbox_keep_hours)
+    while True:
+        await purge_transport(service.database, datetime.now(UTC), keep)
+        await asyncio.sleep(settings.retention_interval_seconds)
 
 
 async def _supervised(worker: Callable[[Service], Awaitable[None]], service: Service) -> None:

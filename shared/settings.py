@@ -40,6 +40,21 @@ class ServiceSettings(BaseSettings):
         description="True only on a developer's machine with the provider stand-ins "
         "(`devstack env` sets it): then, and only then, a secret may keep its local placeholder.",
     )
+    outbox_keep_hours: float = Field(
+        default=24,
+        gt=0,
+        validation_alias="OUTBOX_KEEP_HOURS",
+        description="How long a published outbox row is kept (for an operator to look at) "
+        "before retention deletes it; inbox rows are kept for the longest topic retention "
+        "and a day (shared.retention).",
+    )
+    retention_interval_seconds: float = Field(
+        default=3600,
+        gt=0,
+        validation_alias="RETENTION_INTERVAL_SECONDS",
+        description="How often each process trims its outbox and inbox (and intake erases "
+        "the details of referrals finished long enough ago).",
+    )
     log_level: str = Field(default="INFO", validation_alias="LOG_LEVEL")
     log_format: Literal["json", "console"] = Field(default="json", validation_alias="LOG_FORMAT")
     http_host: str = Field(default="127.0.0.1", validation_alias="HTTP_HOST")

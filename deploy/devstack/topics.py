@@ -6,6 +6,7 @@ import asyncio
 import time
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from devstack.config import replication_for
 from shared.topics import ALL_TOPICS, Topic
@@ -15,7 +16,8 @@ async def ensure_topics(
     bootstrap_servers: str, topics: tuple[Topic, ...] = ALL_TOPICS, prefix: str = ""
 ) -> list[str]:
     """Create whichever topics are missing and wait until every partition has a leader;
-    return the names created. Safe to run twice.
+    set every topic's configuration as `shared.topics` declares it (its retention, on one
+    created before it was declared too); return the names created. Safe to run twice.
 
     On three brokers or more each topic has three replicas and needs two in sync to take a
     write (acks=all): one broker may die without losing an acknowledged event or stopping
@@ -25,21 +27,55 @@ async def ensure_topics(
     try:
         existing = set(await admin.list_topics())
         missing = [t for t in topics if t.qualified(prefix) not in existing]
+        factor, min_insync = replication_for(len((await admin.describe_cluster())["brokers"]))
         if missing:
-            factor, min_insync = replication_for(len((await admin.describe_cluster())["brokers"]))
             await admin.create_topics(
                 [
                     NewTopic(
                         t.qualified(prefix),
                         num_partitions=t.partitions,
                         replication_factor=factor,
-                        topic_configs={"min.insync.replicas": str(min_insync)},
+                        topic_configs=topic_configs(t, min_insync),
                     )
                     for t in missing
                 ]
             )
             await _wait_for_leaders(admin, [t.qualified(prefix) for t in missing])
+        kept = [t for t in topics if t not in missing]
+        if kept:  # the whole set of a topic's own settings (alter_configs replaces them)
+            await admin.alter_configs(
+                [
+                    ConfigResource(
+                        ConfigResourceType.TOPIC, t.qualified(prefix), topic_configs(t, min_insync)
+                    )
+                    for t in kept
+                ]
+            )
         return [t.qualified(prefix) for t in missing]
+    finally:
+        await admin.close()
+
+
+def topic_configs(topic: Topic, min_insync: int) -> dict[str, str]:
+    """A topic's own settings on the broker: how many replicas must take a write, and how
+    long its records are kept."""
+    return {
+        "min.insync.replicas": str(min_insync),
+        "retention.ms": str(int(topic.retention.total_seconds() * 1000)),
+    }
+
+
+async def retention_of(bootstrap_servers: str, topic: str) -> int:
+    """The broker's `retention.ms` for one topic (what `ensure_topics` set)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        (response,) = await admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, topic, {"retention.ms": None})]
+        )
+        ((_, _, _, _, entries),) = response.resources
+        (entry,) = [e for e in entries if e[0] == "retention.ms"]
+        return int(entry[1])
     finally:
         await admin.close()
 

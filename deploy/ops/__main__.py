@@ -1,4 +1,5 @@
-"""`referrals`: watch and mend the pipeline (topics, tail, show, held, overdue, dlq, triage).
+"""`referrals`: watch and mend the pipeline (topics, tail, show, held, overdue, erase, dlq,
+triage).
 
 Reads the same environment as the services: KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL,
 KAFKA_TOPIC_PREFIX and the services' *_DB_SCHEMA. Topics hold no patient identifiers, so
@@ -14,7 +15,7 @@ from uuid import UUID
 
 import typer
 
-from intake.__main__ import overdue
+from intake.__main__ import erase, overdue
 from notifier.__main__ import held
 from ops import samples
 from ops.dead_letters import ReplayRefused, dead_letters, replay
@@ -29,6 +30,7 @@ cli.add_typer(dlq, name="dlq")
 cli.add_typer(triage, name="triage")
 cli.command()(held)  # the notifier's and router's own commands, not a copy of their SQL
 cli.command()(overdue)  # intake's
+cli.command()(erase)  # intake's
 
 
 @cli.command()

@@ -1,9 +1,11 @@
-"""`python -m intake`: run the intake service, or manage API keys."""
+"""`python -m intake`: run the intake service, manage API keys, list overdue referrals,
+erase a referral's details on request."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Annotated, TypeVar, get_args
 
 import asyncpg
@@ -12,7 +14,10 @@ import typer
 from intake import views
 from intake.adapters import api_keys, bars_endpoints
 from intake.adapters.api_keys import Scope
+from intake.adapters.referral_store import PostgresReferrals
 from intake.main import MIGRATIONS, create_service
+from intake.service_layer.lifecycle import NotFound
+from intake.service_layer.retention import Erased, StillActive, erase_on_request
 from intake.settings import IntakeDatabaseSettings, IntakeSettings
 from shared.database import Connection, run_on_database
 from shared.runner import service_cli
@@ -159,6 +164,44 @@ def overdue() -> None:
             f" {where:<22} {item.status.value:<14} broken: {', '.join(item.clocks)}"
         )
     typer.echo(f"{len(found)} overdue")
+
+
+@cli.command()
+def erase(
+    reference: Annotated[str, typer.Argument(help="The referral's id or tracking reference.")],
+    by: Annotated[str, typer.Option(help="Who asked for it (recorded in the audit log).")],
+    reason: Annotated[str, typer.Option(help="Why (recorded in the audit log).")],
+    force: Annotated[
+        bool, typer.Option(help="Erase a referral still active (the reason must say why).")
+    ] = False,
+) -> None:
+    """Erase one referral's patient details on request, recorded in the audit log; refused
+    while the referral is still active unless --force."""
+    settings = IntakeDatabaseSettings()
+
+    async def on_pool(pool: asyncpg.Pool) -> Erased:
+        return await erase_on_request(
+            lambda: PostgresReferrals(pool), reference, by=by, reason=reason,
+            now=datetime.now(UTC), force=force,
+        )  # fmt: skip
+
+    try:
+        erased = run_on_database(
+            str(settings.database_url), settings.db_schema, MIGRATIONS, on_pool
+        )
+    except NotFound:
+        typer.echo("no such referral", err=True)
+        raise typer.Exit(1) from None
+    except StillActive as active:
+        typer.echo(f"refused: {active}; its details may still be needed (--force)", err=True)
+        raise typer.Exit(1) from None
+    except ValueError as bad:
+        typer.echo(str(bad), err=True)
+        raise typer.Exit(2) from None
+    if erased.already:
+        typer.echo(f"{erased.tracking_reference}: its details were already erased")
+    else:
+        typer.echo(f"{erased.tracking_reference}: details erased ({erased.state.value})")
 
 
 def main() -> None:

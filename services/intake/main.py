@@ -17,7 +17,7 @@ from intake.bars.outcomes import FHIR_BASE, FHIR_JSON, problem_as_outcome
 from intake.bars.resources import OperationOutcome
 from intake.bars.routes import fhir_api
 from intake.clinic_pages.pages import clinic_pages as clinic_pages_router
-from intake.handlers.clocks import clock_worker
+from intake.handlers.clocks import clock_worker, retention_worker
 from intake.handlers.decisions import decisions_router
 from intake.handlers.self_referrals import self_referral_router
 from intake.public_pages.cancel import self_cancel_page
@@ -85,7 +85,12 @@ def create_service(settings: IntakeSettings | None = None) -> Service:
             fhir_api(database, unit_of_work, directory, mapping, keys, settings.max_body_bytes),
         ],
         relay_outbox=settings.relay_enabled,
-        workers=[clock_worker(unit_of_work, directory.escalation, settings.clock_interval_seconds)],
+        workers=[
+            clock_worker(unit_of_work, directory.escalation, settings.clock_interval_seconds),
+            retention_worker(
+                unit_of_work, directory.retention, settings.retention_interval_seconds
+            ),
+        ],
         description=DESCRIPTION or "",
     )
     self_referral_topic = topics.SELF_REFERRAL_SUBMITTED.qualified(settings.kafka_topic_prefix)

@@ -17,3 +17,8 @@ APPOINTMENT_REMINDERS = Counter(
     "Appointment reminders due (each once; none for an appointment changed or cancelled).",
     ["service", "site"],
 )
+REFERRALS_ERASED = Counter(
+    "referrals_erased_total",
+    "Referrals whose patient details were erased, by why: retention or a request.",
+    ["why"],
+)

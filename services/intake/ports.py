@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 from uuid import UUID
 
 from intake.domain.lifecycle import State, Transition
@@ -86,6 +86,28 @@ class Step:
     stops_clocks: tuple[ClockName, ...] = ()  # those the old state ran and this one does not
 
 
+@dataclass(frozen=True)
+class Located:
+    """A referral found by its id or tracking reference, locked for an erasure."""
+
+    referral_id: UUID
+    tracking_reference: str
+    state: State
+    erased_at: datetime | None
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """Who did what to which referral, and why (never a patient detail)."""
+
+    at: datetime
+    actor: str
+    action: Literal["erased", "erased-by-retention"]
+    referral_id: UUID
+    reason: str
+    details: dict[str, Any]
+
+
 class Referrals(Transaction, Protocol):
     """Intake's state, in one transaction: `async with` begins it, a clean exit commits it,
     an exception rolls all of it back. A referral is kept with its event queued (outbox)."""
@@ -133,6 +155,22 @@ class Referrals(Transaction, Protocol):
         """Mark claimed clocks fired, each with whether she was told, and their referrals
         overdue from `at` until their next step (their events are announced in the same
         transaction)."""
+        ...
+
+    async def locate(self, reference: str) -> Located | None:
+        """The referral with this id or tracking reference, locked until the end."""
+        ...
+
+    async def finished_before(self, at: datetime, limit: int) -> list[UUID]:
+        """Referrals finished before `at` whose details are still kept, claimed (SKIP LOCKED)."""
+        ...
+
+    async def erase_details(self, referral_ids: Sequence[UUID], at: datetime) -> None:
+        """Erase each referral's patient details (its submission), keeping what happened."""
+        ...
+
+    async def audit(self, entries: Sequence[AuditEntry]) -> None:
+        """Record actions in the audit log, in this transaction."""
         ...
 
     async def announce(self, events: Sequence[Event]) -> None:

@@ -98,6 +98,11 @@ class ReferralStatus(BaseModel):
     submission: dict[str, Any] | None = Field(
         default=None, description="The submission as received: for the clinic that holds it."
     )
+    details_erased_at: datetime | None = Field(
+        default=None,
+        description="When its patient details were erased (a set time after it finished, or "
+        "on request); what happened to it is still shown.",
+    )
 
     @property
     def held_by(self) -> str | None:
@@ -119,7 +124,7 @@ async def referral(
     referrer's door may need one field)."""
     row = await database.pool.fetchrow(
         "SELECT referral_id, tracking_reference, service, status, received_at, decision,"
-        " destination, appointment, submission FROM referrals WHERE referral_id = $1"
+        " destination, appointment, submission, erased_at FROM referrals WHERE referral_id = $1"
         " AND ($2::text IS NULL OR organisation_code = $2)"
         " AND ($3::text IS NULL OR (status = ANY($4::text[]) AND destination = $3))"
         " AND (NOT $5::boolean OR status = $6)",
@@ -161,6 +166,7 @@ async def referral(
         appointment=row["appointment"],
         actions=actions,
         submission=row["submission"] if with_submission else None,
+        details_erased_at=row["erased_at"],
     )
 
 
@@ -333,7 +339,8 @@ async def contacts(database: Database, referral_ids: list[UUID]) -> dict[UUID, d
     """What the notifier needs to reach each patient and referrer, and nothing else, in one
     query; unknown ids are simply absent."""
     rows = await database.pool.fetch(
-        "SELECT r.referral_id, r.submission, r.status, e.url AS referrer_endpoint"
+        "SELECT r.referral_id, r.submission, r.status, r.organisation_code,"
+        " e.url AS referrer_endpoint"
         " FROM referrals r LEFT JOIN bars_endpoints e"  # a BaRS sender hears back in BaRS
         " ON r.door = 'bars' AND e.organisation_code = r.organisation_code"
         " WHERE r.referral_id = ANY($1::uuid[])",
@@ -341,11 +348,29 @@ async def contacts(database: Database, referral_ids: list[UUID]) -> dict[UUID, d
     )
     return {
         row["referral_id"]: {
-            **_contact_in(row["submission"]),
+            **(
+                _contact_in(row["submission"])
+                if row["submission"] is not None
+                else _nobody(self_referral=row["organisation_code"] is None)
+            ),
             "status": row["status"],
             "referrer_endpoint": row["referrer_endpoint"],
         }
         for row in rows
+    }
+
+
+def _nobody(*, self_referral: bool) -> dict[str, Any]:
+    """An erased referral's contact: nobody can be reached (its messages are recorded as
+    failed, with why); a professional referral's system still hears by BaRS."""
+    return {
+        "given_name": "",
+        "email": None,
+        "mobile": None,
+        "contact_preferences": (),
+        "address": None,
+        "referrer_role": "self" if self_referral else "other-professional",
+        "referrer_email": None,
     }
 
 

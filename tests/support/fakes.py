@@ -13,8 +13,9 @@ from types import TracebackType
 from typing import Any, Self, TypeVar
 from uuid import UUID, uuid5
 
+from intake.domain.lifecycle import FINAL
 from intake.domain.referral import AcceptedReferral
-from intake.ports import DueClock, IdempotencyConflict, Standing, Step
+from intake.ports import AuditEntry, DueClock, IdempotencyConflict, Located, Standing, Step
 from intake.views import HistoryItem
 from notifier.domain.plan import Message
 from notifier.ports import Ending, Key, Row
@@ -169,6 +170,9 @@ class IntakeState:
     fired: list[tuple[UUID, str]] = field(default_factory=list)
     told_her: dict[UUID, datetime] = field(default_factory=dict)  # the last breach told her
     overdue_since: dict[UUID, datetime] = field(default_factory=dict)
+    finished_at: dict[UUID, datetime] = field(default_factory=dict)
+    erased_at: dict[UUID, datetime] = field(default_factory=dict)
+    audit_log: list[AuditEntry] = field(default_factory=list)
 
     def history(self, referral_id: UUID) -> list[HistoryItem]:
         """The referral's steps as `intake.views` shows them (a read, outside the port)."""
@@ -267,6 +271,8 @@ class InMemoryReferrals(InMemoryTransaction):
                 self.state.appointments[step.referral_id] = step.appointment
             if step.transition.before != step.transition.after:
                 self.state.overdue_since.pop(step.referral_id, None)
+            if step.transition.after in FINAL:
+                self.state.finished_at[step.referral_id] = step.at
             for stopped in step.stops_clocks:
                 self.state.clocks.pop((step.referral_id, stopped), None)
             for started in step.starts_clocks:
@@ -274,6 +280,24 @@ class InMemoryReferrals(InMemoryTransaction):
                     (step.referral_id, started.clock), (started.started_at, started.due_at)
                 )
             self.state.outbox.extend(step.events)
+
+    async def locate(self, reference: str) -> Located | None:
+        for referral_id, now in self.state.standing.items():
+            if reference in (str(referral_id), now.tracking_reference):
+                erased = self.state.erased_at.get(referral_id)
+                return Located(referral_id, now.tracking_reference, now.state, erased)
+        return None
+
+    async def finished_before(self, at: datetime, limit: int) -> list[UUID]:
+        done = sorted((when, r) for r, when in self.state.finished_at.items() if when < at)
+        return [r for _, r in done if r not in self.state.erased_at][:limit]
+
+    async def erase_details(self, referral_ids: Sequence[UUID], at: datetime) -> None:
+        for referral_id in referral_ids:
+            self.state.erased_at[referral_id] = at
+
+    async def audit(self, entries: Sequence[AuditEntry]) -> None:
+        self.state.audit_log.extend(entries)
 
     async def announce(self, events: Sequence[Event]) -> None:
         self.state.outbox.extend(events)

@@ -8,9 +8,9 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
-from intake.domain.lifecycle import State
+from intake.domain.lifecycle import FINAL, State
 from intake.domain.referral import AcceptedReferral
-from intake.ports import DueClock, IdempotencyConflict, Standing, Step
+from intake.ports import AuditEntry, DueClock, IdempotencyConflict, Located, Standing, Step
 from shared import inbox, outbox
 from shared.contracts import Event
 from shared.database import Connection
@@ -185,7 +185,8 @@ class PostgresReferrals(PostgresTransaction):
             " destination = CASE WHEN $3::jsonb IS NULL THEN destination"
             "                    ELSE $3::jsonb->'destination'->>'id' END,"
             " appointment = CASE WHEN $5 THEN $6::jsonb ELSE appointment END,"
-            " overdue_since = CASE WHEN $7 THEN NULL ELSE overdue_since END"
+            " overdue_since = CASE WHEN $7 THEN NULL ELSE overdue_since END,"
+            " finished_at = CASE WHEN $8 THEN $9 ELSE finished_at END"
             " WHERE referral_id = $1",
             [
                 (
@@ -196,6 +197,8 @@ class PostgresReferrals(PostgresTransaction):
                     s.sets_appointment,
                     s.appointment,
                     s.transition.before != s.transition.after,  # it moved on: no longer late
+                    s.transition.after in FINAL,
+                    s.at,
                 )
                 for s in fresh
             ],
@@ -269,6 +272,45 @@ class PostgresReferrals(PostgresTransaction):
             " WHERE referral_id = ANY($1)",
             [row["referral_id"] for row in rows if row["clock"] != "reminder"],
             at,
+        )
+
+    async def locate(self, reference: str) -> Located | None:
+        row = await self.conn.fetchrow(
+            "SELECT referral_id, tracking_reference, status, erased_at FROM referrals"
+            " WHERE referral_id::text = $1 OR tracking_reference = $1 FOR UPDATE",
+            reference,
+        )
+        if row is None:
+            return None
+        return Located(
+            row["referral_id"], row["tracking_reference"], State(row["status"]), row["erased_at"]
+        )
+
+    async def finished_before(self, at: datetime, limit: int) -> list[UUID]:
+        rows = await self.conn.fetch(
+            "SELECT referral_id FROM referrals WHERE erased_at IS NULL AND finished_at < $1"
+            " ORDER BY finished_at LIMIT $2 FOR UPDATE SKIP LOCKED",
+            at,
+            limit,
+        )
+        return [row["referral_id"] for row in rows]
+
+    async def erase_details(self, referral_ids: Sequence[UUID], at: datetime) -> None:
+        await self.conn.execute(
+            "UPDATE referrals SET submission = NULL, erased_at = $2"
+            " WHERE referral_id = ANY($1::uuid[])",
+            list(referral_ids),
+            at,
+        )
+
+    async def audit(self, entries: Sequence[AuditEntry]) -> None:
+        await self.conn.executemany(
+            "INSERT INTO audit_log (audit_id, at, actor, action, referral_id, reason, details)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            [
+                (uuid4(), e.at, e.actor, e.action, e.referral_id, e.reason, e.details)
+                for e in entries
+            ],
         )
 
     async def announce(self, events: Sequence[Event]) -> None:

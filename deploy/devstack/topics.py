@@ -43,7 +43,7 @@ async def ensure_topics(
             await _wait_for_leaders(admin, [t.qualified(prefix) for t in missing])
         kept = [t for t in topics if t not in missing]
         if kept:  # the whole set of a topic's own settings (alter_configs replaces them)
-            await admin.alter_configs(
+            responses = await admin.alter_configs(
                 [
                     ConfigResource(
                         ConfigResourceType.TOPIC, t.qualified(prefix), topic_configs(t, min_insync)
@@ -51,6 +51,9 @@ async def ensure_topics(
                     for t in kept
                 ]
             )
+            refused = [r for answer in responses for r in answer.resources if r[0] != 0]
+            if refused:
+                raise RuntimeError(f"topic settings refused: {refused}")
         return [t.qualified(prefix) for t in missing]
     finally:
         await admin.close()

@@ -22,7 +22,9 @@ shutdown() {
 trap shutdown INT TERM EXIT
 
 mkdir -p .devstack/logs
-"${UV[@]}" run --frozen python -m standins > .devstack/logs/standins.log 2>&1 &
+"${UV[@]}" run --frozen python -m standins \
+  --notify-callback-url http://127.0.0.1:8002/v1/notify/callback \
+  > .devstack/logs/standins.log 2>&1 &
 pids+=($!)
 # The notifier reads patient contacts from intake with a key of its own.
 NOTIFIER_INTAKE_API_KEY=$("${UV[@]}" run --frozen python -m intake keys create \

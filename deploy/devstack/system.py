@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from devstack.services import ServiceProcess, run_cli, service_process
+from notifier.settings import LOCAL_CALLBACK_TOKEN
 from standins.client import Standins
 
 
@@ -40,4 +41,8 @@ def running_system(prefix: str, standins: Standins, **extra_env: str) -> Iterato
             "intake", "keys", "create", "--organisation", "NOTIFIER", "--scope", "notifier", env=env
         )
         with service_process("router", env) as router, service_process("notifier", env) as notifier:
+            standins.send_receipts_to(
+                f"{notifier.url}/v1/notify/callback",
+                env.get("NOTIFIER_CALLBACK_TOKEN", LOCAL_CALLBACK_TOKEN),
+            )
             yield System(env, intake, router, notifier, key)

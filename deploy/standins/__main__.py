@@ -10,10 +10,10 @@ import typer
 import uvicorn
 from fastapi import FastAPI
 
-from notifier.settings import LOCAL_NOTIFY_KEY, LOCAL_WEBHOOK_SECRET
+from notifier.settings import LOCAL_CALLBACK_TOKEN, LOCAL_NOTIFY_KEY, LOCAL_WEBHOOK_SECRET
 from standins.bars_receiver import bars_receiver
 from standins.clinic_webhook import clinic_webhook
-from standins.notify_api import NotifyBehaviour, notify_api
+from standins.notify_api import Callback, NotifyBehaviour, notify_api
 from standins.recorder import Recorder
 from standins.smtp import smtp_server
 
@@ -25,9 +25,11 @@ def create_app(
     notify_key: str,
     webhook_secret: str,
     notify_behaviour: NotifyBehaviour | None = None,
+    callback: Callback | None = None,
 ) -> FastAPI:
     app = FastAPI(title="provider stand-ins")
-    app.include_router(notify_api(recorder, notify_key, notify_behaviour))
+    callback = callback or Callback()
+    app.include_router(notify_api(recorder, notify_key, notify_behaviour, callback))
     app.include_router(clinic_webhook(recorder, webhook_secret.encode()))
     app.include_router(bars_receiver(recorder, webhook_secret.encode()))
 
@@ -38,6 +40,12 @@ def create_app(
     @app.post("/_stub/faults/{target}")
     async def inject(target: str, fault: dict[str, Any], times: int = 1) -> None:
         recorder.inject(target, fault, times)
+
+    @app.post("/_stub/notify-callback", status_code=204)
+    async def register_callback(registered: dict[str, str]) -> None:
+        """The service's delivery-receipt callback, as set in Notify's settings."""
+        callback.url = registered["url"]
+        callback.bearer_token = registered["bearer_token"]
 
     @app.post("/_stub/reset")
     async def reset() -> None:
@@ -70,6 +78,16 @@ def serve(
         float,
         typer.Option(envvar="STANDINS_NOTIFY_ERROR_RATE", help="Share of sends answered 500."),
     ] = 0.0,
+    notify_callback_url: Annotated[
+        str | None,
+        typer.Option(
+            envvar="STANDINS_NOTIFY_CALLBACK_URL",
+            help="Where delivery receipts go (the notifier's /v1/notify/callback).",
+        ),
+    ] = None,
+    notify_callback_token: Annotated[
+        str, typer.Option(envvar="STANDINS_NOTIFY_CALLBACK_TOKEN")
+    ] = LOCAL_CALLBACK_TOKEN,
     notify_slow_down_rate: Annotated[
         float,
         typer.Option(
@@ -84,11 +102,13 @@ def serve(
         error_rate=notify_error_rate,
         slow_down_rate=notify_slow_down_rate,
     )
+    callback = Callback()
+    callback.url, callback.bearer_token = notify_callback_url, notify_callback_token
     smtp = smtp_server(recorder, host, smtp_port)
     smtp.start()
     try:
         uvicorn.run(
-            create_app(recorder, notify_key, webhook_secret, behaviour),
+            create_app(recorder, notify_key, webhook_secret, behaviour, callback),
             host=host,
             port=http_port,
             log_level="warning",

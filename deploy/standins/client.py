@@ -38,6 +38,22 @@ class Standins:
             f"{self.url}/_stub/faults/{target}", params={"times": times}, json=fault, timeout=5
         ).raise_for_status()
 
+    def send_receipts_to(self, url: str, bearer_token: str) -> None:
+        """Notify's delivery receipts go to this callback from now on."""
+        httpx.post(
+            f"{self.url}/_stub/notify-callback",
+            json={"url": url, "bearer_token": bearer_token},
+            timeout=5,
+        ).raise_for_status()
+
+    def delivered(self, reference: str | None = None) -> list[dict[str, Any]]:
+        """The delivery receipts that said `delivered` (for one reference, if given)."""
+        return [
+            r
+            for r in self.records("notify_receipts")
+            if r["status"] == "delivered" and reference in (None, r["reference"])
+        ]
+
     def reset(self) -> None:
         httpx.post(f"{self.url}/_stub/reset", timeout=5).raise_for_status()
 

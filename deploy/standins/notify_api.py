@@ -3,7 +3,12 @@ checked (issuer = service id, HS256 with the key's secret, issued within 30 seco
 
 It can behave as Notify does under load: refuse with `429 RateLimitError` above a number of
 messages in any rolling 60 seconds, and fail a share of requests with a 500 (some of them
-after the message was accepted, as when an answer is lost on its way back)."""
+after the message was accepted, as when an answer is lost on its way back).
+
+Like Notify it sends a delivery receipt for each SMS and email to the service's callback
+(registered at `/_stub/notify-callback`, as a service sets it in Notify's settings):
+`delivered`, unless a test asked for another status, or for none, with a `notify_receipt`
+fault. Each receipt is recorded (`notify_receipts`), so a test counts what was *delivered*."""
 
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 from fastapi import APIRouter, Header, HTTPException, Request
 from notifications_python_client.authentication import decode_jwt_token, get_token_issuer
 from notifications_python_client.errors import TokenError
@@ -55,10 +61,56 @@ def _refusal(status: int, error: str, message: str) -> HTTPException:
     return HTTPException(status, {"errors": [{"error": error, "message": message}]})
 
 
+class Callback:
+    """Where the service's delivery receipts go, and the bearer token it expects."""
+
+    def __init__(self) -> None:
+        self.url: str | None = None
+        self.bearer_token = ""
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def send_later(self, recorder: Recorder, record: dict[str, Any], status: str) -> None:
+        receipt = {
+            "id": record["id"],
+            "reference": record.get("reference"),
+            "to": record.get("phone_number") or record.get("email_address"),
+            "status": status,
+            "notification_type": record["type"],
+            "created_at": record["received_at"],
+            "completed_at": datetime.now(UTC).isoformat(),
+            "sent_at": record["received_at"],
+        }
+        recorder.add(
+            "notify_receipts",
+            {"reference": receipt["reference"], "type": record["type"], "status": status},
+        )
+        if self.url is None:
+            return
+        task = asyncio.get_running_loop().create_task(self._post(self.url, receipt))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _post(self, url: str, receipt: dict[str, Any]) -> None:
+        headers = {"Authorization": f"Bearer {self.bearer_token}"}
+        async with httpx.AsyncClient(timeout=10) as client:
+            for _ in range(5):  # Notify retries a callback that failed
+                try:
+                    answer = await client.post(url, json=receipt, headers=headers)
+                    if answer.status_code < 500:
+                        return
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(1)
+
+
 def notify_api(
-    recorder: Recorder, api_key: str, behaviour: NotifyBehaviour | None = None
+    recorder: Recorder,
+    api_key: str,
+    behaviour: NotifyBehaviour | None = None,
+    callback: Callback | None = None,
 ) -> APIRouter:
     service_id, secret = api_key[-73:-37], api_key[-36:]
+    callback = callback or Callback()
     behaviour = behaviour or NotifyBehaviour()
     window = RollingMinute(behaviour.per_minute) if behaviour.per_minute else None
     chance = random.SystemRandom()
@@ -129,6 +181,10 @@ def notify_api(
             )
         if not (fault and fault.get("record_first")):
             recorder.add("notify", record)
+        if kind in ("sms", "email"):
+            receipt = recorder.next_fault("notify_receipt") or {"status": "delivered"}
+            if receipt.get("status"):  # {"status": None}: no receipt ever comes
+                callback.send_later(recorder, record, str(receipt["status"]))
         return {
             "id": notification_id,
             "reference": body.get("reference"),

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from notifier import __doc__ as DESCRIPTION
 from notifier.adapters.bars_provider import BarsProvider
+from notifier.adapters.fallback_store import PostgresFallbacks
 from notifier.adapters.intake_client import IntakeClient
 from notifier.adapters.notification_store import PostgresNotifications
 from notifier.adapters.notify_provider import NotifyProvider
@@ -14,6 +17,7 @@ from notifier.adapters.smtp_provider import SmtpProvider
 from notifier.adapters.webhook_provider import WebhookProvider
 from notifier.api.callbacks import callbacks_api
 from notifier.domain.templates import load_templates
+from notifier.handlers.receipts import fallback_worker
 from notifier.handlers.told import told_router
 from notifier.service_layer import Notifier, Retry
 from notifier.settings import NotifierSettings
@@ -28,10 +32,18 @@ from shared.service import Service, build_service
 MIGRATIONS = (RATE_LIMIT_MIGRATIONS, Path(__file__).parent / "migrations")
 
 
-def create_service(settings: NotifierSettings | None = None) -> Service:
-    settings = settings or NotifierSettings()  # from the environment
+@dataclass(frozen=True)
+class Parts:
+    """The notifier's working parts over one database: what a batch, a fallback pass or a
+    test of either needs, and the clients to close after."""
+
+    notifier: Notifier
+    intake: IntakeClient
+    closing: tuple[Callable[[], Awaitable[None]], ...]
+
+
+def notifier_parts(settings: NotifierSettings, database: Database) -> Parts:
     directory = load_directory(settings.directory)
-    database = Database(str(settings.database_url), settings.db_schema, MIGRATIONS)
     sites = {site.id: site.webhook for s in directory.services.values() for site in s.sites}
     intake = IntakeClient(settings.intake_url, settings.intake_api_key.get_secret_value())
     notify = NotifyProvider(
@@ -49,7 +61,7 @@ def create_service(settings: NotifierSettings | None = None) -> Service:
     )
     systems = BarsProvider(settings.webhook_secret.get_secret_value().encode())
     notifier = Notifier(
-        store=PostgresNotifications(database),
+        store=PostgresNotifications(database, settings.receipt_wait_minutes * 60),
         intake=intake,
         notify=notify,
         webhook=webhook,
@@ -74,6 +86,14 @@ def create_service(settings: NotifierSettings | None = None) -> Service:
         systems=systems,
         bars=load_mapping(settings.bars_mapping).own,
     )
+    return Parts(notifier, intake, (intake.close, notify.close, webhook.close, systems.close))
+
+
+def create_service(settings: NotifierSettings | None = None) -> Service:
+    settings = settings or NotifierSettings()  # from the environment
+    database = Database(str(settings.database_url), settings.db_schema, MIGRATIONS)
+    parts = notifier_parts(settings, database)
+    notifier, intake = parts.notifier, parts.intake
 
     service = build_service(
         "notifier",
@@ -82,7 +102,12 @@ def create_service(settings: NotifierSettings | None = None) -> Service:
         feature_routers=[told_router(settings, notifier)],
         http_routers=[callbacks_api(database, settings.callback_token.get_secret_value())],
         relay_outbox=settings.relay_enabled,
-        closing=[intake.close, notify.close, webhook.close, systems.close],
+        workers=[
+            fallback_worker(
+                PostgresFallbacks(database), notifier, intake, settings.fallback_interval_seconds
+            )
+        ],
+        closing=parts.closing,
         description=DESCRIPTION or "",
     )
     return service

@@ -18,3 +18,9 @@ NOTIFICATIONS_HELD = Counter(
     "the next day when the day's limit is used up.",
     ["channel", "reason"],
 )
+FALLBACKS = Counter(
+    "notification_fallbacks_total",
+    "Messages to her not delivered (a failed receipt, or none in time), by the channel that "
+    "failed and the one that followed ('none': no other way to reach her).",
+    ["from_channel", "to_channel"],
+)

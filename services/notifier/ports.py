@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
@@ -32,6 +33,9 @@ class Ending:
     provider_id: str | None = None
     error: str | None = None
     events: tuple[outbox.Queued, ...] = field(default=())
+    # Sent to her by SMS or email: the event and its topic, kept to send the same message
+    # by another channel if no `delivered` receipt comes within the wait.
+    awaits_receipt: tuple[dict[str, object], str] | None = None
 
 
 class Notifications(Protocol):
@@ -102,3 +106,37 @@ class Budget(Protocol):
     """Notify's limits, shared by every notifier process."""
 
     async def wait_turn(self, channel: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class Undelivered:
+    """A message to her that was not delivered (a failed receipt, or none in time), or a
+    fallback still to send: the event it told, and the channels already tried for it."""
+
+    notification_id: UUID
+    referral_id: UUID
+    channel: str
+    told: dict[str, object]
+    told_topic: str
+    delivery_status: str | None
+    tried: tuple[str, ...]
+
+
+class Fallbacks(Protocol):
+    """The messages awaiting their delivery receipt, and the fallbacks that follow them."""
+
+    async def undelivered(self, now: datetime, limit: int) -> list[Undelivered]:
+        """Messages due for a fallback by `now`, not yet fallen back."""
+        ...
+
+    async def fall_back(
+        self, followed: Sequence[tuple[Undelivered, str | None, str]], now: datetime
+    ) -> list[UUID]:
+        """Each message's fallback channel (None: none left, with why), kept in one
+        transaction with its new row; returns the messages this call took (another process
+        may have taken some first)."""
+        ...
+
+    async def open_fallbacks(self, limit: int) -> list[Undelivered]:
+        """Fallback rows not yet sent (pending, or sending under a lease that ended)."""
+        ...

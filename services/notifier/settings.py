@@ -45,6 +45,18 @@ class NotifierDatabaseSettings(ServiceSettings):
 
 class NotifierSettings(NotifierDatabaseSettings):
     http_port: int = Field(default=8002)
+    receipt_wait_minutes: float = Field(
+        default=24 * 60,
+        gt=0,
+        description="How long an SMS or email to her waits for Notify's `delivered` receipt "
+        "before the same message goes by her next channel (a failed receipt: at once). Our "
+        "choice: a day, as Notify keeps retrying a phone that is off for up to 72 hours.",
+    )
+    fallback_interval_seconds: float = Field(
+        default=30,
+        gt=0,
+        description="How often each notifier looks for messages due for their fallback.",
+    )
     consumer_group: str = Field(default="notifier")
     relay_enabled: bool = Field(default=True)
     directory: Path = Field(default=DEFAULT_DIRECTORY)

@@ -90,12 +90,16 @@ async def still_ours(
     )
 
 
+FAILED_RECEIPTS = ("permanent-failure", "temporary-failure", "technical-failure")
+
+
 async def finish(
     conn: Connection,
     endings: Sequence[Ending],
     handled: Sequence[tuple[UUID, str]] = (),
     *,
     owner: UUID,
+    receipt_wait_seconds: float = 0,
 ) -> None:
     """Record each ending and queue its events and, in the same transaction, put the decisions
     now fully handled (event id, topic) in the inbox. Fenced: an ending is kept only for a row
@@ -103,11 +107,21 @@ async def finish(
     that lost its lease cannot overwrite the row, nor announce its send a second time."""
     async with conn.transaction():
         if endings:
+            # A receipt may come before the ending is kept: it is not overwritten.
             kept = await conn.fetch(
-                "UPDATE notifications AS n SET status = e.status, provider_id = e.provider_id,"
-                " error = e.error, finished_at = now(), lease_expires_at = NULL"
-                " FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[])"
-                " AS e (id, status, provider_id, error) WHERE n.notification_id = e.id"
+                "UPDATE notifications AS n SET"
+                " status = CASE WHEN e.status = 'sent' AND n.delivery_status = 'delivered'"
+                "          THEN 'delivered' ELSE e.status END,"
+                " provider_id = e.provider_id, error = e.error, finished_at = now(),"
+                " lease_expires_at = NULL, told = COALESCE(e.told, n.told),"
+                " told_topic = COALESCE(e.told_topic, n.told_topic),"
+                " receipt_due_at = CASE WHEN e.told IS NULL THEN n.receipt_due_at"
+                "   WHEN n.delivery_status = 'delivered' THEN NULL"
+                "   WHEN n.delivery_status = ANY($7::text[]) THEN now()"
+                "   ELSE now() + make_interval(secs => $6) END"
+                " FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $8::jsonb[],"
+                "  $9::text[]) AS e (id, status, provider_id, error, told, told_topic)"
+                " WHERE n.notification_id = e.id"
                 " AND (n.lease_owner = $5 OR (n.lease_owner IS NULL AND n.status = 'pending'))"
                 " RETURNING n.notification_id",
                 [e.notification_id for e in endings],
@@ -115,6 +129,10 @@ async def finish(
                 [e.provider_id for e in endings],
                 [e.error for e in endings],
                 owner,
+                receipt_wait_seconds,
+                list(FAILED_RECEIPTS),
+                [e.awaits_receipt[0] if e.awaits_receipt else None for e in endings],
+                [e.awaits_receipt[1] if e.awaits_receipt else None for e in endings],
             )
             ours = {r["notification_id"] for r in kept}
             await outbox.enqueue_many(
@@ -125,14 +143,20 @@ async def finish(
 
 
 async def record_delivery(conn: Connection, reference: UUID, delivery_status: str) -> bool:
-    """A delivery receipt from Notify's callback."""
+    """A delivery receipt from Notify's callback: delivered, nothing more is awaited; failed,
+    the message is due for its fallback at once (`fallback`)."""
     return bool(
         await conn.fetchval(
             "UPDATE notifications SET delivery_status = $2,"
-            " status = CASE WHEN $2 = 'delivered' THEN 'delivered' ELSE status END"
+            " status = CASE WHEN $2 = 'delivered' AND status = 'sent' THEN 'delivered'"
+            "          ELSE status END,"
+            " receipt_due_at = CASE WHEN $2 = 'delivered' THEN NULL"
+            "   WHEN $2 = ANY($3::text[]) AND receipt_due_at IS NOT NULL THEN now()"
+            "   ELSE receipt_due_at END"
             " WHERE notification_id = $1 RETURNING true",
             reference,
             delivery_status,
+            list(FAILED_RECEIPTS),
         )
     )
 
@@ -171,8 +195,9 @@ async def reopen_failed(conn: Connection, decision_event_id: UUID) -> int:
 class PostgresNotifications:
     """`notifier.ports.Notifications` over this module's statements, on the service's pool."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, receipt_wait_seconds: float = 24 * 3600) -> None:
         self._database = database
+        self._receipt_wait_seconds = receipt_wait_seconds
 
     async def already_handled(self, decision_event_ids: Sequence[UUID]) -> set[UUID]:
         async with self._database.pool.acquire() as conn:
@@ -196,4 +221,6 @@ class PostgresNotifications:
         self, endings: Sequence[Ending], handled: Sequence[tuple[UUID, str]], *, owner: UUID
     ) -> None:
         async with self._database.pool.acquire() as conn:
-            await finish(conn, endings, handled, owner=owner)
+            await finish(
+                conn, endings, handled, owner=owner, receipt_wait_seconds=self._receipt_wait_seconds
+            )

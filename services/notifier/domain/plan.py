@@ -9,6 +9,7 @@ its system also hears every decision and every later step it did not take itself
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -135,6 +136,19 @@ def _to_patient(
             address = "\n".join(contact.address)
             return Message("patient", "letter", address, subject, render(texts.email.body, values))
     raise Unreachable("patient", "no mobile number, email address or postal address")
+
+
+def without_channels(contact: PatientContact, tried: Collection[str]) -> PatientContact:
+    """Her contact with the channels already tried taken away: planned again, the same
+    message goes by her next preference she can be reached on (a fallback, DOMAIN.md)."""
+    return contact.model_copy(
+        update={
+            "mobile": None if "sms" in tried else contact.mobile,
+            "email": None if "email" in tried else contact.email,
+            "address": None if "letter" in tried else contact.address,
+            "contact_preferences": tuple(c for c in contact.contact_preferences if c not in tried),
+        }
+    )
 
 
 def plan_step(

@@ -7,18 +7,14 @@ from __future__ import annotations
 from faststream.kafka import KafkaRouter
 
 from notifier.service_layer import Incoming, Notifier
-from notifier.service_layer.work import Told
+from notifier.service_layer.work import Told, ToldPayload
 from notifier.settings import NotifierSettings
 from shared import topics
 from shared.consumer import Batch, Rejected, subscribe
 from shared.contracts import (
-    AppointmentReminder,
     DeadLetter,
-    LifecycleEvent,
     NotificationFailed,
     NotificationSent,
-    ReferralDecided,
-    ReferralOverdue,
 )
 from shared.dead_letters import DeadLetters
 from shared.kafka import document_outbox_events
@@ -52,7 +48,7 @@ def told_router(settings: NotifierSettings, notifier: Notifier) -> KafkaRouter:
     subscribe(
         router,
         *[t.qualified(prefix) for t in TOLD_TOPICS],
-        payload=ReferralDecided | LifecycleEvent | ReferralOverdue | AppointmentReminder,
+        payload=ToldPayload,
         what="a decision, lifecycle, overdue or reminder event",
         group_id=settings.consumer_group,
         description="Routing decisions (ReferralDecided), later steps (accepted, booked, "

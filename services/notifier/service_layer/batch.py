@@ -20,7 +20,14 @@ from dataclasses import dataclass, field
 from uuid import UUID, uuid4
 
 from notifier.adapters.failures import PermanentFailure, TransientFailure
-from notifier.domain.plan import Message, plan, plan_overdue, plan_reminder, plan_step
+from notifier.domain.plan import (
+    Message,
+    Unreachable,
+    plan,
+    plan_overdue,
+    plan_reminder,
+    plan_step,
+)
 from notifier.domain.templates import Templates
 from notifier.ports import (
     Budget,
@@ -118,25 +125,35 @@ class Notifier:
         """Every message the decisions call for, with why it cannot be sent (None if it can)."""
         wanted: list[tuple[Incoming, Message, str | None]] = []
         for incoming, contact in known:
-            event, link = incoming.event, self._link(incoming.event)
-            if isinstance(event, ReferralDecided):
-                messages, missed = plan(event, contact, self.directory, self.templates, link)
-            elif isinstance(event, ReferralOverdue):
-                messages, missed = plan_overdue(
-                    event, contact, self.directory, self.templates, link
-                )
-            elif isinstance(event, AppointmentReminder):
-                messages, missed = plan_reminder(
-                    event, contact, self.directory, self.templates, link
-                )
-            else:
-                messages, missed = plan_step(event, contact, self.directory, self.templates, link)
+            messages, missed = self.messages_for(incoming.event, contact)
             wanted += [(incoming, m, None) for m in messages]
             for missing in missed:
                 channel: Channel = "letter" if missing.recipient == "patient" else "email"
                 message = Message(missing.recipient, channel, "", None, "")
                 wanted.append((incoming, message, str(missing)))
         return wanted
+
+    def messages_for(
+        self, event: Told, contact: PatientContact
+    ) -> tuple[list[Message], list[Unreachable]]:
+        """Who is told of this event, in which words, on which channel."""
+        link = self._link(event)
+        if isinstance(event, ReferralDecided):
+            return plan(event, contact, self.directory, self.templates, link)
+        if isinstance(event, ReferralOverdue):
+            return plan_overdue(event, contact, self.directory, self.templates, link)
+        if isinstance(event, AppointmentReminder):
+            return plan_reminder(event, contact, self.directory, self.templates, link)
+        return plan_step(event, contact, self.directory, self.templates, link)
+
+    async def send_planned(self, wanted: Sequence[tuple[Incoming, Message, str | None]]) -> None:
+        """Claim, send and end messages planned elsewhere (a fallback's), as a batch's are;
+        safe to call again: a message already ended is not sent again."""
+        tasks = await self.leases.claim(wanted)
+        ended, failures = await self._end_all(tasks)
+        await self.store.finish(ended, [], owner=self.owner)
+        if failures:
+            raise next(iter(failures.values()))
 
     async def _end_all(self, tasks: list[Task]) -> tuple[list[Ending], dict[UUID, BaseException]]:
         """End every task: referrals at once, each referral's events in order, an event's own

@@ -8,6 +8,7 @@ messages wait for its lease to end before another process reconciles and sends t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from uuid import UUID
 
@@ -38,7 +39,7 @@ class Leases:
     owner: UUID  # this process, as a lease holder
     lease_seconds: float
 
-    async def claim(self, wanted: list[tuple[Incoming, Message, str | None]]) -> list[Task]:
+    async def claim(self, wanted: Sequence[tuple[Incoming, Message, str | None]]) -> list[Task]:
         """The messages still to end, their rows created and claimed in two statements.
         `wanted` is each planned message with why it cannot be sent (None if it can)."""
         rows = await self.store.ensure([(key(i, m), i.event.referral_id) for i, m, _ in wanted])

@@ -14,6 +14,7 @@ from shared.contracts import DeadLetter, NotificationFailed, NotificationSent
 from shared.logging import get_logger
 
 log = get_logger(__name__)
+RECEIPTED = ("sms", "email")  # Notify reports their delivery; a letter's it does not
 
 
 def _about(task: Task) -> dict[str, Any]:
@@ -38,11 +39,15 @@ def sent(task: Task, provider_id: str) -> Ending:
         channel=message.channel,
         referral_id=str(decision.referral_id),
     )
+    awaits = message.recipient == "patient" and message.channel in RECEIPTED
     return Ending(
         task.row.notification_id,
         "sent",
         provider_id=provider_id,
         events=((event, str(decision.referral_id), None),),
+        awaits_receipt=(decision.model_dump(mode="json"), task.incoming.source_topic)
+        if awaits
+        else None,
     )
 
 

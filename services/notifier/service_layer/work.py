@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pydantic import TypeAdapter
+
 from notifier.domain.plan import Message
 from notifier.ports import Key, Row
 from shared.contracts import (
     AppointmentReminder,
+    LifecycleEvent,
     ReferralDecided,
     ReferralOverdue,
     ReferralTransitioned,
@@ -23,6 +26,9 @@ class Retry:
 
 # What calls for messages: decisions, later steps, broken promises, appointments near.
 Told = ReferralDecided | ReferralTransitioned | ReferralOverdue | AppointmentReminder
+# As it arrives on a topic, or was kept with a message (a fallback plans it again).
+ToldPayload = ReferralDecided | LifecycleEvent | ReferralOverdue | AppointmentReminder
+TOLD: TypeAdapter[ToldPayload] = TypeAdapter(ToldPayload)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ async def timeline(settings: OpsSettings, ref: str) -> list[tuple[datetime, str,
     try:
         referral = await conn.fetchrow(
             f"SELECT referral_id, tracking_reference, door, source, service, status,"
-            f" received_at FROM {settings.intake_schema}.referrals"
+            f" received_at, erased_at FROM {settings.intake_schema}.referrals"
             " WHERE tracking_reference = upper($1) OR referral_id::text = $1",
             ref,
         )
@@ -39,6 +39,8 @@ async def timeline(settings: OpsSettings, ref: str) -> list[tuple[datetime, str,
         # A clock's event id derives from it (intake.service_layer.clocks).
         about |= {uuid5(c["deadline_id"], "overdue"): f"overdue: {c['clock']}" for c in clocks}
         about |= {uuid5(c["deadline_id"], "reminder"): "appointment reminder" for c in clocks}
+        for a in await _rows(conn, settings.intake_schema, "audit_log", rid, "at"):
+            events.append((a["at"], "audit", f"{a['action']} by {a['actor']}: {a['reason']}"))
         for c in clocks:
             what = "reminder" if c["clock"] == "reminder" else f"{c['clock']} promise"
             events.append((c["started_at"], "intake", f"{what}: due {c['due_at']:%Y-%m-%d %H:%M}"))
@@ -66,6 +68,11 @@ async def timeline(settings: OpsSettings, ref: str) -> list[tuple[datetime, str,
         for n in await _rows(conn, settings.notifier_schema, "notifications", rid, "created_at"):
             when = n["finished_at"] or n["created_at"]
             extra = f": {n['error']}" if n["error"] else ""
+            if n["fallback_of"]:
+                extra += " (a fallback: the message before it was not delivered)"
+            if n["fell_back_at"]:
+                receipt = n["delivery_status"] or "no receipt in time"
+                extra += f"; not delivered ({receipt}), then: {n['fallback']}"
             events.append(
                 (
                     when,

@@ -201,6 +201,10 @@ def test_a_broken_promise_is_escalated_once_to_each_though_a_firer_dies_mid_fire
     assert len(events) == 1
     assert identifiers_in(str([body(e) for e in events])) == []
     assert identifiers_in("".join(p.output() for p in twice.processes)) == []
+    alive = [*twice.system.processes, twice.twins[1]]
+    metrics = "".join(httpx.get(f"{p.url}/metrics").text for p in alive)
+    assert 'notification_fallbacks_total{from_channel="sms",to_channel="email"} 1.0' in metrics
+    assert identifiers_in(metrics) == []
 
 
 def test_a_reminder_comes_once_for_the_day_the_appointment_was_moved_to(

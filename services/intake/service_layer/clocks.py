@@ -97,28 +97,26 @@ async def fire_due(
 
 
 def _event_of(clock: DueClock, tell_her: bool) -> ReferralOverdue | AppointmentReminder:
+    about = {
+        "correlation_id": clock.correlation_id,
+        "referral_id": clock.referral_id,
+        "tracking_reference": clock.tracking_reference,
+        "service": ServiceCode(clock.service),
+        "site": clock.site,
+    }
     if clock.clock == "reminder":
         if clock.site is None or clock.appointment is None:
             raise ValueError(f"a reminder for {clock.referral_id} without its appointment")
+        appointment = Appointment.model_validate(clock.appointment)
         return AppointmentReminder(
-            event_id=uuid5(clock.deadline_id, "reminder"),
-            correlation_id=clock.correlation_id,
-            referral_id=clock.referral_id,
-            tracking_reference=clock.tracking_reference,
-            service=ServiceCode(clock.service),
-            site=clock.site,
-            appointment=Appointment.model_validate(clock.appointment),
+            event_id=uuid5(clock.deadline_id, "reminder"), appointment=appointment, **about
         )
     return ReferralOverdue(
         event_id=uuid5(clock.deadline_id, "overdue"),
-        correlation_id=clock.correlation_id,
-        referral_id=clock.referral_id,
-        tracking_reference=clock.tracking_reference,
-        service=ServiceCode(clock.service),
-        site=clock.site,
         clock=clock.clock,
         state=clock.state,
         due_at=clock.due_at,
         started_at=clock.started_at,
         tell_her=tell_her,
+        **about,
     )

@@ -13,7 +13,7 @@ import pytest
 
 from devstack.samples import gp_referral, self_referral
 from intake.adapters.referral_store import PostgresReferrals
-from intake.domain.lifecycle import Accept, Decide, State, apply
+from intake.domain.lifecycle import Accept, Decide, Return, State, apply
 from intake.domain.referral import (
     AcceptedReferral,
     RecordedDecision,
@@ -21,7 +21,7 @@ from intake.domain.referral import (
     accept_self_referral,
 )
 from intake.main import MIGRATIONS
-from intake.ports import ClockStart, IdempotencyConflict, Step, UnitOfWork
+from intake.ports import AuditEntry, ClockStart, IdempotencyConflict, Step, UnitOfWork
 from shared.submission import ReferralSubmission
 from tests.support.databases import opened
 from tests.support.fakes import InMemoryReferrals, IntakeState
@@ -199,8 +199,8 @@ async def test_a_clock_runs_from_its_step_fires_once_and_stops_with_the_next(
     referral, other = professional(), professional()
     now = datetime.now(UTC)
     due = now + timedelta(days=7)
-    started = replace(routed_step(referral), starts_clock=ClockStart("accept", now, due))
-    stopped_later = replace(routed_step(other), starts_clock=ClockStart("accept", now, due))
+    started = replace(routed_step(referral), starts_clocks=(ClockStart("accept", now, due),))
+    stopped_later = replace(routed_step(other), starts_clocks=(ClockStart("accept", now, due),))
     async with unit_of_work() as referrals:
         await referrals.add_many([referral, other])
         await referrals.record_steps([started, stopped_later])
@@ -208,7 +208,7 @@ async def test_a_clock_runs_from_its_step_fires_once_and_stops_with_the_next(
         assert await referrals.due_clocks(due - timedelta(seconds=1), 10) == []
     accept = Step(
         other.referral_id, uuid.uuid4(), apply(State.ROUTED, Accept(SITE), destination=SITE),
-        SITE, now, stops_clock="accept",
+        SITE, now, stops_clocks=("accept",),
     )  # fmt: skip
     async with unit_of_work() as referrals:
         await referrals.record_steps([accept])
@@ -221,8 +221,42 @@ async def test_a_clock_runs_from_its_step_fires_once_and_stops_with_the_next(
         await referrals.fire_clocks([(clock.deadline_id, True)], due)
     async with unit_of_work() as referrals:
         assert await referrals.due_clocks(due + timedelta(days=30), 10) == []
-    again = replace(routed_step(referral), starts_clock=ClockStart("book", due, due))
+    again = replace(routed_step(referral), starts_clocks=(ClockStart("book", due, due),))
     async with unit_of_work() as referrals:
         await referrals.record_steps([again])
         (booking,) = await referrals.due_clocks(due, 10)
     assert booking.her_last_told_at == due  # the first breach told her
+
+
+async def test_a_finished_referral_is_found_erased_once_and_audited(
+    unit_of_work: UnitOfWork,
+) -> None:
+    finished, active = professional(), professional()
+    now = datetime.now(UTC)
+    returned = Step(
+        finished.referral_id, uuid.uuid4(),
+        apply(State.ROUTED, Return(SITE, "referrer"), destination=SITE), SITE, now,
+    )  # fmt: skip
+    async with unit_of_work() as referrals:
+        await referrals.add_many([finished, active])
+        await referrals.record_steps([routed_step(finished), routed_step(active), returned])
+    async with unit_of_work() as referrals:
+        assert await referrals.finished_before(now, 10) == []
+        assert await referrals.finished_before(now + timedelta(seconds=1), 10) == [
+            finished.referral_id
+        ]
+        found = await referrals.locate(finished.tracking_reference)
+        assert found is not None
+        assert (found.referral_id, found.state, found.erased_at) == (
+            finished.referral_id, State.RETURNED, None,
+        )  # fmt: skip
+        await referrals.erase_details([finished.referral_id], now)
+        await referrals.audit(
+            [AuditEntry(now, "ops.jones", "erased", finished.referral_id, "asked", {})]
+        )
+    async with unit_of_work() as referrals:
+        assert await referrals.finished_before(now + timedelta(days=1), 10) == []  # once
+        by_id = await referrals.locate(str(finished.referral_id))
+        assert by_id is not None
+        assert by_id.erased_at == now
+        assert await referrals.locate("WHR-0000-00000") is None

@@ -210,14 +210,21 @@ def test_every_discreet_journey_text_is_discreet() -> None:
             assert "{appointment_where}" not in text, news
 
 
-def overdue(clock: str = "accept", *, tell_her: bool = True, **fields: Any) -> ReferralOverdue:
+def about_a_referral() -> dict[str, Any]:
+    """What a clock's event says of its referral (a fresh one each time)."""
     received = received_event()
-    values: dict[str, Any] = {
+    return {
         "correlation_id": received.correlation_id,
         "referral_id": received.referral_id,
         "tracking_reference": received.tracking_reference,
         "service": received.service,
         "site": SITE,
+    }
+
+
+def overdue(clock: str = "accept", *, tell_her: bool = True, **fields: Any) -> ReferralOverdue:
+    values: dict[str, Any] = {
+        **about_a_referral(),
         "clock": clock,
         "state": "routed",
         "due_at": datetime.now(UTC),
@@ -291,17 +298,7 @@ def test_a_broken_appointment_promise_is_told_in_weeks() -> None:
 
 
 def reminder(**fields: Any) -> AppointmentReminder:
-    received = received_event()
-    values: dict[str, Any] = {
-        "correlation_id": received.correlation_id,
-        "referral_id": received.referral_id,
-        "tracking_reference": received.tracking_reference,
-        "service": received.service,
-        "site": SITE,
-        "appointment": APPOINTMENT,
-        **fields,
-    }
-    return AppointmentReminder(**values)
+    return AppointmentReminder(**{**about_a_referral(), "appointment": APPOINTMENT, **fields})
 
 
 APPOINTMENT = Appointment(

@@ -9,7 +9,7 @@ ensure_chromium
 started_stack=0
 if [[ -z "${KAFKA_BOOTSTRAP_SERVERS:-}" || -z "${DATABASE_URL:-}" ]]; then
   if ! stack_running; then started_stack=1; fi
-  echo "== starting the local stack (Kafka, PostgreSQL)"
+  echo "== starting the local stack (Kafka, PostgreSQL, Keycloak)"
   "${UV[@]}" run --frozen python -m devstack up
   eval "$("${UV[@]}" run --frozen python -m devstack env)"
 fi

@@ -330,6 +330,12 @@ class ReferralTransitioned(Event):
     site: SiteId | None = Field(
         default=None, description="The clinic that acted, or that held the referral; else null."
     )
+    by_person: str | None = Field(
+        default=None,
+        max_length=200,
+        description="The member of staff who acted, by the identity provider's pseudonymous "
+        "id (never a name); null for a machine (an API key) or the woman herself.",
+    )
 
 
 class ReferralAccepted(ReferralTransitioned):

@@ -1,4 +1,5 @@
-"""`python -m devstack up|down|status|env|topics`: the local Kafka and PostgreSQL servers.
+"""`python -m devstack up|down|status|env|topics`: the local Kafka and PostgreSQL servers,
+and the OpenID Connect provider the staff sign in with (Keycloak).
 
 DEVSTACK_KAFKA_BROKERS=3 makes the Kafka a three-node KRaft cluster (replication factor 3,
 min.insync.replicas 2); its state is kept apart from the single broker's, but it uses the same
@@ -15,6 +16,10 @@ from devstack.config import StackSettings
 from devstack.frontend import BUILT, ROOT, FrontendError
 from devstack.frontend import build as frontend_build
 from devstack.kafka import KafkaServer, kafka_version
+from devstack.keycloak import CLIENT_ID as KEYCLOAK_CLIENT_ID
+from devstack.keycloak import CLIENT_SECRET as KEYCLOAK_CLIENT_SECRET
+from devstack.keycloak import VERSION as KEYCLOAK_VERSION
+from devstack.keycloak import KeycloakServer
 from devstack.postgres import PostgresServer
 from devstack.secrets import local_secrets
 from devstack.topics import ensure_topics
@@ -29,14 +34,21 @@ def _servers() -> tuple[StackSettings, KafkaServer, PostgresServer]:
     return settings, KafkaServer(settings), PostgresServer(settings)
 
 
+def _provider() -> KeycloakServer:
+    return KeycloakServer(StackSettings())
+
+
 @cli.command()
 def up() -> None:
-    """Start Kafka and PostgreSQL (fetching Kafka on first use), create topics and database."""
+    """Start Kafka, PostgreSQL and Keycloak (fetching Kafka and Keycloak on first use), create
+    topics and database."""
     settings, kafka, postgres = _servers()
+    keycloak = _provider()
     began = time.monotonic()
     try:
         started_kafka = kafka.start()
         started_pg = postgres.start()
+        started_keycloak = keycloak.start()
         created = asyncio.run(ensure_topics(settings.kafka_bootstrap))
     except (RuntimeError, TimeoutError, OSError) as error:
         typer.echo(f"devstack: {error}", err=True)
@@ -50,6 +62,10 @@ def up() -> None:
         f"devstack: {postgres.version()} "
         f"{'started' if started_pg else 'already running'} at {settings.database_url}"
     )
+    typer.echo(
+        f"devstack: Keycloak {KEYCLOAK_VERSION} "
+        f"{'started' if started_keycloak else 'already running'} at {keycloak.issuer}"
+    )
     if created:
         typer.echo(f"devstack: created topics {', '.join(created)}")
     typer.echo(f"devstack: ready in {took:.1f}s")
@@ -59,7 +75,8 @@ def up() -> None:
 def down() -> None:
     """Stop the servers `up` started; data stays under .devstack/ for the next start."""
     _, kafka, postgres = _servers()
-    for name, server in (("Kafka", kafka), ("PostgreSQL", postgres)):
+    servers = (("Kafka", kafka), ("PostgreSQL", postgres), ("Keycloak", _provider()))
+    for name, server in servers:
         typer.echo(f"devstack: {name} {'stopped' if server.stop() else 'was not running'}")
 
 
@@ -79,7 +96,13 @@ def status() -> None:
         f"postgres  {'running pid ' + str(pg_pid) if pg_pid else 'stopped'}  "
         f"{settings.database_url}  log {postgres.log}"
     )
-    if not (all(pids) and pg_pid):
+    keycloak = _provider()
+    kc_pid = keycloak.running_pid()
+    typer.echo(
+        f"keycloak  {'running pid ' + str(kc_pid) if kc_pid else 'stopped'}  "
+        f"{keycloak.issuer}  log {keycloak.log}"
+    )
+    if not (all(pids) and pg_pid and kc_pid):
         raise typer.Exit(1)
 
 
@@ -102,6 +125,10 @@ def env() -> None:
     typer.echo(f"export KAFKA_BOOTSTRAP_SERVERS={settings.kafka_bootstrap}")
     typer.echo(f"export DATABASE_URL={settings.database_url}")
     typer.echo("export LOCAL_MODE=true")  # the stand-ins' placeholder secrets are allowed
+    keycloak = _provider()
+    typer.echo(f"export INTAKE_OIDC_ISSUER={keycloak.issuer}")
+    typer.echo(f"export INTAKE_OIDC_CLIENT_ID={KEYCLOAK_CLIENT_ID}")
+    typer.echo(f"export INTAKE_OIDC_CLIENT_SECRET={KEYCLOAK_CLIENT_SECRET}")
     for name, value in local_secrets(settings.home).items():
         typer.echo(f"export {name}={value}")
 

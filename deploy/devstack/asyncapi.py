@@ -31,7 +31,9 @@ def builders() -> dict[str, Callable[[], Any]]:
     private, _ = generate_keypair()
     return {
         "intake": lambda: intake(
-            IntakeSettings.model_validate({**_PLACEHOLDERS, "private_key": private})
+            IntakeSettings.model_validate(
+                {**_PLACEHOLDERS, "private_key": private, "local_mode": True}
+            )
         ),
         "router": lambda: router(RouterSettings.model_validate(_PLACEHOLDERS)),
         "notifier": lambda: notifier(

@@ -38,6 +38,7 @@ class StackSettings(BaseSettings):
     postgres_port: int = 15432
     postgres_user: str = "postgres"
     postgres_database: str = "referrals"
+    keycloak_port: int = 18080  # its management interface (health) on the next port
     start_timeout_s: float = 90.0
 
     def kafka_ports(self, node: int) -> tuple[int, int]:

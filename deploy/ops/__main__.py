@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import UTC, datetime
 from typing import Annotated
 from uuid import UUID
 
 import typer
 
-from intake.__main__ import erase, overdue
+from intake.__main__ import erase, in_audit_log, overdue
+from intake.ports import AuditEntry
 from notifier.__main__ import held
 from ops import samples
 from ops.dead_letters import ReplayRefused, dead_letters, replay
@@ -23,6 +25,7 @@ from ops.kafka_views import follow, readable, topic_views
 from ops.settings import OpsSettings
 from ops.timeline import timeline
 from router.__main__ import triage
+from shared.operators import UnknownOperator, operator
 
 cli = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=True)
 dlq = typer.Typer(help="Dead-lettered events.", no_args_is_help=True)
@@ -97,14 +100,31 @@ def dlq_list() -> None:
 
 
 @dlq.command("replay")
-def dlq_replay(event_id: UUID) -> None:
-    """Re-publish a dead-lettered event to its source topic, after the cause is fixed."""
+def dlq_replay(
+    event_id: UUID,
+    by: Annotated[
+        str | None,
+        typer.Option(help="The operator (default: the account this runs under); audited."),
+    ] = None,
+    reason: Annotated[str, typer.Option(help="Why (recorded in the audit log).")] = (
+        "replayed after the cause was fixed"
+    ),
+) -> None:
+    """Re-publish a dead-lettered event to its source topic, after the cause is fixed; who
+    and why go in intake's audit log."""
     try:
-        source = asyncio.run(replay(OpsSettings(), event_id))
-    except ReplayRefused as error:
+        who = operator(by)
+        replayed = asyncio.run(replay(OpsSettings(), event_id))
+    except (ReplayRefused, UnknownOperator) as error:
         typer.echo(f"referrals: {error}", err=True)
         raise typer.Exit(1) from error
-    typer.echo(f"replayed {event_id} to {source}")
+    in_audit_log(
+        AuditEntry(
+            datetime.now(UTC), who, "replayed", replayed.referral_id, reason,
+            {"dead_letter": str(event_id), "to": replayed.topic},
+        )
+    )  # fmt: skip
+    typer.echo(f"replayed {event_id} to {replayed.topic}")
 
 
 @cli.command()

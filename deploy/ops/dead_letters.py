@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import dataclass
 from uuid import UUID
 
 from aiokafka import AIOKafkaProducer
@@ -43,7 +44,13 @@ async def dead_letters(settings: OpsSettings) -> list[tuple[str, DeadLetter]]:
     return found
 
 
-async def replay(settings: OpsSettings, event_id: UUID) -> str:
+@dataclass(frozen=True)
+class Replayed:
+    topic: str
+    referral_id: UUID | None  # the referral its event names, if it names one
+
+
+async def replay(settings: OpsSettings, event_id: UUID) -> Replayed:
     matches = [(t, d) for t, d in await dead_letters(settings) if d.event_id == event_id]
     if not matches:
         raise ReplayRefused(f"no dead letter {event_id}")
@@ -70,4 +77,5 @@ async def replay(settings: OpsSettings, event_id: UUID) -> str:
         await producer.send_and_wait(letter.source_topic, original, headers=headers)
     finally:
         await producer.stop()
-    return letter.source_topic
+    named = json.loads(original).get("referral_id")
+    return Replayed(letter.source_topic, UUID(named) if named else None)

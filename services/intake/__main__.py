@@ -12,14 +12,16 @@ import asyncpg
 import typer
 
 from intake import views
-from intake.adapters import api_keys, bars_endpoints
+from intake.adapters import api_keys, audit_log, bars_endpoints
 from intake.adapters.api_keys import Scope
 from intake.adapters.referral_store import PostgresReferrals
 from intake.main import MIGRATIONS, create_service
+from intake.ports import AuditEntry
 from intake.service_layer.lifecycle import NotFound
 from intake.service_layer.retention import Erased, StillActive, erase_on_request
 from intake.settings import IntakeDatabaseSettings, IntakeSettings
 from shared.database import Connection, run_on_database
+from shared.operators import UnknownOperator, operator
 from shared.runner import service_cli
 
 T = TypeVar("T")
@@ -166,11 +168,19 @@ def overdue() -> None:
     typer.echo(f"{len(found)} overdue")
 
 
+def in_audit_log(entry: AuditEntry) -> None:
+    """Record an operator's action in intake's audit log (the `referrals` commands' too)."""
+    _with_database(lambda conn: audit_log.record(conn, [entry]))
+
+
 @cli.command()
 def erase(
     reference: Annotated[str, typer.Argument(help="The referral's id or tracking reference.")],
-    by: Annotated[str, typer.Option(help="Who asked for it (recorded in the audit log).")],
     reason: Annotated[str, typer.Option(help="Why (recorded in the audit log).")],
+    by: Annotated[
+        str | None,
+        typer.Option(help="The operator (default: the account this runs under); audited."),
+    ] = None,
     force: Annotated[
         bool, typer.Option(help="Erase a referral still active (the reason must say why).")
     ] = False,
@@ -178,10 +188,15 @@ def erase(
     """Erase one referral's patient details on request, recorded in the audit log; refused
     while the referral is still active unless --force."""
     settings = IntakeDatabaseSettings()
+    try:
+        who = operator(by)
+    except UnknownOperator as unknown:
+        typer.echo(str(unknown), err=True)
+        raise typer.Exit(2) from None
 
     async def on_pool(pool: asyncpg.Pool) -> Erased:
         return await erase_on_request(
-            lambda: PostgresReferrals(pool), reference, by=by, reason=reason,
+            lambda: PostgresReferrals(pool), reference, by=who, reason=reason,
             now=datetime.now(UTC), force=force,
         )  # fmt: skip
 

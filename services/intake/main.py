@@ -7,6 +7,7 @@ from pathlib import Path
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
+from starlette.middleware.sessions import SessionMiddleware
 
 from intake import __doc__ as DESCRIPTION
 from intake import clinic_pages, public_pages, triage_pages
@@ -30,6 +31,14 @@ from intake.web.keys import Keys, api_key_dependency
 from intake.web.pages import STATIC, Pages
 from intake.web.refusals import Refusals, as_page
 from intake.web.security_headers import SecurityHeaders
+from intake.web.staff_roles import load_staff_roles
+from intake.web.staff_sign_in import (
+    LOGIN_STATE_COOKIE,
+    LOGIN_STATE_SECONDS,
+    Provider,
+    StaffSessions,
+)
+from intake.web.staff_sign_in import PATH as STAFF_PATH
 from shared import topics
 from shared.bars_mapping import load_mapping
 from shared.contracts import SelfReferralSubmitted
@@ -120,14 +129,20 @@ def create_service(settings: IntakeSettings | None = None) -> Service:
         path=clinic_pages.PATH,
         folder=clinic_pages.TEMPLATES,
     )
+    staff_sessions = StaffSessions(
+        database,
+        pages,
+        derive_secret(private_key, "staff-session"),
+        Provider(
+            settings.oidc_issuer,
+            settings.oidc_client_id,
+            settings.oidc_client_secret.get_secret_value(),
+        ),
+        load_staff_roles(settings.staff_roles),
+    )
+    app.include_router(staff_sessions.router())
     app.include_router(
-        clinic_pages_router(
-            clinic_forms,
-            database,
-            unit_of_work,
-            directory,
-            derive_secret(private_key, "clinic-session"),
-        )
+        clinic_pages_router(clinic_forms, database, unit_of_work, directory, staff_sessions)
     )
     triage_forms = Pages(
         derive_secret(private_key, "triage-csrf"),  # no other door's token passes here
@@ -138,13 +153,7 @@ def create_service(settings: IntakeSettings | None = None) -> Service:
         folder=triage_pages.TEMPLATES,
     )
     app.include_router(
-        triage_pages_router(
-            triage_forms,
-            database,
-            unit_of_work,
-            directory,
-            derive_secret(private_key, "triage-session"),
-        )
+        triage_pages_router(triage_forms, database, unit_of_work, directory, staff_sessions)
     )
     app.include_router(
         self_referral_form(pages=pages, public_key=public_key, publish=publish_self_referral)
@@ -171,6 +180,16 @@ def create_service(settings: IntakeSettings | None = None) -> Service:
         return RedirectResponse("/triage", status_code=308)
 
     app.add_middleware(SecurityHeaders)
+    # The sign-in's own state (state, nonce, PKCE verifier), for 10 minutes; Lax, as the
+    # provider's redirect back is a cross-site navigation. Staff sessions are not kept here.
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=derive_secret(private_key, "staff-sign-in").hex(),
+        session_cookie=LOGIN_STATE_COOKIE,
+        max_age=LOGIN_STATE_SECONDS,
+        same_site="lax",
+        path=STAFF_PATH,
+    )
     Refusals(  # each door answers its own refusals; `/v1` and the rest as problem documents
         {
             FHIR_BASE: lambda _request, problem: problem_as_outcome(problem),

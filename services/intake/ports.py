@@ -75,6 +75,7 @@ class Step:
     transition: Transition
     actor_id: str | None
     at: datetime
+    person_id: str | None = None  # the member of staff who took it, if one did
     reason_code: str | None = None
     reason: str | None = None
     decision: RecordedDecision | None = None  # a decision's, to show with the status
@@ -102,8 +103,8 @@ class AuditEntry:
 
     at: datetime
     actor: str
-    action: Literal["erased", "erased-by-retention"]
-    referral_id: UUID
+    action: Literal["erased", "erased-by-retention", "replayed"]
+    referral_id: UUID | None
     reason: str
     details: dict[str, Any]
 

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from intake.web.staff_roles import DEFAULT_STAFF_ROLES
 from shared.bars_mapping import DEFAULT_MAPPING
 from shared.directory import DEFAULT_DIRECTORY
-from shared.settings import ServiceSettings
+from shared.settings import ServiceSettings, env_name
+
+# The local Keycloak realm's (deploy/keycloak): refused unless LOCAL_MODE is on.
+LOCAL_OIDC_CLIENT_SECRET = "local-oidc-client-secret"  # noqa: S105 - local realm only
 
 
 class IntakeDatabaseSettings(ServiceSettings):
@@ -64,3 +68,27 @@ class IntakeSettings(IntakeDatabaseSettings):
         default=True,
         description="Run the outbox relay in this process (off: another process relays).",
     )
+    oidc_issuer: str = Field(
+        default="http://127.0.0.1:18080/realms/womens-health",
+        description="The OpenID Connect provider staff sign in with (its issuer URL; CIS2 in "
+        "production); its keys and endpoints come from its discovery document.",
+    )
+    oidc_client_id: str = Field(default="intake-staff")
+    oidc_client_secret: SecretStr = Field(default=SecretStr(LOCAL_OIDC_CLIENT_SECRET))
+    staff_roles: Path = Field(
+        default=DEFAULT_STAFF_ROLES,
+        description="Which of the provider's roles let staff do what (YAML).",
+    )
+
+    @field_validator("oidc_client_secret", mode="after")
+    @classmethod
+    def _no_placeholder_outside_local_mode(
+        cls, value: SecretStr, info: ValidationInfo
+    ) -> SecretStr:
+        """The local realm's secret in production would let anyone act as our client."""
+        if not info.data.get("local_mode") and value.get_secret_value() == LOCAL_OIDC_CLIENT_SECRET:
+            raise ValueError(
+                f"{env_name(cls, 'oidc_client_secret')} is still the local placeholder: set "
+                "the client secret the provider gave (LOCAL_MODE=true only locally)"
+            )
+        return value

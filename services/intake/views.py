@@ -66,6 +66,11 @@ class HistoryItem(BaseModel):
     )
     by: str = Field(description="router, clinic, referrer or patient.")
     by_id: str | None = Field(description="The site, the organisation, or who triaged it.")
+    by_person: str | None = Field(
+        default=None,
+        description="The member of staff who took the step, by name, when one did (signed in "
+        "as herself); null for a step by a system's key or by the woman.",
+    )
     before: str
     after: str
     reason_code: str | None
@@ -172,9 +177,11 @@ async def referral(
 
 async def _history(database: Database, referral_id: UUID) -> list[HistoryItem]:
     rows = await database.pool.fetch(
-        "SELECT action, actor AS by, actor_id AS by_id, before, after, reason_code, reason,"
-        " details, at"
-        " FROM transitions WHERE referral_id = $1 ORDER BY at, transition_id",
+        "SELECT t.action, t.actor AS by, t.actor_id AS by_id, s.name AS by_person, t.before,"
+        " t.after, t.reason_code, t.reason, t.details, t.at FROM transitions t"
+        " LEFT JOIN staff s ON s.person_id = COALESCE(t.person_id,"
+        "  CASE WHEN t.action = 'decided' THEN t.actor_id END)"
+        " WHERE t.referral_id = $1 ORDER BY t.at, t.transition_id",
         referral_id,
     )
     return [HistoryItem(**dict(r)) for r in rows]

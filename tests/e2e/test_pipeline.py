@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Page, expect
 from typer.testing import CliRunner
 
 from devstack.samples import GP_PATIENT, SELF_PATIENT, gp_referral, self_referral
@@ -33,6 +33,7 @@ from tests.support.forms import date_fields
 from tests.support.keys import INTAKE_PUBLIC_KEY
 from tests.support.pii import identifiers_in
 from tests.support.servers import Servers
+from tests.support.staff import PASSWORD
 from tests.support.waiting import eventually, system_settled
 
 
@@ -204,12 +205,16 @@ def test_a_dead_lettered_notification_is_replayed_once_after_the_fix(
     assert len(mentioning(standins.records("webhook"), reference)) == 1  # the clinic was told
     standins.reset()  # the cause is fixed (and the stand-ins' records start again)
 
-    assert "replayed" in ops(pipeline, "dlq", "replay", letter_id)
+    fixed = ("--by", "ops.jones", "--reason", "Notify's template fixed")
+    assert "replayed" in ops(pipeline, "dlq", "replay", letter_id, *fixed)
     eventually(lambda: mentioning(standins.records("notify"), reference))
     ops(pipeline, "dlq", "replay", letter_id)  # a second replay changes nothing
     pipeline.settled()
     assert len(mentioning(standins.records("notify"), reference)) == 1
     assert mentioning(standins.records("webhook"), reference) == []  # not told twice
+    timeline = ops(pipeline, "show", reference)
+    assert timeline.count("replayed by ops.jones: Notify's template fixed") == 1  # audited
+    assert timeline.count("replayed by ") == 2  # the second, by the account running it
 
 
 def test_the_sample_referrals_reach_every_outcome_with_the_right_messages(
@@ -335,15 +340,20 @@ def test_the_clinic_accepts_and_the_referrer_cancels_and_each_is_told_once(
     assert identifiers_in(pipeline.logs()) == []
 
 
+def sign_in_at_provider(page: Page, username: str) -> None:
+    """On a staff page's sign-in: to the identity provider's own login page, and back."""
+    page.get_by_role("button", name="Sign in").click()
+    page.locator("#username").fill(username)
+    page.locator("#password").fill(PASSWORD.format(username=username))
+    page.locator("#kc-login").click()
+
+
 def test_a_clinic_works_through_its_worklist_in_a_real_browser(
     pipeline: Pipeline, standins: Standins
 ) -> None:
-    """Sign in with the site's key, open the oldest referral, accept it, book her in the NHS
-    date input, without JavaScript; the woman is told once of each."""
-    clinic = run_cli(
-        "intake", "keys", "create", "--organisation", "pelvic-bsol", "--scope", "clinic",
-        env=pipeline.env,
-    )  # fmt: skip
+    """A clinician signs in as herself at the identity provider, opens the oldest referral,
+    accepts it, books her in the NHS date input, without JavaScript; the woman is told once
+    of each, and the history names the clinician."""
     answer = pipeline.submit(gp_referral())
     reference = answer["tracking_reference"]
     eventually(lambda: mentioning(standins.records("webhook"), reference))
@@ -351,8 +361,7 @@ def test_a_clinic_works_through_its_worklist_in_a_real_browser(
     with browser_page() as page:
         page.goto(f"{pipeline.intake.url}/clinic")
         assert_accessible(page)
-        page.get_by_label("Clinic key").fill(clinic)
-        page.get_by_role("button", name="Sign in").click()
+        sign_in_at_provider(page, "clin.bsol")
         expect(page.get_by_role("heading", level=1)).to_have_text("Referrals for pelvic-bsol")
         page.get_by_role("link", name=reference).click()
         expect(page.locator("#status")).to_have_text("routed")
@@ -381,6 +390,11 @@ def test_a_clinic_works_through_its_worklist_in_a_real_browser(
     assert "will contact you" in messages[1]["personalisation"]["body"]
     assert "you have an NHS appointment" in messages[2]["personalisation"]["body"]
     assert "by video call" in messages[2]["personalisation"]["body"]
+    status = httpx.get(
+        f"{pipeline.intake.url}{answer['status_url']}",
+        headers={"Authorization": f"Bearer {pipeline.key}"},
+    ).json()
+    assert [h["by_person"] for h in status["history"]][-2:] == ["Priya Anand"] * 2
     assert identifiers_in(pipeline.logs()) == []
 
 
@@ -653,18 +667,13 @@ def test_a_person_at_triage_routes_what_the_rules_could_not_and_she_is_told_once
     """Through the three processes: a referral from an area the directory does not know waits
     for triage; the triage team routes it on its page; the router announces it; the woman and
     the clinic are told once, and the history names who decided."""
-    team = run_cli(
-        "intake", "keys", "create", "--organisation", "kent-triage", "--scope", "triage",
-        env=pipeline.env,
-    )  # fmt: skip
     answer = pipeline.submit(gp_referral(**{"patient.postcode": "ZZ1 1ZZ"}))
     reference = answer["tracking_reference"]
     eventually(lambda: mentioning(standins.records("notify"), reference))  # being looked at
     pipeline.stands(answer, "needs-triage")
     with browser_page() as page:
         page.goto(f"{pipeline.intake.url}/triage")
-        page.get_by_label("Triage team key").fill(team)
-        page.get_by_role("button", name="Sign in").click()
+        sign_in_at_provider(page, "triage.lead")
         expect(page.get_by_role("heading", level=1)).to_have_text("Referrals awaiting triage")
         assert_accessible(page)
         page.get_by_role("link", name=reference).click()
@@ -685,5 +694,5 @@ def test_a_person_at_triage_routes_what_the_rules_could_not_and_she_is_told_once
         headers={"Authorization": f"Bearer {pipeline.key}"},
     ).json()
     assert status["status"] == "routed"
-    assert status["history"][-1]["by_id"] == "triage team kent-triage"
+    assert status["history"][-1]["by_person"] == "Hannah Moss"
     assert identifiers_in(pipeline.logs()) == []

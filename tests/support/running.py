@@ -133,7 +133,9 @@ async def running(
     async with app.router.lifespan_context(app):
         await _wait_assigned(service)
         transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
-        async with httpx.AsyncClient(transport=transport, base_url="http://service") as client:
+        # 127.0.0.1, as the identity provider accepts redirects back to it (staff sign-in).
+        base = "http://127.0.0.1:8000"
+        async with httpx.AsyncClient(transport=transport, base_url=base) as client:
             yield service, client
 
 

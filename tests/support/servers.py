@@ -130,6 +130,7 @@ def _from_devstack(
 ) -> tuple[str, str, str]:
     from devstack.config import StackSettings
     from devstack.kafka import KafkaServer, kafka_version
+    from devstack.keycloak import KeycloakServer
     from devstack.postgres import PostgresServer
     from devstack.topics import ensure_topics
 
@@ -147,6 +148,9 @@ def _from_devstack(
             if pg.start():
                 stack.callback(pg.stop)
             database = settings.database_url
+            provider = KeycloakServer(settings)  # staff sign in through it (the pages' tests)
+            if provider.start():
+                stack.callback(provider.stop)
     except Exception as exc:
         pytest.fail(f"could not start the local stack ({exc!r}). {HOW_TO_START}", pytrace=False)
     return kafka, database, version

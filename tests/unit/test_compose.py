@@ -85,6 +85,9 @@ OPERATOR_ENV = {
     "NOTIFIER_WEBHOOK_SECRET": "w" * 40,
     "NOTIFIER_CALLBACK_TOKEN": "c" * 40,
     "NOTIFIER_SMTP_HOST": "relay.example.nhs.uk",
+    "INTAKE_OIDC_ISSUER": "https://am.nhsidentity.spineservices.nhs.uk/openam/oauth2/realms/root/realms/oidc",
+    "INTAKE_OIDC_CLIENT_ID": "womens-health-referrals",
+    "INTAKE_OIDC_CLIENT_SECRET": "s" * 40,
 }
 INTERPOLATION = re.compile(r"\$\{(\w+)(?::([?-])([^}]*))?\}")
 

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
+from intake.adapters import audit_log
 from intake.domain.lifecycle import FINAL, State
 from intake.domain.referral import AcceptedReferral
 from intake.ports import AuditEntry, DueClock, IdempotencyConflict, Located, Standing, Step
@@ -161,9 +162,10 @@ class PostgresReferrals(PostgresTransaction):
     async def record_steps(self, steps: Sequence[Step]) -> None:
         kept = await self.conn.fetch(
             "INSERT INTO transitions (transition_id, referral_id, action, actor, actor_id,"
-            " before, after, reason_code, reason, at, details) SELECT * FROM unnest($1::uuid[],"
+            " before, after, reason_code, reason, at, details, person_id)"
+            " SELECT * FROM unnest($1::uuid[],"
             " $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],"
-            " $8::text[], $9::text[], $10::timestamptz[], $11::jsonb[])"
+            " $8::text[], $9::text[], $10::timestamptz[], $11::jsonb[], $12::text[])"
             " ON CONFLICT (transition_id) DO NOTHING RETURNING transition_id",
             [s.transition_id for s in steps],
             [s.referral_id for s in steps],
@@ -176,6 +178,7 @@ class PostgresReferrals(PostgresTransaction):
             [s.reason for s in steps],
             [s.at for s in steps],
             [s.details for s in steps],
+            [s.person_id for s in steps],
         )
         new = {row["transition_id"] for row in kept}
         fresh = [s for s in steps if s.transition_id in new]
@@ -304,14 +307,7 @@ class PostgresReferrals(PostgresTransaction):
         )
 
     async def audit(self, entries: Sequence[AuditEntry]) -> None:
-        await self.conn.executemany(
-            "INSERT INTO audit_log (audit_id, at, actor, action, referral_id, reason, details)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            [
-                (uuid4(), e.at, e.actor, e.action, e.referral_id, e.reason, e.details)
-                for e in entries
-            ],
-        )
+        await audit_log.record(self.conn, entries)
 
     async def announce(self, events: Sequence[Event]) -> None:
         keyed = [(e, str(getattr(e, "referral_id", e.event_id)), None) for e in events]

@@ -1,8 +1,7 @@
 """The clinic's worklist as web pages, for the people in the clinic: plain HTML, no
-JavaScript. A site signs in with its key, exchanged for a session cookie (signed, HttpOnly,
-SameSite=Strict, Secure over TLS, 8 hours; the key is checked again on every page, so a
-revoked key ends its sessions). Every action carries a CSRF token, and goes through the same
-use cases and rules as the API."""
+JavaScript. Each clinician signs in as herself (`intake.web.staff_sign_in`); her roles say
+which site's referrals she sees and acts on, and every step she takes names her. Every action
+carries a CSRF token, and goes through the same use cases and rules as the API."""
 
 from __future__ import annotations
 
@@ -13,14 +12,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from intake import service_layer, views
-from intake.adapters.api_keys import ApiKey
 from intake.clinic_pages.steps import ATTEMPTS_SHOWN, DONE, MODES, StepError, read_step
 from intake.domain.lifecycle import HELD, IllegalTransition
+from intake.domain.staff import Staff
 from intake.ports import UnitOfWork
 from intake.service_layer import Actor, NotFound, UnknownReason
 from intake.views import Viewer
 from intake.web.pages import Pages
-from intake.web.sessions import Door, KeySessions
+from intake.web.staff_sign_in import StaffDoor, StaffSessions
 from shared.clock import LONDON
 from shared.contracts import ReferralState
 from shared.database import Database
@@ -29,7 +28,7 @@ from shared.logging import get_logger
 
 log = get_logger(__name__)
 
-DOOR = Door("/clinic", "clinic", "clinic", "clinic_base.html", cookie="whr_clinic")
+DOOR = StaffDoor("/clinic", "clinic_base.html", "the clinic's worklist", "clinician")
 PAGE_SIZE = 25
 # The worklist's tabs: each state in which the clinic holds a referral, in the journey's order.
 TABS = {
@@ -47,28 +46,28 @@ def clinic_pages(
     database: Database,
     unit_of_work: UnitOfWork,
     directory: Directory,
-    session_secret: bytes,
+    sessions: StaffSessions,
 ) -> APIRouter:
     router = APIRouter(prefix="/clinic", include_in_schema=False)
-    sessions = KeySessions(database, pages, session_secret, DOOR)
-    sessions.add_routes(router)
-    signed_in, sign_in_page = sessions.signed_in, sessions.sign_in_page
+    sessions.add_sign_out(router, pages)
 
     @router.get("", response_class=HTMLResponse)
     async def worklist(
         request: Request, state: str = "routed", after: str | None = None, done: str = ""
     ) -> Response:
-        key = await signed_in(request)
-        if key is None:
-            return sign_in_page(request)
+        staff = await sessions.who(request, pages, DOOR)
+        if not isinstance(staff, Staff):
+            return staff
+        site = _site(staff)
         shown = next((s for s in TABS if s.value == state), ReferralState.ROUTED)
         cursor = _cursor(after)
-        viewer = Viewer.clinic(key.organisation_code)
+        viewer = Viewer.clinic(site)
         page = await views.worklist(database, viewer, shown, PAGE_SIZE, cursor)
         return pages.render(
             request,
             "clinic_worklist.html",
-            site=key.organisation_code,
+            site=site,
+            staff=staff,
             state=shown.value,
             referrals=page.referrals,
             following=page.next,
@@ -78,27 +77,28 @@ def clinic_pages(
 
     @router.get("/referrals/{referral_id}", response_class=HTMLResponse)
     async def referral(request: Request, referral_id: UUID) -> Response:
-        key = await signed_in(request)
-        if key is None:
-            return sign_in_page(request, 401)
-        shown = await _details(key, referral_id)
+        staff = await sessions.who(request, pages, DOOR)
+        if not isinstance(staff, Staff):
+            return staff
+        shown = await _details(staff, referral_id)
         if shown is None:
             return _not_ours(request)
-        log.info("referral read by clinic", referral_id=str(referral_id), key_id=key.key_id)
+        log.info("referral read by clinic", referral_id=str(referral_id), person_id=staff.person_id)
         return pages.render(request, "clinic_referral.html", error=None, **shown)
 
     @router.post("/referrals/{referral_id}/{action}", response_class=HTMLResponse)
     async def act(request: Request, referral_id: UUID, action: str) -> Response:
-        key = await signed_in(request)
-        if key is None:
-            return sign_in_page(request, 401)
+        staff = await sessions.who(request, pages, DOOR)
+        if not isinstance(staff, Staff):
+            return staff
         fields, refused = await pages.accepted_post(request, None)
         if refused is not None:
             return refused
         assert fields is not None
-        actor = Actor("clinic", key.organisation_code)
+        site = _site(staff)
+        actor = Actor("clinic", site, person=staff.person_id)
         try:
-            asked = read_step(action, key.organisation_code, fields)
+            asked = read_step(action, site, fields)
             if asked is None:
                 return pages.not_found(request)
             await service_layer.act(
@@ -113,7 +113,7 @@ def clinic_pages(
         except NotFound:
             return _not_ours(request)
         except (StepError, UnknownReason, IllegalTransition) as refused_action:
-            shown = await _details(key, referral_id)
+            shown = await _details(staff, referral_id)
             if shown is None:
                 return _not_ours(request)
             status, field, why = _refusal(refused_action)
@@ -122,11 +122,11 @@ def clinic_pages(
             return pages.render(request, "clinic_referral.html", status, error=why, **shown)
         return RedirectResponse(f"/clinic?done={action}", status_code=303)
 
-    async def _details(key: ApiKey, referral_id: UUID) -> dict[str, Any] | None:
+    async def _details(staff: Staff, referral_id: UUID) -> dict[str, Any] | None:
         found = await views.referral(
             database,
             referral_id,
-            Viewer.clinic(key.organisation_code),
+            Viewer.clinic(_site(staff)),
             directory,
             with_submission=True,
         )
@@ -141,7 +141,7 @@ def clinic_pages(
             "attempts_shown": ATTEMPTS_SHOWN,
             "modes": MODES,
             "london": LONDON,
-            "site": key.organisation_code,
+            "site": _site(staff),
             "values": {},
             "error_field": None,
             "action": None,
@@ -151,6 +151,12 @@ def clinic_pages(
         return pages.render(request, "clinic_not_found.html", 404)
 
     return router
+
+
+def _site(staff: Staff) -> str:
+    """The site whose referrals she sees (`who` let only a clinician at a site in)."""
+    assert staff.site is not None
+    return staff.site
 
 
 def _refusal(error: Exception) -> tuple[int, str | None, str]:

@@ -123,6 +123,7 @@ class Actor:
 
     role: Literal["clinic", "referrer", "patient"]
     id: str | None
+    person: str | None = None  # the member of staff acting for it (pseudonymous id), if one
 
     def may_act_on(self, standing: Standing) -> bool:
         if self.role == "clinic":
@@ -211,6 +212,7 @@ async def act(
         transition = lifecycle.apply(now.state, command, destination=now.destination)
         may_rebook = policy.value == "offer-another"
         event = _announce(now, transition, command, reason_code, words, particulars, may_rebook)
+        event = event.model_copy(update={"by_person": actor.person})
         appointment = (
             particulars.appointment.model_dump(mode="json") if particulars.appointment else None
         )
@@ -221,6 +223,7 @@ async def act(
                     event.event_id,
                     transition,
                     actor_id=actor.id,
+                    person_id=actor.person,
                     at=event.occurred_at,
                     reason_code=reason_code if words is not None else None,
                     reason=words,

@@ -1,5 +1,7 @@
-"""The triage pages: the same session, CSRF and refusal rules as the clinic's, and the same
-use case as any other door would use (`service_layer.resolve_at_triage`)."""
+"""The triage pages: the same sign-in (each person as herself, with the triage role), CSRF
+and refusal rules as the clinic's, and the same use case as any other door would use
+(`service_layer.resolve_at_triage`). Who decided is her pseudonymous id on the topics, and
+her name in the referral's history."""
 
 from __future__ import annotations
 
@@ -10,13 +12,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from intake import service_layer, views
-from intake.adapters.api_keys import ApiKey
 from intake.domain.lifecycle import IllegalTransition, State
+from intake.domain.staff import Staff
 from intake.ports import UnitOfWork
 from intake.service_layer import NotFound, Resolution, UnknownReason
 from intake.views import Viewer
 from intake.web.pages import Pages, first
-from intake.web.sessions import Door, KeySessions
+from intake.web.staff_sign_in import StaffDoor, StaffSessions
 from shared.contracts import ServiceCode
 from shared.database import Database
 from shared.directory import Directory
@@ -24,7 +26,7 @@ from shared.logging import get_logger
 
 log = get_logger(__name__)
 
-DOOR = Door("/triage", "triage", "triage team", "triage_base.html", cookie="whr_triage")
+DOOR = StaffDoor("/triage", "triage_base.html", "the triage list", "triage")
 PAGE_SIZE = 25
 RETURN = "return"  # the choice that returns it to the referrer, beside each site's id
 
@@ -34,18 +36,16 @@ def triage_pages(
     database: Database,
     unit_of_work: UnitOfWork,
     directory: Directory,
-    session_secret: bytes,
+    sessions: StaffSessions,
 ) -> APIRouter:
     router = APIRouter(prefix="/triage", include_in_schema=False)
-    sessions = KeySessions(database, pages, session_secret, DOOR)
-    sessions.add_routes(router)
-    sign_in_page = sessions.sign_in_page
+    sessions.add_sign_out(router, pages)
 
     @router.get("", response_class=HTMLResponse)
     async def worklist(request: Request, after: str | None = None, done: str = "") -> Response:
-        key = await sessions.signed_in(request)
-        if key is None:
-            return sign_in_page(request)
+        staff = await sessions.who(request, pages, DOOR)
+        if not isinstance(staff, Staff):
+            return staff
         try:
             cursor = views.parse_cursor(after)
         except ValueError:  # a mangled cursor shows the first page
@@ -57,7 +57,7 @@ def triage_pages(
         return pages.render(
             request,
             "triage_worklist.html",
-            team=key.organisation_code,
+            staff=staff,
             referrals=page.referrals,
             following=page.next,
             services=names,
@@ -66,20 +66,20 @@ def triage_pages(
 
     @router.get("/referrals/{referral_id}", response_class=HTMLResponse)
     async def referral(request: Request, referral_id: UUID) -> Response:
-        key = await sessions.signed_in(request)
-        if key is None:
-            return sign_in_page(request, 401)
+        staff = await sessions.who(request, pages, DOOR)
+        if not isinstance(staff, Staff):
+            return staff
         shown = await _details(referral_id)
         if shown is None:
             return _gone(request)
-        log.info("referral read at triage", referral_id=str(referral_id), key_id=key.key_id)
+        log.info("referral read at triage", referral_id=str(referral_id), person_id=staff.person_id)
         return pages.render(request, "triage_referral.html", **shown)
 
     @router.post("/referrals/{referral_id}/resolve", response_class=HTMLResponse)
     async def resolve(request: Request, referral_id: UUID) -> Response:
-        key = await sessions.signed_in(request)
-        if key is None:
-            return sign_in_page(request, 401)
+        staff = await sessions.who(request, pages, DOOR)
+        if not isinstance(staff, Staff):
+            return staff
         fields, refused = await pages.accepted_post(request, None)
         if refused is not None:
             return refused
@@ -95,7 +95,7 @@ def triage_pages(
             if not choice:
                 raise UnknownReason("Choose a site, or return it to the referrer", "route_to")
             await service_layer.resolve_at_triage(
-                unit_of_work, directory, referral_id, resolution, decided_by=_who(key)
+                unit_of_work, directory, referral_id, resolution, decided_by=staff.person_id
             )
         except (NotFound, IllegalTransition):
             return _gone(request)
@@ -136,8 +136,3 @@ def triage_pages(
         )
 
     return router
-
-
-def _who(key: ApiKey) -> str:
-    """Who decided, as the key says (staff sign in as themselves next: issue 25)."""
-    return f"triage team {key.organisation_code}"

@@ -1,9 +1,12 @@
-"""The clinic's worklist pages through the real intake: sign in with the site's key for a
-session cookie (HttpOnly, SameSite=Strict), see only the site's referrals, accept or return
-with a CSRF token; a revoked key ends the session; the same rules as the API."""
+"""The clinic's worklist pages through the real intake and the real identity provider: a
+clinician signs in as herself (OpenID Connect, the local Keycloak) for a session cookie
+(HttpOnly, SameSite=Strict), sees only her site's referrals, accepts or returns with a CSRF
+token, and the history names her; signing out ends the session; the clinic's API key opens
+no page; the same rules as the API."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime, timedelta
 
@@ -12,6 +15,7 @@ import httpx
 from devstack.samples import GP_PATIENT, gp_referral
 from intake.web.csrf import FIELD
 from shared.clock import LONDON
+from tests.support import staff
 from tests.support.running import RunningIntake
 
 SITE = "pelvic-bsol"
@@ -32,31 +36,26 @@ async def routed(intake: RunningIntake, referrer: str) -> dict[str, str]:
     return referral
 
 
-async def sign_in(intake: RunningIntake, key: str) -> None:
+async def sign_in(intake: RunningIntake, username: str = "clin.bsol") -> None:
     page = await intake.client.get("/clinic")
-    assert "Sign in to your clinic" in page.text
-    answer = await intake.client.post("/clinic/sign-in", data={FIELD: csrf(page.text), "key": key})
+    assert page.status_code == 401
+    assert "Sign in to the clinic" in page.text
+    answer = await staff.sign_in(intake.client, username)
     assert answer.status_code == 303
+    assert answer.headers["location"] == "/clinic"
     cookie = answer.headers["set-cookie"]
     assert "HttpOnly" in cookie
-    assert "SameSite=strict" in cookie
-    assert "Path=/clinic" in cookie
+    assert "SameSite=lax" in cookie
 
 
 async def test_a_clinic_signs_in_sees_its_referrals_and_accepts_one(intake: RunningIntake) -> None:
     referrer = await intake.new_key("M85001")
     clinic = await intake.new_key(SITE, scope="clinic")
     first, second = await routed(intake, referrer), await routed(intake, referrer)
+    with_key = await intake.client.get("/clinic", headers={"Authorization": f"Bearer {clinic}"})
+    assert with_key.status_code == 401  # a clinic system's key opens no page people use
 
-    refused = await intake.client.post("/clinic/sign-in", data={"key": clinic})  # no token
-    assert refused.status_code == 403
-    page = await intake.client.get("/clinic")
-    wrong = await intake.client.post(
-        "/clinic/sign-in", data={FIELD: csrf(page.text), "key": referrer}
-    )
-    assert wrong.status_code == 401  # a referrer's key is not a clinic's
-
-    await sign_in(intake, clinic)
+    await sign_in(intake)
     worklist = await intake.client.get("/clinic")
     assert worklist.text.index(first["tracking_reference"]) < worklist.text.index(
         second["tracking_reference"]
@@ -93,30 +92,49 @@ async def test_a_clinic_signs_in_sees_its_referrals_and_accepts_one(intake: Runn
     ).status_code == 404
     accepted_tab = await intake.client.get("/clinic?state=accepted")
     assert first["tracking_reference"] in accepted_tab.text
+    history = (await intake.client.get(f"/clinic/referrals/{first['referral_id']}")).text
+    assert "accepted by Priya Anand, clinic (pelvic-bsol)" in history  # she is named
+    (event,) = [e for e in await intake.events("referrals.lifecycle") if b"accepted" in e.value]
+    by_person = json.loads(event.value)["by_person"]
+    assert by_person
+    assert "Priya" not in event.value.decode()  # pseudonymous on the topic
 
 
-async def test_another_site_sees_nothing_and_a_revoked_key_ends_the_session(
+async def test_another_sites_clinician_sees_nothing_and_signing_out_ends_the_session(
     intake: RunningIntake,
 ) -> None:
     referrer = await intake.new_key("M85001")
-    other = await intake.new_key("pelvic-nw", scope="clinic")
     referral = await routed(intake, referrer)
-    await sign_in(intake, other)
+    await sign_in(intake, "clin.kent")
     assert referral["tracking_reference"] not in (await intake.client.get("/clinic")).text
-    assert (
-        await intake.client.get(f"/clinic/referrals/{referral['referral_id']}")
-    ).status_code == 404
-    await intake.revoke_all()
-    assert "Sign in to your clinic" in (await intake.client.get("/clinic")).text
+    by_id = await intake.client.get(f"/clinic/referrals/{referral['referral_id']}")
+    assert by_id.status_code == 404  # another site's referral, reached by its id
+    page = await intake.client.get("/clinic")
+    kept = intake.client.cookies.get("whr_staff")
+    out = await intake.client.post("/clinic/sign-out", data={FIELD: csrf(page.text)})
+    assert out.status_code == 303
+    assert "/protocol/openid-connect/logout" in out.headers["location"]  # the provider's too
+    assert "id_token_hint=" in out.headers["location"]
+    intake.client.cookies.set("whr_staff", str(kept))  # the old cookie, kept and sent again
+    assert (await intake.client.get("/clinic")).status_code == 401
+
+
+async def test_a_person_without_a_clinicians_role_is_refused_plainly(
+    intake: RunningIntake,
+) -> None:
+    await staff.sign_in(intake.client, "triage.lead")
+    refused = await intake.client.get("/clinic")
+    assert refused.status_code == 403
+    assert "You cannot use this page" in refused.text
+    assert "Hannah Moss" in refused.text
 
 
 async def test_a_clinician_takes_her_from_booking_to_discharge_on_the_pages(
     intake: RunningIntake,
 ) -> None:
     referrer = await intake.new_key("M85001")
-    clinic = await intake.new_key(SITE, scope="clinic")
     referral = await routed(intake, referrer)
-    await sign_in(intake, clinic)
+    await sign_in(intake)
     url = f"/clinic/referrals/{referral['referral_id']}"
     token = csrf((await intake.client.get(url)).text)
 
@@ -164,14 +182,13 @@ async def test_a_clinician_takes_her_from_booking_to_discharge_on_the_pages(
 
 async def test_urgent_referrals_come_first_on_the_worklist(intake: RunningIntake) -> None:
     referrer = await intake.new_key("M85001")
-    clinic = await intake.new_key(SITE, scope="clinic")
     plain = await routed(intake, referrer)
     answer = await intake.client.post(
         "/v1/referrals", json=gp_referral(), headers={"Authorization": f"Bearer {referrer}"}
     )
     urgent = answer.json()
     await intake.route(urgent["referral_id"], SITE, urgent=True)
-    await sign_in(intake, clinic)
+    await sign_in(intake)
     worklist = (await intake.client.get("/clinic")).text
     assert worklist.index(urgent["tracking_reference"]) < worklist.index(
         plain["tracking_reference"]

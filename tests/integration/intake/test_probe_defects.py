@@ -17,6 +17,7 @@ from devstack.samples import gp_referral
 from intake.web.csrf import COOKIE, FIELD
 from tests.integration.intake.test_bars_api import ORG, outcome_codes, post
 from tests.integration.intake.test_clinic_pages import csrf, routed
+from tests.support import staff
 from tests.support.bars import fresh
 from tests.support.running import RunningIntake
 
@@ -225,12 +226,8 @@ async def test_a_cursor_outside_the_database_dates_shows_the_clinic_its_first_pa
     intake: RunningIntake,
 ) -> None:
     referrer = await intake.new_key("M85001")
-    clinic = await intake.new_key(CLINIC, scope="clinic")
     referral = await routed(intake, referrer)
-    page = await intake.client.get("/clinic")
-    signed = await intake.client.post(
-        "/clinic/sign-in", data={FIELD: csrf(page.text), "key": clinic}
-    )
+    signed = await staff.sign_in(intake.client, "clin.bsol")
     assert signed.status_code == 303
     answer = await intake.client.get("/clinic", params={"after": OUT_OF_RANGE})
     assert answer.status_code == 200
@@ -238,27 +235,25 @@ async def test_a_cursor_outside_the_database_dates_shows_the_clinic_its_first_pa
     assert referral["tracking_reference"] in answer.text
 
 
-async def test_a_token_pair_from_the_public_pages_does_not_pass_the_clinic_sign_in(
+async def test_a_token_pair_from_the_public_pages_does_not_pass_a_clinic_action(
     intake: RunningIntake,
 ) -> None:
     """An anonymous visitor can always get a cookie and token pair from the cancel page; it
     must not be a valid pair anywhere on the clinic's pages."""
-    clinic = await intake.new_key(CLINIC, scope="clinic")
+    referrer = await intake.new_key("M85001")
+    referral = await routed(intake, referrer)
     public = await intake.client.get("/self-referral/cancel")
     pair = {FIELD: csrf(public.text)}, public.cookies[COOKIE]
-    intake.client.cookies.clear()
+    await staff.sign_in(intake.client, "clin.bsol")
+    accept = f"/clinic/referrals/{referral['referral_id']}/accept"
+    session = intake.client.cookies.get("whr_staff")
     answer = await intake.client.post(
-        "/clinic/sign-in",
-        data={**pair[0], "key": clinic},
-        headers={"Cookie": f"{COOKIE}={pair[1]}"},
+        accept, data=pair[0], headers={"Cookie": f"{COOKIE}={pair[1]}; whr_staff={session}"}
     )
     assert answer.status_code == 403
-    assert "whr_clinic" not in answer.headers.get("set-cookie", "")
-    clinic_page = await intake.client.get("/clinic")
-    signed = await intake.client.post(
-        "/clinic/sign-in", data={FIELD: csrf(clinic_page.text), "key": clinic}
-    )
-    assert signed.status_code == 303  # the clinic's own pair still works
+    clinic_page = await intake.client.get(f"/clinic/referrals/{referral['referral_id']}")
+    done = await intake.client.post(accept, data={FIELD: csrf(clinic_page.text)})
+    assert done.status_code == 303  # the clinic's own pair still works
 
 
 async def test_a_professional_key_cannot_send_a_self_referral(intake: RunningIntake) -> None:

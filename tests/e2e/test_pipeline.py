@@ -34,6 +34,7 @@ from tests.support.keys import INTAKE_PUBLIC_KEY
 from tests.support.pii import identifiers_in
 from tests.support.servers import Servers
 from tests.support.staff import PASSWORD
+from tests.support.staff import sign_in as staff_sign_in
 from tests.support.waiting import eventually, system_settled
 
 
@@ -696,3 +697,40 @@ def test_a_person_at_triage_routes_what_the_rules_could_not_and_she_is_told_once
     assert status["status"] == "routed"
     assert status["history"][-1]["by_person"] == "Hannah Moss"
     assert identifiers_in(pipeline.logs()) == []
+
+
+def test_a_logout_at_the_identity_provider_ends_her_session_here(pipeline: Pipeline) -> None:
+    """Signed in through the real provider, then signed out there (as when her account is
+    suspended, or she signs out of another service): its back-channel logout reaches intake,
+    whose pages then ask her to sign in again."""
+    admin = keycloak_admin()
+    (client,) = admin.get("/clients", params={"clientId": "intake-staff"}).json()
+    client["attributes"]["backchannel.logout.url"] = (
+        f"{pipeline.intake.url}/staff/back-channel-logout"
+    )
+    assert admin.put(f"/clients/{client['id']}", json=client).status_code == 204
+
+    async def signed_in_and_out() -> tuple[int, int]:
+        async with httpx.AsyncClient(base_url=pipeline.intake.url) as browser:
+            await staff_sign_in(browser, "clin.kent")
+            before = (await browser.get("/clinic")).status_code
+            (user,) = admin.get("/users", params={"username": "clin.kent"}).json()
+            assert admin.post(f"/users/{user['id']}/logout").status_code == 204
+            after = (await browser.get("/clinic")).status_code
+            return before, after
+
+    assert asyncio.run(signed_in_and_out()) == (200, 401)
+
+
+def keycloak_admin() -> httpx.Client:
+    """The local provider's admin API, for the realm the staff sign in to."""
+    base = "http://127.0.0.1:18080"
+    token = httpx.post(
+        f"{base}/realms/master/protocol/openid-connect/token",
+        data={"grant_type": "password", "client_id": "admin-cli", "username": "admin",
+              "password": "local-admin"},
+    ).json()["access_token"]  # fmt: skip
+    return httpx.Client(
+        base_url=f"{base}/admin/realms/womens-health",
+        headers={"Authorization": f"Bearer {token}"},
+    )

@@ -5,9 +5,9 @@ the ID token: signature by the provider's published keys, issuer, audience, expi
 
 A session is a row in `staff_sessions` (8 hours at most): the browser holds only its id,
 signed, in an HttpOnly, SameSite=Lax cookie (`_cookie` says why not Strict), so signing out
-ends it at once. The login's
-own state (state, nonce, code verifier) lives for 10 minutes in a separate cookie that must
-be Lax: the provider's redirect back is a cross-site navigation."""
+ends it at once, and so does the provider's back-channel logout (a logout token it signed).
+The login's own state (state, nonce, code verifier) lives for 10 minutes in a separate
+cookie that must be Lax: the provider's redirect back is a cross-site navigation."""
 
 from __future__ import annotations
 
@@ -22,9 +22,12 @@ from authlib.integrations.starlette_client import OAuth
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from joserfc import jwt
 from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
 
 from intake.domain.staff import Staff, StaffRole
+from intake.web.form_body import FormRefused, read_form
 from intake.web.pages import Pages
 from intake.web.staff_roles import StaffRoles
 from shared.database import Database
@@ -36,6 +39,7 @@ COOKIE = "whr_staff"
 LOGIN_STATE_COOKIE = "whr_sign_in"
 LOGIN_STATE_SECONDS = 600
 PATH = "/staff"
+LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 
 
 @dataclass(frozen=True)
@@ -174,7 +178,52 @@ class StaffSessions:
         async def signed_out(request: Request) -> Response:
             return self.pages.render(request, "staff_signed_out.html")
 
+        @router.post("/back-channel-logout", include_in_schema=False)
+        async def back_channel_logout(request: Request) -> Response:
+            """The provider's back-channel logout (OpenID Connect Back-Channel Logout 1.0): a
+            logout token it signed, naming the provider session (`sid`) or the person (`sub`)
+            whose sessions end here at once."""
+            try:
+                form = await read_form(request, 16 * 1024)
+                token = (form.get("logout_token") or [""])[0]
+                claims = await self._logout_claims(token)
+            except (FormRefused, JoseError, ValueError) as bad:
+                log.warning("back-channel logout refused", why=str(bad)[:200])
+                return Response(status_code=400)
+            ended = await self.database.pool.fetchval(
+                "WITH ended AS (UPDATE staff_sessions SET ended_at = now()"
+                " WHERE ended_at IS NULL AND (provider_sid = $1 OR ($1 IS NULL AND person_id = $2))"
+                " RETURNING 1) SELECT count(*) FROM ended",
+                claims.get("sid"),
+                claims.get("sub"),
+            )
+            log.info("staff signed out by the provider", sessions=ended)
+            return Response(status_code=200, headers={"Cache-Control": "no-store"})
+
         return router
+
+    async def _logout_claims(self, token: str) -> dict[str, Any]:
+        """A logout token's claims, once its signature (the provider's published keys),
+        issuer, audience, age and event hold; raises JoseError or ValueError otherwise."""
+        client = self.oauth.create_client("staff")
+        metadata = await client.load_server_metadata()
+        keys = KeySet.import_key_set(await client.fetch_jwk_set())
+        decoded = jwt.decode(token, keys)
+        claims = dict(decoded.claims)
+        audience = claims.get("aud")
+        audiences = audience if isinstance(audience, list) else [audience]
+        now = datetime.now(UTC).timestamp()
+        if claims.get("iss") != metadata["issuer"]:
+            raise ValueError("another issuer")
+        if self.provider.client_id not in audiences:
+            raise ValueError("another audience")
+        if not isinstance(claims.get("iat"), int | float) or abs(now - claims["iat"]) > 300:
+            raise ValueError("too old, or from the future")
+        if LOGOUT_EVENT not in (claims.get("events") or {}):
+            raise ValueError("not a logout token")
+        if "nonce" in claims or not (claims.get("sid") or claims.get("sub")):
+            raise ValueError("a logout token names a session or a person, and has no nonce")
+        return claims
 
     async def _begin(self, staff: Staff, claims: dict[str, object], id_token: str) -> str:
         session_id, now = uuid.uuid4(), datetime.now(UTC)

@@ -177,3 +177,44 @@ async def test_every_clinic_action_needs_its_csrf_token(intake: RunningIntake, a
     assert out.status_code == 403  # signing out too
     assert csrf(page.text)
     assert (await intake.client.get(url)).status_code == 200  # nothing happened
+
+
+def logout_token(key: RSAKey = PROVIDER_KEY, **changes: Any) -> str:
+    claims = {
+        "iss": staff_issuer(), "aud": "intake-staff", "iat": int(time.time()),
+        "jti": str(uuid.uuid4()),
+        "events": {"http://schemas.openid.net/event/backchannel-logout": {}}, **changes,
+    }  # fmt: skip
+    return jwt.encode({"alg": "RS256", "kid": key.kid, "typ": "logout+jwt"}, claims, key)
+
+
+async def test_the_providers_logout_ends_her_session_here_and_a_forged_one_nothing(
+    intake: RunningIntake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await staff.sign_in(intake.client, "clin.bsol")
+    sid = await intake.service.database.pool.fetchval(
+        "SELECT provider_sid FROM staff_sessions WHERE ended_at IS NULL"
+    )
+    assert sid  # the provider named its session in the ID token
+
+    async def back_channel(token: str) -> int:
+        answer = await intake.client.post(
+            "/staff/back-channel-logout", data={"logout_token": token}
+        )
+        return answer.status_code
+
+    assert await back_channel(logout_token(ATTACKER_KEY, sid=sid)) == 400  # real keys: forged
+    assert await signed_in(intake)
+
+    async def jwks(self: Any, force: bool = False) -> dict[str, Any]:
+        return KeySet([PROVIDER_KEY]).as_dict(private=False)
+
+    monkeypatch.setattr(StarletteOAuth2App, "fetch_jwk_set", jwks)
+    for wrong in ({"aud": "another-client"}, {"iat": int(time.time()) - 3600},
+                  {"events": {}}, {"nonce": "n"}):  # fmt: skip
+        assert await back_channel(logout_token(sid=sid, **wrong)) == 400, wrong
+        assert await signed_in(intake)
+    assert await back_channel(logout_token(sid="another-session")) == 200
+    assert await signed_in(intake)  # someone else's session ended, not hers
+    assert await back_channel(logout_token(sid=sid)) == 200
+    assert not await signed_in(intake)

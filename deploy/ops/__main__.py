@@ -1,5 +1,5 @@
-"""`referrals`: watch and mend the pipeline (topics, tail, show, held, overdue, erase, dlq,
-triage).
+"""`referrals`: watch and mend the pipeline (topics, tail, show, held, overdue, erase, audit,
+dlq, triage).
 
 Reads the same environment as the services: KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL,
 KAFKA_TOPIC_PREFIX and the services' *_DB_SCHEMA. Topics hold no patient identifiers, so
@@ -16,7 +16,7 @@ from uuid import UUID
 
 import typer
 
-from intake.__main__ import erase, in_audit_log, overdue
+from intake.__main__ import audit, erase, in_audit_log, overdue
 from intake.ports import AuditEntry
 from notifier.__main__ import held
 from ops import samples
@@ -34,6 +34,7 @@ cli.add_typer(triage, name="triage")
 cli.command()(held)  # the notifier's and router's own commands, not a copy of their SQL
 cli.command()(overdue)  # intake's
 cli.command()(erase)  # intake's
+cli.command()(audit)  # intake's
 
 
 @cli.command()

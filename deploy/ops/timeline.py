@@ -51,10 +51,13 @@ async def timeline(settings: OpsSettings, ref: str) -> list[tuple[datetime, str,
                 events.append((c["ended_at"], "intake", broken))
             elif c["state"] == "stopped" and c["clock"] == "reminder":
                 events.append((c["ended_at"], "intake", "reminder: stopped (appointment changed)"))
+        people = await _names(conn, settings.intake_schema)
         for t in steps:
             if t["action"] == "decided":
                 continue  # the router's line says it, with its rules
             who = f"{t['actor']} {t['actor_id']}" if t["actor_id"] else t["actor"]
+            if t.get("person_id") in people:
+                who = f"{people[t['person_id']]} ({who})"
             why = f" ({t['reason_code']}: {t['reason']})" if t["reason_code"] else ""
             why += _particulars(t["details"])
             events.append((t["at"], "intake", f"{t['action']} by {who}: now {t['after']}{why}"))
@@ -62,9 +65,8 @@ async def timeline(settings: OpsSettings, ref: str) -> list[tuple[datetime, str,
             where = f" to {d['destination']['id']}" if d["destination"] else ""
             rules = ", ".join(r["rule"] for r in d["reasons"])
             where += ", urgent" if d["urgent"] else ""
-            events.append(
-                (d["decided_at"], "router", f"{d['outcome']}{where} by {d['decided_by']} ({rules})")
-            )
+            by = people.get(d["decided_by"], d["decided_by"])
+            events.append((d["decided_at"], "router", f"{d['outcome']}{where} by {by} ({rules})"))
         for n in await _rows(conn, settings.notifier_schema, "notifications", rid, "created_at"):
             when = n["finished_at"] or n["created_at"]
             extra = f": {n['error']}" if n["error"] else ""
@@ -85,6 +87,14 @@ async def timeline(settings: OpsSettings, ref: str) -> list[tuple[datetime, str,
         return sorted(events, key=lambda e: e[0])
     finally:
         await conn.close()
+
+
+async def _names(conn: Any, schema: str) -> dict[str, str]:
+    """Staff names by their provider id (intake keeps them; the topics never do)."""
+    if await conn.fetchval("SELECT to_regclass($1)", f"{schema}.staff") is None:
+        return {}
+    rows = await conn.fetch(f"SELECT person_id, name FROM {schema}.staff")
+    return {r["person_id"]: r["name"] for r in rows}
 
 
 async def _rows(conn: Any, schema: str, table: str, rid: Any, order: str) -> list[Any]:

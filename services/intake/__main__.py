@@ -168,6 +168,23 @@ def overdue() -> None:
     typer.echo(f"{len(found)} overdue")
 
 
+@cli.command()
+def audit(
+    reference: Annotated[
+        str | None, typer.Argument(help="One referral's id or tracking reference.")
+    ] = None,
+) -> None:
+    """The audit trail: each action a person took on a referral, and each operator's."""
+    found = _with_database(lambda conn: views.audit_trail(conn, reference))
+    for item in found:
+        who = f"{item.actor_name} ({item.actor})" if item.actor_name else item.actor
+        typer.echo(
+            f"{item.at:%Y-%m-%d %H:%M:%S}  {item.tracking_reference or '-':<16} "
+            f"{item.action:<20} by {who}{': ' + item.reason if item.reason else ''}"
+        )
+    typer.echo(f"{len(found)} audited")
+
+
 def in_audit_log(entry: AuditEntry) -> None:
     """Record an operator's action in intake's audit log (the `referrals` commands' too)."""
     _with_database(lambda conn: audit_log.record(conn, [entry]))

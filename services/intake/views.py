@@ -401,3 +401,26 @@ def _contact_in(submission: dict[str, Any]) -> dict[str, Any]:
         "referrer_role": referrer["role"],
         "referrer_email": referrer.get("contact_email"),
     }
+
+
+class AuditedAction(BaseModel):
+    """One line of the audit trail: who did what to which referral, when and why."""
+
+    at: datetime
+    actor: str = Field(description="The person's id at the identity provider, or the operator.")
+    actor_name: str | None
+    action: str
+    tracking_reference: str | None
+    reason: str
+
+
+async def audit_trail(conn: Connection, reference: str | None = None) -> list[AuditedAction]:
+    """The audit trail, oldest first; one referral's (by id or tracking reference) if named."""
+    rows = await conn.fetch(
+        "SELECT a.at, a.actor, a.actor_name, a.action, r.tracking_reference, a.reason"
+        " FROM audit_trail a LEFT JOIN referrals r USING (referral_id)"
+        " WHERE $1::text IS NULL OR r.tracking_reference = $1 OR r.referral_id::text = $1"
+        " ORDER BY a.at",
+        reference,
+    )
+    return [AuditedAction(**dict(r)) for r in rows]

@@ -216,6 +216,9 @@ def test_a_dead_lettered_notification_is_replayed_once_after_the_fix(
     timeline = ops(pipeline, "show", reference)
     assert timeline.count("replayed by ops.jones: Notify's template fixed") == 1  # audited
     assert timeline.count("replayed by ") == 2  # the second, by the account running it
+    trail = ops(pipeline, "audit", reference).splitlines()
+    assert [line.split()[3:5] for line in trail[:-1]] == [["replayed", "by"]] * 2
+    assert "replayed             by ops.jones: Notify's template fixed" in trail[0]
 
 
 def test_the_sample_referrals_reach_every_outcome_with_the_right_messages(
@@ -396,6 +399,11 @@ def test_a_clinic_works_through_its_worklist_in_a_real_browser(
         headers={"Authorization": f"Bearer {pipeline.key}"},
     ).json()
     assert [h["by_person"] for h in status["history"]][-2:] == ["Priya Anand"] * 2
+    trail = ops(pipeline, "audit", reference)  # the audit trail: each of her steps once
+    assert [line.split()[3:6] for line in trail.splitlines()[:-1]] == [
+        ["accepted", "by", "Priya"], ["booked", "by", "Priya"],
+    ]  # fmt: skip
+    assert "Priya Anand" in ops(pipeline, "show", reference)
     assert identifiers_in(pipeline.logs()) == []
 
 
@@ -696,6 +704,8 @@ def test_a_person_at_triage_routes_what_the_rules_could_not_and_she_is_told_once
     ).json()
     assert status["status"] == "routed"
     assert status["history"][-1]["by_person"] == "Hannah Moss"
+    trail = ops(pipeline, "audit", reference).splitlines()
+    assert [line.split()[3:6] for line in trail[:-1]] == [["decided", "by", "Hannah"]]
     assert identifiers_in(pipeline.logs()) == []
 
 

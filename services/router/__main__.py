@@ -23,6 +23,7 @@ from router.settings import RouterDatabaseSettings, RouterSettings
 from shared.clock import today
 from shared.database import run_on_database
 from shared.directory import Directory, DirectoryError, load_directory
+from shared.operators import UnknownOperator, operator
 from shared.reduction import for_routing
 from shared.runner import service_cli
 from shared.submission import ReferralSubmission, field_errors
@@ -84,10 +85,15 @@ def triage_list() -> None:
 @triage.command("resolve")
 def triage_resolve(
     referral_id: UUID,
-    by: Annotated[str, typer.Option("--by", help="Your name, recorded with the decision.")],
     reason: Annotated[
         str, typer.Option("--reason", help="Why, in plain words (no patient details).")
     ],
+    by: Annotated[
+        str | None,
+        typer.Option(
+            "--by", help="Your account (default: the one this runs under); in the audit trail."
+        ),
+    ] = None,
     route_to: Annotated[
         str | None, typer.Option("--route-to", help="A site id of the referral's service.")
     ] = None,
@@ -101,6 +107,11 @@ def triage_resolve(
     if (route_to is None) == (not reject):
         typer.echo("choose one: --route-to SITE or --reject", err=True)
         raise typer.Exit(2)
+    try:
+        who = operator(by)
+    except UnknownOperator as unknown:
+        typer.echo(f"router: {unknown}", err=True)
+        raise typer.Exit(2) from None
     directory = _directory()
 
     async def resolve(pool: asyncpg.Pool) -> str:
@@ -109,7 +120,7 @@ def triage_resolve(
             referral_id,
             directory,
             route_to=route_to,
-            decided_by=by,
+            decided_by=who,
             reason=reason,
             signposting=tuple(signpost or ()),
         )

@@ -144,7 +144,7 @@ def test_triage_from_the_command_line_is_published_by_the_running_router(
             "--route-to",
             "pelvic-bsol",
             "--by",
-            "Sam Jones",
+            "sam.jones",
             "--reason",
             "Checked: a new Birmingham estate.",
             env=env,
@@ -156,4 +156,4 @@ def test_triage_from_the_command_line_is_published_by_the_running_router(
                 d for d in asyncio.run(decided(servers, topic_prefix)) if d["outcome"] == "routed"
             ]
         )
-    assert routed[0]["decided_by"] == "Sam Jones"
+    assert routed[0]["decided_by"] == "sam.jones"  # an account, never a person's name

@@ -81,18 +81,24 @@ class StaffSessions:
             client_kwargs={"scope": "openid profile", "code_challenge_method": "S256"},
         )
 
-    async def signed_in(self, request: Request) -> Staff | None:
+    def _session_id(self, request: Request) -> uuid.UUID | None:
+        """The session this browser's cookie names, if the cookie is ours and recent."""
         cookie = request.cookies.get(COOKIE)
         if not cookie:
             return None
         try:
-            session_id = self.signer.loads(cookie, max_age=int(SESSION.total_seconds()))
-        except BadSignature:
+            return uuid.UUID(str(self.signer.loads(cookie, max_age=int(SESSION.total_seconds()))))
+        except (BadSignature, ValueError):
+            return None
+
+    async def signed_in(self, request: Request) -> Staff | None:
+        session_id = self._session_id(request)
+        if session_id is None:
             return None
         row = await self.database.pool.fetchrow(
             "SELECT person_id, name, roles, sites FROM staff_sessions WHERE session_id = $1"
             " AND ended_at IS NULL AND expires_at > now()",
-            uuid.UUID(str(session_id)),
+            session_id,
         )
         if row is None:
             return None
@@ -244,17 +250,13 @@ class StaffSessions:
 
     async def _end(self, request: Request) -> str | None:
         """End this browser's session; its ID token, for the provider's logout."""
-        cookie = request.cookies.get(COOKIE)
-        if not cookie:
-            return None
-        try:
-            session_id = self.signer.loads(cookie, max_age=int(SESSION.total_seconds()))
-        except BadSignature:
+        session_id = self._session_id(request)
+        if session_id is None:
             return None
         token = await self.database.pool.fetchval(
             "UPDATE staff_sessions SET ended_at = now() WHERE session_id = $1"
             " AND ended_at IS NULL RETURNING id_token",
-            uuid.UUID(str(session_id)),
+            session_id,
         )
         return str(token) if token else None
 

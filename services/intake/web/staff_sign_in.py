@@ -150,9 +150,7 @@ class StaffSessions:
 
         @router.get("/sign-in")
         async def sign_in(request: Request, next: str = "/") -> Response:
-            request.session["next"] = (
-                next if next.startswith("/") and not next.startswith("//") else "/"
-            )
+            request.session["next"] = next if _local(next) else "/"
             callback = str(request.url_for("staff_callback"))
             client = self.oauth.create_client("staff")
             return await client.authorize_redirect(request, callback)  # type: ignore[no-any-return]
@@ -266,3 +264,9 @@ def _cookie(pages: Pages, request: Request) -> dict[str, Any]:
     Lax, not Strict, since the redirect chain back from the provider is cross-site and a
     Strict cookie would not reach the page she asked for. Each action needs its CSRF token."""
     return {**pages.cookie_options(request), "path": "/", "samesite": "lax"}
+
+
+def _local(path: str) -> bool:
+    """A path on this site only: no scheme, no host, and no `//` or `/\\` that a browser
+    would read as another host (an open redirect)."""
+    return path.startswith("/") and not path.startswith(("//", "/\\")) and "\\" not in path

@@ -218,3 +218,12 @@ async def test_the_providers_logout_ends_her_session_here_and_a_forged_one_nothi
     assert await signed_in(intake)  # someone else's session ended, not hers
     assert await back_channel(logout_token(sid=sid)) == 200
     assert not await signed_in(intake)
+
+
+@pytest.mark.parametrize("elsewhere", ["//evil.example", "/\\evil.example", "https://evil.example"])
+async def test_the_page_after_sign_in_is_never_another_site(
+    intake: RunningIntake, elsewhere: str
+) -> None:
+    answer = await staff.sign_in(intake.client, "clin.bsol", elsewhere)
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/"

@@ -36,10 +36,10 @@ from devstack.services import service_process
 from devstack.system import running_system
 from devstack.topics import ensure_topics
 from intake.domain.tracking import new_tracking_reference
-from ops.kafka_views import read_to_end
 from shared.contracts import SelfReferralSubmitted
 from shared.kafka import publish_events
 from shared.sealed import seal
+from shared.topic_reading import read_to_end
 from standins.client import Standins, standins_process
 
 # Routed (pelvic health, Birmingham), told by SMS: one Notify message per woman.

@@ -48,10 +48,10 @@ from devstack.services import ROOT, free_port, run_cli
 from devstack.topics import ensure_topics, leader_of
 from intake.adapters.self_referral_codec import encode
 from intake.domain.tracking import new_tracking_reference
-from ops.kafka_views import read_to_end
 from shared.kafka import build_broker, publish_event
 from shared.sealed import public_key_of
 from shared.submission import ReferralSubmission
+from shared.topic_reading import read_to_end
 from shared.topics import REFERRAL_RECEIVED, REFERRAL_ROUTED, SELF_REFERRAL_SUBMITTED
 from standins.client import Standins, standins_process
 

@@ -27,7 +27,7 @@ from faststream.kafka import KafkaMessage, KafkaRouter
 from faststream.middlewares import AckPolicy
 from pydantic import TypeAdapter, ValidationError
 
-from shared.dead_letters import DeadLetters
+from shared.dead_letters import REPLAYED_FROM, DeadLetters
 from shared.poison import Backoff, isolate, why
 from shared.submission import describe
 
@@ -61,6 +61,7 @@ class Batch(Generic[E]):
 
     events: list[E]
     topics: Mapping[UUID, str]
+    replayed: frozenset[UUID] = frozenset()  # events an operator replayed from dead letters
 
     def topic(self, event: E) -> str:
         return self.topics[event.event_id]  # type: ignore[attr-defined]
@@ -137,9 +138,10 @@ async def take(
             fresh.append(event)
 
     topics = {event_id: record.topic for event_id, record in record_of.items()}
+    replayed = frozenset(event_id for event_id, record in record_of.items() if _replayed(record))
 
     async def together(events: Sequence[Any]) -> Sequence[Rejected[Any]]:
-        return await work(Batch(list(events), topics))
+        return await work(Batch(list(events), topics, replayed & {e.event_id for e in events}))
 
     async def alone(event: Any, error: BaseException) -> None:
         await dead_letters.send(record_of[event.event_id], why(error), readable=True)
@@ -148,6 +150,10 @@ async def take(
         await dead_letters.send(
             record_of[rejected.event.event_id], rejected.reason, readable=rejected.readable
         )
+
+
+def _replayed(record: Any) -> bool:
+    return any(name == REPLAYED_FROM for name, _value in (record.headers or ()))
 
 
 def _records(message: Any) -> tuple[Any, ...]:

@@ -1,19 +1,26 @@
 """Dead letters: a message a consumer cannot handle goes to its dead-letter topic with the
 reason, its original kept as it was (a well-formed event) or sealed to the operators' key
 (bytes that may hold patient details in clear), so that nothing is dropped and the topic
-stays safe to watch. `ops dlq replay` sends one back."""
+stays safe to watch. `replay` sends one back (`referrals dlq replay`, the operations page)."""
 
 from __future__ import annotations
 
 import base64
+import json
 import uuid
+from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
+from aiokafka import AIOKafkaProducer
+
+from shared import topics
 from shared.contracts import DeadLetter
 from shared.kafka import publish_event
 from shared.logging import get_logger
 from shared.metrics import DEAD_LETTERS
 from shared.sealed import seal
+from shared.topic_reading import read_to_end
 
 log = get_logger(__name__)
 
@@ -88,3 +95,94 @@ class DeadLetters:
             seal_to=self.seal_to,
             source=self.source,
         )
+
+
+# The header a replayed event carries (the dead letter's id): a consumer that keeps what it
+# did per event (the notifier's failed messages) takes it as the operator's word to try again.
+REPLAYED_FROM = "replayed-from"
+DEAD_LETTER_TOPICS = (
+    topics.SELF_REFERRAL_DLQ,
+    topics.REFERRAL_RECEIVED_DLQ,
+    topics.STATUS_DLQ,
+    topics.NOTIFICATION_DLQ,
+)
+
+
+class ReplayRefused(Exception):
+    """This dead letter cannot be replayed (none such, or its original was not kept whole)."""
+
+
+@dataclass(frozen=True)
+class Replayed:
+    topic: str
+    referral_id: UUID | None  # the referral its event names, if it names one
+
+
+async def dead_letters(bootstrap: str, prefix: str = "") -> list[tuple[str, DeadLetter]]:
+    """Every dead letter now kept, with the dead-letter topic it is on, oldest first."""
+    names = [t.qualified(prefix) for t in DEAD_LETTER_TOPICS]
+    found = []
+    for record in await read_to_end(bootstrap, *names):
+        try:
+            found.append((record.topic, DeadLetter.model_validate_json(record.value or b"")))
+        except ValueError:
+            continue
+    return sorted(found, key=lambda kept: kept[1].occurred_at)
+
+
+async def replay(bootstrap: str, prefix: str, event_id: UUID) -> Replayed:
+    """Re-publish a dead letter's original to the topic it came from, marked as replayed.
+
+    Consumers dedupe by event id (inbox tables, notification rows), so a replay never
+    duplicates an effect; the notifier reopens the event's failed messages when it sees the
+    mark, so that they are tried again (once the cause was fixed)."""
+    matches = [(t, d) for t, d in await dead_letters(bootstrap, prefix) if d.event_id == event_id]
+    if not matches:
+        raise ReplayRefused(f"no dead letter {event_id}")
+    _topic, letter = matches[0]
+    refused = refusal_of(letter)
+    if refused is not None:
+        raise ReplayRefused(refused)
+    original = base64.b64decode(letter.original_base64)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        headers = [
+            ("content-type", b"application/json"),
+            (REPLAYED_FROM, str(event_id).encode()),
+        ]
+        await producer.send_and_wait(letter.source_topic, original, headers=headers)
+    finally:
+        await producer.stop()
+    named = json.loads(original).get("referral_id")
+    log.info("dead letter replayed", dead_letter=str(event_id), topic=letter.source_topic)
+    return Replayed(letter.source_topic, UUID(named) if named else None)
+
+
+def refusal_of(letter: DeadLetter) -> str | None:
+    """Why this letter cannot be replayed, or None when it can."""
+    if letter.original_sealed or not letter.original_base64:
+        return (
+            "the original was not a proper event (kept sealed, or not kept): the sender must "
+            "fix and resend it"
+        )
+    if letter.original_truncated:
+        return (
+            f"only the first bytes of the original were kept; it is whole at "
+            f"{letter.source_topic}/{letter.source_partition}@{letter.source_offset}"
+        )
+    return None
+
+
+@dataclass(frozen=True)
+class KafkaDeadLetters:
+    """The dead letters of one deployment (its brokers and topic prefix): listed, replayed."""
+
+    bootstrap: str
+    prefix: str = ""
+
+    async def kept(self) -> list[tuple[str, DeadLetter]]:
+        return await dead_letters(self.bootstrap, self.prefix)
+
+    async def replay(self, event_id: UUID) -> Replayed:
+        return await replay(self.bootstrap, self.prefix, event_id)

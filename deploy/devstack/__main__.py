@@ -161,6 +161,23 @@ def asyncapi(
 
 
 @cli.command()
+def chart(
+    check: bool = typer.Option(False, "--check", help="Fail if the committed copy is stale."),
+) -> None:
+    """Write what the Helm chart takes from the code (topics, ports, Kafka access) into it."""
+    from devstack.chart import DECLARED, write_or_check
+
+    if write_or_check(check):
+        typer.echo(
+            "devstack: the chart's files/declared.json is stale; run `python -m devstack chart`"
+            " and commit it",
+            err=True,
+        )
+        raise typer.Exit(1)
+    typer.echo(f"devstack: {DECLARED.name} {'up to date' if check else 'written'}")
+
+
+@cli.command()
 def openapi(
     check: bool = typer.Option(False, "--check", help="Fail if docs/openapi.json is stale."),
 ) -> None:

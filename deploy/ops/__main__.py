@@ -20,11 +20,11 @@ from intake.__main__ import audit, erase, in_audit_log, overdue
 from intake.ports import AuditEntry
 from notifier.__main__ import held
 from ops import samples
-from ops.dead_letters import ReplayRefused, dead_letters, replay
 from ops.kafka_views import follow, readable, topic_views
 from ops.settings import OpsSettings
 from ops.timeline import timeline
 from router.__main__ import triage
+from shared.dead_letters import ReplayRefused, dead_letters, replay
 from shared.operators import UnknownOperator, operator
 
 cli = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=True)
@@ -90,7 +90,8 @@ def show(ref: str) -> None:
 @dlq.command("list")
 def dlq_list() -> None:
     """Every dead-lettered event, with where it came from and why."""
-    found = asyncio.run(dead_letters(OpsSettings()))
+    settings = OpsSettings()
+    found = asyncio.run(dead_letters(settings.kafka_bootstrap_servers, settings.kafka_topic_prefix))
     if not found:
         typer.echo("no dead letters")
     for topic, letter in found:
@@ -115,7 +116,10 @@ def dlq_replay(
     and why go in intake's audit log."""
     try:
         who = operator(by)
-        replayed = asyncio.run(replay(OpsSettings(), event_id))
+        settings = OpsSettings()
+        replayed = asyncio.run(
+            replay(settings.kafka_bootstrap_servers, settings.kafka_topic_prefix, event_id)
+        )
     except (ReplayRefused, UnknownOperator) as error:
         typer.echo(f"referrals: {error}", err=True)
         raise typer.Exit(1) from error

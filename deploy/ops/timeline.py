@@ -39,8 +39,10 @@ async def timeline(settings: OpsSettings, ref: str) -> list[tuple[datetime, str,
         # A clock's event id derives from it (intake.service_layer.clocks).
         about |= {uuid5(c["deadline_id"], "overdue"): f"overdue: {c['clock']}" for c in clocks}
         about |= {uuid5(c["deadline_id"], "reminder"): "appointment reminder" for c in clocks}
+        people = await _names(conn, settings.intake_schema)
         for a in await _rows(conn, settings.intake_schema, "audit_log", rid, "at"):
-            events.append((a["at"], "audit", f"{a['action']} by {a['actor']}: {a['reason']}"))
+            who = f"{people[a['actor']]} ({a['actor']})" if a["actor"] in people else a["actor"]
+            events.append((a["at"], "audit", f"{a['action']} by {who}: {a['reason']}"))
         for c in clocks:
             what = "reminder" if c["clock"] == "reminder" else f"{c['clock']} promise"
             events.append((c["started_at"], "intake", f"{what}: due {c['due_at']:%Y-%m-%d %H:%M}"))
@@ -51,7 +53,6 @@ async def timeline(settings: OpsSettings, ref: str) -> list[tuple[datetime, str,
                 events.append((c["ended_at"], "intake", broken))
             elif c["state"] == "stopped" and c["clock"] == "reminder":
                 events.append((c["ended_at"], "intake", "reminder: stopped (appointment changed)"))
-        people = await _names(conn, settings.intake_schema)
         for t in steps:
             if t["action"] == "decided":
                 continue  # the router's line says it, with its rules

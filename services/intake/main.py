@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from fastapi.responses import RedirectResponse
@@ -10,10 +11,11 @@ from pydantic import BaseModel, Field
 from starlette.middleware.sessions import SessionMiddleware
 
 from intake import __doc__ as DESCRIPTION
-from intake import clinic_pages, public_pages, triage_pages
+from intake import audit_pages, clinic_pages, operations_pages, public_pages, triage_pages
 from intake.adapters.referral_store import PostgresReferrals
 from intake.api.lifecycle import lifecycle_api
 from intake.api.referrals import referrals_api
+from intake.audit_pages.pages import audit_pages as audit_pages_router
 from intake.bars.outcomes import FHIR_BASE, FHIR_JSON, problem_as_outcome
 from intake.bars.resources import OperationOutcome
 from intake.bars.routes import fhir_api
@@ -21,6 +23,7 @@ from intake.clinic_pages.pages import clinic_pages as clinic_pages_router
 from intake.handlers.clocks import clock_worker, retention_worker
 from intake.handlers.decisions import decisions_router
 from intake.handlers.self_referrals import self_referral_router
+from intake.operations_pages.pages import operations_pages as operations_pages_router
 from intake.public_pages.cancel import self_cancel_page
 from intake.public_pages.check import check_page
 from intake.public_pages.form import self_referral_form
@@ -43,6 +46,7 @@ from shared import topics
 from shared.bars_mapping import load_mapping
 from shared.contracts import SelfReferralSubmitted
 from shared.database import Database
+from shared.dead_letters import KafkaDeadLetters
 from shared.directory import load_directory
 from shared.kafka import publish_event
 from shared.logging import get_logger
@@ -102,13 +106,17 @@ def create_service(settings: IntakeSettings | None = None) -> Service:
         ],
         description=DESCRIPTION or "",
     )
-    self_referral_topic = topics.SELF_REFERRAL_SUBMITTED.qualified(settings.kafka_topic_prefix)
+    # Our own form's submissions join other organisations' on their topic (declared, so that
+    # the AsyncAPI document and the chart's Kafka access show it).
+    self_referrals = service.broker.publisher(
+        topics.SELF_REFERRAL_SUBMITTED.qualified(settings.kafka_topic_prefix),
+        schema=SelfReferralSubmitted,
+        description=topics.SELF_REFERRAL_SUBMITTED.description,
+    )
 
     async def publish_self_referral(event: SelfReferralSubmitted) -> None:
         assert event.referral_id is not None
-        await publish_event(
-            service.broker, event, key=str(event.referral_id), topic=self_referral_topic
-        )
+        await publish_event(self_referrals, event, key=str(event.referral_id))
 
     app = service.app
     pages = Pages(
@@ -155,6 +163,27 @@ def create_service(settings: IntakeSettings | None = None) -> Service:
     app.include_router(
         triage_pages_router(triage_forms, database, unit_of_work, directory, staff_sessions)
     )
+    operations_forms = Pages(
+        derive_secret(private_key, "operations-csrf"),
+        rate_limits,
+        parse_limit(settings.failed_key_limit),
+        settings.max_form_bytes,
+        path=operations_pages.PATH,
+        folder=operations_pages.TEMPLATES,
+    )
+    desk = KafkaDeadLetters(settings.kafka_bootstrap_servers, settings.kafka_topic_prefix)
+    app.include_router(
+        operations_pages_router(operations_forms, database, unit_of_work, desk, staff_sessions)
+    )
+    audit_forms = Pages(
+        derive_secret(private_key, "audit-csrf"),
+        rate_limits,
+        parse_limit(settings.failed_key_limit),
+        settings.max_form_bytes,
+        path=audit_pages.PATH,
+        folder=audit_pages.TEMPLATES,
+    )
+    app.include_router(audit_pages_router(audit_forms, database, staff_sessions))
     app.include_router(
         self_referral_form(pages=pages, public_key=public_key, publish=publish_self_referral)
     )
@@ -175,9 +204,8 @@ def create_service(settings: IntakeSettings | None = None) -> Service:
         # Starlette's own slash redirect names the request's Host; this one names no host.
         return RedirectResponse("/clinic", status_code=308)
 
-    @app.get("/triage/", include_in_schema=False)
-    async def triage_with_slash() -> RedirectResponse:
-        return RedirectResponse("/triage", status_code=308)
+    for door in (triage_pages.PATH, operations_pages.PATH, audit_pages.PATH):
+        app.add_api_route(f"{door}/", _to(door), methods=["GET"], include_in_schema=False)
 
     app.add_middleware(SecurityHeaders)
     # The sign-in's own state (state, nonce, PKCE verifier), for 10 minutes; Lax, as the
@@ -189,6 +217,7 @@ def create_service(settings: IntakeSettings | None = None) -> Service:
         max_age=LOGIN_STATE_SECONDS,
         same_site="lax",
         path=STAFF_PATH,
+        https_only=not settings.local_mode,  # production is served over TLS; locally, http
     )
     Refusals(  # each door answers its own refusals; `/v1` and the rest as problem documents
         {
@@ -196,8 +225,20 @@ def create_service(settings: IntakeSettings | None = None) -> Service:
             public_pages.PATH: as_page,
             clinic_pages.PATH: as_page,
             triage_pages.PATH: as_page,
+            operations_pages.PATH: as_page,
+            audit_pages.PATH: as_page,
         }
     ).install(app)
     openapi.install(app, directory, [(FHIR_BASE, FHIR_JSON, OperationOutcome)])
 
     return service
+
+
+def _to(door: str) -> Callable[[], Awaitable[RedirectResponse]]:
+    """A door's path with a trailing slash, sent to the door (naming no host, unlike
+    Starlette's own slash redirect)."""
+
+    async def redirect() -> RedirectResponse:
+        return RedirectResponse(door, status_code=308)
+
+    return redirect

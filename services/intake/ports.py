@@ -11,7 +11,8 @@ from uuid import UUID
 
 from intake.domain.lifecycle import State, Transition
 from intake.domain.referral import AcceptedReferral, RecordedDecision
-from shared.contracts import ClockName, Event
+from shared.contracts import ClockName, DeadLetter, Event
+from shared.dead_letters import Replayed
 from shared.unit_of_work import Transaction
 
 
@@ -107,6 +108,18 @@ class AuditEntry:
     referral_id: UUID | None
     reason: str
     details: dict[str, Any]
+
+
+class DeadLetterDesk(Protocol):
+    """The dead-letter topics, for the operations page: what is kept there, and a replay."""
+
+    async def kept(self) -> list[tuple[str, DeadLetter]]:
+        """Each dead letter with the topic it is on, oldest first."""
+        ...
+
+    async def replay(self, event_id: UUID) -> Replayed:
+        """Send the letter's original back to its topic (ReplayRefused if it cannot be)."""
+        ...
 
 
 class Referrals(Transaction, Protocol):

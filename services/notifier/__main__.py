@@ -3,7 +3,6 @@ held back, or reopen a dead-lettered decision's failed messages before its repla
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
@@ -18,7 +17,7 @@ from notifier.adapters.provider_budget import WINDOW_SECONDS, WINDOWS_PER_MINUTE
 from notifier.adapters.webhook_provider import clinic_secret
 from notifier.main import MIGRATIONS, create_service
 from notifier.settings import NotifierDatabaseSettings, NotifierSettings
-from shared.database import on_database, run_on_database
+from shared.database import run_on_database
 from shared.runner import service_cli
 
 T = TypeVar("T")
@@ -77,21 +76,16 @@ def held() -> None:
 
 @cli.command()
 def reopen(decision_event_id: UUID) -> None:
-    """Make a decision's failed messages pending again, so that replaying its event (`referrals
-    dlq replay`) tries them again; messages already sent stay sent."""
-    count = asyncio.run(reopen_failed(decision_event_id))
-    typer.echo(f"{count} failed message(s) of decision {decision_event_id} reopened")
-
-
-async def reopen_failed(decision_event_id: UUID) -> int:
-    """`reopen` for other commands (the ops replay): how many messages were reopened."""
+    """Make a decision's failed messages pending again and forget it was handled, so that its
+    event, sent again, tries them again; messages already sent stay sent. (A replay from the
+    dead letters does this itself.)"""
 
     async def run(pool: asyncpg.Pool) -> int:
         async with pool.acquire() as conn:
-            return await notification_store.reopen_failed(conn, decision_event_id)
+            return await notification_store.reopen_failed(conn, [decision_event_id])
 
-    settings = NotifierDatabaseSettings()
-    return await on_database(str(settings.database_url), settings.db_schema, MIGRATIONS, run)
+    count = _with_database(run)
+    typer.echo(f"{count} failed message(s) of decision {decision_event_id} reopened")
 
 
 def _with_database(action: Callable[[asyncpg.Pool], Awaitable[T]]) -> T:

@@ -45,6 +45,11 @@ class Notifications(Protocol):
         """Which of these decisions were notified in full before (inbox)."""
         ...
 
+    async def reopen_failed(self, decision_event_ids: Sequence[UUID]) -> int:
+        """Make these events' failed messages pending and forget the events were handled, so
+        that each, replayed by an operator, is tried again; sent messages stay sent."""
+        ...
+
     async def ensure(self, wanted: Sequence[tuple[Key, UUID]]) -> dict[Key, Row]:
         """The row of each (key, referral id), created if new; existing rows keep their state."""
         ...

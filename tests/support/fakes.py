@@ -414,6 +414,18 @@ class InMemoryNotifications:
     async def already_handled(self, decision_event_ids: Sequence[UUID]) -> set[UUID]:
         return {i for i in decision_event_ids if i in self.state.inbox}
 
+    async def reopen_failed(self, decision_event_ids: Sequence[UUID]) -> int:
+        reopened = [
+            row
+            for (event_id, _to, _by), row in self.state.rows.items()
+            if event_id in decision_event_ids and row.status == "failed"
+        ]
+        for row in reopened:
+            row.status, row.error = "pending", None
+        for event_id in decision_event_ids:
+            self.state.inbox.pop(event_id, None)
+        return len(reopened)
+
     async def ensure(self, wanted: Sequence[tuple[Key, UUID]]) -> dict[Key, Row]:
         for key, referral_id in wanted:
             self.state.rows.setdefault(key, NotificationRow(uuid.uuid4(), referral_id))

@@ -10,7 +10,7 @@ from typing import Any
 
 from aiokafka import ConsumerRecord
 
-from ops.kafka_views import read_to_end as read_all
+from shared.topic_reading import read_to_end as read_all
 
 Record = ConsumerRecord[bytes, bytes]
 

@@ -1,5 +1,5 @@
-"""The clinic's door for people: sign in with the site's key, the worklist, accept or
-return (plain HTML, no JavaScript)."""
+"""The clinic's door for people: each clinician signs in as herself (her site's clinician
+role); the worklist, and each step of a referral's journey (plain HTML, no JavaScript)."""
 
 from pathlib import Path
 

@@ -178,17 +178,18 @@ async def waiting(conn: Connection) -> list[Waiting]:
     return [Waiting(r["status"], r["leased"], r["n"]) for r in rows]
 
 
-async def reopen_failed(conn: Connection, decision_event_id: UUID) -> int:
-    """Make a decision's failed messages pending again and take the decision out of the inbox,
-    so that its replayed event is tried again (after the cause of the failure was fixed).
+async def reopen_failed(conn: Connection, decision_event_ids: Sequence[UUID]) -> int:
+    """Make these events' failed messages pending again and take the events out of the inbox,
+    so that each, replayed, is tried again (after the cause of the failure was fixed).
     Messages that were sent stay sent: a replay never sends them twice. Returns how many."""
     async with conn.transaction():
         reopened = await conn.fetch(
             "UPDATE notifications SET status = 'pending', error = NULL"
-            " WHERE decision_event_id = $1 AND status = 'failed' RETURNING notification_id",
-            decision_event_id,
+            " WHERE decision_event_id = ANY($1::uuid[]) AND status = 'failed'"
+            " RETURNING notification_id",
+            list(decision_event_ids),
         )
-        await inbox.forget(conn, [decision_event_id])
+        await inbox.forget(conn, list(decision_event_ids))
     return len(reopened)
 
 
@@ -202,6 +203,10 @@ class PostgresNotifications:
     async def already_handled(self, decision_event_ids: Sequence[UUID]) -> set[UUID]:
         async with self._database.pool.acquire() as conn:
             return await inbox.already_handled(conn, decision_event_ids)
+
+    async def reopen_failed(self, decision_event_ids: Sequence[UUID]) -> int:
+        async with self._database.pool.acquire() as conn:
+            return await reopen_failed(conn, decision_event_ids)
 
     async def ensure(self, wanted: Sequence[tuple[Key, UUID]]) -> dict[Key, Row]:
         async with self._database.pool.acquire() as conn:

@@ -42,6 +42,9 @@ def told_router(settings: NotifierSettings, notifier: Notifier) -> KafkaRouter:
     prefix = settings.kafka_topic_prefix
 
     async def tell(batch: Batch[Told]) -> list[Rejected[Told]]:
+        if batch.replayed:  # an operator's replay of a dead letter: try its failures again
+            reopened = await notifier.store.reopen_failed(sorted(batch.replayed))
+            log.info("replayed events reopened", events=len(batch.replayed), messages=reopened)
         unknown = await notifier.handle_batch([Incoming(e, batch.topic(e)) for e in batch.events])
         return [Rejected(incoming.event, reason) for incoming, reason in unknown]
 

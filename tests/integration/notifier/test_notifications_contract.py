@@ -107,3 +107,36 @@ async def test_a_row_never_claimed_can_be_ended_failed(store: Notifications) -> 
     row = await one_row(store)
     await store.finish([Ending(row, "failed", error="no way to reach her")], [], owner=uuid.uuid4())
     assert await store.claim([row], uuid.uuid4(), LIVE) == {}
+
+
+async def test_reopening_a_replayed_event_retries_its_failures_and_keeps_its_sent(
+    store: Notifications,
+) -> None:
+    """An operator's replay: the event's failed message is pending again and the event is no
+    longer handled; its sent message, and another event's failure, stay as they were."""
+    replayed, other, referral, holder = uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    failed, sent, theirs = (replayed, "patient", "sms"), (replayed, "clinic", "webhook"), (
+        other, "patient", "sms",
+    )  # fmt: skip
+    rows = await store.ensure([(failed, referral), (sent, referral), (theirs, referral)])
+    ids = {k: r.notification_id for k, r in rows.items()}
+    await store.claim(list(ids.values()), holder, LIVE)
+    await store.finish(
+        [
+            Ending(ids[failed], "failed", error="template missing"),
+            Ending(ids[sent], "sent", provider_id="w-1"),
+            Ending(ids[theirs], "failed", error="template missing"),
+        ],
+        [(replayed, "referrals.routed"), (other, "referrals.routed")],
+        owner=holder,
+    )
+
+    assert await store.reopen_failed([replayed]) == 1
+    assert await store.already_handled([replayed, other]) == {other}
+    again = await store.ensure([(failed, referral), (sent, referral), (theirs, referral)])
+    assert {k: r.status for k, r in again.items()} == {
+        failed: "pending",
+        sent: "sent",
+        theirs: "failed",
+    }
+    assert await store.reopen_failed([replayed]) == 0  # nothing failed is left to reopen

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -118,11 +119,14 @@ class Replayed:
     referral_id: UUID | None  # the referral its event names, if it names one
 
 
-async def dead_letters(bootstrap: str, prefix: str = "") -> list[tuple[str, DeadLetter]]:
-    """Every dead letter now kept, with the dead-letter topic it is on, oldest first."""
+async def dead_letters(
+    bootstrap: str, prefix: str = "", options: Mapping[str, Any] | None = None
+) -> list[tuple[str, DeadLetter]]:
+    """Every dead letter now kept, with the dead-letter topic it is on, oldest first
+    (`options`: aiokafka's, for a secured broker)."""
     names = [t.qualified(prefix) for t in DEAD_LETTER_TOPICS]
     found = []
-    for record in await read_to_end(bootstrap, *names):
+    for record in await read_to_end(bootstrap, *names, options=options):
         try:
             found.append((record.topic, DeadLetter.model_validate_json(record.value or b"")))
         except ValueError:
@@ -130,13 +134,16 @@ async def dead_letters(bootstrap: str, prefix: str = "") -> list[tuple[str, Dead
     return sorted(found, key=lambda kept: kept[1].occurred_at)
 
 
-async def replay(bootstrap: str, prefix: str, event_id: UUID) -> Replayed:
+async def replay(
+    bootstrap: str, prefix: str, event_id: UUID, options: Mapping[str, Any] | None = None
+) -> Replayed:
     """Re-publish a dead letter's original to the topic it came from, marked as replayed.
 
     Consumers dedupe by event id (inbox tables, notification rows), so a replay never
     duplicates an effect; the notifier reopens the event's failed messages when it sees the
     mark, so that they are tried again (once the cause was fixed)."""
-    matches = [(t, d) for t, d in await dead_letters(bootstrap, prefix) if d.event_id == event_id]
+    kept = await dead_letters(bootstrap, prefix, options)
+    matches = [(t, d) for t, d in kept if d.event_id == event_id]
     if not matches:
         raise ReplayRefused(f"no dead letter {event_id}")
     _topic, letter = matches[0]
@@ -144,7 +151,9 @@ async def replay(bootstrap: str, prefix: str, event_id: UUID) -> Replayed:
     if refused is not None:
         raise ReplayRefused(refused)
     original = base64.b64decode(letter.original_base64)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, **(options or {})
+    )
     await producer.start()
     try:
         headers = [
@@ -180,9 +189,10 @@ class KafkaDeadLetters:
 
     bootstrap: str
     prefix: str = ""
+    options: Mapping[str, Any] | None = None  # aiokafka's, for a secured broker
 
     async def kept(self) -> list[tuple[str, DeadLetter]]:
-        return await dead_letters(self.bootstrap, self.prefix)
+        return await dead_letters(self.bootstrap, self.prefix, self.options)
 
     async def replay(self, event_id: UUID) -> Replayed:
-        return await replay(self.bootstrap, self.prefix, event_id)
+        return await replay(self.bootstrap, self.prefix, event_id, self.options)

@@ -6,17 +6,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from collections.abc import Sequence
 from typing import Any
 
 from faststream import BaseMiddleware
 from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from faststream.kafka.security import parse_security
+from faststream.security import BaseSecurity, SASLScram512
 
 from shared import topics
 from shared.contracts import Event
 from shared.logging import correlation, get_logger
 from shared.metrics import REGISTRY
+from shared.settings import ServiceSettings
 
 log = get_logger(__name__)
 
@@ -45,6 +49,27 @@ def broker_options(client_id: str, **overrides: Any) -> dict[str, Any]:
     }
     options.update(overrides)
     return options
+
+
+def kafka_security(settings: ServiceSettings) -> BaseSecurity | None:
+    """How this process proves who it is to the brokers: nothing on a plaintext loopback;
+    else TLS (checked against KAFKA_SSL_CAFILE) and SCRAM-SHA-512 as its own Kafka user."""
+    if settings.kafka_security_protocol == "PLAINTEXT":
+        return None
+    assert settings.kafka_sasl_username
+    assert settings.kafka_sasl_password
+    context = ssl.create_default_context(cafile=settings.kafka_ssl_cafile)
+    return SASLScram512(
+        settings.kafka_sasl_username,
+        settings.kafka_sasl_password.get_secret_value(),
+        ssl_context=context,
+        use_ssl=True,
+    )
+
+
+def client_options(security: BaseSecurity | None) -> dict[str, Any]:
+    """The same, as keyword arguments for aiokafka's own clients (producer, consumer, admin)."""
+    return parse_security(security)
 
 
 def bootstrap_list(bootstrap_servers: str) -> list[str]:

@@ -26,7 +26,7 @@ from faststream.specification.asyncapi.site import get_asyncapi_html
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest, make_asgi_app
 
 from shared.database import Database
-from shared.kafka import build_broker
+from shared.kafka import build_broker, kafka_security
 from shared.logging import get_logger
 from shared.metrics import REGISTRY
 from shared.outbox import OutboxRelay
@@ -71,7 +71,9 @@ def build_service(
     if relay_outbox:
         workers = (*workers, _relay)
     workers = (*workers, _trim_transport)
-    broker = build_broker(settings.kafka_bootstrap_servers, client_id=name)
+    broker = build_broker(
+        settings.kafka_bootstrap_servers, client_id=name, security=kafka_security(settings)
+    )
     for feature_router in feature_routers:
         broker.include_router(feature_router)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, PostgresDsn, field_validator
+from pydantic import Field, PostgresDsn, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.sealed import is_public_key
@@ -55,6 +55,22 @@ class ServiceSettings(BaseSettings):
         description="How often each process trims its outbox and inbox (and intake erases "
         "the details of referrals finished long enough ago).",
     )
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT",
+        validation_alias="KAFKA_SECURITY_PROTOCOL",
+        description="PLAINTEXT on a developer's loopback; SASL_SSL (TLS, and SCRAM-SHA-512 as "
+        "this service's own Kafka user) wherever the broker is shared.",
+    )
+    kafka_sasl_username: str | None = Field(default=None, validation_alias="KAFKA_SASL_USERNAME")
+    kafka_sasl_password: SecretStr | None = Field(
+        default=None, validation_alias="KAFKA_SASL_PASSWORD"
+    )
+    kafka_ssl_cafile: str | None = Field(
+        default=None,
+        validation_alias="KAFKA_SSL_CAFILE",
+        description="The CA certificate (PEM) the brokers' certificates are checked against; "
+        "unset: the system's trusted CAs.",
+    )
     log_level: str = Field(default="INFO", validation_alias="LOG_LEVEL")
     log_format: Literal["json", "console"] = Field(default="json", validation_alias="LOG_FORMAT")
     http_host: str = Field(default="127.0.0.1", validation_alias="HTTP_HOST")
@@ -82,6 +98,17 @@ class ServiceSettings(BaseSettings):
         if not isinstance(value, str) or not is_public_key(value):
             raise ValueError("not a base64 X25519 public key (python -m devstack keys)")
         return value
+
+    @model_validator(mode="after")
+    def _a_user_for_a_secured_broker(self) -> ServiceSettings:
+        if self.kafka_security_protocol == "SASL_SSL" and not (
+            self.kafka_sasl_username and self.kafka_sasl_password
+        ):
+            raise ValueError(
+                "KAFKA_SECURITY_PROTOCOL=SASL_SSL needs KAFKA_SASL_USERNAME and "
+                "KAFKA_SASL_PASSWORD (this service's own Kafka user)"
+            )
+        return self
 
 
 def env_name(settings: type[BaseSettings], field: str) -> str:

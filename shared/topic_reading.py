@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
@@ -26,11 +28,15 @@ async def partitions_of(
 
 
 async def read_to_end(
-    bootstrap: str, *names: str, within: float = 60.0
+    bootstrap: str, *names: str, within: float = 60.0, options: Mapping[str, Any] | None = None
 ) -> list[ConsumerRecord[bytes, bytes]]:
-    """Every record now on the topics, from the beginning to their current ends."""
+    """Every record now on the topics, from the beginning to their current ends (`options`:
+    aiokafka's, such as `shared.kafka.client_options` for a secured broker)."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        **(options or {}),
     )
     await consumer.start()
     try:

@@ -25,6 +25,7 @@ from ops.settings import OpsSettings
 from ops.timeline import timeline
 from router.__main__ import triage
 from shared.dead_letters import ReplayRefused, dead_letters, replay
+from shared.kafka import client_options, kafka_security
 from shared.operators import UnknownOperator, operator
 
 cli = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=True)
@@ -91,7 +92,13 @@ def show(ref: str) -> None:
 def dlq_list() -> None:
     """Every dead-lettered event, with where it came from and why."""
     settings = OpsSettings()
-    found = asyncio.run(dead_letters(settings.kafka_bootstrap_servers, settings.kafka_topic_prefix))
+    found = asyncio.run(
+        dead_letters(
+            settings.kafka_bootstrap_servers,
+            settings.kafka_topic_prefix,
+            client_options(kafka_security(settings)),
+        )
+    )
     if not found:
         typer.echo("no dead letters")
     for topic, letter in found:
@@ -118,7 +125,12 @@ def dlq_replay(
         who = operator(by)
         settings = OpsSettings()
         replayed = asyncio.run(
-            replay(settings.kafka_bootstrap_servers, settings.kafka_topic_prefix, event_id)
+            replay(
+                settings.kafka_bootstrap_servers,
+                settings.kafka_topic_prefix,
+                event_id,
+                client_options(kafka_security(settings)),
+            )
         )
     except (ReplayRefused, UnknownOperator) as error:
         typer.echo(f"referrals: {error}", err=True)

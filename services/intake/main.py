@@ -48,7 +48,7 @@ from shared.contracts import SelfReferralSubmitted
 from shared.database import Database
 from shared.dead_letters import KafkaDeadLetters
 from shared.directory import load_directory
-from shared.kafka import publish_event
+from shared.kafka import client_options, kafka_security, publish_event
 from shared.logging import get_logger
 from shared.rate_limits import MIGRATIONS as RATE_LIMIT_MIGRATIONS
 from shared.rate_limits import RateLimits, parse_limit
@@ -171,7 +171,11 @@ def create_service(settings: IntakeSettings | None = None) -> Service:
         path=operations_pages.PATH,
         folder=operations_pages.TEMPLATES,
     )
-    desk = KafkaDeadLetters(settings.kafka_bootstrap_servers, settings.kafka_topic_prefix)
+    desk = KafkaDeadLetters(
+        settings.kafka_bootstrap_servers,
+        settings.kafka_topic_prefix,
+        client_options(kafka_security(settings)),
+    )
     app.include_router(
         operations_pages_router(operations_forms, database, unit_of_work, desk, staff_sessions)
     )

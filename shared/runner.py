@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import typer
 import uvicorn
 from pydantic import ValidationError
 
+from shared.database import Migrations, run_on_database
 from shared.errors import ConfigurationError
 from shared.logging import configure_logging
 from shared.service import Service
@@ -40,8 +41,13 @@ def service_cli(
     settings_type: Callable[[], SettingsT],
     create_service: Callable[[SettingsT], Service],
     port_of: Callable[[SettingsT], int],
+    *,
+    database: Callable[[], Any],
+    migrations: Migrations,
 ) -> typer.Typer:
-    """`python -m <name>` serves; a service adds its own commands to the returned app."""
+    """`python -m <name>` serves; `migrate` applies its migrations alone (`database`: the
+    settings with its DATABASE_URL and schema, no secret); a service adds its own commands
+    to the returned app."""
     cli = typer.Typer(add_completion=False, help=f"The {name} service.")
 
     @cli.callback(invoke_without_command=True)
@@ -69,5 +75,17 @@ def service_cli(
             typer.echo(f"{name}: {error}", err=True)
             raise typer.Exit(2) from error
         run_service(service, port_of(settings))
+
+    @cli.command()
+    def migrate() -> None:
+        """Apply the database migrations and stop: a deployment's job before new processes
+        start (serving applies them too, under the same lock, so this is never required)."""
+        settings = database()
+
+        async def nothing(_pool: Any) -> None:
+            return None
+
+        run_on_database(str(settings.database_url), settings.db_schema, migrations, nothing)
+        typer.echo(f"{name}: schema {settings.db_schema} is up to date")
 
     return cli

@@ -26,7 +26,14 @@ from shared.runner import service_cli
 
 T = TypeVar("T")
 
-cli = service_cli("intake", IntakeSettings, create_service, lambda settings: settings.http_port)
+cli = service_cli(
+    "intake",
+    IntakeSettings,
+    create_service,
+    lambda settings: settings.http_port,
+    database=IntakeDatabaseSettings,
+    migrations=MIGRATIONS,
+)
 keys = typer.Typer(help="API keys for professional systems (one per organisation).")
 cli.add_typer(keys, name="keys")
 endpoints = typer.Typer(

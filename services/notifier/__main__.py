@@ -22,7 +22,14 @@ from shared.runner import service_cli
 
 T = TypeVar("T")
 
-cli = service_cli("notifier", NotifierSettings, create_service, lambda settings: settings.http_port)
+cli = service_cli(
+    "notifier",
+    NotifierSettings,
+    create_service,
+    lambda settings: settings.http_port,
+    database=NotifierDatabaseSettings,
+    migrations=MIGRATIONS,
+)
 
 _WHY_WAITING = {
     ("pending", None): "not yet claimed",

@@ -30,7 +30,14 @@ from shared.submission import ReferralSubmission, field_errors
 
 T = TypeVar("T")
 
-cli = service_cli("router", RouterSettings, create_service, lambda settings: settings.http_port)
+cli = service_cli(
+    "router",
+    RouterSettings,
+    create_service,
+    lambda settings: settings.http_port,
+    database=RouterDatabaseSettings,
+    migrations=MIGRATIONS,
+)
 triage = typer.Typer(help="Referrals the rules could not decide: list them, resolve one.")
 cli.add_typer(triage, name="triage")
 

@@ -31,5 +31,9 @@ echo "== AsyncAPI documents in docs/asyncapi/ match the code"
 echo "== OpenAPI document docs/openapi.json matches the code and validates"
 "${UV[@]}" run --frozen python -m devstack openapi --check
 
+echo "== the Helm chart: what it takes from the code is current; Helm built (once) from its Go module"
+"${UV[@]}" run --frozen python -m devstack chart --check
+"${UV[@]}" run --frozen python -m devstack helm
+
 echo "== tests against Kafka at $KAFKA_BOOTSTRAP_SERVERS and PostgreSQL at $DATABASE_URL"
 "${UV[@]}" run --frozen pytest "$@"

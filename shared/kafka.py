@@ -15,6 +15,7 @@ from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.kafka.security import parse_security
 from faststream.security import BaseSecurity, SASLScram512
+from pydantic import SecretStr
 
 from shared import topics
 from shared.contracts import Event
@@ -51,20 +52,19 @@ def broker_options(client_id: str, **overrides: Any) -> dict[str, Any]:
     return options
 
 
-def kafka_security(settings: ServiceSettings) -> BaseSecurity | None:
+def kafka_security(
+    settings: ServiceSettings, user: tuple[str, SecretStr] | None = None
+) -> BaseSecurity | None:
     """How this process proves who it is to the brokers: nothing on a plaintext loopback;
-    else TLS (checked against KAFKA_SSL_CAFILE) and SCRAM-SHA-512 as its own Kafka user."""
+    else TLS (checked against KAFKA_SSL_CAFILE) and SCRAM-SHA-512 as its own Kafka user, or as
+    `user` (name, password) where one of its jobs has a user of its own."""
     if settings.kafka_security_protocol == "PLAINTEXT":
         return None
-    assert settings.kafka_sasl_username
-    assert settings.kafka_sasl_password
+    username, password = user or (settings.kafka_sasl_username, settings.kafka_sasl_password)
+    assert username  # the settings refuse a secured broker without a user
+    assert password
     context = ssl.create_default_context(cafile=settings.kafka_ssl_cafile)
-    return SASLScram512(
-        settings.kafka_sasl_username,
-        settings.kafka_sasl_password.get_secret_value(),
-        ssl_context=context,
-        use_ssl=True,
-    )
+    return SASLScram512(username, password.get_secret_value(), ssl_context=context, use_ssl=True)
 
 
 def client_options(security: BaseSecurity | None) -> dict[str, Any]:

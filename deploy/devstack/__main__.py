@@ -178,6 +178,17 @@ def chart(
 
 
 @cli.command()
+def helm() -> None:
+    """Build the pinned Helm (once) and fetch the operators' CRD schemas the chart is checked
+    against; prints where Helm is."""
+    from devstack.helm import crd_schemas, ensure_helm
+
+    path = ensure_helm()
+    kinds = sorted({kind for _version, kind in crd_schemas()})
+    typer.echo(f"devstack: {path} ready; CRD schemas for {len(kinds)} kinds")
+
+
+@cli.command()
 def openapi(
     check: bool = typer.Option(False, "--check", help="Fail if docs/openapi.json is stale."),
 ) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 from starlette.middleware.sessions import SessionMiddleware
 
 from intake import __doc__ as DESCRIPTION
@@ -174,7 +174,7 @@ def create_service(settings: IntakeSettings | None = None) -> Service:
     desk = KafkaDeadLetters(
         settings.kafka_bootstrap_servers,
         settings.kafka_topic_prefix,
-        client_options(kafka_security(settings)),
+        client_options(kafka_security(settings, _replay_user(settings))),
     )
     app.include_router(
         operations_pages_router(operations_forms, database, unit_of_work, desk, staff_sessions)
@@ -246,3 +246,10 @@ def _to(door: str) -> Callable[[], Awaitable[RedirectResponse]]:
         return RedirectResponse(door, status_code=308)
 
     return redirect
+
+
+def _replay_user(settings: IntakeSettings) -> tuple[str, SecretStr] | None:
+    """The operations page's own Kafka user, where one is set (the chart sets one)."""
+    if settings.replay_kafka_username and settings.replay_kafka_password:
+        return settings.replay_kafka_username, settings.replay_kafka_password
+    return None

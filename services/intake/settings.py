@@ -68,6 +68,12 @@ class IntakeSettings(IntakeDatabaseSettings):
         default=True,
         description="Run the outbox relay in this process (off: another process relays).",
     )
+    replay_kafka_username: str | None = Field(
+        default=None,
+        description="The Kafka user the operations page replays dead letters as (it writes "
+        "to other services' topics, which intake's own user may not); unset: intake's own.",
+    )
+    replay_kafka_password: SecretStr | None = Field(default=None)
     oidc_issuer: str = Field(
         default="http://127.0.0.1:18080/realms/womens-health",
         description="The OpenID Connect provider staff sign in with (its issuer URL; CIS2 in "

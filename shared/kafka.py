@@ -47,6 +47,9 @@ def broker_options(client_id: str, **overrides: Any) -> dict[str, Any]:
         ),
         "logger": logging.getLogger(f"{client_id}.kafka"),
         "request_timeout_ms": 30_000,
+        # Topics are made where they are declared (`devstack topics`, the chart's KafkaTopics),
+        # with their partitions and retention; a service never creates one, nor may its user.
+        "allow_auto_create_topics": False,
     }
     options.update(overrides)
     return options

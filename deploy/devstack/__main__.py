@@ -78,6 +78,10 @@ def down() -> None:
     servers = (("Kafka", kafka), ("PostgreSQL", postgres), ("Keycloak", _provider()))
     for name, server in servers:
         typer.echo(f"devstack: {name} {'stopped' if server.stop() else 'was not running'}")
+    from devstack.secured_kafka import SecuredKafka
+
+    if SecuredKafka(settings=_servers()[0]).stop():  # only when `secured-kafka up` started it
+        typer.echo("devstack: secured Kafka stopped")
 
 
 @cli.command()
@@ -186,6 +190,38 @@ def helm() -> None:
     path = ensure_helm()
     kinds = sorted({kind for _version, kind in crd_schemas()})
     typer.echo(f"devstack: {path} ready; CRD schemas for {len(kinds)} kinds")
+
+
+secured = typer.Typer(help="A second, locked-down Kafka: TLS, SCRAM users, ACLs (as production).")
+cli.add_typer(secured, name="secured-kafka")
+
+
+@secured.command("up")
+def secured_up() -> None:
+    """Start it afresh beside the default broker: users, topics and each service's ACLs."""
+    from devstack.secured_kafka import SecuredKafka
+
+    kafka = SecuredKafka()
+    kafka.start()
+    typer.echo(f"devstack: secured Kafka at {kafka.address} (TLS, SCRAM-SHA-512, ACLs)")
+    typer.echo("devstack: `python -m devstack secured-kafka env <service>` prints its settings")
+
+
+@secured.command("env")
+def secured_env(user: str = typer.Argument(help="intake, router, notifier or operations")) -> None:
+    """The settings with which `user` reaches the secured broker, as shell exports."""
+    from devstack.secured_kafka import SecuredKafka
+
+    for name, value in SecuredKafka().env(user).items():
+        typer.echo(f"export {name}={value}")
+
+
+@secured.command("down")
+def secured_down() -> None:
+    from devstack.secured_kafka import SecuredKafka
+
+    stopped = SecuredKafka().stop()
+    typer.echo(f"devstack: secured Kafka {'stopped' if stopped else 'was not running'}")
 
 
 @cli.command()

@@ -34,6 +34,8 @@ class StackSettings(BaseSettings):
     )
     kafka_port: int = 19092
     kafka_controller_port: int = 19093
+    secured_kafka_port: int = 19192  # the secured broker (`devstack secured-kafka`): TLS+SCRAM
+    secured_kafka_controller_port: int = 19193
     kafka_heap: str = "1g"  # each test namespace adds its topics; 512m ran out near 15k partitions
     postgres_port: int = 15432
     postgres_user: str = "postgres"

@@ -4,11 +4,13 @@ pointed at the provider stand-ins: what the e2e pipeline tests and the pipeline 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
-from devstack.services import ServiceProcess, run_cli, service_process
+from devstack.services import ServiceProcess, run_cli
+from devstack.services import service_process as start_process
 from notifier.settings import LOCAL_CALLBACK_TOKEN
 from standins.client import Standins
 
@@ -27,13 +29,24 @@ class System:
 
 
 @contextmanager
-def running_system(prefix: str, standins: Standins, **extra_env: str) -> Iterator[System]:
-    """Topics under `prefix` (created by the caller); schemas and consumer groups of its own."""
+def running_system(
+    prefix: str,
+    standins: Standins,
+    own: Mapping[str, Mapping[str, str]] | None = None,
+    **extra_env: str,
+) -> Iterator[System]:
+    """Topics under `prefix` (created by the caller); schemas and consumer groups of its own.
+    `own`: settings of one service alone (say, its own Kafka user), over the rest."""
     tag = uuid.uuid4().hex[:8]
     env = {"KAFKA_TOPIC_PREFIX": prefix, **standins.notifier_env(), **extra_env}
     for service in ("intake", "router", "notifier"):
         env[f"{service.upper()}_DB_SCHEMA"] = f"sys_{service}_{tag}"
         env[f"{service.upper()}_CONSUMER_GROUP"] = f"{service}-{tag}"
+    own = own or {}
+
+    def service_process(name: str, env: dict[str, str]) -> Any:
+        return start_process(name, {**env, **own.get(name, {})})
+
     with service_process("intake", env) as intake:
         key = run_cli("intake", "keys", "create", "--organisation", "M85001", env=env)
         env["NOTIFIER_INTAKE_URL"] = intake.url

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
@@ -13,7 +15,10 @@ from shared.topics import ALL_TOPICS, Topic
 
 
 async def ensure_topics(
-    bootstrap_servers: str, topics: tuple[Topic, ...] = ALL_TOPICS, prefix: str = ""
+    bootstrap_servers: str,
+    topics: tuple[Topic, ...] = ALL_TOPICS,
+    prefix: str = "",
+    options: Mapping[str, Any] | None = None,
 ) -> list[str]:
     """Create whichever topics are missing and wait until every partition has a leader;
     set every topic's configuration as `shared.topics` declares it (its retention, on one
@@ -21,8 +26,9 @@ async def ensure_topics(
 
     On three brokers or more each topic has three replicas and needs two in sync to take a
     write (acks=all): one broker may die without losing an acknowledged event or stopping
-    the pipeline. `prefix` gives a namespace of its own (KAFKA_TOPIC_PREFIX), as each test uses."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    the pipeline. `prefix` gives a namespace of its own (KAFKA_TOPIC_PREFIX), as each test uses;
+    `options`: aiokafka's, for a secured broker (`shared.kafka.client_options`)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, **(options or {}))
     await admin.start()
     try:
         existing = set(await admin.list_topics())

@@ -20,6 +20,7 @@ from pydantic_settings import BaseSettings
 
 from devstack import chart, helm
 from devstack.asyncapi import builders
+from devstack.kafka_access import Grant, grants
 from intake.settings import IntakeSettings
 from notifier.settings import NotifierSettings
 from router.settings import RouterSettings
@@ -306,3 +307,21 @@ def test_the_production_values_back_postgres_up_and_the_defaults_say_when_not() 
     (default,) = of_kind(rendered("default"), "Cluster").values()
     assert "backup" not in default["spec"]
     assert "NOT backed up" in (chart.CHART / "templates" / "NOTES.txt").read_text()
+
+
+def test_the_charts_kafka_users_have_what_the_secured_local_broker_grants(
+    manifests: tuple[dict[str, Any], ...],
+) -> None:
+    """One derivation of who may do what (devstack.kafka_access), tested against the real
+    secured broker there (tests/e2e/test_secured_kafka.py); the chart must say the same."""
+    users = of_kind(manifests, "KafkaUser")
+    expected = grants(chart.declared())
+    assert {name.rsplit("-", 1)[1] for name in users} == set(expected)
+    for user, granted in expected.items():
+        (found,) = [u for name, u in users.items() if name.endswith(f"-{user}")]
+        got = {
+            Grant(acl["resource"]["type"], acl["resource"]["name"], operation)
+            for acl in found["spec"]["authorization"]["acls"]
+            for operation in acl["operations"]
+        }
+        assert got == granted, user

@@ -27,6 +27,7 @@ from faststream.kafka import KafkaMessage, KafkaRouter
 from faststream.middlewares import AckPolicy
 from pydantic import TypeAdapter, ValidationError
 
+from shared import tracing
 from shared.dead_letters import REPLAYED_FROM, DeadLetters
 from shared.poison import Backoff, isolate, why
 from shared.submission import describe
@@ -140,8 +141,19 @@ async def take(
     topics = {event_id: record.topic for event_id, record in record_of.items()}
     replayed = frozenset(event_id for event_id, record in record_of.items() if _replayed(record))
 
+    # Each event's trace goes on from its record (a batch's own span only links to them).
+    traces = tracing.received(
+        (
+            e.correlation_id,
+            record_of[e.event_id].topic,
+            tracing.headers_of(record_of[e.event_id].headers),
+        )
+        for e in fresh
+    )
+
     async def together(events: Sequence[Any]) -> Sequence[Rejected[Any]]:
-        return await work(Batch(list(events), topics, replayed & {e.event_id for e in events}))
+        with tracing.incoming(traces):
+            return await work(Batch(list(events), topics, replayed & {e.event_id for e in events}))
 
     async def alone(event: Any, error: BaseException) -> None:
         await dead_letters.send(record_of[event.event_id], why(error), readable=True)

@@ -75,6 +75,14 @@ def client_options(security: BaseSecurity | None) -> dict[str, Any]:
     return parse_security(security)
 
 
+def traced_middlewares(client_id: str) -> tuple[Any, ...]:
+    """The broker's middlewares with FastStream's OpenTelemetry one added (when tracing is on):
+    a span for each publish and each batch, the trace context in the records' headers."""
+    from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+
+    return (*broker_options(client_id)["middlewares"], KafkaTelemetryMiddleware())
+
+
 def bootstrap_list(bootstrap_servers: str) -> list[str]:
     """KAFKA_BOOTSTRAP_SERVERS as the list FastStream needs: given one string it takes the
     whole of "a:9092,b:9092" for a single host and cannot connect to a cluster."""

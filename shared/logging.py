@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import structlog
+from opentelemetry import trace
 
 # Keys that may carry patient identifiers or contact details; their values are never logged.
 SENSITIVE_KEYS = frozenset(
@@ -59,6 +60,15 @@ def _redacted(value: Any) -> Any:
     return value
 
 
+def add_trace_ids(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> Any:
+    """The trace and span a line was written in (when tracing is on), to find its trace."""
+    span = trace.get_current_span().get_span_context()
+    if span.is_valid:
+        event["trace_id"] = format(span.trace_id, "032x")
+        event["span_id"] = format(span.span_id, "016x")
+    return event
+
+
 def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> None:
     """Idempotent: safe to call from every entry point and from tests."""
     shared_processors: list[structlog.types.Processor] = [
@@ -69,6 +79,7 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> N
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.format_exc_info,
         redact_patient_identifiers,
+        add_trace_ids,
     ]
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer()

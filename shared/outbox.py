@@ -15,6 +15,7 @@ from typing import Any, cast
 
 import asyncpg
 
+from shared import tracing
 from shared.contracts import Event
 from shared.database import Connection
 from shared.kafka import event_headers
@@ -45,7 +46,13 @@ async def enqueue_many(conn: Connection, events: Sequence[Queued]) -> None:
         "INSERT INTO outbox (event_id, topic, key, payload, headers) VALUES ($1, $2, $3, $4, $5)"
         " ON CONFLICT (event_id) DO NOTHING",
         [
-            (e.event_id, (topic or e.TOPIC).name, key, e.model_dump(mode="json"), event_headers(e))
+            (
+                e.event_id,
+                (topic or e.TOPIC).name,
+                key,
+                e.model_dump(mode="json"),
+                event_headers(e) | tracing.for_event(e.correlation_id),
+            )
             for e, key, topic in events
         ],
     )
@@ -132,17 +139,18 @@ class OutboxRelay:
         """Start one send; a refusal raised at once (a message over the producer's limit)
         comes back as an awaitable failure, like one the broker answers later."""
         try:
-            return cast(
-                Awaitable[Any],
-                await self.broker.publish(
-                    row["payload"],
-                    topic=self.topic_prefix + row["topic"],
-                    key=row["key"].encode(),
-                    headers=row["headers"],
-                    correlation_id=row["payload"].get("correlation_id"),
-                    no_confirm=True,
-                ),
-            )
+            with tracing.continued(row["headers"]):  # the publish joins the event's trace
+                return cast(
+                    Awaitable[Any],
+                    await self.broker.publish(
+                        row["payload"],
+                        topic=self.topic_prefix + row["topic"],
+                        key=row["key"].encode(),
+                        headers=row["headers"],
+                        correlation_id=row["payload"].get("correlation_id"),
+                        no_confirm=True,
+                    ),
+                )
         except Exception as error:
             return _raise(error)
 

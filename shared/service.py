@@ -25,8 +25,9 @@ from faststream.specification import AsyncAPI
 from faststream.specification.asyncapi.site import get_asyncapi_html
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest, make_asgi_app
 
+from shared import tracing
 from shared.database import Database
-from shared.kafka import build_broker, kafka_security
+from shared.kafka import build_broker, kafka_security, traced_middlewares
 from shared.logging import get_logger
 from shared.metrics import REGISTRY
 from shared.outbox import OutboxRelay
@@ -71,8 +72,12 @@ def build_service(
     if relay_outbox:
         workers = (*workers, _relay)
     workers = (*workers, _trim_transport)
+    traced = tracing.configure(name)  # off unless the OTEL_* variables ask for it
     broker = build_broker(
-        settings.kafka_bootstrap_servers, client_id=name, security=kafka_security(settings)
+        settings.kafka_bootstrap_servers,
+        client_id=name,
+        security=kafka_security(settings),
+        **({"middlewares": traced_middlewares(name)} if traced else {}),
     )
     for feature_router in feature_routers:
         broker.include_router(feature_router)
@@ -98,6 +103,8 @@ def build_service(
         finally:
             for close in closing:
                 await _within(5, "a client", close())
+            if traced:
+                tracing.shutdown()  # what is left of its spans, sent before it goes
             await database.close()
 
     # No slash redirects: Starlette builds their Location from the request's Host header.
@@ -111,6 +118,11 @@ def build_service(
     )
     for http_router in http_routers:
         app.include_router(http_router)
+    if traced:
+        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+        # Health and metrics are polled every few seconds: not worth a trace each.
+        FastAPIInstrumentor.instrument_app(app, excluded_urls="/health/.*,/metrics")
     service = Service(name, settings, database, broker, app)
     app.include_router(_health_router(service))
     app.include_router(_asyncapi_router(service))

@@ -43,6 +43,7 @@ from notifier.service_layer import endings
 from notifier.service_layer.claims import Leases
 from notifier.service_layer.sending import Sender
 from notifier.service_layer.work import Incoming, Retry, Task, Told
+from shared import tracing
 from shared.bars_mapping import OwnSystems
 from shared.contracts import (
     AppointmentReminder,
@@ -185,7 +186,9 @@ class Notifier:
 
     async def _end(self, task: Task) -> Ending:
         decision, message = task.incoming.event, task.message
-        with correlation(decision.correlation_id):
+        told = f"tell {message.recipient} by {message.channel}"  # its provider call goes under it
+        trace = tracing.for_event(decision.correlation_id)
+        with correlation(decision.correlation_id), tracing.continued(trace, told):
             if task.unreachable is not None:
                 return endings.failed(task, task.unreachable, attempts=1)
             reference = str(task.row.notification_id)

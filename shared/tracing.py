@@ -22,6 +22,8 @@ from opentelemetry import context, propagate, trace
 
 TRACER = trace.get_tracer("womens-health")
 HEADERS = ("traceparent", "tracestate")
+# The standard variable deployments set (compose, the chart); the SDK reads the rest itself.
+ENDPOINT = "OTEL_EXPORTER_OTLP_ENDPOINT"
 # Per batch: each incoming event's correlation id -> the context its work continues.
 _INCOMING: ContextVar[Mapping[str, dict[str, str]] | None] = ContextVar(
     "incoming_traces", default=None

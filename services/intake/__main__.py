@@ -23,6 +23,7 @@ from intake.settings import IntakeDatabaseSettings, IntakeSettings
 from shared.database import Connection, run_on_database
 from shared.operators import UnknownOperator, operator
 from shared.runner import service_cli
+from shared.sealed import generate_keypair
 
 T = TypeVar("T")
 
@@ -74,6 +75,16 @@ def create_key(
     )
     typer.echo(f"key id: {key_id}", err=True)
     typer.echo(secret)
+
+
+@cli.command("sealing-key")
+def sealing_key() -> None:
+    """A new key pair for sealed self-referrals: the private key on standard output (for
+    INTAKE_PRIVATE_KEY, into your secret store), its public key on standard error (what
+    other organisations' forms seal to; intake also serves it at /v1/self-referral-key)."""
+    private, public = generate_keypair()
+    typer.echo(f"public key: {public}", err=True)
+    typer.echo(private)
 
 
 @keys.command("generate")

@@ -24,7 +24,7 @@ from devstack.kafka_access import Grant, grants
 from intake.settings import IntakeSettings
 from notifier.settings import NotifierSettings
 from router.settings import RouterSettings
-from shared import topics
+from shared import topics, tracing
 from shared.settings import env_name
 
 VALUES = {
@@ -217,6 +217,7 @@ def test_every_variable_is_one_the_service_reads_and_secrets_come_from_secrets(
     for one in [*pod["initContainers"], *pod["containers"]]:
         env = {e["name"]: e for e in one["env"]}
         reads = env_names(settings) | {"NOTIFIER_INTAKE_API_KEY"}  # `keys register --key-env`
+        reads.add(tracing.ENDPOINT)  # read by the OpenTelemetry SDK
         assert set(env) <= reads, f"{one['name']}: {set(env) - reads}"
         for name in secret_names(settings) & set(env):
             assert "secretKeyRef" in env[name].get("valueFrom", {}), f"{name} in clear"

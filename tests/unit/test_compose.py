@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings
 from intake.settings import IntakeSettings
 from notifier.settings import NotifierSettings
 from router.settings import RouterSettings
+from shared import tracing
 from shared.settings import env_name
 from tests.support.keys import INTAKE_PRIVATE_KEY
 
@@ -58,7 +59,7 @@ def test_services_wait_for_healthy_servers_and_topics(name: str) -> None:
 def test_service_env_is_what_the_service_reads(name: str) -> None:
     spec: dict[str, Any] = COMPOSE["services"][name]
     env = spec["environment"]
-    readable = env_names(SERVICES[name])
+    readable = env_names(SERVICES[name]) | {tracing.ENDPOINT}  # the OpenTelemetry SDK's
     assert set(env) <= readable, set(env) - readable
     assert {"KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL"} <= set(env)
     # The healthcheck probes the port the service is told to listen on.

@@ -82,6 +82,8 @@ CloudNativePG application Secret), logging. */}}
   value: json
 - name: HTTP_HOST
   value: 0.0.0.0
+- name: OTEL_EXPORTER_OTLP_ENDPOINT  # empty: no tracing
+  value: {{ $.Values.settings.otlpEndpoint | quote }}
 {{- with $.Values.settings.trustedProxies }}
 - name: HTTP_TRUSTED_PROXIES
   value: {{ . | quote }}

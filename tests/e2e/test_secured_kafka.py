@@ -7,6 +7,8 @@ with a wrong password or without TLS."""
 from __future__ import annotations
 
 import asyncio
+import base64
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,6 +25,8 @@ from aiokafka.errors import (
 from devstack.samples import gp_referral
 from devstack.secured_kafka import SecuredKafka
 from devstack.system import running_system
+from shared.contracts import DeadLetter
+from shared.dead_letters import KafkaDeadLetters, ReplayRefused
 from standins.client import Standins
 from tests.support.waiting import eventually
 
@@ -129,3 +133,36 @@ def test_a_wrong_password_or_no_tls_gets_nowhere(secured: SecuredKafka) -> None:
         asyncio.run(with_wrong_password())
     with pytest.raises(KafkaConnectionError):
         asyncio.run(in_plaintext())
+
+
+def test_dead_letters_are_read_and_replayed_as_operations_and_not_as_intake(
+    secured: SecuredKafka,
+) -> None:
+    """The operations page's own user (intake's INTAKE_REPLAY_KAFKA_*) reads the dead letters
+    and writes one back to the topic it came from; intake's own user may do neither."""
+    original = b'{"event_id": "' + str(uuid.uuid4()).encode() + b'"}'
+    letter = DeadLetter(
+        correlation_id=str(uuid.uuid4()), source_topic="referrals.received",
+        source_partition=0, source_offset=0, reason="a test's letter",
+        original_base64=base64.b64encode(original).decode(),
+    )  # fmt: skip
+
+    async def left_by_the_router() -> None:
+        producer = AIOKafkaProducer(
+            bootstrap_servers=secured.address, **secured.client_options("router")
+        )
+        await producer.start()
+        try:
+            await producer.send_and_wait(
+                "referrals.received.dlq", letter.model_dump_json().encode()
+            )
+        finally:
+            await producer.stop()
+
+    asyncio.run(left_by_the_router())
+    operations = KafkaDeadLetters(secured.address, "", secured.client_options("operations"))
+    assert letter.event_id in [d.event_id for _topic, d in asyncio.run(operations.kept())]
+    assert asyncio.run(operations.replay(letter.event_id)).topic == "referrals.received"
+    as_intake = KafkaDeadLetters(secured.address, "", secured.client_options("intake"))
+    with pytest.raises(ReplayRefused, match="no dead letter"):  # it cannot even see it
+        asyncio.run(as_intake.replay(letter.event_id))

@@ -36,6 +36,7 @@ from shared.contracts import (
     ReferralState,
     ReferralTransitioned,
     ReferrerRole,
+    ServiceCode,
 )
 from shared.directory import Directory
 
@@ -68,15 +69,12 @@ def plan(
     templates: Templates,
     referral_url: str,
 ) -> tuple[list[Message], list[Unreachable]]:
-    values = {
-        "given_name": contact.given_name,
-        "tracking_reference": decision.tracking_reference,
-        "service_name": directory.services[decision.service].name,
+    values = _values_about(
+        contact, decision.tracking_reference, decision.service, None, directory, referral_url
+    ) | {
         "destination_name": decision.destination.name if decision.destination else "",
         "reasons": "\n".join(r.message for r in decision.reasons),
         "signposting": " ".join(decision.signposting),
-        "referral_url": referral_url,
-        "check_url": check_url_of(referral_url),
     }
     messages: list[Message] = []
     missed: list[Unreachable] = []
@@ -91,19 +89,7 @@ def plan(
         messages.append(Message("clinic", "webhook", decision.destination.id, None, ""))
     messages += _to_sending_system(contact)
     if decision.outcome is Outcome.REJECTED and not self_referral:
-        if contact.referrer_email:
-            text = templates.referrer["rejected"]
-            messages.append(
-                Message(
-                    "referrer",
-                    "email",
-                    contact.referrer_email,
-                    render(text.subject, values),
-                    render(text.body, values),
-                )
-            )
-        else:
-            missed.append(Unreachable("referrer", "the referral gave no referrer email"))
+        _email_referrer("rejected", contact, templates, values, messages, missed)
     return messages, missed
 
 
@@ -167,21 +153,12 @@ def plan_step(
     referrer of each but a changed or cancelled appointment (for a woman who referred
     herself, she is the referrer). Attended: nobody but the sending system. A BaRS sender's
     system: each step but its own cancellation or amendment."""
-    service = directory.services[step.service]
-    sites = {site.id: site.name for site in service.sites}
-    journey = directory.journey_for(step.service, step.site)
-    values = {
-        "given_name": contact.given_name,
-        "tracking_reference": step.tracking_reference,
-        "service_name": service.name,
-        "destination_name": sites.get(step.site or "", "the clinic"),
-        "reasons": getattr(step, "reason", ""),
-        "signposting": "",
-        "referral_url": referral_url,
-        "check_url": check_url_of(referral_url),
-        "contact": journey.contact,
-        **_step_values(step),
-    }
+    about = _values_about(
+        contact, step.tracking_reference, step.service, step.site, directory, referral_url,
+        nobody_there="the clinic",
+    )  # fmt: skip
+    values = about | {"reasons": getattr(step, "reason", ""), "signposting": ""}
+    values |= _step_values(step)
     messages: list[Message] = []
     missed: list[Unreachable] = []
     self_referral = contact.referrer_role == ReferrerRole.SELF.value
@@ -193,12 +170,7 @@ def plan_step(
             missed.append(error)
 
     def referrer(news: ReferrerNews) -> None:
-        if not contact.referrer_email:
-            missed.append(Unreachable("referrer", "the referral gave no referrer email"))
-            return
-        text = templates.referrer[news]
-        subject, body = render(text.subject, values), render(text.body, values)
-        messages.append(Message("referrer", "email", contact.referrer_email, subject, body))
+        _email_referrer(news, contact, templates, values, messages, missed)
 
     def clinic() -> None:
         if step.site is not None:
@@ -260,20 +232,13 @@ def plan_overdue(
     reminder (its webhook); the referrer (email, and its own system for a BaRS sender); the
     woman, kindly, that her referral has not been forgotten, unless she was told of another
     breach lately (`tell_her`, decided where the clock fired)."""
-    service = directory.services[overdue.service]
-    sites = {site.id: site.name for site in service.sites}
-    journey = directory.journey_for(overdue.service, overdue.site)
-    values = {
-        "given_name": contact.given_name,
-        "tracking_reference": overdue.tracking_reference,
-        "service_name": service.name,
-        "destination_name": sites.get(overdue.site or "", "the team"),
+    values = _values_about(
+        contact, overdue.tracking_reference, overdue.service, overdue.site, directory,
+        referral_url,
+    ) | {
         "waiting_for": _WAITING_FOR[overdue.clock],
         "promised": getattr(directory.promises_for(overdue.service, overdue.site),
                             overdue.clock).words,
-        "referral_url": referral_url,
-        "check_url": check_url_of(referral_url),
-        "contact": journey.contact,
     }  # fmt: skip
     messages: list[Message] = []
     missed: list[Unreachable] = []
@@ -285,12 +250,7 @@ def plan_overdue(
         except Unreachable as error:
             missed.append(error)
     if contact.referrer_role != ReferrerRole.SELF.value:
-        if contact.referrer_email:
-            text = templates.referrer["overdue"]
-            subject, body = render(text.subject, values), render(text.body, values)
-            messages.append(Message("referrer", "email", contact.referrer_email, subject, body))
-        else:
-            missed.append(Unreachable("referrer", "the referral gave no referrer email"))
+        _email_referrer("overdue", contact, templates, values, messages, missed)
     messages += _to_sending_system(contact)
     return messages, missed
 
@@ -303,23 +263,64 @@ def plan_reminder(
     referral_url: str,
 ) -> tuple[list[Message], list[Unreachable]]:
     """Her appointment is near: she alone is reminded, on her preferred channel."""
-    service = directory.services[reminder.service]
-    sites = {site.id: site.name for site in service.sites}
-    values = {
-        "given_name": contact.given_name,
-        "tracking_reference": reminder.tracking_reference,
-        "service_name": service.name,
-        "destination_name": sites.get(reminder.site, "the team"),
+    values = _values_about(
+        contact,
+        reminder.tracking_reference,
+        reminder.service,
+        reminder.site,
+        directory,
+        referral_url,
+    ) | {
         "appointment_when": when_words(reminder.appointment),
         "appointment_how": _HOW[reminder.appointment.mode],
         "appointment_where": reminder.appointment.place,
-        "check_url": check_url_of(referral_url),
-        "contact": directory.journey_for(reminder.service, reminder.site).contact,
     }
     try:
         return [_to_patient("reminder", contact, templates, values)], []
     except Unreachable as error:
         return [], [error]
+
+
+def _values_about(
+    contact: PatientContact,
+    tracking_reference: str,
+    service_code: ServiceCode,
+    site: str | None,
+    directory: Directory,
+    referral_url: str,
+    *,
+    nobody_there: str = "the team",
+) -> dict[str, str]:
+    """What every message about a referral may say: her first name, its reference, the
+    service and site by name, where she checks it, and whom she can ask (the journey's)."""
+    service = directory.services[service_code]
+    sites = {s.id: s.name for s in service.sites}
+    return {
+        "given_name": contact.given_name,
+        "tracking_reference": tracking_reference,
+        "service_name": service.name,
+        "destination_name": sites.get(site or "", nobody_there),
+        "referral_url": referral_url,
+        "check_url": check_url_of(referral_url),
+        "contact": directory.journey_for(service_code, site).contact,
+    }
+
+
+def _email_referrer(
+    news: ReferrerNews,
+    contact: PatientContact,
+    templates: Templates,
+    values: dict[str, str],
+    messages: list[Message],
+    missed: list[Unreachable],
+) -> None:
+    """The referrer's email of this news, or why it cannot be sent."""
+    if not contact.referrer_email:
+        missed.append(Unreachable("referrer", "the referral gave no referrer email"))
+        return
+    text = templates.referrer[news]
+    subject, body = render(text.subject, values), render(text.body, values)
+    messages.append(Message("referrer", "email", contact.referrer_email, subject, body))
 
 
 def check_url_of(referral_url: str) -> str:

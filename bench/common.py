@@ -15,12 +15,19 @@ from devstack.services import ROOT
 RESULTS = ROOT / "bench" / "results"
 
 
-def ensure_stack() -> None:
-    """The servers named by the environment, else the local stack (started if needed).
-    The benchmarks send to the provider stand-ins, whose placeholder secrets need LOCAL_MODE."""
+def ensure_stack() -> bool:
+    """The servers named by the environment, else the local stack (started if needed); True
+    when this call started it (`stop_stack` then stops it). The benchmarks send to the
+    provider stand-ins, whose placeholder secrets need LOCAL_MODE."""
     os.environ.setdefault("LOCAL_MODE", "true")
     if "KAFKA_BOOTSTRAP_SERVERS" in os.environ:
-        return
+        return False
+    running = (
+        subprocess.run(
+            [sys.executable, "-m", "devstack", "status"], cwd=ROOT, capture_output=True
+        ).returncode
+        == 0
+    )
     subprocess.run([sys.executable, "-m", "devstack", "up"], check=True, cwd=ROOT)
     exports = subprocess.run(
         [sys.executable, "-m", "devstack", "env"],
@@ -32,6 +39,11 @@ def ensure_stack() -> None:
     for line in exports.splitlines():
         name, _, value = line.removeprefix("export ").partition("=")
         os.environ.setdefault(name, value)
+    return not running
+
+
+def stop_stack() -> None:
+    subprocess.run([sys.executable, "-m", "devstack", "down"], check=True, cwd=ROOT)
 
 
 def peak_rss_mb(pid: int) -> float:

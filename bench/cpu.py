@@ -3,11 +3,16 @@ more than any one stage's speed, says what holds the pipeline back."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import psutil
 
 
-def _processes(services: dict[str, int]) -> dict[str, list[psutil.Process]]:
-    found = {name: [psutil.Process(pid)] for name, pid in services.items()}
+def _processes(services: Mapping[str, int | list[int]]) -> dict[str, list[psutil.Process]]:
+    found = {
+        name: [psutil.Process(pid) for pid in (pids if isinstance(pids, list) else [pids])]
+        for name, pids in services.items()
+    }
     found["kafka"], found["postgresql"] = [], []
     for process in psutil.process_iter(["name", "cmdline"]):
         if "kafka.Kafka" in (process.info["cmdline"] or []):
@@ -17,8 +22,9 @@ def _processes(services: dict[str, int]) -> dict[str, list[psutil.Process]]:
     return found
 
 
-def cpu_seconds(services: dict[str, int]) -> dict[str, float]:
-    """User + system CPU seconds so far, per part: the named processes, the Kafka broker and
+def cpu_seconds(services: Mapping[str, int | list[int]]) -> dict[str, float]:
+    """User + system CPU seconds so far, per part: the named processes (one or several per
+    part), the Kafka broker and
     all PostgreSQL processes (a backend that exits takes its share with it)."""
     totals: dict[str, float] = {}
     for name, processes in _processes(services).items():

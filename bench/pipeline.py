@@ -1,19 +1,24 @@
 """The whole pipeline on the real servers: intake, router and notifier as separate processes,
 the provider stand-ins, Kafka and PostgreSQL, and this load generator, all on one machine.
 
-    uv run python -m bench.pipeline [--referrals 4000] [--rate 100] [--seconds 20]
+    uv run python -m bench.pipeline [--referrals 4000] [--rate 20] [--seconds 20]
+                                    [--processes 1 2] [--burst 3000]
 
-Reports, in one run:
+Reports, in one run (the raw baseline first; Notify's limit lifted, in the notifier and the
+stand-in alike, for the throughput and latency phases, so that they measure the pipeline):
 - sustained throughput, referrals/s fully notified (patient SMS and clinic webhook both
   sent), through the Kafka self-referral path and through the HTTP API;
 - end-to-end latency p50/p95/p99 (self-referral event published -> last notification sent)
-  at a fixed offered rate, after a 5 s pause, with the share of each stage;
+  at a fixed offered rate below any limit in force, after a 5 s pause, with each stage;
 - the CPU time each part spent per referral in each throughput phase (the services, the
   stand-ins, the load generator, Kafka and PostgreSQL): with everything on two cores, the sum
   is what bounds the throughput;
 - the raw aiokafka produce-and-consume rate on the same broker (baseline) and the ratio;
-- each service's peak resident memory.
-Writes bench/results/pipeline.json and prints a table.
+- each service's peak resident memory;
+- with `--processes 1 2`, the throughput of one and of two processes of each service;
+- a burst against Notify's real limit (3,000 a minute, in the notifier and the stand-in):
+  the share of the limit used, and that nothing failed.
+Stops what it started, deletes its topics; writes bench/results/pipeline.json.
 """
 
 from __future__ import annotations
@@ -25,18 +30,21 @@ import os
 import statistics
 import time
 import uuid
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 import httpx
 
-from bench.common import ensure_stack, peak_rss_mb, save_results
+from bench.burst import burst
+from bench.common import RESULTS, ensure_stack, peak_rss_mb, save_results, stop_stack
 from bench.cpu import cpu_ms_per_item, cpu_seconds
+from bench.profile import profiled
 from bench.router import raw_kafka
 from devstack.samples import gp_referral, self_referral
 from devstack.system import System, running_system
-from devstack.topics import ensure_topics
+from devstack.topics import delete_namespace, ensure_topics
 from shared.contracts import SelfReferralSubmitted
 from shared.database import connect
 from shared.kafka import build_broker, publish_event, publish_events
@@ -101,22 +109,24 @@ async def kafka_path(env: dict[str, str], public_key: str, n: int) -> float:
     return len(done) / (time.perf_counter() - began)
 
 
-async def http_path(env: dict[str, str], intake_url: str, key: str, n: int) -> float:
-    """32 connections kept busy. aiohttp, not httpx: the generator shares the two cores, and
-    httpx costs about 2 ms of CPU per request at this concurrency (bench/RESULTS.md)."""
+async def http_path(env: dict[str, str], intakes: list[str], key: str, n: int) -> float:
+    """32 connections kept busy, shared among intake's processes. aiohttp, not httpx: the
+    generator shares the two cores, and httpx costs about 2 ms of CPU per request at this
+    concurrency (bench/RESULTS.md)."""
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
     body = json.dumps(GP).encode()
     connector = aiohttp.TCPConnector(limit=32)
-    async with aiohttp.ClientSession(intake_url, connector=connector) as session:
+    async with aiohttp.ClientSession(connector=connector) as session:
 
-        async def submit() -> str | None:
-            async with session.post("/v1/referrals", data=body, headers=headers) as answer:
+        async def submit(i: int) -> str | None:
+            url = f"{intakes[i % len(intakes)]}/v1/referrals"
+            async with session.post(url, data=body, headers=headers) as answer:
                 if answer.status != 202:
                     return None
                 return str((await answer.json())["referral_id"])
 
         began = time.perf_counter()
-        answers = await asyncio.gather(*(submit() for _ in range(n)))
+        answers = await asyncio.gather(*(submit(i) for i in range(n)))
     ids = {a for a in answers if a is not None}
     done = await wait_notified(os.environ["DATABASE_URL"], env["NOTIFIER_DB_SCHEMA"], ids)
     return len(done) / (time.perf_counter() - began)
@@ -188,33 +198,52 @@ def pct(values: list[float], q: int) -> float:
     )
 
 
-def measure(system: System, standins_pid: int, args: argparse.Namespace) -> dict[str, Any]:
-    """Both throughput phases, then the timed phase, on a running system."""
-    env, intake, key = system.env, system.intake, system.referrer_key
-    public_key = httpx.get(f"{intake.url}/v1/self-referral-key").json()["public_key"]
+UNLIMITED = 1_000_000  # Notify messages a minute: the limit lifted, so the pipeline is measured
+NOTIFY_PER_MINUTE = 3000  # GOV.UK Notify's own limit, for the burst phase
+MESSAGES_PER_REFERRAL = 1  # the woman's SMS (the clinic's webhook does not go to Notify)
+
+
+def throughput(system: System, standins_pid: int, args: argparse.Namespace) -> dict[str, Any]:
+    """Both throughput phases on a running system, with the CPU each part spent."""
+    env, key = system.env, system.referrer_key
+    intakes = [p.url for p in system.of("intake")]
+    public_key = httpx.get(f"{intakes[0]}/v1/self-referral-key").json()["public_key"]
     results: dict[str, Any] = {}
     time.sleep(3)  # every consumer in its group before the load arrives
-    parts = {
-        "intake": system.intake.process.pid,
-        "router": system.router.process.pid,
-        "notifier": system.notifier.process.pid,
-        "stand-ins": standins_pid,
-        "load generator": os.getpid(),
-    }
+    parts: dict[str, int | list[int]] = {
+        name: [p.process.pid for p in system.of(name)] for name in ("intake", "router", "notifier")
+    } | {"stand-ins": standins_pid, "load generator": os.getpid()}
     for path, run_path in (
         ("kafka_path", lambda: kafka_path(env, public_key, args.referrals)),
-        ("http_path", lambda: http_path(env, intake.url, key, args.referrals)),
+        ("http_path", lambda: http_path(env, intakes, key, args.referrals)),
     ):
-        before = cpu_seconds(parts)
-        results[f"{path}_referrals_per_s"] = asyncio.run(run_path())
-        results[f"{path}_cpu_ms_per_referral"] = cpu_ms_per_item(
-            before, cpu_seconds(parts), args.referrals
-        )
-    # The bursts above leave PostgreSQL and the consumers catching their breath
+        services = {name: pids for name, pids in parts.items() if isinstance(pids, list)}
+        folder = RESULTS / path.split("_")[0]
+        with profiled(services, folder) if args.profile else nullcontext():
+            before = cpu_seconds(parts)
+            results[f"{path}_referrals_per_s"] = asyncio.run(run_path())
+            results[f"{path}_cpu_ms_per_referral"] = cpu_ms_per_item(
+                before, cpu_seconds(parts), args.referrals
+            )
+    results["peak_rss_mb"] = {
+        f"{p.name}-{i}" if len(system.of(p.name)) > 1 else p.name: peak_rss_mb(p.process.pid)
+        for name in ("intake", "router", "notifier")
+        for i, p in enumerate(system.of(name))
+    }
+    return results
+
+
+def timed(system: System, args: argparse.Namespace) -> dict[str, Any]:
+    """The latency phase, offered below whatever Notify limit is in force."""
+    limit = float(system.env.get("NOTIFIER_NOTIFY_PER_MINUTE", NOTIFY_PER_MINUTE)) / 60
+    if args.rate * MESSAGES_PER_REFERRAL >= limit:
+        raise SystemExit(f"--rate {args.rate}/s would exceed the Notify limit ({limit:.0f}/s)")
+    public_key = httpx.get(f"{system.intake.url}/v1/self-referral-key").json()["public_key"]
+    # The bursts before leave PostgreSQL and the consumers catching their breath
     # (autovacuum, fetch backoff): the timed phase starts from a settled system.
     time.sleep(SETTLE_SECONDS)
-    lat, stages = asyncio.run(latency(env, public_key, args.rate, args.seconds))
-    results |= {
+    lat, stages = asyncio.run(latency(system.env, public_key, args.rate, args.seconds))
+    return {
         "latency_samples": len(lat),
         "p50_ms": pct(lat, 50),
         "p95_ms": pct(lat, 95),
@@ -224,52 +253,107 @@ def measure(system: System, standins_pid: int, args: argparse.Namespace) -> dict
             for stage, values in stages.items()
         },
     }
-    results["peak_rss_mb"] = {
-        name: peak_rss_mb(p.process.pid)
-        for name, p in zip(("intake", "router", "notifier"), system.processes, strict=True)
-    }
-    return results
+
+
+def on_a_system(processes: int, args: argparse.Namespace, *, with_latency: bool) -> dict[str, Any]:
+    """A system of its own (topics, schemas) with `processes` of each service, Notify's limit
+    lifted in the notifier and the stand-in alike; its topics deleted afterwards."""
+    bootstrap = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
+    prefix = f"pipe{uuid.uuid4().hex[:6]}."
+    asyncio.run(ensure_topics(bootstrap, prefix=prefix))
+    try:
+        with (
+            standins_process() as standins,  # no limit unless asked (--notify-per-minute)
+            running_system(
+                prefix, standins, replicas=processes, LOG_LEVEL="WARNING",
+                NOTIFIER_NOTIFY_PER_MINUTE=str(UNLIMITED),
+            ) as system,
+        ):  # fmt: skip
+            results = throughput(system, standins.pid, args)
+            if with_latency:
+                results |= timed(system, args)
+        return results
+    finally:
+        asyncio.run(delete_namespace(bootstrap, prefix))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--referrals", type=int, default=4000)
-    parser.add_argument("--rate", type=float, default=100)
+    parser.add_argument("--rate", type=float, default=20, help="offered in the latency phase")
     parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument(
+        "--processes", type=int, nargs="+", default=[1],
+        help="processes of each service; several (say 1 2) measure throughput for each",
+    )  # fmt: skip
+    parser.add_argument("--burst", type=int, default=3000, help="0: no burst phase")
+    parser.add_argument(
+        "--profile", action="store_true",
+        help="sample each service with py-spy in the throughput phases (it costs CPU too: "
+        "compare figures only between runs without it)",
+    )  # fmt: skip
     args = parser.parse_args()
-    ensure_stack()
+    started = ensure_stack()
+    try:
+        results = run(args)
+    finally:
+        if started:
+            stop_stack()
+    save_results("pipeline", results)
+    report(results, args)
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
     bootstrap = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
-    prefix = f"pipe{uuid.uuid4().hex[:6]}."
-    asyncio.run(ensure_topics(bootstrap, prefix=prefix))
-    results: dict[str, Any] = {"referrals": args.referrals, "offered_rate": args.rate}
-    results["baseline_raw_kafka_msgs_per_s"] = asyncio.run(
+    results: dict[str, Any] = {
+        "referrals": args.referrals,
+        "offered_rate": args.rate,
+        "notify_limit_lifted_to_per_minute": UNLIMITED,
+    }
+    prefix = f"raw{uuid.uuid4().hex[:6]}."
+    try:
         # What the self-referral topic carries: the submission sealed (here to a throwaway
         # key), never in clear, since every topic must be safe to watch.
-        raw_kafka(
-            bootstrap,
-            prefix + "bench.raw",
-            5000,
-            sealed_event(generate_keypair()[1]).model_dump_json().encode(),
-        )
-    )
-    with (
-        standins_process() as standins,
-        running_system(prefix, standins, LOG_LEVEL="WARNING") as system,
-    ):
-        results |= measure(system, standins.pid, args)
+        results["baseline_raw_kafka_msgs_per_s"] = asyncio.run(
+            raw_kafka(
+                bootstrap, prefix + "bench.raw", 5000,
+                sealed_event(generate_keypair()[1]).model_dump_json().encode(),
+            )
+        )  # fmt: skip
+    finally:
+        asyncio.run(delete_namespace(bootstrap, prefix))
+    for i, processes in enumerate(args.processes):
+        measured = on_a_system(processes, args, with_latency=i == 0)
+        if i == 0:
+            results |= measured
+        results.setdefault("scale", {})[str(processes)] = {
+            "kafka_path_referrals_per_s": measured["kafka_path_referrals_per_s"],
+            "http_path_referrals_per_s": measured["http_path_referrals_per_s"],
+        }
     results["kafka_path_to_raw_ratio"] = (
         results["kafka_path_referrals_per_s"] / results["baseline_raw_kafka_msgs_per_s"]
     )
-    save_results("pipeline", results)
-    r = results
+    if args.burst:
+        limited = asyncio.run(burst(args.burst, NOTIFY_PER_MINUTE, within=600))
+        results["burst"] = limited | {
+            "share_of_limit_used": limited["most_in_any_60_s"] / NOTIFY_PER_MINUTE
+        }
+    return results
+
+
+def report(r: dict[str, Any], args: argparse.Namespace) -> None:
+    print(
+        f"{'baseline raw aiokafka':<34} {r['baseline_raw_kafka_msgs_per_s']:>8.0f} msgs/s "
+        f"(Kafka path / raw: {r['kafka_path_to_raw_ratio']:.3f})"
+    )
+    print(
+        f"Notify's limit lifted for throughput and latency: NOTIFIER_NOTIFY_PER_MINUTE="
+        f"{UNLIMITED}, and the stand-in unlimited"
+    )
     kafka_rate = r["kafka_path_referrals_per_s"]
     print(f"{'Kafka self-referral path':<34} {kafka_rate:>8.0f} referrals/s fully notified")
     print(
         f"{'HTTP API path':<34} {r['http_path_referrals_per_s']:>8.0f} referrals/s fully notified"
-    )
-    print(
-        f"{'latency at ' + str(args.rate) + '/s offered':<34} p50 {r['p50_ms']:.0f} / p95 "
-        f"{r['p95_ms']:.0f} / p99 {r['p99_ms']:.0f} ms ({r['latency_samples']} referrals)"
     )
     for path in ("kafka_path", "http_path"):
         shares = r[f"{path}_cpu_ms_per_referral"]
@@ -277,16 +361,31 @@ def main() -> None:
             f"{'  CPU ms/referral, ' + path.split('_')[0]:<34} {sum(shares.values()):.2f}: "
             + ", ".join(f"{k} {v:.2f}" for k, v in sorted(shares.items(), key=lambda kv: -kv[1]))
         )
+    print(
+        f"{'latency at ' + str(args.rate) + '/s offered':<34} p50 {r['p50_ms']:.0f} / p95 "
+        f"{r['p95_ms']:.0f} / p99 {r['p99_ms']:.0f} ms ({r['latency_samples']} referrals)"
+    )
     for stage, figures in r["stage_ms"].items():
         print(f"{'  ' + stage:<34} p50 {figures['p50']:.0f} / p99 {figures['p99']:.0f} ms")
-    print(
-        f"{'baseline raw aiokafka':<34} {r['baseline_raw_kafka_msgs_per_s']:>8.0f} msgs/s "
-        f"(ratio {r['kafka_path_to_raw_ratio']:.3f})"
-    )
     print(
         f"{'peak memory (MB)':<34} "
         + ", ".join(f"{k} {v:.0f}" for k, v in r["peak_rss_mb"].items())
     )
+    if len(r["scale"]) > 1:
+        for processes, rates in r["scale"].items():
+            print(
+                f"{processes + ' process(es) of each':<34} Kafka path "
+                f"{rates['kafka_path_referrals_per_s']:.0f}/s, HTTP path "
+                f"{rates['http_path_referrals_per_s']:.0f}/s"
+            )
+    if "burst" in r:
+        b = r["burst"]
+        print(
+            f"{'burst against Notify 3000/min':<34} {b['referrals']} referrals: "
+            f"{b['share_of_limit_used']:.0%} of the limit used (most in any 60 s "
+            f"{b['most_in_any_60_s']}), told once {b['told_once']}, failed "
+            f"{b['notifications_failed']}, 429s {b['answered_429']}"
+        )
 
 
 if __name__ == "__main__":

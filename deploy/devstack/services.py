@@ -33,6 +33,7 @@ class ServiceProcess:
     process: subprocess.Popen[bytes]
     url: str
     log_path: Path
+    name: str = ""  # intake, router or notifier
 
     def output(self) -> str:
         return self.log_path.read_text()
@@ -82,7 +83,7 @@ def service_process(name: str, env: dict[str, str]) -> Iterator[ServiceProcess]:
         process = subprocess.Popen(
             [sys.executable, "-m", name], cwd=ROOT, env=full_env, stdout=log, stderr=log
         )
-    running = ServiceProcess(process, f"http://127.0.0.1:{port}", Path(log.name))
+    running = ServiceProcess(process, f"http://127.0.0.1:{port}", Path(log.name), name)
     try:
         wait_ready(running.url, process, running.log_path)
         yield running

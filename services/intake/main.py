@@ -129,14 +129,20 @@ def create_service(settings: IntakeSettings | None = None) -> Service:
     )
     app.include_router(self_cancel_page(pages, unit_of_work, directory))  # before /{slug}
     app.include_router(check_page(pages, database, directory))
-    clinic_forms = Pages(
-        derive_secret(private_key, "clinic-csrf"),  # no token of the public pages passes here
-        rate_limits,
-        parse_limit(settings.failed_key_limit),  # sign-in attempts, like wrong API keys
-        settings.max_form_bytes,
-        path=clinic_pages.PATH,
-        folder=clinic_pages.TEMPLATES,
-    )
+
+    def staff_forms(door: str, templates: Path) -> Pages:
+        """A staff door's pages: CSRF tokens of its own (no other door's token passes here),
+        and sign-in attempts limited as wrong API keys are."""
+        return Pages(
+            derive_secret(private_key, f"{door.strip('/')}-csrf"),
+            rate_limits,
+            parse_limit(settings.failed_key_limit),
+            settings.max_form_bytes,
+            path=door,
+            folder=templates,
+        )
+
+    clinic_forms = staff_forms(clinic_pages.PATH, clinic_pages.TEMPLATES)
     staff_sessions = StaffSessions(
         database,
         pages,
@@ -152,25 +158,11 @@ def create_service(settings: IntakeSettings | None = None) -> Service:
     app.include_router(
         clinic_pages_router(clinic_forms, database, unit_of_work, directory, staff_sessions)
     )
-    triage_forms = Pages(
-        derive_secret(private_key, "triage-csrf"),  # no other door's token passes here
-        rate_limits,
-        parse_limit(settings.failed_key_limit),
-        settings.max_form_bytes,
-        path=triage_pages.PATH,
-        folder=triage_pages.TEMPLATES,
-    )
+    triage_forms = staff_forms(triage_pages.PATH, triage_pages.TEMPLATES)
     app.include_router(
         triage_pages_router(triage_forms, database, unit_of_work, directory, staff_sessions)
     )
-    operations_forms = Pages(
-        derive_secret(private_key, "operations-csrf"),
-        rate_limits,
-        parse_limit(settings.failed_key_limit),
-        settings.max_form_bytes,
-        path=operations_pages.PATH,
-        folder=operations_pages.TEMPLATES,
-    )
+    operations_forms = staff_forms(operations_pages.PATH, operations_pages.TEMPLATES)
     desk = KafkaDeadLetters(
         settings.kafka_bootstrap_servers,
         settings.kafka_topic_prefix,
@@ -179,14 +171,7 @@ def create_service(settings: IntakeSettings | None = None) -> Service:
     app.include_router(
         operations_pages_router(operations_forms, database, unit_of_work, desk, staff_sessions)
     )
-    audit_forms = Pages(
-        derive_secret(private_key, "audit-csrf"),
-        rate_limits,
-        parse_limit(settings.failed_key_limit),
-        settings.max_form_bytes,
-        path=audit_pages.PATH,
-        folder=audit_pages.TEMPLATES,
-    )
+    audit_forms = staff_forms(audit_pages.PATH, audit_pages.TEMPLATES)
     app.include_router(audit_pages_router(audit_forms, database, staff_sessions))
     app.include_router(
         self_referral_form(pages=pages, public_key=public_key, publish=publish_self_referral)

@@ -292,6 +292,11 @@ def test_every_service_has_a_disruption_budget_and_a_network_policy(
         assert [b for b in budgets if b["spec"]["selector"]["matchLabels"] == labels]
         (policy,) = [p for p in policies if p["spec"]["podSelector"]["matchLabels"] == labels]
         assert set(policy["spec"]["policyTypes"]) == {"Ingress", "Egress"}
+        sources = [peer for rule in policy["spec"]["ingress"] for peer in rule["from"]]
+        from_outside = {"namespaceSelector": {"matchLabels": {
+            "kubernetes.io/metadata.name": "ingress-nginx"}}}  # fmt: skip
+        # Reached from outside: intake (people, systems) and the notifier (Notify's receipts).
+        assert (from_outside in sources) == (service in ("intake", "notifier")), service
 
 
 def test_no_secret_value_is_in_the_chart(manifests: tuple[dict[str, Any], ...]) -> None:

@@ -88,13 +88,10 @@ def clinic_pages(
 
     @router.post("/referrals/{referral_id}/{action}", response_class=HTMLResponse)
     async def act(request: Request, referral_id: UUID, action: str) -> Response:
-        staff = await sessions.who(request, pages, DOOR)
-        if not isinstance(staff, Staff):
-            return staff
-        fields, refused = await pages.accepted_post(request, None)
-        if refused is not None:
-            return refused
-        assert fields is not None
+        acting = await sessions.acting(request, pages, DOOR)
+        if not isinstance(acting, tuple):
+            return acting
+        staff, fields = acting
         site = _site(staff)
         actor = Actor("clinic", site, person=staff.person_id)
         try:

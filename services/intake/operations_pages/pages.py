@@ -69,13 +69,10 @@ def operations_pages(
 
     @router.post("/replay", response_class=HTMLResponse)
     async def replay(request: Request) -> Response:
-        staff = await sessions.who(request, pages, DOOR)
-        if not isinstance(staff, Staff):
-            return staff
-        fields, refused = await pages.accepted_post(request, None)
-        if refused is not None:
-            return refused
-        assert fields is not None
+        acting = await sessions.acting(request, pages, DOOR)
+        if not isinstance(acting, tuple):
+            return acting
+        staff, fields = acting
         letter, reason = first(fields, "dead_letter"), first(fields, "reason")[:2000]
         try:
             event_id = UUID(letter)
@@ -98,13 +95,10 @@ def operations_pages(
 
     @router.post("/erase", response_class=HTMLResponse)
     async def erase(request: Request) -> Response:
-        staff = await sessions.who(request, pages, DOOR)
-        if not isinstance(staff, Staff):
-            return staff
-        fields, refused = await pages.accepted_post(request, None)
-        if refused is not None:
-            return refused
-        assert fields is not None
+        acting = await sessions.acting(request, pages, DOOR)
+        if not isinstance(acting, tuple):
+            return acting
+        staff, fields = acting
         typed = {name: given[0] for name, given in fields.items() if given}
         reference, reason = first(fields, "reference")[:100], first(fields, "reason")[:2000]
         force = first(fields, "force") == "yes"

@@ -77,13 +77,10 @@ def triage_pages(
 
     @router.post("/referrals/{referral_id}/resolve", response_class=HTMLResponse)
     async def resolve(request: Request, referral_id: UUID) -> Response:
-        staff = await sessions.who(request, pages, DOOR)
-        if not isinstance(staff, Staff):
-            return staff
-        fields, refused = await pages.accepted_post(request, None)
-        if refused is not None:
-            return refused
-        assert fields is not None
+        acting = await sessions.acting(request, pages, DOOR)
+        if not isinstance(acting, tuple):
+            return acting
+        staff, fields = acting
         typed = {name: given[0] for name, given in fields.items() if given}
         choice = first(fields, "route_to")
         resolution = Resolution(

@@ -124,6 +124,20 @@ class StaffSessions:
             )  # fmt: skip
         return staff
 
+    async def acting(
+        self, request: Request, pages: Pages, door: StaffDoor
+    ) -> tuple[Staff, dict[str, list[str]]] | Response:
+        """The person taking an action and her form's fields: signed in, her roles open the
+        door, and the post is a good one (its CSRF token, its size); else the page to show."""
+        staff = await self.who(request, pages, door)
+        if not isinstance(staff, Staff):
+            return staff
+        fields, refused = await pages.accepted_post(request, None)
+        if refused is not None:
+            return refused
+        assert fields is not None
+        return staff, fields
+
     def add_sign_out(self, router: APIRouter, pages: Pages) -> None:
         """`POST <door>/sign-out` (with the door's CSRF token): ends the session here, then
         at the provider (its end-session endpoint), which sends her back signed out."""

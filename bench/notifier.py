@@ -83,7 +83,8 @@ async def run(prefix: str, schema: str, made: list[dict[str, Any]]) -> float:
             exists = await conn.fetchval("SELECT to_regclass($1)", f"{schema}.notifications")
             sent = (
                 await conn.fetchval(
-                    f"SELECT count(*) FROM {schema}.notifications WHERE status = 'sent'"
+                    f"SELECT count(*) FROM {schema}.notifications"
+                    " WHERE status IN ('sent', 'delivered')"
                 )
                 if exists
                 else 0

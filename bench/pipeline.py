@@ -65,7 +65,8 @@ async def notified(dsn: str, schema: str) -> dict[str, datetime]:
             return {}
         rows = await conn.fetch(
             f"SELECT referral_id::text AS id, max(finished_at) AS done FROM {schema}.notifications"
-            " GROUP BY referral_id HAVING count(*) FILTER (WHERE status = 'sent') >= 2"
+            " GROUP BY referral_id"
+            " HAVING count(*) FILTER (WHERE status IN ('sent', 'delivered')) >= 2"
         )
         return {r["id"]: r["done"] for r in rows}
     finally:

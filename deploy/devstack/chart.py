@@ -1,8 +1,9 @@
 """What the Helm chart (deploy/helm/womens-health) takes from the code, so that nothing is
 typed twice: every topic with its partitions and retention (`shared/topics.py`), and each
 service's HTTP port, consumer groups and the topics it reads and writes (its FastStream
-broker, as its AsyncAPI document shows). Written to the chart's `files/declared.json` by
-`python -m devstack chart`, and checked for staleness (`--check`) in the test command."""
+broker, as its AsyncAPI document shows), and each Kafka user's ACLs derived from them.
+Written to the chart's `files/declared.json` by `python -m devstack chart`, and checked
+for staleness (`--check`) in the test command."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 
 from devstack.asyncapi import builders
 from devstack.config import PROJECT_ROOT
+from devstack.kafka_access import grants
 from shared import topics
 
 CHART = PROJECT_ROOT / "deploy" / "helm" / "womens-health"
@@ -43,7 +45,24 @@ def declared() -> dict[str, Any]:
         }
         for t in topics.ALL_TOPICS
     ]
-    return {"topics": every, "services": services}
+    found: dict[str, Any] = {"topics": every, "services": services}
+    found["kafka_users"] = kafka_users(found)
+    return found
+
+
+def kafka_users(declared: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Each Kafka user's ACLs as the chart's KafkaUsers list them: the grants of
+    `devstack.kafka_access` (the one derivation; the secured local broker applies the same)."""
+    users: dict[str, list[dict[str, Any]]] = {}
+    for user, granted in grants(declared).items():
+        by_resource: dict[tuple[str, str], set[str]] = {}
+        for grant in granted:
+            by_resource.setdefault((grant.resource, grant.name), set()).add(grant.operation)
+        users[user] = [
+            {"type": kind, "name": name, "operations": sorted(operations)}
+            for (kind, name), operations in sorted(by_resource.items())
+        ]
+    return users
 
 
 def render() -> str:

@@ -63,8 +63,9 @@ cat <<MSG
 == The system is up. Ctrl-C stops everything this command started.
    logs      .devstack/logs/*.log (JSON lines); to see them here as they come: LOGS=1 make run
    intake    http://127.0.0.1:8000  (OpenAPI /docs, AsyncAPI /asyncapi, /health/ready)
-   staff     http://127.0.0.1:8000/clinic and /triage: sign in as clin.bsol or triage.lead,
-             password local-<name> (Keycloak at http://127.0.0.1:18080, realm womens-health)
+   staff     http://127.0.0.1:8000/clinic, /triage, /operations, /audit: sign in as clin.bsol,
+             triage.lead, ops.jones or auditor, password local-<name>
+             (Keycloak at http://127.0.0.1:18080, realm womens-health)
    router    http://127.0.0.1:8001
    notifier  http://127.0.0.1:8002
    stand-ins http://127.0.0.1:8090/_stub/notify | /_stub/webhook | /_stub/email  (what was sent)

@@ -1,7 +1,8 @@
 """Rate limits counted in PostgreSQL, so that N processes of a service allow the limit once,
 not N times: intake's form and failed keys, the notifier's provider budgets. Written here
 because `limits` has no PostgreSQL storage and we run no Redis; fixed windows, one upsert per
-hit. Each service keeps the table in its own schema (`rate_limits`)."""
+hit, and a shared budget taken many units at a time. Each service keeps the table in its own
+schema (`rate_limits`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import hashlib
 import hmac
 import math
 import random
+from dataclasses import dataclass
 from pathlib import Path
 
 from limits import RateLimitItem, parse
@@ -24,18 +26,31 @@ VALUES ($1, to_timestamp(floor(extract(epoch FROM now()) / $2) * $2), $3)
 ON CONFLICT (key, window_start) DO UPDATE SET hits = r.hits + $3
 RETURNING r.hits, extract(epoch FROM r.window_start + make_interval(secs => $2) - now()) AS left
 """
-# Taken only while under the cap; at the cap nothing changes, and the time left is returned.
+# As many of `wanted` ($4) units as the window's cap ($3) still allows: the row is locked by
+# the sub-select (a concurrent taker waits, then reads what this one left), so no two takers
+# are granted the same unit. No row: the window has not been opened yet (see `_OPEN`).
 _TAKE = """
-WITH w AS (SELECT to_timestamp(floor(extract(epoch FROM now()) / $2) * $2) AS start),
-taken AS (
-    INSERT INTO rate_limits AS r (key, window_start, hits) SELECT $1, start, 1 FROM w
-    ON CONFLICT (key, window_start) DO UPDATE SET hits = r.hits + 1 WHERE r.hits < $3
-    RETURNING 1
-)
-SELECT extract(epoch FROM start + make_interval(secs => $2) - now()) AS left
-FROM w WHERE NOT EXISTS (SELECT FROM taken)
+UPDATE rate_limits AS r SET hits = GREATEST(r.hits, LEAST(r.hits + $4, $3))
+FROM (SELECT key, window_start, hits FROM rate_limits
+      WHERE key = $1
+        AND window_start = to_timestamp(floor(extract(epoch FROM now()) / $2) * $2)
+      FOR UPDATE) AS was
+WHERE r.key = was.key AND r.window_start = was.window_start
+RETURNING GREATEST(0, r.hits - was.hits) AS granted,
+    extract(epoch FROM r.window_start + make_interval(secs => $2) - now()) AS left
+"""
+_OPEN = """
+INSERT INTO rate_limits (key, window_start, hits)
+VALUES ($1, to_timestamp(floor(extract(epoch FROM now()) / $2) * $2), 0)
+ON CONFLICT (key, window_start) DO NOTHING
 """
 _FORGET_OLD = "DELETE FROM rate_limits WHERE window_start < now() - interval '1 day'"
+
+
+@dataclass(frozen=True)
+class Taken:
+    granted: int  # units taken in the current window, at most those wanted
+    seconds_left: float  # until the next window opens
 
 
 class RateLimits:
@@ -68,16 +83,16 @@ class RateLimits:
         over = row["hits"] > limit.amount if allowed_at_limit else row["hits"] >= limit.amount
         return max(1, math.ceil(row["left"])) if over else None
 
-    async def take(self, scope: str, cap: int, window_seconds: int) -> float | None:
-        """One unit of a shared budget of `cap` per fixed window: None if taken, else the
-        seconds until the next window (nothing is counted then)."""
+    async def take(self, scope: str, cap: int, window_seconds: int, wanted: int) -> Taken:
+        """Up to `wanted` units of a shared budget of `cap` per fixed window, in one
+        statement (two when the window is new): how many were granted, and the seconds
+        until the next window."""
         async with self._database.pool.acquire() as conn:
-            row = await conn.fetchrow(_TAKE, scope, window_seconds, cap)
             if random.random() < 0.001:  # noqa: S311 - housekeeping, not security
                 await conn.execute(_FORGET_OLD)
-        if row is None:
-            return None
-        return max(0.05, float(row["left"]))
+            while (row := await conn.fetchrow(_TAKE, scope, window_seconds, cap, wanted)) is None:
+                await conn.execute(_OPEN, scope, window_seconds)
+        return Taken(int(row["granted"]), max(0.05, float(row["left"])))
 
     def _key(self, scope: str, client: str) -> str:
         digest = hmac.new(self._secret, client.encode(), hashlib.sha256).hexdigest()[:32]

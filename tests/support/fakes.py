@@ -404,8 +404,12 @@ class InMemoryNotifications:
     """`notifier.ports.Notifications` over a `NotifierState`, with the same leases and fence
     as the PostgreSQL statements (a lease lives `lease_seconds` of monotonic time)."""
 
-    def __init__(self, state: NotifierState) -> None:
+    def __init__(
+        self, state: NotifierState, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
         self.state = state
+        self.monotonic = monotonic  # the database's clock, as these leases see it
+        self.fence_queries = 0  # `still_ours` asked: a round trip to PostgreSQL
 
     def _by_id(self, notification_id: UUID) -> NotificationRow:
         (row,) = [r for r in self.state.rows.values() if r.notification_id == notification_id]
@@ -438,7 +442,7 @@ class InMemoryNotifications:
     async def claim(
         self, notification_ids: Sequence[UUID], owner: UUID, lease_seconds: float
     ) -> dict[UUID, str]:
-        now, taken = time.monotonic(), {}
+        now, taken = self.monotonic(), {}
         for notification_id in notification_ids:
             row = self._by_id(notification_id)
             ended = row.lease_expires_at is None or row.lease_expires_at < now
@@ -451,7 +455,8 @@ class InMemoryNotifications:
         return taken
 
     async def still_ours(self, notification_id: UUID, owner: UUID, lease_seconds: float) -> bool:
-        row, now = self._by_id(notification_id), time.monotonic()
+        self.fence_queries += 1
+        row, now = self._by_id(notification_id), self.monotonic()
         alive = row.lease_expires_at is not None and row.lease_expires_at > now
         if row.status == "sending" and row.lease_owner == owner and alive:
             row.lease_expires_at = now + lease_seconds

@@ -112,6 +112,7 @@ class Notifier:
         )
 
         ended, failures = await self._end_all(tasks)
+        self.leases.release([t.row.notification_id for t in tasks])
         handled = [
             (i.event.event_id, i.source_topic) for i in known if i.event.referral_id not in failures
         ]
@@ -152,6 +153,7 @@ class Notifier:
         safe to call again: a message already ended is not sent again."""
         tasks = await self.leases.claim(wanted)
         ended, failures = await self._end_all(tasks)
+        self.leases.release([t.row.notification_id for t in tasks])
         await self.store.finish(ended, [], owner=self.owner)
         if failures:
             raise next(iter(failures.values()))

@@ -1,0 +1,88 @@
+"""Notify's budget handed out to the messages asking at once: taken from the shared count
+together (a statement for all of them, not two for each), never more than it grants, and
+what the day has no room for held back."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from notifier.adapters.provider_budget import DailyLimitReached, ProviderBudget
+from shared.rate_limits import Taken
+
+
+class Windows:
+    """A shared count that grants, at each take, up to the next window's allowance (the
+    day's scope has one allowance for the whole test)."""
+
+    def __init__(self, per_window: list[int], per_day: int) -> None:
+        self.per_window, self.per_day = per_window, per_day
+        self.takes: list[tuple[str, int]] = []
+        self.failure: Exception | None = None
+
+    async def take(self, scope: str, _cap: int, _window: int, wanted: int) -> Taken:
+        await asyncio.sleep(0)  # a round trip: others may ask meanwhile
+        if self.failure is not None:
+            raise self.failure
+        self.takes.append((scope, wanted))
+        if scope.startswith("notify-day"):
+            granted = min(wanted, self.per_day)
+            self.per_day -= granted
+        else:
+            granted = min(wanted, self.per_window.pop(0))
+        return Taken(granted, seconds_left=0.001)
+
+
+def budget(windows: Windows) -> ProviderBudget:
+    limits: Any = windows
+    return ProviderBudget(limits, per_minute=3000, per_day={"sms": 250_000})
+
+
+async def test_turns_asked_at_once_are_taken_together_window_by_window() -> None:
+    windows = Windows(per_window=[4, 4, 4], per_day=1000)
+    turns = budget(windows)
+    await asyncio.gather(*(turns.wait_turn("sms") for _ in range(10)))
+    assert windows.takes == [
+        ("notify-day:sms", 10),
+        ("notify-minute", 10),  # 4 go now,
+        ("notify-minute", 6),  # 4 in the next window,
+        ("notify-minute", 2),  # the last 2 in the one after
+    ]
+
+
+async def test_what_the_day_has_no_room_for_is_held_back() -> None:
+    windows = Windows(per_window=[100], per_day=3)
+    turns = budget(windows)
+    asked = await asyncio.gather(
+        *(turns.wait_turn("sms") for _ in range(5)), return_exceptions=True
+    )
+    assert asked.count(None) == 3
+    assert [type(a) for a in asked if a is not None] == [DailyLimitReached] * 2
+    assert windows.takes == [("notify-day:sms", 5), ("notify-minute", 3)]
+
+
+async def test_every_asker_hears_when_the_count_cannot_be_reached() -> None:
+    windows = Windows(per_window=[100], per_day=100)
+    windows.failure = ConnectionError("PostgreSQL away")
+    turns = budget(windows)
+    asked = await asyncio.gather(
+        *(turns.wait_turn("sms") for _ in range(3)), return_exceptions=True
+    )
+    assert [type(a) for a in asked] == [ConnectionError] * 3
+    windows.failure = None  # back: the next asker is served by a new taker
+    await turns.wait_turn("sms")
+    assert windows.takes == [("notify-day:sms", 1), ("notify-minute", 1)]
+
+
+@pytest.mark.parametrize("channel", ["sms", "email"])
+async def test_a_cancelled_asker_does_not_stop_the_others(channel: str) -> None:
+    windows = Windows(per_window=[1, 1], per_day=100)
+    turns = ProviderBudget(windows, 3000, {"sms": 10, "email": 10})  # type: ignore[arg-type]
+    first = asyncio.create_task(turns.wait_turn(channel))
+    second = asyncio.create_task(turns.wait_turn(channel))
+    await asyncio.sleep(0)
+    first.cancel()
+    await second
+    assert first.cancelled()

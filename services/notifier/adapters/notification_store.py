@@ -142,23 +142,25 @@ async def finish(
             await inbox.record(conn, handled)
 
 
-async def record_delivery(conn: Connection, reference: UUID, delivery_status: str) -> bool:
-    """A delivery receipt from Notify's callback: delivered, nothing more is awaited; failed,
-    the message is due for its fallback at once (`fallback`)."""
-    return bool(
-        await conn.fetchval(
-            "UPDATE notifications SET delivery_status = $2,"
-            " status = CASE WHEN $2 = 'delivered' AND status = 'sent' THEN 'delivered'"
-            "          ELSE status END,"
-            " receipt_due_at = CASE WHEN $2 = 'delivered' THEN NULL"
-            "   WHEN $2 = ANY($3::text[]) AND receipt_due_at IS NOT NULL THEN now()"
-            "   ELSE receipt_due_at END"
-            " WHERE notification_id = $1 RETURNING true",
-            reference,
-            delivery_status,
-            list(FAILED_RECEIPTS),
-        )
+async def record_deliveries(conn: Connection, receipts: Sequence[tuple[UUID, str]]) -> set[UUID]:
+    """Delivery receipts from Notify's callback, in one statement: delivered, nothing more is
+    awaited; failed, the message is due for its fallback at once (`fallback`). Returns the
+    references that are ours. Of two receipts for one message, the later counts."""
+    last = dict(receipts)  # a later receipt for the same message wins
+    rows = await conn.fetch(
+        "UPDATE notifications n SET delivery_status = r.status,"
+        " status = CASE WHEN r.status = 'delivered' AND n.status = 'sent' THEN 'delivered'"
+        "          ELSE n.status END,"
+        " receipt_due_at = CASE WHEN r.status = 'delivered' THEN NULL"
+        "   WHEN r.status = ANY($3::text[]) AND n.receipt_due_at IS NOT NULL THEN now()"
+        "   ELSE n.receipt_due_at END"
+        " FROM unnest($1::uuid[], $2::text[]) AS r(id, status)"
+        " WHERE n.notification_id = r.id RETURNING n.notification_id",
+        list(last),
+        list(last.values()),
+        list(FAILED_RECEIPTS),
     )
+    return {r["notification_id"] for r in rows}
 
 
 @dataclass(frozen=True)

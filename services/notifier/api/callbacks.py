@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict
 
-from notifier.adapters import notification_store
+from notifier.adapters.receipt_writer import ReceiptWriter
 from shared.database import Database
 from shared.logging import get_logger
 
@@ -25,6 +25,7 @@ class DeliveryReceipt(BaseModel):
 
 
 def callbacks_api(database: Database, token: str) -> APIRouter:
+    receipts = ReceiptWriter(database)
     router = APIRouter(prefix="/v1/notify", tags=["delivery receipts"])
     bearer = HTTPBearer(auto_error=False)
 
@@ -36,8 +37,7 @@ def callbacks_api(database: Database, token: str) -> APIRouter:
 
     @router.post("/callback", status_code=204, dependencies=[Depends(authorised)])
     async def receipt(body: DeliveryReceipt) -> None:
-        async with database.pool.acquire() as conn:
-            known = await notification_store.record_delivery(conn, body.reference, body.status)
+        known = await receipts.record(body.reference, body.status)
         log.info("delivery receipt", reference=str(body.reference), status=body.status, known=known)
         if not known:
             raise HTTPException(404, "No notification with this reference.")

@@ -4,13 +4,14 @@ bidi control; a multi-line text keeps tabs and line breaks."""
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import date
 
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
 from devstack.samples import gp_referral
-from shared.contracts import Text, unsafe_character
+from shared.contracts import BIDI_CONTROLS, Text, unsafe_character
 from shared.submission import ReferralSubmission
 
 TEXT: TypeAdapter[str] = TypeAdapter(Text)
@@ -54,3 +55,13 @@ def test_a_line_break_is_kept_by_both_and_a_carriage_return_made_a_line_break() 
         gp_referral(**{"clinical.reason": "one\r\ntwo\tthree"}), context={"today": date.today()}
     )
     assert submission.clinical.reason == "one\ntwo\tthree"
+
+
+def test_the_rule_is_unicodes_own_categories_at_every_code_point() -> None:
+    """The rule is a compiled set of characters; Unicode defines it by category (Cc, Cs):
+    the two agree everywhere, so a change to either shows here."""
+    for point in range(0x110000):
+        c = chr(point)
+        control = unicodedata.category(c) in ("Cc", "Cs") or c in BIDI_CONTROLS
+        assert unsafe_character(c, multiline=False) is control, hex(point)
+        assert unsafe_character(c, multiline=True) is (control and c not in "\t\n\r"), hex(point)

@@ -8,6 +8,9 @@ from functools import lru_cache
 
 import holidays
 
+# Every country's module, loaded at start-up rather than by the first referral's clock.
+import holidays.countries
+
 from shared.clock import LONDON
 
 

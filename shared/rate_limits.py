@@ -44,6 +44,11 @@ INSERT INTO rate_limits (key, window_start, hits)
 VALUES ($1, to_timestamp(floor(extract(epoch FROM now()) / $2) * $2), 0)
 ON CONFLICT (key, window_start) DO NOTHING
 """
+_COUNTED = """
+SELECT hits, extract(epoch FROM window_start + make_interval(secs => $2) - now()) AS left
+FROM rate_limits
+WHERE key = $1 AND window_start = to_timestamp(floor(extract(epoch FROM now()) / $2) * $2)
+"""
 _FORGET_OLD = "DELETE FROM rate_limits WHERE window_start < now() - interval '1 day'"
 
 
@@ -59,29 +64,23 @@ class RateLimits:
 
     async def hit(self, scope: str, client: str, limit: RateLimitItem) -> int | None:
         """Count one hit; None if within the limit, else seconds until it may try again."""
-        return await self._count(scope, client, limit, 1)
-
-    async def exceeded(self, scope: str, client: str, limit: RateLimitItem) -> int | None:
-        """Seconds until it may try again if the limit is already used up, else None."""
-        return await self._count(scope, client, limit, 0, allowed_at_limit=False)
-
-    async def _count(
-        self,
-        scope: str,
-        client: str,
-        limit: RateLimitItem,
-        add: int,
-        *,
-        allowed_at_limit: bool = True,
-    ) -> int | None:
         window = limit.get_expiry()
         async with self._database.pool.acquire() as conn:
-            row = await conn.fetchrow(_HIT, self._key(scope, client), window, add)
+            row = await conn.fetchrow(_HIT, self._key(scope, client), window, 1)
             if random.random() < 0.01:  # noqa: S311 - housekeeping, not security
                 await conn.execute(_FORGET_OLD)
         assert row is not None
-        over = row["hits"] > limit.amount if allowed_at_limit else row["hits"] >= limit.amount
-        return max(1, math.ceil(row["left"])) if over else None
+        return max(1, math.ceil(row["left"])) if row["hits"] > limit.amount else None
+
+    async def exceeded(self, scope: str, client: str, limit: RateLimitItem) -> int | None:
+        """Seconds until it may try again if the limit is already used up, else None. Only
+        reads: asked before every request, it writes nothing."""
+        row = await self._database.pool.fetchrow(
+            _COUNTED, self._key(scope, client), limit.get_expiry()
+        )
+        if row is None or row["hits"] < limit.amount:
+            return None
+        return max(1, math.ceil(float(row["left"])))
 
     async def take(self, scope: str, cap: int, window_seconds: int, wanted: int) -> Taken:
         """Up to `wanted` units of a shared budget of `cap` per fixed window, in one

@@ -29,7 +29,7 @@ def callbacks_api(database: Database, token: str) -> APIRouter:
     router = APIRouter(prefix="/v1/notify", tags=["delivery receipts"])
     bearer = HTTPBearer(auto_error=False)
 
-    def authorised(
+    async def authorised(  # async: FastAPI runs a plain function on a worker thread
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     ) -> None:
         if credentials is None or not hmac.compare_digest(credentials.credentials, token):

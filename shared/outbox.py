@@ -26,7 +26,7 @@ from shared.topics import Topic
 
 log = get_logger(__name__)
 
-NOTIFY_CHANNEL_SUFFIX = "_outbox"
+NOTIFY_CHANNEL_SUFFIX = "_outbox"  # `<schema>_outbox`: where the insert trigger notifies
 JSON_CONTENT = {"content-type": "application/json"}  # what FastStream says of a JSON body
 
 
@@ -40,7 +40,7 @@ async def enqueue(conn: Connection, event: Event, key: str, topic: Topic | None 
 
 
 async def enqueue_many(conn: Connection, events: Sequence[Queued]) -> None:
-    """Add several events in one round trip (a batch's decisions), then one wake-up."""
+    """Add several events in one round trip (a batch's decisions); the relay wakes at commit."""
     if not events:
         return
     # The payload goes in as pydantic's own JSON text (no dict built, no second encoder).
@@ -58,8 +58,7 @@ async def enqueue_many(conn: Connection, events: Sequence[Queued]) -> None:
             for e, key, topic in events
         ],
     )
-    # Delivered at commit, so the relay wakes up at once instead of at its next poll.
-    await conn.execute("SELECT pg_notify(current_schema() || $1, '')", NOTIFY_CHANNEL_SUFFIX)
+    # The insert's trigger (migration 018) wakes the relay at commit, not at its next poll.
 
 
 class OutboxRelay:

@@ -21,7 +21,7 @@ async def test_service_migrations_apply_once_and_are_recorded(
     service: str, db_schema: str, pg: asyncpg.Connection
 ) -> None:
     directory = SERVICES / service / "migrations"
-    files = ["000_outbox_and_inbox.sql", *sorted(p.name for p in directory.glob("*.sql"))]
+    files = sorted(p.name for d in (COMMON_MIGRATIONS, directory) for p in d.glob("*.sql"))
 
     assert await apply_migrations(pg, db_schema, COMMON_MIGRATIONS, directory) == files
     assert await apply_migrations(pg, db_schema, COMMON_MIGRATIONS, directory) == []
@@ -76,7 +76,8 @@ async def test_shared_outbox_and_inbox_match_what_existing_schemas_have(
     await apply_migrations(pg, db_schema, tmp_path)
     old = await _columns_and_indexes(pg, db_schema)
     assert await apply_migrations(pg, db_schema, COMMON_MIGRATIONS, tmp_path) == [
-        "000_outbox_and_inbox.sql"
+        "000_outbox_and_inbox.sql",
+        "018_outbox_wakes_relay.sql",
     ]
     assert await _columns_and_indexes(pg, db_schema) == old
 

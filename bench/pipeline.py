@@ -358,8 +358,10 @@ def report(r: dict[str, Any], args: argparse.Namespace) -> None:
     )
     for path in ("kafka_path", "http_path"):
         shares = r[f"{path}_cpu_ms_per_referral"]
+        system = sum(v for k, v in shares.items() if k not in ("stand-ins", "load generator"))
         print(
-            f"{'  CPU ms/referral, ' + path.split('_')[0]:<34} {sum(shares.values()):.2f}: "
+            f"{'  CPU ms/referral, ' + path.split('_')[0]:<34} {sum(shares.values()):.2f} "
+            f"(system {system:.2f}): "
             + ", ".join(f"{k} {v:.2f}" for k, v in sorted(shares.items(), key=lambda kv: -kv[1]))
         )
     print(

@@ -344,6 +344,16 @@ async def test_delivery_receipts_from_notify_update_the_row(
             headers={"Authorization": f"Bearer {LOCAL_CALLBACK_TOKEN}"},
         )
         assert accepted.status_code == 204
+        bearer = {"Authorization": f"bearer {LOCAL_CALLBACK_TOKEN}"}  # the scheme in any case
+        unknown = await client.post(
+            "/v1/notify/callback", json=receipt | {"reference": str(uuid.uuid4())}, headers=bearer
+        )
+        assert unknown.status_code == 404
+        malformed = await client.post(
+            "/v1/notify/callback", json=receipt | {"reference": "not-ours"}, headers=bearer
+        )
+        assert malformed.status_code == 422
+        assert malformed.json()["detail"][0]["loc"] == ["reference"]
     (row,) = await rows(notifier)
     assert (row["status"], row["delivery_status"]) == ("delivered", "delivered")
 

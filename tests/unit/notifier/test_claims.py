@@ -10,7 +10,7 @@ import pytest
 
 from notifier.domain.plan import Message
 from notifier.service_layer.claims import LeaseLost, Leases
-from notifier.service_layer.work import Incoming
+from notifier.service_layer.work import Incoming, Task
 from tests.support.fakes import InMemoryNotifications, NotifierState
 from tests.unit.notifier.test_service_layer import ROUTED, routed
 
@@ -27,12 +27,18 @@ class Clock:
         return self.now
 
 
-async def test_the_fence_asks_the_database_only_once_half_the_lease_may_have_passed() -> None:
+async def claimed() -> tuple[Clock, InMemoryNotifications, Leases, Task]:
+    """One message claimed just now, by leases and a database on the same clock."""
     clock = Clock()
     store = InMemoryNotifications(NotifierState(), monotonic=clock)
     leases = Leases(store, uuid.uuid4(), LEASE, monotonic=clock)
     message = Message("patient", "sms", "07700900123", None, "Hello")
     (task,) = await leases.claim([(Incoming(routed(), ROUTED), message, None)])
+    return clock, store, leases, task
+
+
+async def test_the_fence_asks_the_database_only_once_half_the_lease_may_have_passed() -> None:
+    clock, store, leases, task = await claimed()
 
     clock.now += LEASE / 2 - 0.1
     await leases.fence(task)  # taken just now: no other process can hold it
@@ -55,11 +61,7 @@ async def test_the_fence_asks_the_database_only_once_half_the_lease_may_have_pas
 
 
 async def test_a_released_message_is_fenced_by_the_database() -> None:
-    clock = Clock()
-    store = InMemoryNotifications(NotifierState(), monotonic=clock)
-    leases = Leases(store, uuid.uuid4(), LEASE, monotonic=clock)
-    message = Message("patient", "sms", "07700900123", None, "Hello")
-    (task,) = await leases.claim([(Incoming(routed(), ROUTED), message, None)])
+    _clock, store, leases, task = await claimed()
     leases.release([task.row.notification_id])
     await leases.fence(task)
     assert store.fence_queries == 1

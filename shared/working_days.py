@@ -8,15 +8,19 @@ from functools import lru_cache
 
 import holidays
 
-# Every country's module, loaded at start-up rather than by the first referral's clock.
-import holidays.countries
-
 from shared.clock import LONDON
 
 
 @lru_cache(maxsize=32)
 def _bank_holidays(year: int) -> frozenset[date]:
     return frozenset(holidays.country_holidays("GB", subdiv="ENG", years=year))
+
+
+def load_calendar(year: int) -> None:
+    """Load a year's bank holidays now. The `holidays` package imports every country's module
+    on first use (half a second): a service calls this at start-up, so that the first
+    referral's clock does not pay it inside its transaction."""
+    _bank_holidays(year)
 
 
 def is_working_day(day: date) -> bool:

@@ -44,6 +44,7 @@ from intake.web.staff_sign_in import (
 from intake.web.staff_sign_in import PATH as STAFF_PATH
 from shared import topics
 from shared.bars_mapping import load_mapping
+from shared.clock import today
 from shared.contracts import SelfReferralSubmitted
 from shared.database import Database
 from shared.dead_letters import KafkaDeadLetters
@@ -54,6 +55,7 @@ from shared.rate_limits import MIGRATIONS as RATE_LIMIT_MIGRATIONS
 from shared.rate_limits import RateLimits, parse_limit
 from shared.sealed import derive_secret, public_key_of
 from shared.service import Service, build_service
+from shared.working_days import load_calendar
 
 log = get_logger(__name__)
 
@@ -76,6 +78,7 @@ def create_service(settings: IntakeSettings | None = None) -> Service:
     rate_limits = RateLimits(database, derive_secret(private_key, "rate-limit-keys"))
 
     directory = load_directory(settings.directory)
+    load_calendar(today().year)  # the promises' working days, before the first referral
     mapping = load_mapping(settings.bars_mapping)
     keys = Keys.over(
         api_key_dependency(database, rate_limits, parse_limit(settings.failed_key_limit))

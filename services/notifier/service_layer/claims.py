@@ -44,8 +44,8 @@ class Leases:
     owner: UUID  # this process, as a lease holder
     lease_seconds: float
     monotonic: Callable[[], float] = time.monotonic  # injected: tests move time
-    # Until when (monotonic) each lease of ours is certainly live: taken or renewed at least
-    # half a lease ago by the database's clock, counted from before we asked.
+    # Until when (monotonic) each lease of ours is certainly live: half a lease after we
+    # asked to take or renew it (the database started the lease after we asked).
     _sure_until: dict[UUID, float] = field(default_factory=dict, repr=False)
 
     async def claim(self, wanted: Sequence[tuple[Incoming, Message, str | None]]) -> list[Task]:

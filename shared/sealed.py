@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from functools import lru_cache
 
 from nacl.exceptions import CryptoError
 from nacl.public import PrivateKey, PublicKey, SealedBox
@@ -55,7 +56,10 @@ def derive_secret(private_key: str, purpose: str) -> bytes:
     return hashlib.blake2b(purpose.encode(), key=bytes(_private(private_key))[:64]).digest()
 
 
+@lru_cache(maxsize=8)
 def _private(private_key: str) -> PrivateKey:
+    """Kept: making one derives its public key (a scalar multiplication), which opening every
+    self-referral would otherwise pay again."""
     return PrivateKey(base64.b64decode(private_key, validate=True))
 
 

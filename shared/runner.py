@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from shared.database import Migrations, run_on_database
 from shared.errors import ConfigurationError
+from shared.heap import settle
 from shared.logging import configure_logging
 from shared.service import Service
 from shared.settings import ServiceSettings
@@ -22,6 +23,7 @@ SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
 def run_service(service: Service, port: int) -> None:
     settings = service.settings
     configure_logging(service.name, settings.log_level, settings.log_format)
+    settle()  # everything imported and built by now lives as long as the process
     uvicorn.run(
         service.app,
         host=settings.http_host,

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import Counter
 from collections.abc import Awaitable, Sequence
-from typing import Any, cast
+from typing import Any, Protocol
 
 import asyncpg
 
@@ -20,7 +21,7 @@ from shared.contracts import Event
 from shared.database import Connection
 from shared.kafka import event_headers
 from shared.logging import get_logger
-from shared.metrics import OUTBOX_PARKED
+from shared.metrics import OUTBOX_PARKED, OUTBOX_PUBLISHED
 from shared.poison import is_transient, why
 from shared.topics import Topic
 
@@ -28,6 +29,14 @@ log = get_logger(__name__)
 
 NOTIFY_CHANNEL_SUFFIX = "_outbox"  # `<schema>_outbox`: where the insert trigger notifies
 JSON_CONTENT = {"content-type": "application/json"}  # what FastStream says of a JSON body
+
+
+class Producer(Protocol):
+    """aiokafka's producer, as the relay uses it (`shared.kafka.started_producer`)."""
+
+    async def send(
+        self, topic: str, value: bytes, key: bytes, headers: list[tuple[str, bytes]]
+    ) -> Awaitable[Any]: ...
 
 
 Queued = tuple[Event, str, Topic | None]  # the event, its key, a topic other than its own
@@ -71,7 +80,7 @@ class OutboxRelay:
     def __init__(
         self,
         pool: asyncpg.Pool,
-        broker: Any,
+        producer: Producer,
         schema: str,
         *,
         topic_prefix: str = "",
@@ -79,7 +88,7 @@ class OutboxRelay:
         poll_interval: float = 1.0,
     ) -> None:
         self.pool = pool
-        self.broker = broker
+        self.producer = producer
         self.channel = f"{schema}{NOTIFY_CHANNEL_SUFFIX}"
         self.topic_prefix = topic_prefix
         self.batch_size = batch_size
@@ -106,12 +115,11 @@ class OutboxRelay:
             # Mark what the broker acknowledged, even if some sends failed, so that a retry
             # republishes only the rest (a repeat would be harmless, but noise for consumers).
             sent = [
-                r["event_id"]
-                for r, o in zip(rows, outcomes, strict=True)
-                if not isinstance(o, BaseException)
+                r for r, o in zip(rows, outcomes, strict=True) if not isinstance(o, BaseException)
             ]
             await conn.execute(
-                "UPDATE outbox SET published_at = now() WHERE event_id = ANY($1::uuid[])", sent
+                "UPDATE outbox SET published_at = now() WHERE event_id = ANY($1::uuid[])",
+                [r["event_id"] for r in sent],
             )
             # One event the broker refuses for good must not hold back the others: it is
             # parked with the reason (logged, counted, kept in the table) and the rest go on.
@@ -133,6 +141,8 @@ class OutboxRelay:
                     topic=row["topic"],
                     fault=type(error).__name__,
                 )
+        for topic, count in Counter(r["topic"] for r in sent).items():
+            OUTBOX_PUBLISHED.labels(topic).inc(count)
         failed = [o for o in outcomes if isinstance(o, BaseException) and is_transient(o)]
         if failed:
             raise failed[0]
@@ -142,19 +152,18 @@ class OutboxRelay:
     async def _send(self, row: Any) -> Awaitable[Any]:
         """Start one send; a refusal raised at once (a message over the producer's limit)
         comes back as an awaitable failure, like one the broker answers later."""
+        topic, correlation_id = self.topic_prefix + row["topic"], row["correlation_id"]
+        # The headers FastStream's consumers read (its correlation id and content type), and
+        # the event's trace, continued by a span for this hop when tracing is on.
+        headers = tracing.published(topic, correlation_id, row["headers"]) | JSON_CONTENT
+        headers["correlation_id"] = correlation_id
         try:
-            with tracing.continued(row["headers"]):  # the publish joins the event's trace
-                return cast(
-                    Awaitable[Any],
-                    await self.broker.publish(
-                        row["body"].encode(),
-                        topic=self.topic_prefix + row["topic"],
-                        key=row["key"].encode(),
-                        headers=row["headers"] | JSON_CONTENT,
-                        correlation_id=row["correlation_id"],
-                        no_confirm=True,
-                    ),
-                )
+            return await self.producer.send(
+                topic,
+                value=row["body"].encode(),
+                key=row["key"].encode(),
+                headers=[(name, value.encode()) for name, value in headers.items()],
+            )
         except Exception as error:
             return _raise(error)
 

@@ -27,7 +27,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest, make_asgi_ap
 
 from shared import tracing
 from shared.database import Database
-from shared.kafka import build_broker, kafka_security, traced_middlewares
+from shared.kafka import build_broker, kafka_security, started_producer, traced_middlewares
 from shared.logging import get_logger
 from shared.metrics import REGISTRY
 from shared.outbox import OutboxRelay
@@ -181,13 +181,13 @@ def _asyncapi_router(service: Service) -> APIRouter:
 
 
 async def _relay(service: Service) -> None:
-    database = service.database
-    await OutboxRelay(
-        database.pool,
-        service.broker,
-        database.schema,
-        topic_prefix=service.settings.kafka_topic_prefix,
-    ).run()
+    database, settings = service.database, service.settings
+    async with started_producer(
+        settings.kafka_bootstrap_servers, f"{service.name}-outbox", kafka_security(settings)
+    ) as producer:
+        await OutboxRelay(
+            database.pool, producer, database.schema, topic_prefix=settings.kafka_topic_prefix
+        ).run()
 
 
 async def _trim_transport(service: Service) -> None:

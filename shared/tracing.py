@@ -122,6 +122,23 @@ def for_event(correlation_id: str) -> dict[str, str]:
     return dict((_INCOMING.get() or {}).get(correlation_id) or carrier())
 
 
+def published(topic: str, correlation_id: str, headers: Mapping[str, str]) -> dict[str, str]:
+    """The trace headers to publish an event with (those it was written with): the producer
+    side of the hop, a span under the event's own context, whose context they then carry."""
+    if not _on or not headers:
+        return dict(headers)
+    token = context.attach(propagate.extract(dict(headers)))
+    try:
+        with TRACER.start_as_current_span(
+            f"{topic} publish", kind=trace.SpanKind.PRODUCER,
+            attributes={"messaging.system": "kafka", "messaging.destination.name": topic,
+                        "messaging.message.conversation_id": correlation_id},
+        ):  # fmt: skip
+            return dict(headers) | carrier()
+    finally:
+        context.detach(token)
+
+
 @contextmanager
 def continued(headers: Mapping[str, str] | None, name: str | None = None) -> Iterator[None]:
     """Work done under these trace headers (a span named `name`, if given)."""

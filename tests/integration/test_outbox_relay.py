@@ -12,7 +12,8 @@ from devstack.topics import ensure_topics
 from shared import outbox, topics
 from shared.contracts import DeadLetter, Event
 from shared.database import Database
-from shared.kafka import build_broker
+from shared.kafka import started_producer
+from shared.metrics import REGISTRY
 from tests.integration.router.test_router_service import received
 from tests.support.kafka_reader import body, wait_for
 from tests.support.servers import Servers
@@ -20,18 +21,18 @@ from tests.support.servers import Servers
 ROUTER_MIGRATIONS = Path(__file__).parents[2] / "services" / "router" / "migrations"
 
 
-class SlowFirstPublish:
-    """The real broker, but the first send takes half a second: a window to enqueue into."""
+class SlowFirstSend:
+    """The real producer, but the first send takes half a second: a window to enqueue into."""
 
-    def __init__(self, broker: Any) -> None:
-        self.broker = broker
+    def __init__(self, producer: Any) -> None:
+        self.producer = producer
         self.publishing = asyncio.Event()
 
-    async def publish(self, *args: Any, **options: Any) -> Any:
+    async def send(self, *args: Any, **options: Any) -> Any:
         if not self.publishing.is_set():
             self.publishing.set()
             await asyncio.sleep(0.5)
-        return await self.broker.publish(*args, **options)
+        return await self.producer.send(*args, **options)
 
 
 async def test_an_event_enqueued_while_a_batch_is_published_goes_out_at_once(
@@ -47,8 +48,8 @@ async def test_an_event_enqueued_while_a_batch_is_published_goes_out_at_once(
             await outbox.enqueue(conn, event, key="k")
 
     try:
-        async with build_broker(servers.kafka_bootstrap, "test-relay") as broker:
-            slow = SlowFirstPublish(broker)
+        async with started_producer(servers.kafka_bootstrap, "test-relay", None) as producer:
+            slow = SlowFirstSend(producer)
             # A poll far longer than the test: only the NOTIFY wake-ups can publish in time.
             relay = outbox.OutboxRelay(
                 database.pool, slow, db_schema, topic_prefix=topic_prefix, poll_interval=300
@@ -72,6 +73,14 @@ async def test_an_event_enqueued_while_a_batch_is_published_goes_out_at_once(
     finally:
         await database.close()
     assert sorted(body(r)["event_id"] for r in published) == sorted(wanted)
+    # What FastStream's consumers read beside the body: the correlation id and content type.
+    correlation = {str(e.event_id): e.correlation_id.encode() for e in (first, second)}
+    headers = [dict(r.headers) for r in published]
+    assert [h["correlation_id"] for h in headers] == [
+        correlation[body(r)["event_id"]] for r in published
+    ]
+    assert {h["content-type"] for h in headers} == {b"application/json"}
+    assert {h["event-type"] for h in headers} == {b"ReferralReceived"}
 
 
 async def test_an_event_the_broker_refuses_is_parked_and_the_others_go_out(
@@ -92,9 +101,13 @@ async def test_an_event_the_broker_refuses_is_parked_and_the_others_go_out(
         async with database.pool.acquire() as conn, conn.transaction():
             await outbox.enqueue(conn, too_large, key="k", topic=topics.REFERRAL_RECEIVED_DLQ)
             await outbox.enqueue(conn, after, key="k")
-        async with build_broker(servers.kafka_bootstrap, "test-relay") as broker:
-            relay = outbox.OutboxRelay(database.pool, broker, db_schema, topic_prefix=topic_prefix)
+        async with started_producer(servers.kafka_bootstrap, "test-relay", None) as producer:
+            relay = outbox.OutboxRelay(
+                database.pool, producer, db_schema, topic_prefix=topic_prefix
+            )
+            counted = _published("referrals.received")
             assert await relay.publish_pending() == 2
+            assert _published("referrals.received") == counted + 1  # the parked one is not
             assert await relay.publish_pending() == 0  # nothing left to hold the others back
         async with database.pool.acquire() as conn:
             parked = await conn.fetch(
@@ -116,3 +129,7 @@ async def test_an_event_the_broker_refuses_is_parked_and_the_others_go_out(
         settle=0,
     )
     assert len(published) == 1
+
+
+def _published(topic: str) -> float:
+    return REGISTRY.get_sample_value("outbox_published_total", {"topic": topic}) or 0.0

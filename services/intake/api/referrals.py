@@ -50,6 +50,7 @@ def referrals_api(
     max_body_bytes: int,
 ) -> APIRouter:
     router = APIRouter(prefix="/v1/referrals", tags=["referrals"], route_class=RefusingRoute)
+    together = service_layer.StoredTogether(unit_of_work)
 
     @router.post(
         "",
@@ -81,6 +82,7 @@ def referrals_api(
                 idempotency=(key_given, fingerprint(submission)) if key_given else None,
                 correlation_id=correlation,
                 today=today(),
+                together=together,
             )
         status_url = f"/v1/referrals/{submitted.referral_id}"
         response.headers["Location"] = status_url

@@ -14,6 +14,7 @@ from intake.service_layer.lifecycle import (
     record_decisions,
 )
 from intake.service_layer.submissions import (
+    StoredTogether,
     Submitted,
     store_self_referrals,
     submit_professional,
@@ -26,6 +27,7 @@ __all__ = [
     "Done",
     "NotFound",
     "Resolution",
+    "StoredTogether",
     "Submitted",
     "UnknownReason",
     "act",

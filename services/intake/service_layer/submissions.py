@@ -16,6 +16,7 @@ from intake.adapters.api_keys import ApiKey
 from intake.domain.referral import AcceptedReferral, accept_professional
 from intake.metrics import REFERRALS_ACCEPTED
 from intake.ports import AlreadyUsed, Referrals, UnitOfWork
+from shared.group_commit import GroupCommit
 from shared.logging import correlation, get_logger
 from shared.submission import ReferralSubmission
 
@@ -36,6 +37,25 @@ class _LostRace(Exception):
     """A concurrent request with the same Idempotency-Key committed first."""
 
 
+class StoredTogether:
+    """Referrals of concurrent requests without an Idempotency-Key, stored in one transaction
+    (`shared.group_commit`): a transaction per request cost more than the rest of its
+    handling. Each request still answers only once its own referral is committed. (One with
+    a key checks and keeps its key in the same transaction as its referral: alone.)"""
+
+    def __init__(self, unit_of_work: UnitOfWork) -> None:
+        self._unit_of_work = unit_of_work
+        self._together: GroupCommit[AcceptedReferral, bool] = GroupCommit(self._add_all)
+
+    async def add(self, referral: AcceptedReferral) -> bool:
+        """Whether it was stored (False: its id or reference is already in use)."""
+        return await self._together.submit(referral)
+
+    async def _add_all(self, referrals: list[AcceptedReferral]) -> list[bool]:
+        async with self._unit_of_work() as store:
+            return await store.add_many(referrals)
+
+
 async def submit_professional(
     unit_of_work: UnitOfWork,
     submission: ReferralSubmission,
@@ -45,10 +65,12 @@ async def submit_professional(
     correlation_id: str,
     today: date,
     door: Literal["api", "bars"] = "api",
+    together: StoredTogether | None = None,
 ) -> Submitted:
     """Accept a GP system's referral once (`door`: the JSON API, or a BaRS message).
     `idempotency` is (key, request hash): a repeat returns the first answer; a different
-    request under the same key is a conflict.
+    request under the same key is a conflict. Without one, `together` (if given) stores it
+    with those of concurrent requests.
 
     Intake draws the id and tracking reference; one already in use (a reference is 9 random
     symbols, so rarely) is drawn again rather than refused."""
@@ -67,6 +89,10 @@ async def submit_professional(
             door=door,
         )
         try:
+            if idempotency is None and together is not None:
+                if not await together.add(accepted):
+                    raise AlreadyUsed("the referral id or tracking reference is already in use")
+                break
             async with unit_of_work() as referrals:
                 if not all(await referrals.add_many([accepted])):  # [False]: not kept
                     raise AlreadyUsed("the referral id or tracking reference is already in use")

@@ -4,6 +4,7 @@ kept each once. The PostgreSQL adapter is proven in tests/integration/intake."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import date
 
@@ -33,11 +34,15 @@ def gp(**changes: object) -> ReferralSubmission:
 
 
 async def submit(
-    unit_of_work: UnitOfWork, submission: ReferralSubmission, key: tuple[str, bytes] | None
+    unit_of_work: UnitOfWork,
+    submission: ReferralSubmission,
+    key: tuple[str, bytes] | None,
+    together: service_layer.StoredTogether | None = None,
 ) -> service_layer.Submitted:
     return await service_layer.submit_professional(
-        unit_of_work, submission, api_key=KEY, idempotency=key, correlation_id="c-1", today=TODAY
-    )
+        unit_of_work, submission, api_key=KEY, idempotency=key, correlation_id="c-1",
+        today=TODAY, together=together,
+    )  # fmt: skip
 
 
 async def test_a_referral_is_kept_with_its_event() -> None:
@@ -94,6 +99,34 @@ async def test_a_reference_already_in_use_is_drawn_again_and_given_up_after_thre
     monkeypatch.setattr(domain, "new_tracking_reference", lambda: first.tracking_reference)
     with pytest.raises(AlreadyUsed):
         await submit(store(state), gp(), None)
+    assert len(state.referrals) == len(state.outbox) == 2
+
+
+async def test_concurrent_requests_without_a_key_are_stored_in_one_transaction() -> None:
+    state, transactions = IntakeState(), []
+
+    def counted() -> InMemoryReferrals:
+        transactions.append(1)
+        return InMemoryReferrals(state)
+
+    together = service_layer.StoredTogether(counted)
+    answers = await asyncio.gather(*(submit(counted, gp(), None, together) for _ in range(5)))
+    assert set(state.referrals) == {a.referral_id for a in answers}  # each answered its own
+    assert len(state.outbox) == 5
+    assert len(transactions) == 1
+
+
+async def test_a_reference_in_use_is_drawn_again_when_stored_together(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    state = IntakeState()
+    together = service_layer.StoredTogether(store(state))
+    first = await submit(store(state), gp(), None, together)
+    draws = iter([first.tracking_reference])
+    fresh = domain.new_tracking_reference
+    monkeypatch.setattr(domain, "new_tracking_reference", lambda: next(draws, None) or fresh())
+    second = await submit(store(state), gp(), None, together)
+    assert second.tracking_reference != first.tracking_reference
     assert len(state.referrals) == len(state.outbox) == 2
 
 

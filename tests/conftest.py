@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import logging
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -14,7 +13,7 @@ import pytest
 
 from devstack.services import run_cli, service_process
 from devstack.topics import delete_namespace, ensure_topics
-from shared.logging import configure_logging
+from shared.logging import configure_logging, copied_to
 from standins.client import Standins, standins_process
 from tests.support.intake_process import Intake
 from tests.support.keys import INTAKE_PRIVATE_KEY
@@ -142,12 +141,6 @@ def intake_process(servers: Servers) -> Iterator[Intake]:
 @pytest.fixture
 def logged() -> Iterator[io.StringIO]:
     """What the services log during the test, rendered as in production."""
-    root = logging.getLogger()
     lines = io.StringIO()
-    handler = logging.StreamHandler(lines)
-    handler.setFormatter(root.handlers[0].formatter)
-    root.addHandler(handler)
-    try:
+    with copied_to(lines):
         yield lines
-    finally:
-        root.removeHandler(handler)

@@ -50,3 +50,32 @@ def test_identifiers_nested_in_logged_values_are_masked(
     for value in ("9434765919", "jane@example.com", "gp@example.nhs.uk"):
         assert value not in text
     assert json.loads(text)["errors"][0]["field"] == "patient.nhs_number"
+
+
+def test_a_logger_in_use_takes_a_new_level_and_format(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("test-service", "INFO", "json")
+    log = get_logger("unit.level")
+    log.debug("below the level")
+    log.info("at the level")
+    configure_logging("test-service", "WARNING", "console")
+    log.info("below the new level")
+    log.warning("for a person to read")
+    configure_logging("test-service", "INFO", "json")  # as the other tests expect it
+    written = capsys.readouterr().err.splitlines()
+    assert len(written) == 2
+    assert json.loads(written[0])["event"] == "at the level"
+    assert "for a person to read" in written[1]
+    assert not written[1].startswith("{")
+
+
+def test_an_exception_is_logged_with_its_traceback_and_names_its_logger(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging("test-service", "INFO", "json")
+    try:
+        raise ValueError("a fault")
+    except ValueError:
+        get_logger("unit.failing").exception("it failed")
+    line = json.loads(capsys.readouterr().err)
+    assert (line["level"], line["logger"]) == ("error", "unit.failing")
+    assert "ValueError: a fault" in line["exception"]

@@ -81,7 +81,12 @@ def create_service(settings: IntakeSettings | None = None) -> Service:
     load_calendar(today().year)  # the promises' working days, before the first referral
     mapping = load_mapping(settings.bars_mapping)
     keys = Keys.over(
-        api_key_dependency(database, rate_limits, parse_limit(settings.failed_key_limit))
+        api_key_dependency(
+            database,
+            rate_limits,
+            parse_limit(settings.failed_key_limit),
+            remember_seconds=settings.api_key_remember_seconds,
+        )
     )
 
     def unit_of_work() -> PostgresReferrals:

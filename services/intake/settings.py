@@ -59,6 +59,12 @@ class IntakeSettings(IntakeDatabaseSettings):
         description="Requests with a missing or wrong API key allowed per client address; "
         "past it, 429 with Retry-After until the window ends (`limits` notation).",
     )
+    api_key_remember_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="A key found valid is not looked up again for this long, so a revoked "
+        "key is refused by every process within it; 0 looks every request's key up.",
+    )
     max_form_bytes: int = Field(
         default=16 * 1024,
         gt=0,

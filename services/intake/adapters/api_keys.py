@@ -36,7 +36,7 @@ class KeyRecord:
     revoked_at: datetime | None
 
 
-def _digest(secret: str) -> bytes:
+def digest(secret: str) -> bytes:
     return hashlib.sha256(secret.encode()).digest()
 
 
@@ -69,7 +69,7 @@ async def register(
         "SELECT key_sha256 FROM api_keys WHERE key_id = $1", shape.group(1)
     )
     if existing is not None:
-        if bytes(existing) != _digest(secret):
+        if bytes(existing) != digest(secret):
             raise ValueError(f"key id {shape.group(1)} belongs to another key")
         return False
     await _insert(conn, shape.group(1), secret, organisation_code, scope, label)
@@ -86,7 +86,7 @@ async def _insert(
         "INSERT INTO api_keys (key_id, key_sha256, organisation_code, scope, label)"
         " VALUES ($1, $2, $3, $4, $5)",
         key_id,
-        _digest(secret),
+        digest(secret),
         # ODS codes are upper case; a clinic key names a directory site id, as written there.
         # a clinic's site id and a triage team's name as written; an ODS code in capitals
         organisation_code.strip()
@@ -111,7 +111,7 @@ async def authenticate(conn: Connection, presented: str) -> ApiKey | None:
     row = await conn.fetchrow(
         "SELECT key_id, organisation_code, scope FROM api_keys"
         " WHERE key_sha256 = $1 AND revoked_at IS NULL",
-        _digest(presented),
+        digest(presented),
     )
     return None if row is None else ApiKey(row["key_id"], row["organisation_code"], row["scope"])
 

@@ -1,11 +1,19 @@
 """The API key every `/v1` route takes: a Bearer key per organisation (or clinic site), with
-wrong keys counted per client so that guessing is slowed to `INTAKE_FAILED_KEY_LIMIT`."""
+wrong keys counted per client so that guessing is slowed to `INTAKE_FAILED_KEY_LIMIT`.
+
+A key found valid is remembered for `INTAKE_API_KEY_REMEMBER_SECONDS` (by its SHA-256), so
+that a system sending many referrals is not looked up, nor its client's failures counted,
+for each: two PostgreSQL round trips were a tenth of a request's cost. A revoked key is
+therefore refused by every process within that time. Guessing is slowed as before: a guess
+is never a remembered key, so it is counted and checked against the limit."""
 
 # No `from __future__ import annotations`: FastAPI evaluates the dependency's signature.
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
+from cachetools import TTLCache
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from limits import RateLimitItem
@@ -22,15 +30,29 @@ log = get_logger(__name__)
 ApiKeyDependency = Callable[..., Awaitable[ApiKey]]
 
 
+REMEMBERED_KEYS = 10_000  # at most, per process
+
+
 def api_key_dependency(
-    database: Database, rate_limits: RateLimits, failed_key_limit: RateLimitItem
+    database: Database,
+    rate_limits: RateLimits,
+    failed_key_limit: RateLimitItem,
+    *,
+    remember_seconds: float = 0.0,
+    clock: Callable[[], float] = time.monotonic,
 ) -> ApiKeyDependency:
     bearer = HTTPBearer(auto_error=False, description="The organisation's API key.")
+    remembered: TTLCache[bytes, ApiKey] | None = (
+        TTLCache(REMEMBERED_KEYS, remember_seconds, timer=clock) if remember_seconds > 0 else None
+    )
 
     async def api_key(
         request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     ) -> ApiKey:
+        digest = api_keys.digest(credentials.credentials) if credentials else None
+        if remembered is not None and digest is not None and digest in remembered:
+            return remembered[digest]
         client = request.client.host if request.client else "unknown"
         wait = await rate_limits.exceeded("failed-api-key", client, failed_key_limit)
         if wait is not None:
@@ -44,6 +66,8 @@ def api_key_dependency(
             async with database.pool.acquire() as conn:
                 key = await api_keys.authenticate(conn, credentials.credentials)
             if key is not None:
+                if remembered is not None and digest is not None:
+                    remembered[digest] = key
                 return key
         await rate_limits.hit("failed-api-key", client, failed_key_limit)
         raise Problem(

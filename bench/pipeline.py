@@ -47,7 +47,7 @@ from devstack.system import System, running_system
 from devstack.topics import delete_namespace, ensure_topics
 from shared.contracts import SelfReferralSubmitted
 from shared.database import connect
-from shared.kafka import build_broker, publish_event, publish_events
+from shared.kafka import build_broker, publish_event, publish_events, records_compiled
 from shared.sealed import generate_keypair, seal
 from standins.client import standins_process
 
@@ -310,6 +310,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "referrals": args.referrals,
         "offered_rate": args.rate,
         "notify_limit_lifted_to_per_minute": UNLIMITED,
+        "aiokafka_c_extension": records_compiled(),
     }
     prefix = f"raw{uuid.uuid4().hex[:6]}."
     try:
@@ -345,7 +346,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 def report(r: dict[str, Any], args: argparse.Namespace) -> None:
     print(
         f"{'baseline raw aiokafka':<34} {r['baseline_raw_kafka_msgs_per_s']:>8.0f} msgs/s "
-        f"(Kafka path / raw: {r['kafka_path_to_raw_ratio']:.3f})"
+        f"(Kafka path / raw: {r['kafka_path_to_raw_ratio']:.3f}); aiokafka's C extension "
+        f"{'loaded' if r['aiokafka_c_extension'] else 'NOT loaded'}"
     )
     print(
         f"Notify's limit lifted for throughput and latency: NOTIFIER_NOTIFY_PER_MINUTE="

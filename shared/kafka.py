@@ -120,6 +120,16 @@ def traced_middlewares(client_id: str) -> tuple[Any, ...]:
     return (*broker_options(client_id)["middlewares"], KafkaTelemetryMiddleware())
 
 
+def records_compiled() -> bool:
+    """Whether aiokafka reads and writes record batches with its C extension (not its pure
+    Python fallback, several times slower, which it takes silently when the extension is
+    missing or AIOKAFKA_NO_EXTENSIONS is set)."""
+    from aiokafka.record import default_records
+
+    module: str = default_records.DefaultRecordBatch.__module__
+    return module.startswith("aiokafka.record._crecords")
+
+
 def bootstrap_list(bootstrap_servers: str) -> list[str]:
     """KAFKA_BOOTSTRAP_SERVERS as the list FastStream needs: given one string it takes the
     whole of "a:9092,b:9092" for a single host and cannot connect to a cluster."""

@@ -27,7 +27,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest, make_asgi_ap
 
 from shared import tracing
 from shared.database import Database
-from shared.kafka import build_broker, kafka_security, started_producer, traced_middlewares
+from shared.kafka import (
+    build_broker,
+    kafka_security,
+    records_compiled,
+    started_producer,
+    traced_middlewares,
+)
 from shared.logging import get_logger
 from shared.metrics import REGISTRY
 from shared.outbox import OutboxRelay
@@ -157,6 +163,7 @@ async def _announce(service: Service) -> None:
         postgres=await service.database.server_version(),
         schema=service.database.schema,
         subscribed=topics,
+        kafka_records_compiled=records_compiled(),
     )
 
 

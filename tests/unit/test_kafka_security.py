@@ -9,7 +9,7 @@ import ssl
 import pytest
 from pydantic import ValidationError
 
-from shared.kafka import client_options, kafka_security
+from shared.kafka import client_options, kafka_security, records_compiled
 from shared.settings import ServiceSettings
 
 SECURED = {
@@ -41,3 +41,7 @@ def test_a_secured_broker_without_a_user_is_refused_at_start(missing: str) -> No
     given = {k: v for k, v in SECURED.items() if k != missing}
     with pytest.raises(ValidationError, match="needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD"):
         ServiceSettings.model_validate(given)
+
+
+def test_aiokafka_reads_and_writes_records_with_its_c_extension() -> None:
+    assert records_compiled()

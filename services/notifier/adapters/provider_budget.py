@@ -3,11 +3,16 @@ messages per rolling minute per API key, and a daily number per channel.
 
 The minute is paced in windows of 1 s, each allowed a 1/61 share: any rolling minute touches at
 most 61 windows, so it never holds more than the limit (at the cost of using ~98% of it). A
-message over the daily limit is held back, not failed, until the next day (UTC)."""
+message over the daily limit is held back, not failed, until the next day (UTC). The day's
+turns are taken a few dozen ahead (`DAY_AHEAD`): a statement per message's day was half the
+budget's cost, and a day's limit is hundreds of thousands; turns taken ahead and not used
+(the process stopped, or the day ended) count as used, so the day is never overrun."""
 
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
 
 from notifier.metrics import NOTIFICATIONS_HELD
 from shared.database import Connection
@@ -19,6 +24,7 @@ log = get_logger(__name__)
 WINDOW_SECONDS = 1
 WINDOWS_PER_MINUTE_AT_MOST = 61
 DAY_SECONDS = 86_400
+DAY_AHEAD = 50  # the day's turns a process takes at once, at least
 
 
 class DailyLimitReached(Transient):
@@ -31,12 +37,23 @@ class ProviderBudget:
     window. Under load that is one round trip for a batch's messages, not two for each
     (two commits on the same hot rows, which held every sender in line)."""
 
-    def __init__(self, limits: RateLimits, per_minute: int, per_day: dict[str, int]) -> None:
+    def __init__(
+        self,
+        limits: RateLimits,
+        per_minute: int,
+        per_day: dict[str, int],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._limits = limits
         self._cap = max(1, per_minute // WINDOWS_PER_MINUTE_AT_MOST)
         self._per_day = per_day
+        self._clock = clock
         self._asking: dict[str, list[asyncio.Future[None]]] = {}
         self._takers: dict[str, asyncio.Task[None]] = {}
+        # Per channel: the day's turns taken ahead and not yet handed out, and when (on the
+        # clock) the day they were taken from ends.
+        self._day_ahead: dict[str, tuple[int, float]] = {}
 
     async def wait_turn(self, channel: str) -> None:
         """Return when one more message on `channel` keeps us inside both limits; raises
@@ -56,13 +73,11 @@ class ProviderBudget:
             while self._asking.get(channel) or waiting:
                 asking, self._asking[channel] = self._asking.get(channel, []), []
                 if asking:
-                    day = await self._limits.take(
-                        f"notify-day:{channel}", self._per_day[channel], DAY_SECONDS, len(asking)
-                    )
-                    waiting += asking[: day.granted]
-                    refused, asking = asking[day.granted :], []
+                    granted, seconds_left = await self._from_the_day(channel, len(asking))
+                    waiting += asking[:granted]
+                    refused, asking = asking[granted:], []
                     if refused:
-                        self._hold_for_the_day(channel, refused, day.seconds_left)
+                        self._hold_for_the_day(channel, refused, seconds_left)
                 waiting = [turn for turn in waiting if not turn.done()]  # gone: no turn
                 if not waiting:
                     continue
@@ -84,6 +99,24 @@ class ProviderBudget:
             _fail(asking + waiting + self._asking.pop(channel, []), error)
         finally:
             del self._takers[channel]
+
+    async def _from_the_day(self, channel: str, wanted: int) -> tuple[int, float]:
+        """Turns of the day for `wanted` messages, from those taken ahead or else from the
+        shared count (DAY_AHEAD at least): how many, and the seconds until the day ends."""
+        ahead, day_ends = self._day_ahead.get(channel, (0, 0.0))
+        if self._clock() >= day_ends:
+            ahead = 0  # taken from a day that has ended: gone with it
+        if ahead < wanted:
+            day = await self._limits.take(
+                f"notify-day:{channel}",
+                self._per_day[channel],
+                DAY_SECONDS,
+                max(wanted - ahead, DAY_AHEAD),
+            )
+            ahead, day_ends = ahead + day.granted, self._clock() + day.seconds_left
+        granted = min(ahead, wanted)
+        self._day_ahead[channel] = (ahead - granted, day_ends)
+        return granted, day_ends - self._clock()
 
     def _hold_for_the_day(
         self, channel: str, refused: list[asyncio.Future[None]], seconds_left: float

@@ -1,6 +1,7 @@
 """Notify's budget handed out to the messages asking at once: taken from the shared count
-together (a statement for all of them, not two for each), never more than it grants, and
-what the day has no room for held back."""
+together (a statement for all of them, not two for each), never more than it grants, the
+day's turns taken ahead and dropped with their day, and what the day has no room for held
+back. The clock is injected."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from notifier.adapters.provider_budget import DailyLimitReached, ProviderBudget
+from notifier.adapters.provider_budget import DAY_AHEAD, DailyLimitReached, ProviderBudget
 from shared.rate_limits import Taken
 
 
@@ -17,8 +18,8 @@ class Windows:
     """A shared count that grants, at each take, up to the next window's allowance (the
     day's scope has one allowance for the whole test)."""
 
-    def __init__(self, per_window: list[int], per_day: int) -> None:
-        self.per_window, self.per_day = per_window, per_day
+    def __init__(self, per_window: list[int], per_day: int, day_left: float = 3600) -> None:
+        self.per_window, self.per_day, self.day_left = per_window, per_day, day_left
         self.takes: list[tuple[str, int]] = []
         self.failure: Exception | None = None
 
@@ -30,14 +31,22 @@ class Windows:
         if scope.startswith("notify-day"):
             granted = min(wanted, self.per_day)
             self.per_day -= granted
-        else:
-            granted = min(wanted, self.per_window.pop(0))
+            return Taken(granted, seconds_left=self.day_left)
+        granted = min(wanted, self.per_window.pop(0))
         return Taken(granted, seconds_left=0.001)
 
 
-def budget(windows: Windows) -> ProviderBudget:
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def budget(windows: Windows, clock: Clock | None = None) -> ProviderBudget:
     limits: Any = windows
-    return ProviderBudget(limits, per_minute=3000, per_day={"sms": 250_000})
+    return ProviderBudget(limits, per_minute=3000, per_day={"sms": 250_000}, clock=clock or Clock())
 
 
 async def test_turns_asked_at_once_are_taken_together_window_by_window() -> None:
@@ -45,10 +54,35 @@ async def test_turns_asked_at_once_are_taken_together_window_by_window() -> None
     turns = budget(windows)
     await asyncio.gather(*(turns.wait_turn("sms") for _ in range(10)))
     assert windows.takes == [
-        ("notify-day:sms", 10),
+        ("notify-day:sms", DAY_AHEAD),  # the day's turns, some ahead
         ("notify-minute", 10),  # 4 go now,
         ("notify-minute", 6),  # 4 in the next window,
         ("notify-minute", 2),  # the last 2 in the one after
+    ]
+
+
+async def test_later_turns_come_from_those_taken_ahead_until_they_run_out() -> None:
+    windows = Windows(per_window=[100] * 4, per_day=1000)
+    turns = budget(windows)
+    for asking in (10, DAY_AHEAD - 10, 1):
+        await asyncio.gather(*(turns.wait_turn("sms") for _ in range(asking)))
+    assert [t for t in windows.takes if t[0] == "notify-day:sms"] == [
+        ("notify-day:sms", DAY_AHEAD),  # the first ten, and the next forty taken ahead
+        ("notify-day:sms", DAY_AHEAD),  # one more: ahead again
+    ]
+    assert windows.per_day == 1000 - 2 * DAY_AHEAD  # never more than taken
+
+
+async def test_turns_taken_ahead_end_with_their_day() -> None:
+    windows = Windows(per_window=[100] * 2, per_day=1000, day_left=60)
+    clock = Clock()
+    turns = budget(windows, clock)
+    await turns.wait_turn("sms")
+    clock.now += 61  # the day they were taken from has ended
+    await turns.wait_turn("sms")
+    assert [t for t in windows.takes if t[0] == "notify-day:sms"] == [
+        ("notify-day:sms", DAY_AHEAD),
+        ("notify-day:sms", DAY_AHEAD),
     ]
 
 
@@ -60,7 +94,7 @@ async def test_what_the_day_has_no_room_for_is_held_back() -> None:
     )
     assert asked.count(None) == 3
     assert [type(a) for a in asked if a is not None] == [DailyLimitReached] * 2
-    assert windows.takes == [("notify-day:sms", 5), ("notify-minute", 3)]
+    assert windows.takes == [("notify-day:sms", DAY_AHEAD), ("notify-minute", 3)]
 
 
 async def test_every_asker_hears_when_the_count_cannot_be_reached() -> None:
@@ -73,7 +107,7 @@ async def test_every_asker_hears_when_the_count_cannot_be_reached() -> None:
     assert [type(a) for a in asked] == [ConnectionError] * 3
     windows.failure = None  # back: the next asker is served by a new taker
     await turns.wait_turn("sms")
-    assert windows.takes == [("notify-day:sms", 1), ("notify-minute", 1)]
+    assert windows.takes == [("notify-day:sms", DAY_AHEAD), ("notify-minute", 1)]
 
 
 @pytest.mark.parametrize("channel", ["sms", "email"])

@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench.common import RESULTS, ensure_stack, save_results
+from bench.common import RESULTS, ensure_stack, save_results, stop_stack
 from devstack.services import ROOT
 
 COMMON = ["--referrals", "4000", "--rate", "100", "--seconds", "20"]
@@ -76,19 +76,23 @@ def main() -> None:
     parser.add_argument("reference", type=Path, help="the reference commit's checkout")
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    ensure_stack()
+    started = ensure_stack()
     trees = {"reference": args.reference.resolve(), "this": ROOT}
     commits = {name: commit_of(tree) for name, tree in trees.items()}
     runs: dict[str, list[dict[str, float]]] = {"reference": [], "this": []}
     parts: dict[str, list[dict[str, Any]]] = {"reference": [], "this": []}
-    for _ in range(args.runs):
-        for name, tree in trees.items():  # alternating: the machine's drift hits both
-            extra = ["--burst", "0"] if name == "this" else []
-            result = one_run(tree, extra)
-            runs[name].append(figures(result))
-            parts[name].append(
-                {p: result[f"{p}_cpu_ms_per_referral"] for p in ("kafka_path", "http_path")}
-            )
+    try:
+        for _ in range(args.runs):
+            for name, tree in trees.items():  # alternating: the machine's drift hits both
+                extra = ["--burst", "0"] if name == "this" else []
+                result = one_run(tree, extra)
+                runs[name].append(figures(result))
+                parts[name].append(
+                    {p: result[f"{p}_cpu_ms_per_referral"] for p in ("kafka_path", "http_path")}
+                )
+    finally:
+        if started:  # what this command started, it stops
+            stop_stack()
     medians = {
         name: {k: statistics.median(r[k] for r in found) for k in found[0]}
         for name, found in runs.items()

@@ -51,8 +51,9 @@ def api_key_dependency(
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     ) -> ApiKey:
         digest = api_keys.digest(credentials.credentials) if credentials else None
-        if remembered is not None and digest is not None and digest in remembered:
-            return remembered[digest]
+        known = remembered.get(digest) if remembered is not None and digest else None
+        if known is not None:  # one read: the entry may expire between two
+            return known
         client = request.client.host if request.client else "unknown"
         wait = await rate_limits.exceeded("failed-api-key", client, failed_key_limit)
         if wait is not None:

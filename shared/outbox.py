@@ -49,23 +49,23 @@ async def enqueue(conn: Connection, event: Event, key: str, topic: Topic | None 
 
 
 async def enqueue_many(conn: Connection, events: Sequence[Queued]) -> None:
-    """Add several events in one round trip (a batch's decisions); the relay wakes at commit."""
+    """Add several events in one statement (a batch's decisions): one execution and one
+    firing of the wake-up trigger for the batch, not one of each per event; the relay wakes
+    at commit."""
     if not events:
         return
     # The payload goes in as pydantic's own JSON text (no dict built, no second encoder).
-    await conn.executemany(
+    await conn.execute(
         "INSERT INTO outbox (event_id, topic, key, payload, headers)"
-        " VALUES ($1, $2, $3, $4::text::jsonb, $5) ON CONFLICT (event_id) DO NOTHING",
-        [
-            (
-                e.event_id,
-                (topic or e.TOPIC).name,
-                key,
-                e.model_dump_json(),
-                event_headers(e) | tracing.for_event(e.correlation_id),
-            )
-            for e, key, topic in events
-        ],
+        " SELECT e.id, e.topic, e.key, e.payload::jsonb, e.headers"
+        " FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[])"
+        "  AS e (id, topic, key, payload, headers)"
+        " ON CONFLICT (event_id) DO NOTHING",
+        [e.event_id for e, _, _ in events],
+        [(topic or e.TOPIC).name for e, _, topic in events],
+        [key for _, key, _ in events],
+        [e.model_dump_json() for e, _, _ in events],
+        [event_headers(e) | tracing.for_event(e.correlation_id) for e, _, _ in events],
     )
     # The insert's trigger (migration 018) wakes the relay at commit, not at its next poll.
 

@@ -60,8 +60,18 @@ class RunningIntake:
     async def route(self, referral_id: str, site: str | None, *, urgent: bool = False) -> None:
         """As the router's decision does, through intake's own use case (no router here);
         no site: the rules could not decide (needs triage)."""
-        pool = self.service.database.pool
-        row = await pool.fetchrow(
+        event = await self.decision(referral_id, site, urgent=urgent)
+        changed = await service_layer.record_decisions(
+            lambda: PostgresReferrals(self.service.database.pool), [event], load_directory()
+        )
+        assert changed == {uuid.UUID(referral_id)}
+
+    async def decision(
+        self, referral_id: str, site: str | None, *, urgent: bool = False
+    ) -> ReferralDecided:
+        """The router's decision on a stored referral, not yet recorded; no site: the rules
+        could not decide (needs triage)."""
+        row = await self.service.database.pool.fetchrow(
             "SELECT tracking_reference, service, correlation_id, received_event_id"
             " FROM referrals WHERE referral_id = $1",
             uuid.UUID(referral_id),
@@ -74,17 +84,13 @@ class RunningIntake:
             urgent=urgent,
             rules_version="sha256:test",
         )
-        event = ReferralDecided.announce(
+        return ReferralDecided.announce(
             decision,
             referral_id=uuid.UUID(referral_id),
             tracking_reference=row["tracking_reference"],
             received_event_id=row["received_event_id"],
             correlation_id=row["correlation_id"],
         )
-        changed = await service_layer.record_decisions(
-            lambda: PostgresReferrals(pool), [event], load_directory()
-        )
-        assert changed == {uuid.UUID(referral_id)}
 
     async def received_event_id(self, referral_id: str) -> uuid.UUID:
         """The ReferralReceived intake published for a referral: the event a decision answers."""

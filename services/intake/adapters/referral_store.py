@@ -182,53 +182,70 @@ class PostgresReferrals(PostgresTransaction):
         )
         new = {row["transition_id"] for row in kept}
         fresh = [s for s in steps if s.transition_id in new]
-        await self.conn.executemany(
-            "UPDATE referrals SET status = $2,"
-            " decision = COALESCE($3, decision), decided_at = COALESCE($4, decided_at),"
-            " destination = CASE WHEN $3::jsonb IS NULL THEN destination"
-            "                    ELSE $3::jsonb->'destination'->>'id' END,"
-            " appointment = CASE WHEN $5 THEN $6::jsonb ELSE appointment END,"
-            " overdue_since = CASE WHEN $7 THEN NULL ELSE overdue_since END,"
-            " finished_at = CASE WHEN $8 THEN $9 ELSE finished_at END"
-            " WHERE referral_id = $1",
-            [
-                (
-                    s.referral_id,
-                    s.transition.after.value,
-                    s.decision.model_dump(mode="json") if s.decision else None,
-                    s.decision.decided_at if s.decision else None,
-                    s.sets_appointment,
-                    s.appointment,
-                    s.transition.before != s.transition.after,  # it moved on: no longer late
-                    s.transition.after in FINAL,
-                    s.at,
-                )
-                for s in fresh
-            ],
-        )
-        await self._clocks(fresh)
+        # Each statement below takes a wave of steps at once, a referral at most once in a
+        # wave: a referral's second step in the batch goes in the next wave, after its first.
+        for wave in _waves(fresh):
+            await self._move(wave)
+            await self._clocks(wave)
         await outbox.enqueue_many(
             self.conn, [(e, str(s.referral_id), None) for s in fresh for e in s.events]
+        )
+
+    async def _move(self, steps: Sequence[Step]) -> None:
+        """Each referral to its step's new state, in one statement."""
+        await self.conn.execute(
+            "UPDATE referrals r SET status = s.status,"
+            " decision = COALESCE(s.decision, r.decision),"
+            " decided_at = COALESCE(s.decided_at, r.decided_at),"
+            " destination = CASE WHEN s.decision IS NULL THEN r.destination"
+            "                    ELSE s.decision->'destination'->>'id' END,"
+            " appointment = CASE WHEN s.sets_appointment THEN s.appointment"
+            "                    ELSE r.appointment END,"
+            " overdue_since = CASE WHEN s.moved_on THEN NULL ELSE r.overdue_since END,"
+            " finished_at = CASE WHEN s.finished THEN s.at ELSE r.finished_at END"
+            " FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::timestamptz[],"
+            "  $5::boolean[], $6::jsonb[], $7::boolean[], $8::boolean[], $9::timestamptz[])"
+            "  AS s (referral_id, status, decision, decided_at, sets_appointment, appointment,"
+            "        moved_on, finished, at)"
+            " WHERE r.referral_id = s.referral_id",
+            [s.referral_id for s in steps],
+            [s.transition.after.value for s in steps],
+            [s.decision.model_dump(mode="json") if s.decision else None for s in steps],
+            [s.decision.decided_at if s.decision else None for s in steps],
+            [s.sets_appointment for s in steps],
+            [s.appointment for s in steps],
+            # it moved on: no longer late
+            [s.transition.before != s.transition.after for s in steps],
+            [s.transition.after in FINAL for s in steps],
+            [s.at for s in steps],
         )
 
     async def _clocks(self, steps: Sequence[Step]) -> None:
         """Stop the clocks each step's old state ran and its new one does not, then start
         those its new state runs (a restarted reminder: stopped, then started anew)."""
-        await self.conn.executemany(
-            "UPDATE deadlines SET state = 'stopped', ended_at = $3"
-            " WHERE referral_id = $1 AND clock = $2 AND state = 'running'",
-            [(s.referral_id, clock, s.at) for s in steps for clock in s.stops_clocks],
-        )
-        await self.conn.executemany(
-            "INSERT INTO deadlines (deadline_id, referral_id, clock, started_at, due_at)"
-            " VALUES ($1, $2, $3, $4, $5)"
-            " ON CONFLICT (referral_id, clock) WHERE state = 'running' DO NOTHING",
-            [
-                (uuid4(), s.referral_id, c.clock, c.started_at, c.due_at)
-                for s in steps
-                for c in s.starts_clocks
-            ],
-        )
+        stops = [(s.referral_id, clock, s.at) for s in steps for clock in s.stops_clocks]
+        if stops:
+            await self.conn.execute(
+                "UPDATE deadlines d SET state = 'stopped', ended_at = s.at"
+                " FROM unnest($1::uuid[], $2::text[], $3::timestamptz[])"
+                "  AS s (referral_id, clock, at)"
+                " WHERE d.referral_id = s.referral_id AND d.clock = s.clock"
+                " AND d.state = 'running'",
+                *map(list, zip(*stops, strict=True)),
+            )
+        starts = [(s.referral_id, c) for s in steps for c in s.starts_clocks]
+        if starts:
+            await self.conn.execute(
+                "INSERT INTO deadlines (deadline_id, referral_id, clock, started_at, due_at)"
+                " SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[],"
+                "  $4::timestamptz[], $5::timestamptz[])"
+                " ON CONFLICT (referral_id, clock) WHERE state = 'running' DO NOTHING",
+                [uuid4() for _ in starts],
+                [referral_id for referral_id, _ in starts],
+                [c.clock for _, c in starts],
+                [c.started_at for _, c in starts],
+                [c.due_at for _, c in starts],
+            )
 
     async def due_clocks(self, now: datetime, limit: int) -> list[DueClock]:
         rows = await self.conn.fetch(
@@ -366,3 +383,17 @@ class PostgresReferrals(PostgresTransaction):
             tracking_reference,
         )
         return found if isinstance(found, UUID) else None
+
+
+def _waves(steps: Sequence[Step]) -> list[list[Step]]:
+    """The steps in waves, in order, each holding a referral at most once: a set-based
+    statement cannot apply two steps of one referral one after the other."""
+    waves: list[list[Step]] = []
+    seen: dict[UUID, int] = {}
+    for step in steps:
+        wave = seen.get(step.referral_id, -1) + 1
+        seen[step.referral_id] = wave
+        if wave == len(waves):
+            waves.append([])
+        waves[wave].append(step)
+    return waves

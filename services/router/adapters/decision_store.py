@@ -6,9 +6,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from uuid import UUID
 
+from pydantic_core import to_json
+
 from router.ports import Latest, PendingTriage
 from shared import inbox, outbox
 from shared.contracts import Outcome, Reason, ReferralDecided, ReferralReceived, ReferralReturned
+from shared.database import Connection
 from shared.unit_of_work import PostgresTransaction
 
 
@@ -17,16 +20,20 @@ class PostgresDecisions(PostgresTransaction):
         return await inbox.first_times(self.conn, event_ids, topic)
 
     async def record_many(self, pairs: Sequence[tuple[ReferralReceived, ReferralDecided]]) -> None:
-        await self.conn.executemany(
+        # One statement each for the batch. A referral received twice in one batch (an
+        # amendment) is kept as its last received, as one statement per event would leave it.
+        last = {r.referral_id: r for r, _ in pairs}
+        await self.conn.execute(
             "INSERT INTO referrals (referral_id, tracking_reference, service, received)"
-            " VALUES ($1, $2, $3, $4) ON CONFLICT (referral_id) DO UPDATE"  # an amendment
+            " SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[])"
+            " ON CONFLICT (referral_id) DO UPDATE"  # an amendment
             " SET service = EXCLUDED.service, received = EXCLUDED.received",
-            [
-                (r.referral_id, r.tracking_reference, r.service.value, r.model_dump(mode="json"))
-                for r, _ in pairs
-            ],
+            list(last),
+            [r.tracking_reference for r in last.values()],
+            [r.service.value for r in last.values()],
+            [r.model_dump(mode="json") for r in last.values()],
         )
-        await self.conn.executemany(_INSERT_DECISION, [_decision_row(d) for _, d in pairs])
+        await _insert_decisions(self.conn, [d for _, d in pairs])
         await outbox.enqueue_many(self.conn, [(d, str(d.referral_id), None) for _, d in pairs])
 
     async def lock_latest(self, referral_id: UUID) -> Latest | None:
@@ -44,7 +51,7 @@ class PostgresDecisions(PostgresTransaction):
         )
 
     async def record(self, decision: ReferralDecided) -> None:
-        await self.conn.execute(_INSERT_DECISION, *_decision_row(decision))
+        await _insert_decisions(self.conn, [decision])
         await outbox.enqueue(self.conn, decision, key=str(decision.referral_id))
 
     async def pending_triage(self) -> list[PendingTriage]:
@@ -102,23 +109,26 @@ class PostgresDecisions(PostgresTransaction):
         )
 
 
-_INSERT_DECISION = (
-    "INSERT INTO decisions (decision_id, referral_id, outcome, destination, reasons,"
-    " signposting, urgent, rules_version, decided_by, decided_at)"
-    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-)
-
-
-def _decision_row(decision: ReferralDecided) -> tuple[object, ...]:
-    return (
-        decision.event_id,
-        decision.referral_id,
-        decision.outcome.value,
-        decision.destination.model_dump() if decision.destination else None,
-        [r.model_dump() for r in decision.reasons],
-        list(decision.signposting),
-        decision.urgent,
-        decision.rules_version,
-        decision.decided_by,
-        decision.occurred_at,
+async def _insert_decisions(conn: Connection, decisions: Sequence[ReferralDecided]) -> None:
+    """The decisions in one statement; their JSON columns go in as pydantic's own JSON text
+    (a list inside an array parameter would read as another dimension of the array)."""
+    await conn.execute(
+        "INSERT INTO decisions (decision_id, referral_id, outcome, destination, reasons,"
+        " signposting, urgent, rules_version, decided_by, decided_at)"
+        " SELECT d.id, d.referral_id, d.outcome, d.destination::jsonb, d.reasons::jsonb,"
+        "  d.signposting::jsonb, d.urgent, d.rules_version, d.decided_by, d.decided_at"
+        " FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[],"
+        "  $7::boolean[], $8::text[], $9::text[], $10::timestamptz[])"
+        "  AS d (id, referral_id, outcome, destination, reasons, signposting, urgent,"
+        "        rules_version, decided_by, decided_at)",
+        [d.event_id for d in decisions],
+        [d.referral_id for d in decisions],
+        [d.outcome.value for d in decisions],
+        [d.destination.model_dump_json() if d.destination else None for d in decisions],
+        [to_json(d.reasons).decode() for d in decisions],
+        [to_json(d.signposting).decode() for d in decisions],
+        [d.urgent for d in decisions],
+        [d.rules_version for d in decisions],
+        [d.decided_by for d in decisions],
+        [d.occurred_at for d in decisions],
     )

@@ -231,3 +231,23 @@ async def until(read: Any, done: Any, within: float = 30) -> None:
     while not done(value := await read()):
         assert asyncio.get_running_loop().time() < deadline, f"still {value!r}"
         await asyncio.sleep(0.1)
+
+
+async def test_an_amendment_in_the_batch_of_its_original_keeps_the_amended_facts(
+    router: Service,
+) -> None:
+    original = received()
+    amended = received(referral_id=original.referral_id, postcode_district="M1")
+    decided = await service_layer.decide_batch(
+        lambda: PostgresDecisions(router.database.pool),
+        [original, amended],
+        load_directory(),
+        as_of=date.today(),
+        topic="t",
+    )
+    assert len(decided) == 2
+    kept = await router.database.pool.fetchval(
+        "SELECT received->>'postcode_district' FROM referrals WHERE referral_id = $1",
+        original.referral_id,
+    )
+    assert kept == "M1"

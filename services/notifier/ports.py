@@ -50,6 +50,14 @@ class Notifications(Protocol):
         that each, replayed by an operator, is tried again; sent messages stay sent."""
         ...
 
+    async def create_claimed(
+        self, wanted: Sequence[tuple[Key, UUID, bool]], owner: UUID, lease_seconds: float
+    ) -> dict[Key, UUID]:
+        """The rows of each (key, referral id, to send) not there yet, created: those to send
+        leased to `owner` at once, the others pending. Returns each created row's id; rows
+        already there are left as they are (and absent from the answer)."""
+        ...
+
     async def ensure(self, wanted: Sequence[tuple[Key, UUID]]) -> dict[Key, Row]:
         """The row of each (key, referral id), created if new; existing rows keep their state."""
         ...

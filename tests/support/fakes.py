@@ -430,6 +430,21 @@ class InMemoryNotifications:
             self.state.inbox.pop(event_id, None)
         return len(reopened)
 
+    async def create_claimed(
+        self, wanted: Sequence[tuple[Key, UUID, bool]], owner: UUID, lease_seconds: float
+    ) -> dict[Key, UUID]:
+        created = {}
+        for key, referral_id, send in wanted:
+            if key in self.state.rows:
+                continue
+            row = NotificationRow(uuid.uuid4(), referral_id)
+            if send:
+                row.status, row.attempts = "sending", 1
+                row.lease_owner, row.lease_expires_at = owner, self.monotonic() + lease_seconds
+            self.state.rows[key] = row
+            created[key] = row.notification_id
+        return created
+
     async def ensure(self, wanted: Sequence[tuple[Key, UUID]]) -> dict[Key, Row]:
         for key, referral_id in wanted:
             self.state.rows.setdefault(key, NotificationRow(uuid.uuid4(), referral_id))

@@ -13,6 +13,41 @@ from shared import inbox, outbox
 from shared.database import Connection, Database
 
 
+async def create_claimed(
+    conn: Connection, wanted: Sequence[tuple[Key, UUID, bool]], owner: UUID, lease_seconds: float
+) -> dict[Key, UUID]:
+    """Rows not there yet, created in one statement: those to send leased to `owner` (as
+    `claim` leases them: one attempt, the lease started), the others pending. Returns each
+    created row's id by key; a row already there (a batch come again) is left alone."""
+    if not wanted:
+        return {}
+    rows = await conn.fetch(
+        "INSERT INTO notifications AS n (notification_id, decision_event_id, referral_id,"
+        " recipient, channel, status, attempts, claimed_at, lease_owner, lease_expires_at)"
+        " SELECT w.id, w.decision, w.referral_id, w.recipient, w.channel,"
+        "  CASE WHEN w.send THEN 'sending' ELSE 'pending' END,"
+        "  CASE WHEN w.send THEN 1 ELSE 0 END,"
+        "  CASE WHEN w.send THEN now() END,"
+        "  CASE WHEN w.send THEN $7::uuid END,"
+        "  CASE WHEN w.send THEN now() + make_interval(secs => $8) END"
+        " FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::boolean[])"
+        "  AS w (id, decision, referral_id, recipient, channel, send)"
+        " ON CONFLICT DO NOTHING"
+        " RETURNING n.notification_id, n.decision_event_id, n.recipient, n.channel",
+        [uuid.uuid4() for _ in wanted],
+        [key[0] for key, _, _ in wanted],
+        [referral_id for _, referral_id, _ in wanted],
+        [key[1] for key, _, _ in wanted],
+        [key[2] for key, _, _ in wanted],
+        [send for _, _, send in wanted],
+        owner,
+        lease_seconds,
+    )
+    return {
+        (r["decision_event_id"], r["recipient"], r["channel"]): r["notification_id"] for r in rows
+    }
+
+
 async def ensure(conn: Connection, wanted: Sequence[tuple[Key, UUID]]) -> dict[Key, Row]:
     """The row of each (key, referral id), created if new; existing rows keep their state."""
     if not wanted:
@@ -209,6 +244,12 @@ class PostgresNotifications:
     async def reopen_failed(self, decision_event_ids: Sequence[UUID]) -> int:
         async with self._database.pool.acquire() as conn:
             return await reopen_failed(conn, decision_event_ids)
+
+    async def create_claimed(
+        self, wanted: Sequence[tuple[Key, UUID, bool]], owner: UUID, lease_seconds: float
+    ) -> dict[Key, UUID]:
+        async with self._database.pool.acquire() as conn:
+            return await create_claimed(conn, wanted, owner, lease_seconds)
 
     async def ensure(self, wanted: Sequence[tuple[Key, UUID]]) -> dict[Key, Row]:
         async with self._database.pool.acquire() as conn:

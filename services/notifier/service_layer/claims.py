@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from uuid import UUID
 
 from notifier.domain.plan import Message
-from notifier.ports import Notifications
+from notifier.ports import Key, Notifications, Row
 from notifier.service_layer.work import Incoming, Task, key
 from shared.logging import get_logger
 from shared.poison import Transient
@@ -49,8 +49,40 @@ class Leases:
     _sure_until: dict[UUID, float] = field(default_factory=dict, repr=False)
 
     async def claim(self, wanted: Sequence[tuple[Incoming, Message, str | None]]) -> list[Task]:
-        """The messages still to end, their rows created and claimed in two statements.
+        """The messages still to end, their rows created and claimed: a new message's row is
+        created already leased to us (one statement, one row version); only the rows already
+        there (a batch come again, a message another process holds) are read and claimed.
         `wanted` is each planned message with why it cannot be sent (None if it can)."""
+        # A message planned twice (its event twice in the batch) is one message, sent once.
+        once: dict[Key, tuple[Incoming, Message, str | None]] = {}
+        for incoming, message, why in wanted:
+            once.setdefault(key(incoming, message), (incoming, message, why))
+        wanted = list(once.values())
+        asked_at = self.monotonic()
+        created = await self.store.create_claimed(
+            [(key(i, m), i.event.referral_id, why is None) for i, m, why in wanted],
+            self.owner,
+            self.lease_seconds,
+        )
+        new = [(i, m, why) for i, m, why in wanted if key(i, m) in created]
+        # A row created by this statement had no earlier state: 'pending', nothing to reconcile.
+        tasks = [Task(i, m, Row(created[key(i, m)], "pending", 0), why) for i, m, why in new]
+        sure = asked_at + self.lease_seconds / 2
+        self._sure_until.update(
+            (t.row.notification_id, sure) for t in tasks if t.unreachable is None
+        )
+        there = [(i, m, why) for i, m, why in wanted if key(i, m) not in created]
+        if there:
+            tasks += await self._claim_existing(there)
+            # In the order planned: a referral's messages are sent in its events' order.
+            place = {k: n for n, k in enumerate(once)}
+            tasks.sort(key=lambda t: place[key(t.incoming, t.message)])
+        return tasks
+
+    async def _claim_existing(
+        self, wanted: Sequence[tuple[Incoming, Message, str | None]]
+    ) -> list[Task]:
+        """Rows already there: read, then claimed if still to end and not leased elsewhere."""
         rows = await self.store.ensure([(key(i, m), i.event.referral_id) for i, m, _ in wanted])
         tasks = []
         for incoming, message, unreachable in wanted:

@@ -6,7 +6,11 @@ most 61 windows, so it never holds more than the limit (at the cost of using ~98
 message over the daily limit is held back, not failed, until the next day (UTC). The day's
 turns are taken a few dozen ahead (`DAY_AHEAD`): a statement per message's day was half the
 budget's cost, and a day's limit is hundreds of thousands; turns taken ahead and not used
-(the process stopped, or the day ended) count as used, so the day is never overrun."""
+(the process stopped, or the day ended) count as used, so the day is never overrun. A
+window's turns are taken ahead too, a fiftieth of its share at least (`WINDOW_AHEAD`), and
+used only while that window lasts on our clock: under Notify's standard limit that is one
+turn (nothing ahead), under a raised one a statement per window instead of one per batch
+of sends; what a process leaves unused wastes at most a fiftieth of a window."""
 
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ WINDOW_SECONDS = 1
 WINDOWS_PER_MINUTE_AT_MOST = 61
 DAY_SECONDS = 86_400
 DAY_AHEAD = 50  # the day's turns a process takes at once, at least
+WINDOW_AHEAD = 50  # a process takes at least 1/WINDOW_AHEAD of a window's share at once
 
 
 class DailyLimitReached(Transient):
@@ -54,6 +59,11 @@ class ProviderBudget:
         # Per channel: the day's turns taken ahead and not yet handed out, and when (on the
         # clock) the day they were taken from ends.
         self._day_ahead: dict[str, tuple[int, float]] = {}
+        # The current window's turns taken ahead (shared by the channels), and when (on the
+        # clock, at the earliest) that window ends.
+        self._window_ahead: tuple[int, float] = (0, 0.0)
+        self._window_at_least = max(1, self._cap // WINDOW_AHEAD)
+        self._window_lock = asyncio.Lock()
 
     async def wait_turn(self, channel: str) -> None:
         """Return when one more message on `channel` keeps us inside both limits; raises
@@ -81,16 +91,14 @@ class ProviderBudget:
                 waiting = [turn for turn in waiting if not turn.done()]  # gone: no turn
                 if not waiting:
                     continue
-                window = await self._limits.take(
-                    "notify-minute", self._cap, WINDOW_SECONDS, len(waiting)
-                )
-                for turn in waiting[: window.granted]:
+                granted, seconds_left = await self._from_the_window(len(waiting))
+                for turn in waiting[:granted]:
                     if not turn.done():  # its sender may have been cancelled meanwhile
                         turn.set_result(None)
-                waiting = waiting[window.granted :]
+                waiting = waiting[granted:]
                 if waiting:
                     NOTIFICATIONS_HELD.labels(channel, "per-minute-limit").inc(len(waiting))
-                    await asyncio.sleep(window.seconds_left)
+                    await asyncio.sleep(seconds_left)
         except asyncio.CancelledError:  # shutting down: nobody is sent anything
             for turn in asking + waiting + self._asking.pop(channel, []):
                 turn.cancel()
@@ -117,6 +125,33 @@ class ProviderBudget:
         granted = min(ahead, wanted)
         self._day_ahead[channel] = (ahead - granted, day_ends)
         return granted, day_ends - self._clock()
+
+    async def _from_the_window(self, wanted: int) -> tuple[int, float]:
+        """Turns of the current window for `wanted` messages, from those taken ahead while
+        the window lasts, else from the shared count: how many, and the seconds until the
+        next window. One channel at a time: the turns ahead are the process's, not a
+        channel's."""
+        async with self._window_lock:
+            ahead, ends = self._window_ahead
+            asked_at = self._clock()
+            if asked_at >= ends:
+                ahead = 0  # its window is over: they go with it, counted as used
+            if ahead < wanted:
+                window = await self._limits.take(
+                    "notify-minute",
+                    self._cap,
+                    WINDOW_SECONDS,
+                    max(wanted - ahead, self._window_at_least),
+                )
+                # The window ends no later than this: the database counted from after we asked.
+                now_ends = asked_at + window.seconds_left
+                if ahead and now_ends < ends + WINDOW_SECONDS / 2:  # the same window
+                    ahead, ends = ahead + window.granted, min(ends, now_ends)
+                else:  # a window of its own (what was left of an earlier one goes with it)
+                    ahead, ends = window.granted, now_ends
+            granted = min(ahead, wanted)
+            self._window_ahead = (ahead - granted, ends)
+            return granted, max(0.0, ends - self._clock())
 
     def _hold_for_the_day(
         self, channel: str, refused: list[asyncio.Future[None]], seconds_left: float

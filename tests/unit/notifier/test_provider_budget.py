@@ -10,7 +10,13 @@ from typing import Any
 
 import pytest
 
-from notifier.adapters.provider_budget import DAY_AHEAD, DailyLimitReached, ProviderBudget
+from notifier.adapters.provider_budget import (
+    DAY_AHEAD,
+    WINDOW_AHEAD,
+    WINDOWS_PER_MINUTE_AT_MOST,
+    DailyLimitReached,
+    ProviderBudget,
+)
 from shared.rate_limits import Taken
 
 
@@ -18,8 +24,15 @@ class Windows:
     """A shared count that grants, at each take, up to the next window's allowance (the
     day's scope has one allowance for the whole test)."""
 
-    def __init__(self, per_window: list[int], per_day: int, day_left: float = 3600) -> None:
+    def __init__(
+        self,
+        per_window: list[int],
+        per_day: int,
+        day_left: float = 3600,
+        window_left: float = 0.001,
+    ) -> None:
         self.per_window, self.per_day, self.day_left = per_window, per_day, day_left
+        self.window_left = window_left
         self.takes: list[tuple[str, int]] = []
         self.failure: Exception | None = None
 
@@ -33,7 +46,7 @@ class Windows:
             self.per_day -= granted
             return Taken(granted, seconds_left=self.day_left)
         granted = min(wanted, self.per_window.pop(0))
-        return Taken(granted, seconds_left=0.001)
+        return Taken(granted, seconds_left=self.window_left)
 
 
 class Clock:
@@ -44,9 +57,11 @@ class Clock:
         return self.now
 
 
-def budget(windows: Windows, clock: Clock | None = None) -> ProviderBudget:
+def budget(windows: Windows, clock: Clock | None = None, per_minute: int = 3000) -> ProviderBudget:
     limits: Any = windows
-    return ProviderBudget(limits, per_minute=3000, per_day={"sms": 250_000}, clock=clock or Clock())
+    return ProviderBudget(
+        limits, per_minute=per_minute, per_day={"sms": 250_000}, clock=clock or Clock()
+    )
 
 
 async def test_turns_asked_at_once_are_taken_together_window_by_window() -> None:
@@ -120,3 +135,34 @@ async def test_a_cancelled_asker_does_not_stop_the_others(channel: str) -> None:
     first.cancel()
     await second
     assert first.cancelled()
+
+
+RAISED = WINDOWS_PER_MINUTE_AT_MOST * 500  # a limit Notify raised: 500 a window
+AT_LEAST = 500 // WINDOW_AHEAD  # the window's turns a process takes at once, at least
+
+
+async def test_under_a_raised_limit_a_windows_turns_are_taken_ahead_while_it_lasts() -> None:
+    windows = Windows(per_window=[500] * 3, per_day=1000, window_left=0.5)
+    clock = Clock()
+    turns = budget(windows, clock, per_minute=RAISED)
+    for asking in (3, 3, 3, 2):  # batches of sends, one after the other, in one window
+        await asyncio.gather(*(turns.wait_turn("sms") for _ in range(asking)))
+    assert [t for t in windows.takes if t[0] == "notify-minute"] == [
+        ("notify-minute", AT_LEAST),  # the first nine from these ten,
+        ("notify-minute", AT_LEAST),  # the last two: one left, and ten more ahead
+    ]
+    clock.now += 0.5  # that window is over: what was left of it goes with it
+    await turns.wait_turn("sms")
+    assert windows.takes[-1] == ("notify-minute", AT_LEAST)
+    assert len([t for t in windows.takes if t[0] == "notify-minute"]) == 3
+
+
+async def test_under_the_standard_limit_nothing_is_taken_ahead_of_a_window() -> None:
+    windows = Windows(per_window=[49] * 3, per_day=1000, window_left=0.5)
+    turns = budget(windows)
+    for asking in (1, 2):
+        await asyncio.gather(*(turns.wait_turn("sms") for _ in range(asking)))
+    assert [t for t in windows.takes if t[0] == "notify-minute"] == [
+        ("notify-minute", 1),
+        ("notify-minute", 2),
+    ]

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from notifier.adapters.notification_store import lock_in_order
 from notifier.ports import Undelivered
 from shared.database import Database
 
@@ -49,6 +50,7 @@ class PostgresFallbacks:
         self, followed: Sequence[tuple[Undelivered, str | None, str]], now: datetime
     ) -> list[UUID]:
         async with self._database.pool.acquire() as conn, conn.transaction():
+            await lock_in_order(conn, [u.notification_id for u, _, _ in followed])
             taken = await conn.fetch(
                 "UPDATE notifications n SET fell_back_at = $2, fallback = f.what"
                 " FROM unnest($1::uuid[], $3::text[]) AS f (id, what)"

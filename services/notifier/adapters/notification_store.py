@@ -98,7 +98,7 @@ async def claim(
         "         AND (status = 'pending' OR (status = 'sending'"
         "              AND (lease_owner = $2 OR lease_expires_at IS NULL"
         "                   OR lease_expires_at < now())))"
-        "       FOR UPDATE) AS was"
+        "       ORDER BY notification_id FOR UPDATE) AS was"  # one order: see lock_in_order
         " WHERE n.notification_id = was.notification_id"
         " RETURNING n.notification_id, was.status",
         list(notification_ids),
@@ -128,6 +128,17 @@ async def still_ours(
 FAILED_RECEIPTS = ("permanent-failure", "temporary-failure", "technical-failure")
 
 
+async def lock_in_order(conn: Connection, notification_ids: Sequence[UUID]) -> None:
+    """Lock these rows in one order, their ids', inside the caller's transaction: a batch's
+    endings, a batch of receipts and the fallbacks touch the same rows, and each statement
+    alone would lock them in its own order, so two of them could deadlock."""
+    await conn.execute(
+        "SELECT FROM notifications WHERE notification_id = ANY($1::uuid[])"
+        " ORDER BY notification_id FOR UPDATE",
+        sorted(set(notification_ids)),
+    )
+
+
 async def finish(
     conn: Connection,
     endings: Sequence[Ending],
@@ -142,6 +153,7 @@ async def finish(
     that lost its lease cannot overwrite the row, nor announce its send a second time."""
     async with conn.transaction():
         if endings:
+            await lock_in_order(conn, [e.notification_id for e in endings])
             # A receipt may come before the ending is kept: it is not overwritten.
             kept = await conn.fetch(
                 "UPDATE notifications AS n SET"
@@ -178,23 +190,25 @@ async def finish(
 
 
 async def record_deliveries(conn: Connection, receipts: Sequence[tuple[UUID, str]]) -> set[UUID]:
-    """Delivery receipts from Notify's callback, in one statement: delivered, nothing more is
+    """Delivery receipts from Notify's callback, in one transaction: delivered, nothing more is
     awaited; failed, the message is due for its fallback at once (`fallback`). Returns the
     references that are ours. Of two receipts for one message, the later counts."""
     last = dict(receipts)  # a later receipt for the same message wins
-    rows = await conn.fetch(
-        "UPDATE notifications n SET delivery_status = r.status,"
-        " status = CASE WHEN r.status = 'delivered' AND n.status = 'sent' THEN 'delivered'"
-        "          ELSE n.status END,"
-        " receipt_due_at = CASE WHEN r.status = 'delivered' THEN NULL"
-        "   WHEN r.status = ANY($3::text[]) AND n.receipt_due_at IS NOT NULL THEN now()"
-        "   ELSE n.receipt_due_at END"
-        " FROM unnest($1::uuid[], $2::text[]) AS r(id, status)"
-        " WHERE n.notification_id = r.id RETURNING n.notification_id",
-        list(last),
-        list(last.values()),
-        list(FAILED_RECEIPTS),
-    )
+    async with conn.transaction():
+        await lock_in_order(conn, list(last))
+        rows = await conn.fetch(
+            "UPDATE notifications n SET delivery_status = r.status,"
+            " status = CASE WHEN r.status = 'delivered' AND n.status = 'sent' THEN 'delivered'"
+            "          ELSE n.status END,"
+            " receipt_due_at = CASE WHEN r.status = 'delivered' THEN NULL"
+            "   WHEN r.status = ANY($3::text[]) AND n.receipt_due_at IS NOT NULL THEN now()"
+            "   ELSE n.receipt_due_at END"
+            " FROM unnest($1::uuid[], $2::text[]) AS r(id, status)"
+            " WHERE n.notification_id = r.id RETURNING n.notification_id",
+            list(last),
+            list(last.values()),
+            list(FAILED_RECEIPTS),
+        )
     return {r["notification_id"] for r in rows}
 
 

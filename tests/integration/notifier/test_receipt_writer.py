@@ -12,8 +12,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from notifier.adapters import notification_store as store
 from notifier.adapters.receipt_writer import ReceiptWriter
 from notifier.main import MIGRATIONS
+from notifier.ports import Ending
 from shared.database import Database
 from tests.support.databases import opened
 from tests.support.servers import Servers
@@ -94,3 +96,39 @@ async def test_a_failed_write_answers_each_caller_with_the_fault(database: Datab
             await conn.execute("ALTER TABLE notifications_away RENAME TO notifications")
     assert all(isinstance(a, Exception) for a in answers)
     assert len(answers) == 3
+
+
+async def test_endings_and_receipts_on_the_same_rows_at_once_never_deadlock(
+    database: Database,
+) -> None:
+    """A batch's endings and a batch of receipts lock the same rows in one order (their ids),
+    whatever order each was given them in: otherwise each waits for a row the other holds."""
+    owner = uuid.uuid4()
+    for _ in range(15):
+        ids = [uuid.uuid4() for _ in range(60)]
+        async with database.pool.acquire() as conn:
+            await conn.execute(
+                "INSERT INTO notifications (notification_id, decision_event_id, referral_id,"
+                " recipient, channel, status, lease_owner, lease_expires_at)"
+                " SELECT i, gen_random_uuid(), gen_random_uuid(), 'patient', 'sms', 'sending',"
+                " $2, now() + interval '1 minute' FROM unnest($1::uuid[]) AS i",
+                ids,
+                owner,
+            )
+        endings = [Ending(i, "sent", provider_id="p") for i in ids]
+        receipts = [(i, "delivered") for i in reversed(ids)]
+
+        async def finish(endings: list[Ending]) -> None:
+            async with database.pool.acquire() as conn:
+                await store.finish(conn, endings, owner=owner)
+
+        async def receive(receipts: list[tuple[uuid.UUID, str]]) -> None:
+            async with database.pool.acquire() as conn:
+                await store.record_deliveries(conn, receipts)
+
+        await asyncio.gather(*(finish(endings) if n % 2 else receive(receipts) for n in range(6)))
+        statuses = await database.pool.fetch(
+            "SELECT DISTINCT status FROM notifications WHERE notification_id = ANY($1::uuid[])",
+            ids,
+        )
+        assert [r["status"] for r in statuses] == ["delivered"]

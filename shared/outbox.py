@@ -59,7 +59,8 @@ async def enqueue_many(conn: Connection, events: Sequence[Queued]) -> None:
         "INSERT INTO outbox (event_id, topic, key, payload, headers)"
         " SELECT e.id, e.topic, e.key, e.payload::jsonb, e.headers"
         " FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[])"
-        "  AS e (id, topic, key, payload, headers)"
+        "  WITH ORDINALITY AS e (id, topic, key, payload, headers, n)"
+        " ORDER BY e.n"  # each row's seq in the order given: the relay publishes by it
         " ON CONFLICT (event_id) DO NOTHING",
         [e.event_id for e, _, _ in events],
         [(topic or e.TOPIC).name for e, _, topic in events],
@@ -71,7 +72,8 @@ async def enqueue_many(conn: Connection, events: Sequence[Queued]) -> None:
 
 
 class OutboxRelay:
-    """Publishes unpublished rows in order, a batch per transaction.
+    """Publishes unpublished rows in the order they were written (`seq`), a batch per
+    transaction.
 
     Rows are locked with SKIP LOCKED, so several processes of one service can relay together;
     the idempotent producer (acks=all) makes each send land once, in order per partition.
@@ -103,7 +105,7 @@ class OutboxRelay:
             rows = await conn.fetch(
                 "SELECT event_id, topic, key, payload::text AS body,"
                 " payload->>'correlation_id' AS correlation_id, headers FROM outbox"
-                " WHERE published_at IS NULL AND parked_at IS NULL ORDER BY created_at, event_id"
+                " WHERE published_at IS NULL AND parked_at IS NULL ORDER BY seq"
                 " LIMIT $1 FOR UPDATE SKIP LOCKED",
                 self.batch_size,
             )

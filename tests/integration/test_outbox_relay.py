@@ -133,3 +133,33 @@ async def test_an_event_the_broker_refuses_is_parked_and_the_others_go_out(
 
 def _published(topic: str) -> float:
     return REGISTRY.get_sample_value("outbox_published_total", {"topic": topic}) or 0.0
+
+
+async def test_a_transactions_events_go_out_in_the_order_they_were_written(
+    servers: Servers, db_schema: str, topic_prefix: str
+) -> None:
+    """They share the transaction's created_at; their ids are random: the order written is
+    what a consumer of one referral's events must see."""
+    await ensure_topics(servers.kafka_bootstrap, prefix=topic_prefix)
+    database = Database(servers.database_url, db_schema, ROUTER_MIGRATIONS)
+    await database.open()
+    events = [received() for _ in range(30)]
+    try:
+        async with database.pool.acquire() as conn, conn.transaction():
+            await outbox.enqueue_many(conn, [(e, "one-referral", None) for e in events])
+        async with started_producer(servers.kafka_bootstrap, "test-relay", None) as producer:
+            relay = outbox.OutboxRelay(
+                database.pool, producer, db_schema, topic_prefix=topic_prefix
+            )
+            assert await relay.publish_pending() == len(events)
+        published = await wait_for(
+            servers.kafka_bootstrap,
+            topic_prefix + "referrals.received",
+            lambda r: r.key == b"one-referral",
+            count=len(events),
+            within=15,
+            settle=0,
+        )
+    finally:
+        await database.close()
+    assert [body(r)["event_id"] for r in published] == [str(e.event_id) for e in events]

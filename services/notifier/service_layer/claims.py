@@ -73,7 +73,12 @@ class Leases:
         )
         there = [(i, m, why) for i, m, why in wanted if key(i, m) not in created]
         if there:
-            tasks += await self._claim_existing(there)
+            try:
+                tasks += await self._claim_existing(there)
+            except HeldElsewhere:
+                # The batch comes again (here or elsewhere): nothing of it is left to fence.
+                self.release([t.row.notification_id for t in tasks])
+                raise
             # In the order planned: a referral's messages are sent in its events' order.
             place = {k: n for n, k in enumerate(once)}
             tasks.sort(key=lambda t: place[key(t.incoming, t.message)])

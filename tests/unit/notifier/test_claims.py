@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pytest
 
 from notifier.domain.plan import Message
-from notifier.service_layer.claims import LeaseLost, Leases
+from notifier.service_layer.claims import HeldElsewhere, LeaseLost, Leases
 from notifier.service_layer.work import Incoming, Task
 from tests.support.fakes import InMemoryNotifications, NotifierState
 from tests.unit.notifier.test_service_layer import ROUTED, routed
@@ -65,3 +65,23 @@ async def test_a_released_message_is_fenced_by_the_database() -> None:
     leases.release([task.row.notification_id])
     await leases.fence(task)
     assert store.fence_queries == 1
+
+
+async def test_a_batch_held_elsewhere_keeps_nothing_of_it_to_fence() -> None:
+    """Part of a batch leased by another notifier: the batch comes again, here or elsewhere,
+    so the rows this call created are not remembered as certainly ours."""
+    clock = Clock()
+    store = InMemoryNotifications(NotifierState(), monotonic=clock)
+    theirs = Leases(store, uuid.uuid4(), LEASE, monotonic=clock)
+    mine = Leases(store, uuid.uuid4(), LEASE, monotonic=clock)
+    incoming = Incoming(routed(), ROUTED)
+    sms = Message("patient", "sms", "07700900123", None, "Hello")
+    email = Message("patient", "email", "someone@example.com", "Subject", "Hello")
+    (held,) = await theirs.claim([(incoming, sms, None)])
+    await store.claim([held.row.notification_id], theirs.owner, LEASE)  # it is sending
+
+    with pytest.raises(HeldElsewhere):
+        await mine.claim([(incoming, email, None), (incoming, sms, None)])
+
+    assert mine._sure_until == {}
+    assert len(store.state.rows) == 2  # the new row stays, to be claimed again

@@ -132,6 +132,17 @@ async def test_transient_failures_are_retried_and_one_after_accepting_is_not_res
     assert sorted(e.channel for e in world.events(NotificationSent)) == ["sms", "webhook"]  # type: ignore[attr-defined]
 
 
+async def test_transient_failures_stop_after_the_configured_attempts() -> None:
+    decision = routed()
+    world = World(decision)  # three attempts
+    world.notify.failures = [TransientFailure("503: busy")] * 5
+    await world.notifier().handle_batch([Incoming(decision, ROUTED)])
+    assert world.notify.calls == 3  # the first, made alone, counts as one of the three
+    (failed,) = world.events(NotificationFailed)
+    assert (failed.recipient, failed.channel) == ("patient", "sms")  # type: ignore[attr-defined]
+    assert world.notify.failures  # the last two were never asked for
+
+
 async def test_a_permanent_failure_ends_failed_with_an_event_and_a_dead_letter() -> None:
     decision = routed()
     world = World(decision)

@@ -344,11 +344,20 @@ async def her_referral(
 
 async def contacts(database: Database, referral_ids: list[UUID]) -> dict[UUID, dict[str, Any]]:
     """What the notifier needs to reach each patient and referrer, and nothing else, in one
-    query; unknown ids are simply absent."""
+    query: only these fields leave the database, never the rest of her submission (her NHS
+    number, date of birth, clinical details). Unknown ids are simply absent."""
     rows = await database.pool.fetch(
-        "SELECT r.referral_id, r.submission, r.status, r.organisation_code,"
-        " e.url AS referrer_endpoint"
-        " FROM referrals r LEFT JOIN bars_endpoints e"  # a BaRS sender hears back in BaRS
+        "SELECT r.referral_id, r.status, r.organisation_code, e.url AS referrer_endpoint,"
+        " r.submission IS NOT NULL AS kept,"
+        " p->>'given_name' AS given_name, p->>'family_name' AS family_name,"
+        " p->>'email' AS email, p->>'mobile' AS mobile,"
+        " p->'contact_preferences' AS contact_preferences,"
+        " p->'address'->'lines' AS address_lines, p->>'postcode' AS postcode,"
+        " COALESCE(p->>'message_detail', 'discreet') AS message_detail,"
+        " r.submission->'referrer'->>'role' AS referrer_role,"
+        " r.submission->'referrer'->>'contact_email' AS referrer_email"
+        " FROM referrals r CROSS JOIN LATERAL (SELECT r.submission->'patient' AS p) patient"
+        " LEFT JOIN bars_endpoints e"  # a BaRS sender hears back in BaRS
         " ON r.door = 'bars' AND e.organisation_code = r.organisation_code"
         " WHERE r.referral_id = ANY($1::uuid[])",
         referral_ids,
@@ -356,8 +365,8 @@ async def contacts(database: Database, referral_ids: list[UUID]) -> dict[UUID, d
     return {
         row["referral_id"]: {
             **(
-                _contact_in(row["submission"])
-                if row["submission"] is not None
+                _contact_in(row)
+                if row["kept"]
                 else _nobody(self_referral=row["organisation_code"] is None)
             ),
             "status": row["status"],
@@ -381,25 +390,22 @@ def _nobody(*, self_referral: bool) -> dict[str, Any]:
     }
 
 
-def _contact_in(submission: dict[str, Any]) -> dict[str, Any]:
-    patient, referrer = submission["patient"], submission["referrer"]
-    wanted = ("given_name", "email", "mobile", "contact_preferences")
-    address = patient.get("address")
+def _contact_in(row: Any) -> dict[str, Any]:
+    lines = row["address_lines"]
     return {
-        **{name: patient.get(name) for name in wanted},
+        "given_name": row["given_name"],
+        "email": row["email"],
+        "mobile": row["mobile"],
+        "contact_preferences": row["contact_preferences"],
         # A letter's address block: her name, her address lines, her postcode last.
         "address": (
-            [
-                f"{patient['given_name']} {patient['family_name']}",
-                *address["lines"],
-                patient["postcode"],
-            ]
-            if address
+            [f"{row['given_name']} {row['family_name']}", *lines, row["postcode"]]
+            if lines
             else None
         ),
-        "message_detail": patient.get("message_detail", "discreet"),
-        "referrer_role": referrer["role"],
-        "referrer_email": referrer.get("contact_email"),
+        "message_detail": row["message_detail"],
+        "referrer_role": row["referrer_role"],
+        "referrer_email": row["referrer_email"],
     }
 
 

@@ -235,6 +235,29 @@ async def test_only_the_notifier_key_reads_patient_contacts(intake: RunningIntak
     assert response.status_code == 422
 
 
+async def test_a_contact_with_an_address_gives_a_letters_address_block(
+    intake: RunningIntake,
+) -> None:
+    referrer = await intake.new_key("M85001")
+    notifier = await intake.new_key("NOTIFIER", scope="notifier")
+    changes = {
+        "patient.address": {"lines": ["1 Canal Walk", "Birmingham"]},
+        "patient.contact_preferences": ["letter"],
+        "patient.message_detail": "full",
+        "patient.email": None,
+    }
+    answer = (await submit(intake, gp_referral(**changes), referrer)).json()
+    found = await intake.client.post(
+        "/v1/referrals/contacts",
+        json={"referral_ids": [answer["referral_id"]]},
+        headers=bearer(notifier),
+    )
+    contact = found.json()["contacts"][answer["referral_id"]]
+    assert contact["address"] == ["Jane Doeberry", "1 Canal Walk", "Birmingham", "B1 1AA"]
+    assert (contact["contact_preferences"], contact["message_detail"]) == (["letter"], "full")
+    assert (contact["email"], contact["mobile"]) == (None, "07700900123")
+
+
 async def test_a_clinic_sees_only_the_referrals_routed_to_it(intake: RunningIntake) -> None:
     referrer = await intake.new_key("M85001")
     bsol, other = (

@@ -31,9 +31,16 @@ def add_working_days(start: datetime, days: int) -> datetime:
     """The same London time `days` working days after `start` (a start on a weekend or a
     holiday counts from the next working day)."""
     local = start.astimezone(LONDON)
-    day, left = local.date(), days
+    day = _working_days_after(local.date(), days)
+    return datetime.combine(day, local.timetz().replace(tzinfo=None), tzinfo=LONDON)
+
+
+@lru_cache(maxsize=4096)
+def _working_days_after(day: date, days: int) -> date:
+    """Remembered: a batch's referrals mostly start their clocks on the same few days."""
+    left = days
     while left > 0:
         day += timedelta(days=1)
         if is_working_day(day):
             left -= 1
-    return datetime.combine(day, local.timetz().replace(tzinfo=None), tzinfo=LONDON)
+    return day

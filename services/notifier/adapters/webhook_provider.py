@@ -33,18 +33,26 @@ class WebhookProvider:
         self._master = master_secret
         self._url_for = url_for
         self._url_template = url_template
+        self._clinics: dict[str, tuple[str, bytes]] = {}  # site id: its URL and secret
         # A clinic's endpoint is not built for our bursts: a few deliveries at a time each.
         self._session = LazySession(timeout=10, connections=64, per_host=per_clinic)
 
     def url(self, site_id: str) -> str:
         return self._url_for.get(site_id) or self._url_template.format(site=site_id)
 
+    def _clinic(self, site_id: str) -> tuple[str, bytes]:
+        """A clinic's URL and signing secret, derived once per clinic, not once per message."""
+        if site_id not in self._clinics:
+            self._clinics[site_id] = (self.url(site_id), clinic_secret(self._master, site_id))
+        return self._clinics[site_id]
+
     async def send(self, message: Message, reference: str, payload: dict[str, object]) -> str:
+        url, secret = self._clinic(message.to)
         await post_signed(
             self._session.get(),
-            self.url(message.to),
+            url,
             json.dumps(payload, separators=(",", ":")).encode(),
-            clinic_secret(self._master, message.to),
+            secret,
             {"Content-Type": "application/json", "X-Delivery-Id": reference},
             "webhook refused",
         )

@@ -37,13 +37,12 @@ class WebhookProvider:
         # A clinic's endpoint is not built for our bursts: a few deliveries at a time each.
         self._session = LazySession(timeout=10, connections=64, per_host=per_clinic)
 
-    def url(self, site_id: str) -> str:
-        return self._url_for.get(site_id) or self._url_template.format(site=site_id)
-
     def _clinic(self, site_id: str) -> tuple[str, bytes]:
-        """A clinic's URL and signing secret, derived once per clinic, not once per message."""
+        """A clinic's URL (the directory's, else the template's) and signing secret, derived
+        once per clinic, not once per message."""
         if site_id not in self._clinics:
-            self._clinics[site_id] = (self.url(site_id), clinic_secret(self._master, site_id))
+            url = self._url_for.get(site_id) or self._url_template.format(site=site_id)
+            self._clinics[site_id] = (url, clinic_secret(self._master, site_id))
         return self._clinics[site_id]
 
     async def send(self, message: Message, reference: str, payload: dict[str, object]) -> str:

@@ -20,10 +20,12 @@ partition."""
 # payload type is the subscriber's own.
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 from uuid import UUID
 
-from faststream.kafka import KafkaMessage, KafkaRouter
+from faststream._internal.context import Context  # the class (`faststream.Context` builds one)
+from faststream.kafka import KafkaRouter
+from faststream.kafka.message import KafkaMessage
 from faststream.middlewares import AckPolicy
 from pydantic import TypeAdapter, ValidationError
 
@@ -49,6 +51,17 @@ SUBSCRIBER_DEFAULTS: dict[str, Any] = {
 }
 
 E = TypeVar("E")
+
+
+class _OnTheLoop(Context):
+    """FastStream's `Context`, resolved on the event loop: fast_depends runs a custom field's
+    synchronous `use` in a worker thread, a thread hop (and a GIL handover) for every batch."""
+
+    async def use(self, /, **kwargs: Any) -> dict[str, Any]:  # type: ignore[override]
+        return super().use(**kwargs)
+
+
+TheMessage = Annotated[KafkaMessage, _OnTheLoop("message")]
 
 
 @dataclass(frozen=True)
@@ -114,7 +127,7 @@ def subscribe(
         message.pipeline_read = read
         return events
 
-    async def on_batch(events: list[payload], message: KafkaMessage) -> None:
+    async def on_batch(events: list[payload], message: TheMessage) -> None:
         async with backoff.guard():
             await take(events, message.pipeline_read, work, dead_letters)  # type: ignore[attr-defined]
 

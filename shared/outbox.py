@@ -75,8 +75,13 @@ class OutboxRelay:
     """Publishes unpublished rows in the order they were written (`seq`), a batch per
     transaction.
 
-    Rows are locked with SKIP LOCKED, so several processes of one service can relay together;
-    the idempotent producer (acks=all) makes each send land once, in order per partition.
+    One relay publishes at a time: a batch is taken under a transaction-scoped advisory lock
+    on the outbox, and a relay (of another process of the service) that finds it held takes
+    nothing, leaving the rows to the one publishing, woken by the same NOTIFY. Two batches in
+    flight at once could put one key's later event on its partition before an earlier one;
+    one batch at a time, and the idempotent producer (acks=all), make each send land once, in
+    the order written, whichever process relays it. A relay that dies mid-batch lets the lock
+    go with its transaction.
     """
 
     def __init__(
@@ -92,6 +97,7 @@ class OutboxRelay:
         self.pool = pool
         self.producer = producer
         self.channel = f"{schema}{NOTIFY_CHANNEL_SUFFIX}"
+        self.lock_name = f"outbox:{schema}"  # the advisory lock one relay publishes under
         self.topic_prefix = topic_prefix
         self.batch_size = batch_size
         self.poll_interval = poll_interval
@@ -102,12 +108,15 @@ class OutboxRelay:
         async with self.pool.acquire() as conn, conn.transaction():
             # The payload comes out as text and goes to Kafka as it is: never decoded into
             # Python values only to be encoded again.
+            # The lock is tried once per batch (a one-time filter); held elsewhere: no rows.
             rows = await conn.fetch(
                 "SELECT event_id, topic, key, payload::text AS body,"
                 " payload->>'correlation_id' AS correlation_id, headers FROM outbox"
-                " WHERE published_at IS NULL AND parked_at IS NULL ORDER BY seq"
-                " LIMIT $1 FOR UPDATE SKIP LOCKED",
+                " WHERE published_at IS NULL AND parked_at IS NULL"
+                " AND (SELECT pg_try_advisory_xact_lock(hashtext($2)))"
+                " ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED",
                 self.batch_size,
+                self.lock_name,
             )
             if not rows:
                 return 0

@@ -1,10 +1,12 @@
 """The outbox relay on the real servers: an event enqueued while the previous batch is being
-published goes out at once, not at the next fallback poll."""
+published goes out at once, not at the next fallback poll; one key's events go out in the
+order written, by one relay or by two."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -163,3 +165,50 @@ async def test_a_transactions_events_go_out_in_the_order_they_were_written(
     finally:
         await database.close()
     assert [body(r)["event_id"] for r in published] == [str(e.event_id) for e in events]
+
+
+class Recorded:
+    """A producer that notes each event it is given, in order, into a log shared by the
+    relays; with a gate, it holds its first send until the test opens it."""
+
+    def __init__(self, log: list[str], gate: asyncio.Event | None = None) -> None:
+        self.log, self.gate = log, gate
+        self.sending = asyncio.Event()
+
+    async def send(self, topic: str, value: bytes, **_: Any) -> Any:
+        self.sending.set()
+        if self.gate is not None:
+            await self.gate.wait()
+        self.log.append(json.loads(value)["event_id"])
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
+
+
+async def test_two_relays_publish_one_keys_events_in_the_order_they_were_written(
+    servers: Servers, db_schema: str
+) -> None:
+    """Two processes of a service relay one outbox: while one publishes a batch, the other
+    must not publish the rows after it (they would reach the partition first)."""
+    database = Database(servers.database_url, db_schema, ROUTER_MIGRATIONS)
+    await database.open()
+    events = [received() for _ in range(4)]
+    log: list[str] = []
+    gate = asyncio.Event()
+    stalled, other = Recorded(log, gate), Recorded(log)
+    try:
+        async with database.pool.acquire() as conn, conn.transaction():
+            await outbox.enqueue_many(conn, [(e, "one-referral", None) for e in events])
+        first = outbox.OutboxRelay(database.pool, stalled, db_schema, batch_size=2)
+        second = outbox.OutboxRelay(database.pool, other, db_schema, batch_size=2)
+        publishing = asyncio.create_task(first.publish_pending())
+        await asyncio.wait_for(stalled.sending.wait(), 10)  # the first batch is in flight
+        taken_meanwhile = await second.publish_pending()
+        gate.set()
+        assert await publishing == 2
+        taken_after = await second.publish_pending()
+    finally:
+        await database.close()
+    assert taken_meanwhile == 0
+    assert taken_after == 2
+    assert log == [str(e.event_id) for e in events]

@@ -33,9 +33,10 @@ class Ending:
     provider_id: str | None = None
     error: str | None = None
     events: tuple[outbox.Queued, ...] = field(default=())
-    # Sent to her by SMS or email: the event and its topic, kept to send the same message
-    # by another channel if no `delivered` receipt comes within the wait.
-    awaits_receipt: tuple[dict[str, object], str] | None = None
+    # Sent to her by SMS or email: the event (as pydantic's JSON text: no dict built, no
+    # second encoder) and its topic, kept to send the same message by another channel if no
+    # `delivered` receipt comes within the wait.
+    awaits_receipt: tuple[str, str] | None = None
 
 
 class Notifications(Protocol):

@@ -45,9 +45,7 @@ def sent(task: Task, provider_id: str) -> Ending:
         "sent",
         provider_id=provider_id,
         events=((event, str(decision.referral_id), None),),
-        awaits_receipt=(decision.model_dump(mode="json"), task.incoming.source_topic)
-        if awaits
-        else None,
+        awaits_receipt=(decision.model_dump_json(), task.incoming.source_topic) if awaits else None,
     )
 
 
